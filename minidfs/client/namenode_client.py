@@ -1,0 +1,85 @@
+"""Calls to the NameNode(s): deadlines, error translation, and failover.
+
+Used by Client, the output/input streams, the DataNode-facing tools and the
+JobTracker. `call("Mkdirs", request)` sends a ClientNamenode RPC to the current
+NameNode; when it is unreachable or answers "standby" the next configured
+NameNode is tried, with bounded retries and backoff. Every other error comes
+back as the matching minidfs exception (FileExists, FileNotFound, ...).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Sequence
+
+import grpc
+
+from minidfs import errors
+from minidfs.rpc import channels, client_namenode_pb2_grpc
+from minidfs.rpc.status import from_rpc_error
+
+# Bounded failover: how many full passes over the NameNode list, and the pause
+# between passes (doubling up to the cap).
+FAILOVER_PASSES = 6
+FAILOVER_BACKOFF_S = 0.25
+FAILOVER_BACKOFF_MAX_S = 2.0
+
+
+class NamenodeClient:
+    def __init__(self, addresses: Sequence[str], deadline_s: float = channels.METADATA_DEADLINE_S,
+                 failover_passes: int = FAILOVER_PASSES) -> None:
+        if not addresses:
+            raise errors.ConfigError("no NameNode address configured")
+        self.addresses = list(addresses)
+        self.deadline_s = deadline_s
+        self.failover_passes = failover_passes
+        self._current = 0
+        self._lock = threading.Lock()
+        self._channels: dict[str, grpc.Channel] = {}
+        self._stubs: dict[str, client_namenode_pb2_grpc.ClientNamenodeStub] = {}
+
+    def _stub(self, address: str) -> client_namenode_pb2_grpc.ClientNamenodeStub:
+        with self._lock:
+            stub = self._stubs.get(address)
+            if stub is None:
+                channel = channels.sync_channel(address)
+                self._channels[address] = channel
+                stub = self._stubs[address] = client_namenode_pb2_grpc.ClientNamenodeStub(channel)
+            return stub
+
+    @property
+    def current_address(self) -> str:
+        return self.addresses[self._current]
+
+    def call(self, method: str, request: Any, deadline_s: float | None = None) -> Any:
+        """Sends one ClientNamenode RPC, failing over between NameNodes when needed."""
+        timeout = deadline_s or self.deadline_s
+        backoff = FAILOVER_BACKOFF_S
+        last: errors.MinidfsError | None = None
+        for attempt in range(self.failover_passes * len(self.addresses)):
+            index = (self._current + attempt) % len(self.addresses)
+            address = self.addresses[index]
+            try:
+                response = getattr(self._stub(address), method)(request, timeout=timeout)
+            except grpc.RpcError as e:
+                err = from_rpc_error(e)
+                if not isinstance(err, errors.Unavailable):
+                    self._current = index
+                    raise err from None
+                last = err
+                if (attempt + 1) % len(self.addresses) == 0:
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, FAILOVER_BACKOFF_MAX_S)
+                continue
+            self._current = index
+            return response
+        raise errors.Unavailable(
+            f"no NameNode answered ({', '.join(self.addresses)}): {last}"
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
+            self._stubs.clear()

@@ -1,0 +1,222 @@
+"""cluster.toml: every node's name, kind, address and data folder, plus cluster settings.
+
+The same file is given to every daemon (`minidfs daemon KIND --conf cluster.toml
+--id NAME`) on every host, and clients find the cluster through it. Format (see
+docs/cluster-toml.md):
+
+    [cluster]
+    block_size_bytes = 67108864
+    replication = 3
+    heartbeat_interval_s = 1.0
+    ...
+    [nodes.nn1]
+    kind = "namenode"
+    address = "127.0.0.1:41001"     # host:port; any host, nothing assumes loopback
+    data_dir = "nodes/nn1"          # relative paths are taken from this file's folder
+    [nodes.dn1]
+    kind = "datanode"
+    address = "10.0.0.5:41011"
+    data_dir = "/var/minidfs/dn1"
+    rack = "/rack1"
+
+Pure apart from reading and writing the file itself.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from minidfs.errors import ConfigError
+
+NODE_KINDS = ("namenode", "journalnode", "datanode", "jobtracker", "worker")
+DEFAULT_HOME = ".minidfs"
+CONF_NAME = "cluster.toml"
+
+
+@dataclass
+class Settings:
+    """Cluster-wide settings; the names carry their units."""
+
+    block_size_bytes: int = 64 * 1024 * 1024
+    replication: int = 3
+    chunk_size_bytes: int = 64 * 1024
+    heartbeat_interval_s: float = 1.0
+    dead_node_interval_s: float = 10.0
+    block_report_interval_s: float = 60.0
+    lease_soft_limit_s: float = 30.0
+    lease_hard_limit_s: float = 120.0
+    checkpoint_txns: int = 50_000
+    checkpoint_interval_s: float = 600.0
+    safemode_threshold: float = 0.999
+    safemode_extension_s: float = 0.0
+    replication_streams_per_node: int = 4
+    block_scanner_bytes_per_s: int = 8 * 1024 * 1024
+    ha: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NodeConfig:
+    name: str
+    kind: str
+    address: str
+    data_dir: pathlib.Path
+    rack: str = "/default"
+    capacity_bytes: int = 0       # 0 = whatever the disk has
+    slots: int = 0                # workers: task slots, 0 = number of cores
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return self.address.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+
+@dataclass
+class ClusterConfig:
+    path: pathlib.Path | None
+    settings: Settings
+    nodes: dict[str, NodeConfig]
+
+    @property
+    def home(self) -> pathlib.Path:
+        return self.path.parent if self.path else pathlib.Path.cwd()
+
+    def of_kind(self, kind: str) -> list[NodeConfig]:
+        return [n for n in self.nodes.values() if n.kind == kind]
+
+    @property
+    def namenodes(self) -> list[NodeConfig]:
+        return self.of_kind("namenode")
+
+    @property
+    def datanodes(self) -> list[NodeConfig]:
+        return self.of_kind("datanode")
+
+    @property
+    def journalnodes(self) -> list[NodeConfig]:
+        return self.of_kind("journalnode")
+
+    @property
+    def workers(self) -> list[NodeConfig]:
+        return self.of_kind("worker")
+
+    @property
+    def jobtracker(self) -> NodeConfig | None:
+        found = self.of_kind("jobtracker")
+        return found[0] if found else None
+
+    def node(self, name: str) -> NodeConfig:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise ConfigError(f"{name}: no such node in {self.path}") from None
+
+    def datanode_on_host(self, host: str) -> NodeConfig | None:
+        """The DataNode that shares a host with host (for writer-local placement)."""
+        for node in self.datanodes:
+            if node.host == host:
+                return node
+        return None
+
+
+def _check_address(name: str, address: object) -> str:
+    if not isinstance(address, str) or ":" not in address:
+        raise ConfigError(f"{name}: address must be host:port, got {address!r}")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: address must be host:port, got {address!r}")
+    return address
+
+
+def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
+    base = path.parent if path else pathlib.Path.cwd()
+    known = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    raw_settings = dict(data.get("cluster", {}))
+    settings = Settings(**{k: v for k, v in raw_settings.items() if k in known})
+    settings.extra = {k: v for k, v in raw_settings.items() if k not in known}
+    if settings.replication < 1 or settings.block_size_bytes < 1:
+        raise ConfigError("cluster: replication and block_size_bytes must be positive")
+    nodes: dict[str, NodeConfig] = {}
+    node_fields = {f.name for f in dataclasses.fields(NodeConfig)} - {"extra", "name"}
+    for name, raw in data.get("nodes", {}).items():
+        if not isinstance(raw, dict):
+            raise ConfigError(f"nodes.{name}: must be a table")
+        kind = raw.get("kind")
+        if kind not in NODE_KINDS:
+            raise ConfigError(f"nodes.{name}: kind must be one of {', '.join(NODE_KINDS)}")
+        values = {k: v for k, v in raw.items() if k in node_fields}
+        values["address"] = _check_address(name, raw.get("address"))
+        data_dir = pathlib.Path(os.path.expanduser(str(raw.get("data_dir", f"nodes/{name}"))))
+        values["data_dir"] = data_dir if data_dir.is_absolute() else (base / data_dir)
+        extra = {k: v for k, v in raw.items() if k not in node_fields}
+        nodes[name] = NodeConfig(name=name, extra=extra, **values)
+    return ClusterConfig(path=path, settings=settings, nodes=nodes)
+
+
+def load(path: str | os.PathLike[str]) -> ClusterConfig:
+    p = pathlib.Path(path).resolve()
+    try:
+        with open(p, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no cluster file (start one with `minidfs cluster up`)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    return parse(data, p)
+
+
+def find_conf(conf: str | os.PathLike[str] | None = None, home: str | None = None) -> pathlib.Path:
+    """The cluster file: conf if given, else $MINIDFS_HOME/cluster.toml, else ./.minidfs/cluster.toml."""
+    if conf:
+        return pathlib.Path(conf)
+    home = home or os.environ.get("MINIDFS_HOME") or DEFAULT_HOME
+    return pathlib.Path(home) / CONF_NAME
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (str, pathlib.Path)):
+        text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{text}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} to TOML")
+
+
+def dumps(config: ClusterConfig) -> str:
+    base = config.home
+    lines = ["# minidfs cluster file: see docs/cluster-toml.md", "[cluster]"]
+    settings = dataclasses.asdict(config.settings)
+    settings.update(settings.pop("extra"))
+    lines += [f"{k} = {_toml_value(v)}" for k, v in settings.items()]
+    for node in config.nodes.values():
+        lines += ["", f"[nodes.{node.name}]"]
+        data_dir = node.data_dir
+        try:
+            data_dir = data_dir.relative_to(base)
+        except ValueError:
+            pass
+        values = {"kind": node.kind, "address": node.address, "data_dir": data_dir,
+                  "rack": node.rack, "capacity_bytes": node.capacity_bytes, "slots": node.slots}
+        values.update(node.extra)
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def save(config: ClusterConfig, path: str | os.PathLike[str]) -> None:
+    p = pathlib.Path(path)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(dumps(config))
+    os.replace(tmp, p)
+    config.path = p.resolve()

@@ -1,0 +1,118 @@
+"""The minidfs exception types, shared by servers, the client and the shells.
+
+Pure: no gRPC here. minidfs/rpc/status.py maps each class to a gRPC status code
+on the server and back to the same class in the client, so a caller can catch
+`FileExists` whether it happened locally or three processes away. The message is
+what the shell prints after "minidfs: CMD: ", e.g. "/a: file exists".
+"""
+from __future__ import annotations
+
+
+class MinidfsError(Exception):
+    """Base of every error minidfs raises on purpose."""
+
+    grpc_code = "INTERNAL"
+
+
+class InvalidArgument(MinidfsError):
+    grpc_code = "INVALID_ARGUMENT"
+
+
+class InvalidPath(InvalidArgument):
+    pass
+
+
+class FileNotFound(MinidfsError):
+    grpc_code = "NOT_FOUND"
+
+
+class FileExists(MinidfsError):
+    grpc_code = "ALREADY_EXISTS"
+
+
+class PreconditionFailed(MinidfsError):
+    grpc_code = "FAILED_PRECONDITION"
+
+
+class NotADirectory(PreconditionFailed):
+    pass
+
+
+class IsADirectory(PreconditionFailed):
+    pass
+
+
+class DirectoryNotEmpty(PreconditionFailed):
+    pass
+
+
+class SafeModeError(PreconditionFailed):
+    pass
+
+
+class LeaseError(PreconditionFailed):
+    """The caller does not hold the lease on a file under construction."""
+
+
+class Unavailable(MinidfsError):
+    """Try again, or try another server (standby NameNode, node not ready)."""
+
+    grpc_code = "UNAVAILABLE"
+
+
+class StandbyError(Unavailable):
+    pass
+
+
+class ChecksumError(MinidfsError):
+    grpc_code = "DATA_LOSS"
+
+
+class BlockMissingError(MinidfsError):
+    """No live, uncorrupted replica of a block could be read."""
+
+    grpc_code = "DATA_LOSS"
+
+
+class DiskFull(MinidfsError):
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
+class ReplicaNotFound(MinidfsError):
+    grpc_code = "NOT_FOUND"
+
+
+class PipelineError(MinidfsError):
+    """A write pipeline failed and could not be recovered."""
+
+    grpc_code = "ABORTED"
+
+
+class EditLogCorrupt(MinidfsError):
+    """The edit log or a checkpoint is damaged before its tail: refuse to start."""
+
+
+class ConfigError(MinidfsError):
+    pass
+
+
+class ClusterError(MinidfsError):
+    """The local cluster launcher could not do what was asked."""
+
+
+class JobError(MinidfsError):
+    """A MapReduce job failed; the message carries the user's traceback."""
+
+    grpc_code = "ABORTED"
+
+
+ALL_ERRORS: dict[str, type[MinidfsError]] = {
+    cls.__name__: cls
+    for cls in [
+        MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists,
+        PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
+        SafeModeError, LeaseError, Unavailable, StandbyError, ChecksumError,
+        BlockMissingError, DiskFull, ReplicaNotFound, PipelineError,
+        EditLogCorrupt, ConfigError, ClusterError, JobError,
+    ]
+}

@@ -1,0 +1,60 @@
+"""gRPC channel and server settings in one place: message sizes, keepalive, deadlines.
+
+Every limit is named here so both ends agree: a message may carry several 64 KiB
+packets, so the cap is well above the largest data message we send.
+"""
+from __future__ import annotations
+
+import grpc
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Deadlines (seconds). Metadata calls are quick; data calls are bounded per message
+# by the stream's own progress, with an overall cap.
+METADATA_DEADLINE_S = 15.0
+DATA_STREAM_DEADLINE_S = 600.0
+CONNECT_TIMEOUT_S = 5.0
+SERVER_MAX_CONCURRENT_RPCS = 512
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # Fail fast and retry ourselves: a dead node should not be waited on.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+    ("grpc.enable_retries", 0),
+    ("grpc.so_reuseport", 0),
+]
+
+SERVER_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.so_reuseport", 0),
+]
+
+
+def sync_channel(address: str) -> grpc.Channel:
+    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+def aio_channel(address: str) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+
+
+def aio_server() -> grpc.aio.Server:
+    return grpc.aio.server(
+        options=SERVER_OPTIONS, maximum_concurrent_rpcs=SERVER_MAX_CONCURRENT_RPCS
+    )
+
+
+def bind_address(address: str) -> str:
+    """Where a daemon listens: exactly its configured host:port. Binding the named
+    host (not 0.0.0.0) keeps a laptop cluster on loopback off the network, while a
+    multi-host cluster names each host's reachable address in cluster.toml."""
+    return address

@@ -1,0 +1,130 @@
+"""The one place where minidfs errors become gRPC statuses and back.
+
+Servers wrap servicer methods with `@rpc_errors` (unary and server-streaming,
+sync or aio): a MinidfsError aborts with its class's status code, the message as
+details and the class name in the "minidfs-error" trailing metadata; anything
+else is logged with its traceback and reported as INTERNAL, so a malformed
+request never takes a server down. Clients call `raise_from_rpc(e)` (or use
+`translate()`) to get the very same exception class back.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import grpc
+
+from minidfs import errors
+
+ERROR_KEY = "minidfs-error"
+log = logging.getLogger("minidfs.rpc")
+
+_CODE_TO_ERROR = {
+    grpc.StatusCode.NOT_FOUND: errors.FileNotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.FileExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.PreconditionFailed,
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    grpc.StatusCode.DATA_LOSS: errors.ChecksumError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.DiskFull,
+    grpc.StatusCode.ABORTED: errors.PipelineError,
+}
+
+
+def status_code(exc: errors.MinidfsError) -> grpc.StatusCode:
+    return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
+
+
+def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
+    """The minidfs exception an RpcError stands for."""
+    code = e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
+    details = (e.details() if hasattr(e, "details") else None) or str(code)
+    name = None
+    try:
+        for key, value in (e.trailing_metadata() or ()):
+            if key == ERROR_KEY:
+                name = value
+    except Exception:  # trailing metadata is not available on every failure kind
+        pass
+    cls = errors.ALL_ERRORS.get(name) if name else None
+    if cls is None:
+        cls = _CODE_TO_ERROR.get(code, errors.MinidfsError)
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            details = f"unreachable ({code.name.lower()}): {details}"
+    return cls(details)
+
+
+def raise_from_rpc(e: grpc.RpcError) -> None:
+    raise from_rpc_error(e) from None
+
+
+class translate:
+    """Context manager for clients: `with translate(): stub.Call(...)`."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, grpc.RpcError):
+            raise from_rpc_error(exc) from None
+        return False
+
+
+def _abort_args(exc: BaseException, method: str) -> tuple[grpc.StatusCode, str, str]:
+    if isinstance(exc, errors.MinidfsError):
+        return status_code(exc), str(exc), type(exc).__name__
+    log.exception("internal error in %s", method)
+    return grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}", "MinidfsError"
+
+
+def rpc_errors(method):
+    """Decorates a servicer method (sync/async, unary/streaming) with the error mapping."""
+    name = method.__qualname__
+
+    if inspect.isasyncgenfunction(method):
+        @functools.wraps(method)
+        async def agen_wrapper(self, request, context):
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except Exception as exc:  # noqa: BLE001 - every error becomes a status
+                if isinstance(exc, grpc.RpcError) and not isinstance(exc, errors.MinidfsError):
+                    exc = from_rpc_error(exc)
+                code, details, cls = _abort_args(exc, name)
+                context.set_trailing_metadata(((ERROR_KEY, cls),))
+                await context.abort(code, details)
+        return agen_wrapper
+
+    if inspect.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def async_wrapper(self, request, context):
+            try:
+                return await method(self, request, context)
+            except Exception as exc:  # noqa: BLE001
+                if _is_abort(exc):
+                    raise
+                if isinstance(exc, grpc.RpcError):
+                    exc = from_rpc_error(exc)
+                code, details, cls = _abort_args(exc, name)
+                context.set_trailing_metadata(((ERROR_KEY, cls),))
+                await context.abort(code, details)
+        return async_wrapper
+
+    @functools.wraps(method)
+    def sync_wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except Exception as exc:  # noqa: BLE001
+            if isinstance(exc, grpc.RpcError):
+                exc = from_rpc_error(exc)
+            code, details, cls = _abort_args(exc, name)
+            context.set_trailing_metadata(((ERROR_KEY, cls),))
+            context.abort(code, details)
+    return sync_wrapper
+
+
+def _is_abort(exc: BaseException) -> bool:
+    # grpc.aio's context.abort() raises AbortError; let it through untouched.
+    return type(exc).__name__ == "AbortError"
