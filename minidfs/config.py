@@ -56,6 +56,11 @@ class Settings:
     replication_streams_per_node: int = 4
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
     ha: bool = False
+    # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
+    mapreduce_heartbeat_interval_s: float = 0.5
+    mapreduce_worker_timeout_s: float = 10.0
+    mapreduce_reduce_slowstart: float = 1.0
+    mapreduce_speculative: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

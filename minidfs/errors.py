@@ -116,3 +116,10 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]
 }
+
+
+class FencedError(PreconditionFailed):
+    """A newer writer took the journal (a higher epoch): this NameNode must step down."""
+
+
+ALL_ERRORS[FencedError.__name__] = FencedError

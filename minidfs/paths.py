@@ -58,16 +58,16 @@ def join(directory: str, name: str) -> str:
 
 
 def normalize_user_path(path: str, cwd: str = "/") -> str:
-    """What the shell does with what a user typed: relative paths are taken from
-    cwd, duplicate and trailing slashes are folded. '.' and '..' are still refused
-    (by validate), so nothing typed can escape where the user meant."""
+    """What the shell does with what a user typed: a relative path is taken from
+    cwd and one trailing slash is dropped ("put x /data/"). Everything else must
+    already be canonical: "//", "." and ".." are refused (by validate), so nothing
+    typed can point somewhere other than where it reads."""
     if not path:
         raise InvalidPath("empty path")
     if not path.startswith("/"):
         path = join(cwd, path)
-    if len(path) > 1:
-        folded = "/" + "/".join(p for p in path.split("/") if p != "")
-        path = folded
+    if len(path) > 1 and path.endswith("/") and not path.endswith("//"):
+        path = path[:-1]
     return validate(path)
 
 

@@ -27,7 +27,11 @@ def test_path_helpers():
     assert paths.basename("/a/b") == "b"
     assert paths.join("/", "a") == "/a"
     assert paths.components("/a/b") == ["a", "b"]
-    assert paths.normalize_user_path("x//y/", "/home") == "/home/x/y"
+    assert paths.normalize_user_path("x/y/", "/home") == "/home/x/y"
+    assert paths.normalize_user_path("/", "/home") == "/"
+    for bad in ("x//y", "/a//", "a/../b", "./a"):
+        with pytest.raises(InvalidPath):
+            paths.normalize_user_path(bad, "/home")
     assert paths.is_under("/a/b", "/a") and not paths.is_under("/ab", "/a")
 
 

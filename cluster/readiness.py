@@ -1,0 +1,84 @@
+"""Is a local cluster serving yet? Probes used by LocalCluster while it starts nodes.
+
+A cluster serves when the NameNode answers GetStats with every configured DataNode
+live and safe mode off, and every other daemon (JournalNodes, JobTracker, Workers)
+accepts connections on its address. Each probe answers either None (ready) or
+(node name, what is missing), so a start-up that times out can say which node to
+blame and show its log.
+"""
+from __future__ import annotations
+
+import socket
+
+from minidfs import errors
+from minidfs.client.namenode_client import NamenodeClient
+from minidfs.config import ClusterConfig
+from minidfs.rpc import client_namenode_pb2 as pb
+
+PROBE_DEADLINE_S = 2.0
+PORT_PROBE_TIMEOUT_S = 0.5
+
+NotReady = tuple[str, str] | None
+
+
+def port_open(address: str, timeout_s: float = PORT_PROBE_TIMEOUT_S) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def probe_client(conf: ClusterConfig) -> NamenodeClient:
+    """A NameNode client that gives up fast: the caller polls."""
+    return NamenodeClient([n.address for n in conf.namenodes], deadline_s=PROBE_DEADLINE_S,
+                          failover_passes=1)
+
+
+def live_datanodes(nn: NamenodeClient) -> set[str]:
+    report = nn.call("DatanodeReport", pb.DatanodeReportRequest())
+    return {node.id.name for node in report.nodes if node.state == "live"}
+
+
+def hdfs_not_ready(conf: ClusterConfig, nn: NamenodeClient) -> NotReady:
+    first_nn = conf.namenodes[0].name
+    try:
+        stats = nn.call("GetStats", pb.GetStatsRequest())
+        if stats.live_datanodes < len(conf.datanodes):
+            live = live_datanodes(nn)
+            for node in conf.datanodes:
+                if node.name not in live:
+                    return node.name, "not registered with the NameNode as live"
+        if stats.safe_mode:
+            return first_nn, "still in safe mode"
+    except errors.Unavailable as e:
+        return first_nn, f"NameNode not answering: {e}"
+    return None
+
+
+def ports_not_ready(conf: ClusterConfig, kinds: tuple[str, ...]) -> NotReady:
+    for node in conf.nodes.values():
+        if node.kind in kinds and not port_open(node.address):
+            return node.name, f"not accepting connections at {node.address}"
+    return None
+
+
+def not_ready(conf: ClusterConfig, nn: NamenodeClient) -> NotReady:
+    return (ports_not_ready(conf, ("journalnode",))
+            or hdfs_not_ready(conf, nn)
+            or ports_not_ready(conf, ("jobtracker", "worker")))
+
+
+def node_not_ready(conf: ClusterConfig, nn: NamenodeClient, name: str) -> NotReady:
+    """Whether one (re)started node serves again."""
+    node = conf.node(name)
+    if not port_open(node.address):
+        return name, f"not accepting connections at {node.address}"
+    if node.kind == "datanode":
+        try:
+            if name not in live_datanodes(nn):
+                return name, "not registered with the NameNode as live"
+        except errors.Unavailable as e:
+            return conf.namenodes[0].name, f"NameNode not answering: {e}"
+    return None

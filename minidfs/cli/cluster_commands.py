@@ -1,0 +1,119 @@
+"""`minidfs cluster up|status|kill|start|restart|down`: the local launcher from the shell.
+
+Registered on the root group by minidfs/cli/main.py; every subcommand is a thin
+layer over cluster.LocalCluster. The home folder is --home, else the root
+--home / the folder of the root --conf, else $MINIDFS_HOME, else ./.minidfs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from minidfs.cli import format as fmt
+from minidfs.cli.common import SIZE, command_name, reports_errors, state
+
+SIGNAL_NAMES = ("KILL", "TERM", "STOP", "CONT")
+
+
+def home_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--home", type=click.Path(file_okay=False),
+                        help="Cluster home folder (default $MINIDFS_HOME or ./.minidfs).")(func)
+
+
+def _attach(home: str | None) -> Any:
+    from cluster.local import LocalCluster
+
+    return LocalCluster.attach(state().cluster_home(home))
+
+
+@click.group("cluster")
+def cluster_group() -> None:
+    """Run a whole cluster as local processes."""
+
+
+@cluster_group.command()
+@home_option
+@click.option("--datanodes", type=click.IntRange(1, 64), default=3, show_default=True)
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="MapReduce workers [default: one per DataNode once MapReduce exists].")
+@click.option("--ha/--no-ha", default=False, show_default=True,
+              help="Two NameNodes and three JournalNodes.")
+@click.option("--block-size", type=SIZE, help="Default block size, e.g. 64KiB, 1MiB.")
+@click.option("--replication", type=click.IntRange(min=1), default=3, show_default=True)
+@reports_errors
+def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
+       block_size: int | None, replication: int) -> None:
+    """Start a local cluster; return once it serves."""
+    from cluster.local import LocalCluster, StartupError, default_workers
+
+    if workers is None:
+        workers = default_workers(datanodes)
+    cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
+                           ha=ha, block_size=block_size, replication=replication)
+    try:
+        cluster.up()
+    except StartupError as e:
+        # The one exception to "one line": the failed node's log says why.
+        ctx = click.get_current_context()
+        click.echo(f"minidfs: {command_name(ctx)}: {e}", err=True)
+        for line in e.log_tail.splitlines():
+            click.echo(f"  | {line}", err=True)
+        ctx.exit(1)
+    conf = cluster.conf
+    counts = ", ".join(f"{len(nodes)} {kind}" for kind, nodes in (
+        ("NameNode(s)", conf.namenodes), ("DataNode(s)", conf.datanodes),
+        ("Worker(s)", conf.workers)))
+    click.echo(f"minidfs cluster is up in {cluster.home.root}: {counts}")
+    click.echo(f"  namenode: {conf.namenodes[0].address}   conf: {cluster.conf_path}")
+
+
+@cluster_group.command()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help='Print {"nodes": [...]}.')
+@reports_errors
+def status(home: str | None, as_json: bool) -> None:
+    """Show every node: kind, role, address, pid and state."""
+    nodes = _attach(home).status()
+    if as_json:
+        click.echo(fmt.to_json({"nodes": nodes}))
+        return
+    for line in fmt.status_lines(nodes):
+        click.echo(line)
+
+
+@cluster_group.command()
+@home_option
+@click.option("--signal", "signal_name", type=click.Choice(SIGNAL_NAMES, case_sensitive=False),
+              default="KILL", show_default=True)
+@click.argument("name")
+@reports_errors
+def kill(home: str | None, signal_name: str, name: str) -> None:
+    """Send a signal to one node (KILL simulates a crash, STOP a hang)."""
+    _attach(home).kill(name, signal_name.upper())
+
+
+@cluster_group.command()
+@home_option
+@click.argument("name")
+@reports_errors
+def start(home: str | None, name: str) -> None:
+    """Start one stopped node again."""
+    _attach(home).start(name)
+
+
+@cluster_group.command()
+@home_option
+@click.argument("name")
+@reports_errors
+def restart(home: str | None, name: str) -> None:
+    """Stop one node gracefully (KILL after a grace period) and start it."""
+    _attach(home).restart(name)
+
+
+@cluster_group.command()
+@home_option
+@reports_errors
+def down(home: str | None) -> None:
+    """Stop every node; data and logs stay."""
+    _attach(home).down()

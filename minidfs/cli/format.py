@@ -1,0 +1,80 @@
+"""Text and JSON renderings of what the shell prints. Pure: plain dicts in, str out.
+
+Used by the command modules of minidfs/cli/; the dicts come from minidfs.Client
+(ls/stat/du/df) and cluster.LocalCluster (status), so `--json` output is exactly
+those dicts and the tables are views of them.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any, Iterable, Sequence
+
+from minidfs.sizes import format_size
+
+STATUS_COLUMNS = ("name", "kind", "role", "address", "pid", "state")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2)
+
+
+def format_time_ms(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
+    """An `hdfs dfs -ls`-like table: type, replication, length, modified, path."""
+    lines = [f"Found {len(entries)} items"] if header else []
+    width = max((len(str(e["length"])) for e in entries), default=1)
+    for e in entries:
+        is_dir = e["type"] == "directory"
+        replication = "-" if is_dir else str(e["replication"])
+        lines.append(f"{'d' if is_dir else '-'} {replication:>3} {e['length']:>{width}} "
+                     f"{format_time_ms(e['modified'])} {e['path']}")
+    return lines
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    """Left-aligned columns separated by two spaces; None shows as "-"."""
+    cells = [[str(h) for h in headers]]
+    cells += [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+
+
+def status_lines(nodes: Sequence[dict[str, Any]]) -> list[str]:
+    return table(([n[c] for c in STATUS_COLUMNS] for n in nodes),
+                 [c.upper() for c in STATUS_COLUMNS])
+
+
+def du_line(usage: dict[str, Any]) -> str:
+    """`hdfs dfs -du -s` style: length, space consumed (all replicas), path."""
+    return f"{usage['length']}  {usage['space_consumed']}  {usage['path']}"
+
+
+def df_lines(stats: dict[str, Any], filesystem: str) -> list[str]:
+    capacity = stats["capacity"]
+    use = f"{100 * stats['used'] / capacity:.0f}%" if capacity else "-"
+    return table([(filesystem, capacity, stats["used"], stats["remaining"], use)],
+                 ("Filesystem", "Size", "Used", "Available", "Use%"))
+
+
+def stat_lines(info: dict[str, Any]) -> list[str]:
+    lines = [
+        f"path: {info['path']}",
+        f"type: {info['type']}",
+        f"length: {info['length']}",
+        f"modified: {format_time_ms(info['modified'])}",
+    ]
+    if info["type"] == "file":
+        lines += [
+            f"replication: {info['replication']}",
+            f"block size: {format_size(info['block_size'])}",
+            f"blocks: {len(info['blocks'])}",
+        ]
+        for block in info["blocks"]:
+            where = ", ".join(block["locations"]) or "no live replica"
+            lines.append(f"  blk_{block['id']} offset {block['offset']} "
+                         f"length {block['length']}: {where}")
+    return lines

@@ -1,0 +1,170 @@
+"""The file commands of the `minidfs` shell: put get cat mkdir ls rm mv du df setrep stat.
+
+Registered on the root group by minidfs/cli/main.py. Each is a thin layer over one
+minidfs.Client call; relative DFS paths are taken from "/"; --json prints the
+Client's dicts as they are (the formats are in docs/shell.md).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+
+from minidfs import errors, paths
+from minidfs.cli import format as fmt
+from minidfs.cli.common import SIZE, progress, reports_errors, state
+
+COPY_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Replace an existing file.")
+@click.option("--replication", type=click.IntRange(min=1), help="Replicas per block.")
+@click.option("--block-size", type=SIZE, help="Block size, e.g. 64KiB, 1MiB, 128M.")
+@click.argument("local")
+@click.argument("remote")
+@reports_errors
+def put(force: bool, replication: int | None, block_size: int | None, local: str,
+        remote: str) -> None:
+    """Copy LOCAL (or - for stdin) to REMOTE (into it, if a directory)."""
+    client = state().client()
+    if local == "-":
+        client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
+                   replication=replication, block_size=block_size)
+        return
+    size = os.path.getsize(local) if os.path.isfile(local) else None
+    with progress(size, f"put {local}") as bar:
+        client.put(local, remote, overwrite=force, replication=replication,
+                   block_size=block_size, progress=bar)
+
+
+@click.command()
+@click.option("-f", "--force", is_flag=True, help="Replace an existing local file.")
+@click.argument("remote")
+@click.argument("local")
+@reports_errors
+def get(force: bool, remote: str, local: str) -> None:
+    """Copy REMOTE to LOCAL (into it, if a directory)."""
+    client = state().client()
+    size = client.info(remote)["length"] if sys.stderr.isatty() else None
+    with progress(size, f"get {remote}") as bar:
+        client.get(remote, local, overwrite=force, progress=bar)
+
+
+@click.command()
+@click.argument("remote", nargs=-1, required=True)
+@reports_errors
+def cat(remote: tuple[str, ...]) -> None:
+    """Write the contents of REMOTE files to stdout."""
+    client = state().client()
+    out = click.get_binary_stream("stdout")
+    for path in remote:
+        with client.open(path, "rb") as f:
+            shutil.copyfileobj(f, out, COPY_CHUNK_BYTES)
+    out.flush()
+
+
+@click.command()
+@click.option("-p", "--parents", is_flag=True, help="Create missing parents; no error if it exists.")
+@click.argument("path", nargs=-1, required=True)
+@reports_errors
+def mkdir(parents: bool, path: tuple[str, ...]) -> None:
+    """Create directories."""
+    client = state().client()
+    for p in path:
+        client.mkdir(p, parents=parents)
+
+
+@click.command()
+@click.option("-R", "--recursive", is_flag=True, help="List every descendant.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of entries.")
+@click.argument("path", default="/")
+@reports_errors
+def ls(recursive: bool, as_json: bool, path: str) -> None:
+    """List a directory's entries (or a file itself)."""
+    client = state().client()
+    entries = client.ls(path, recursive=recursive)
+    if as_json:
+        click.echo(fmt.to_json(entries))
+        return
+    is_listing = not (len(entries) == 1 and entries[0]["path"] == paths.normalize_user_path(path))
+    for line in fmt.ls_lines(entries, header=is_listing and not recursive):
+        click.echo(line)
+
+
+@click.command()
+@click.option("-r", "-R", "--recursive", is_flag=True, help="Delete directories and their contents.")
+@click.argument("path", nargs=-1, required=True)
+@reports_errors
+def rm(recursive: bool, path: tuple[str, ...]) -> None:
+    """Delete files (and directories with -r)."""
+    client = state().client()
+    for p in path:
+        p = paths.normalize_user_path(p)
+        if not recursive and client.info(p)["type"] == "directory":
+            raise errors.IsADirectory(f"{p}: is a directory (use rm -r)")
+        if not client.delete(p, recursive=recursive):
+            raise errors.FileNotFound(f"{p}: no such file or directory")
+        click.echo(f"Deleted {p}")
+
+
+@click.command()
+@click.argument("src")
+@click.argument("dst")
+@reports_errors
+def mv(src: str, dst: str) -> None:
+    """Rename SRC to DST (into DST, if it is a directory)."""
+    state().client().rename(src, dst)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.argument("path", default="/")
+@reports_errors
+def du(as_json: bool, path: str) -> None:
+    """Print the length and the space consumed (all replicas) under PATH."""
+    usage = state().client().du(path)
+    click.echo(fmt.to_json(usage) if as_json else fmt.du_line(usage))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@reports_errors
+def df(as_json: bool) -> None:
+    """Print the cluster's capacity, used and remaining bytes."""
+    client = state().client()
+    stats = client.df()
+    if as_json:
+        click.echo(fmt.to_json(stats))
+        return
+    for line in fmt.df_lines(stats, f"minidfs://{client.namenode.current_address}"):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("replication", type=click.IntRange(min=1))
+@click.argument("path")
+@reports_errors
+def setrep(replication: int, path: str) -> None:
+    """Set the replication of a file (or of every file below a directory)."""
+    state().client().setrep(path, replication)
+    click.echo(f"Replication {replication} set: {paths.normalize_user_path(path)}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.argument("path")
+@reports_errors
+def stat(as_json: bool, path: str) -> None:
+    """Show a file's length, replication, block size and blocks with their DataNodes."""
+    info = state().client().stat(path)
+    if as_json:
+        click.echo(fmt.to_json(info))
+        return
+    for line in fmt.stat_lines(info):
+        click.echo(line)
+
+
+COMMANDS = [put, get, cat, mkdir, ls, rm, mv, du, df, setrep, stat]

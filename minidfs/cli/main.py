@@ -1,0 +1,38 @@
+"""Entry point of the `minidfs` console script (and of `python -m minidfs.cli.main`,
+which the local launcher uses to start daemons). Builds the root click group from
+the command modules: file commands, `cluster ...`, `daemon ...`."""
+from __future__ import annotations
+
+import click
+
+import minidfs
+from minidfs.cli.cluster_commands import cluster_group
+from minidfs.cli.common import CliState
+from minidfs.cli.daemon_command import daemon
+from minidfs.cli.fs_commands import COMMANDS
+
+
+@click.group()
+@click.option("--conf", type=click.Path(dir_okay=False),
+              help="Cluster file (default $MINIDFS_HOME/cluster.toml or ./.minidfs/cluster.toml).")
+@click.option("--home", type=click.Path(file_okay=False),
+              help="Cluster home folder holding cluster.toml.")
+@click.version_option(minidfs.__version__, prog_name="minidfs")
+@click.pass_context
+def cli(ctx: click.Context, conf: str | None, home: str | None) -> None:
+    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /."""
+    ctx.obj = CliState(conf, home)
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+cli.add_command(cluster_group)
+cli.add_command(daemon)
+
+
+def main() -> None:
+    cli.main(prog_name="minidfs")
+
+
+if __name__ == "__main__":
+    main()

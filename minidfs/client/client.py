@@ -1,0 +1,467 @@
+"""`minidfs.Client`: the synchronous Python API to a minidfs cluster.
+
+Used by applications (`from minidfs import Client`), by the `minidfs` shell
+(minidfs/cli/), by the local launcher's readiness checks and by MapReduce. It finds
+the cluster through cluster.toml, sends namespace calls to the NameNode(s) through
+`NamenodeClient` (deadlines, failover), and moves file bytes through the block
+streams `DFSOutputStream` / `DFSInputStream`. While any file is open for writing a
+daemon thread renews this client's lease, so the NameNode never recovers a file that
+is still being written.
+
+Listings and stats come back as plain dicts, the same ones `minidfs ls --json` and
+`minidfs stat --json` print:
+    {"path", "type": "file"|"directory", "length", "replication", "block_size",
+     "modified": epoch ms, "under_construction"}
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import pathlib
+import secrets
+import socket
+import threading
+from typing import IO, Any, Callable, Iterator
+
+from minidfs import config, errors, paths
+from minidfs.client.namenode_client import NamenodeClient
+from minidfs.rpc import client_namenode_pb2 as pb
+
+log = logging.getLogger("minidfs.client")
+
+# Buffers of the file objects `open` returns, and the slice `put`/`get` copy at a
+# time: big, because every call into a block stream has a fixed cost.
+BUFFER_BYTES = 1024 * 1024
+COPY_CHUNK_BYTES = 4 * 1024 * 1024
+# Entries asked for per ListStatus call (the NameNode caps it as well).
+LIST_PAGE_LIMIT = 1000
+# The lease is renewed this many times per soft-limit period, so one lost renewal
+# never lets it lapse.
+LEASE_RENEWALS_PER_SOFT_LIMIT = 3
+LEASE_RENEW_MIN_INTERVAL_S = 0.2
+
+ProgressFn = Callable[[int], None]
+_READ_MODES = {"rb": False, "r": True, "rt": True}
+_WRITE_MODES = {"wb": False, "w": True, "wt": True}
+
+
+def entry_dict(status: Any) -> dict[str, Any]:
+    """The `ls --json` dict of a protobuf FileStatus."""
+    return {
+        "path": status.path,
+        "type": "directory" if status.is_dir else "file",
+        "length": status.length,
+        "replication": status.replication,
+        "block_size": status.block_size,
+        "modified": status.modified_ms,
+        "under_construction": status.under_construction,
+    }
+
+
+def _local_host_names() -> list[str]:
+    """Names and addresses this host may appear under in cluster.toml, cheapest first."""
+    names = ["127.0.0.1", "localhost", "::1", socket.gethostname()]
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            names.append(str(info[4][0]))
+    except OSError:
+        pass
+    return names
+
+
+def find_client_node(conf: config.ClusterConfig) -> str:
+    """The DataNode configured on this host ("" if none): the writer's first replica
+    goes there and reads prefer it, as in HDFS."""
+    if not conf.datanodes:
+        return ""
+    for host in _local_host_names():
+        node = conf.datanode_on_host(host)
+        if node is not None:
+            return node.name
+    return ""
+
+
+class _LeaseRenewer:
+    """Renews one client's lease in a daemon thread while it has files open for writing."""
+
+    def __init__(self, nn: NamenodeClient, client_name: str, interval_s: float) -> None:
+        self._nn = nn
+        self._client_name = client_name
+        self._interval_s = interval_s
+        self._cond = threading.Condition()
+        self._writers = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        with self._cond:
+            self._writers += 1
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"lease-{self._client_name}", daemon=True)
+                self._thread.start()
+
+    def release(self) -> None:
+        with self._cond:
+            self._writers = max(0, self._writers - 1)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self._interval_s + 1)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._closed or self._writers == 0,
+                                    timeout=self._interval_s)
+                if self._closed or self._writers == 0:
+                    self._thread = None
+                    return
+            try:
+                self._nn.call("RenewLease", pb.RenewLeaseRequest(client_name=self._client_name))
+            except errors.MinidfsError as e:
+                # The next round tries again; the soft limit leaves room for a few misses.
+                log.warning("lease renewal for %s failed: %s", self._client_name, e)
+
+
+class _LeasedWriter(io.BufferedWriter):
+    """A BufferedWriter that tells its Client when it is closed (lease bookkeeping)."""
+
+    def __init__(self, raw: io.RawIOBase, on_close: Callable[["_LeasedWriter"], None]) -> None:
+        super().__init__(raw, BUFFER_BYTES)
+        self._on_close: Callable[[_LeasedWriter], None] | None = on_close
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            super().close()
+        finally:
+            callback, self._on_close = self._on_close, None
+            if callback is not None:
+                callback(self)
+
+
+class Client:
+    """A connection to one minidfs cluster. Thread-safe for namespace calls; each
+    file object it returns belongs to one thread at a time."""
+
+    def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
+                 home: str | os.PathLike[str] | None = None,
+                 client_node: str | None = None) -> None:
+        if isinstance(conf, config.ClusterConfig):
+            self.conf = conf
+        else:
+            self.conf = config.load(config.find_conf(conf, str(home) if home else None))
+        self.conf_path = self.conf.path
+        addresses = [n.address for n in self.conf.namenodes]
+        if not addresses:
+            raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
+        self._nn = NamenodeClient(addresses)
+        self.client_name = (f"minidfs_{socket.gethostname()}_{os.getpid()}_"
+                            f"{secrets.token_hex(4)}")
+        self.client_node = find_client_node(self.conf) if client_node is None else client_node
+        interval_s = max(self.conf.settings.lease_soft_limit_s / LEASE_RENEWALS_PER_SOFT_LIMIT,
+                         LEASE_RENEW_MIN_INTERVAL_S)
+        self._lease = _LeaseRenewer(self._nn, self.client_name, interval_s)
+        self._writers: set[_LeasedWriter] = set()
+        self._writers_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def namenode(self) -> NamenodeClient:
+        """The NameNode RPC wrapper (for tools that need calls the Client does not wrap)."""
+        return self._nn
+
+    # ---- namespace ---------------------------------------------------------------
+
+    def _info(self, path: str) -> Any:
+        return self._nn.call("GetFileInfo", pb.PathRequest(path=path))
+
+    def _info_or_none(self, path: str) -> Any | None:
+        try:
+            return self._info(path)
+        except errors.FileNotFound:
+            return None
+
+    def info(self, path: str) -> dict[str, Any]:
+        """The `ls` dict of path itself (file or directory)."""
+        return entry_dict(self._info(paths.normalize_user_path(path)))
+
+    def exists(self, path: str) -> bool:
+        return self._info_or_none(paths.normalize_user_path(path)) is not None
+
+    def mkdir(self, path: str, parents: bool = False) -> None:
+        path = paths.normalize_user_path(path)
+        self._nn.call("Mkdirs", pb.MkdirsRequest(path=path, parents=parents))
+
+    def delete(self, path: str, recursive: bool = False) -> bool:
+        path = paths.normalize_user_path(path)
+        return self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=recursive)).deleted
+
+    rm = delete
+
+    def rename(self, src: str, dst: str) -> None:
+        src, dst = paths.normalize_user_path(src), paths.normalize_user_path(dst)
+        self._nn.call("Rename", pb.RenameRequest(src=src, dst=dst))
+
+    mv = rename
+
+    def setrep(self, path: str, replication: int) -> int:
+        """Sets the replication of a file, or of every file below a directory (as
+        `hdfs dfs -setrep` does). Returns how many files were changed."""
+        if isinstance(replication, bool) or not isinstance(replication, int) or replication < 1:
+            raise errors.InvalidArgument(f"{replication}: replication must be a positive integer")
+        path = paths.normalize_user_path(path)
+        targets = [e["path"] for e in self.ls(path, recursive=True) if e["type"] == "file"]
+        for target in targets:
+            self._nn.call("SetReplication",
+                          pb.SetReplicationRequest(path=target, replication=replication))
+        return len(targets)
+
+    def ls(self, path: str = "/", recursive: bool = False) -> list[dict[str, Any]]:
+        """A file lists itself; a directory lists its children (all descendants with
+        recursive=True, each directory followed by its contents)."""
+        path = paths.normalize_user_path(path)
+        status = self._info(path)
+        if not status.is_dir:
+            return [entry_dict(status)]
+        return list(self._walk(path, recursive))
+
+    def _walk(self, root: str, recursive: bool) -> Iterator[dict[str, Any]]:
+        # An explicit stack: paths may be nested deeper than Python's recursion limit.
+        stack = [self._list_dir(root)]
+        while stack:
+            status = next(stack[-1], None)
+            if status is None:
+                stack.pop()
+                continue
+            yield entry_dict(status)
+            if recursive and status.is_dir:
+                stack.append(self._list_dir(status.path))
+
+    def _list_dir(self, path: str) -> Iterator[Any]:
+        start_after = ""
+        while True:
+            page = self._nn.call("ListStatus", pb.ListStatusRequest(
+                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT))
+            yield from page.entries
+            if not page.has_more or not page.entries:
+                return
+            start_after = paths.basename(page.entries[-1].path)
+
+    def stat(self, path: str) -> dict[str, Any]:
+        """The `ls` dict plus "blocks": [{"id", "genstamp", "offset", "length",
+        "locations": [DataNode names], "corrupt"}] in file order."""
+        path = paths.normalize_user_path(path)
+        status = self._info(path)
+        result = entry_dict(status)
+        result["blocks"] = []
+        if not status.is_dir:
+            located = self._nn.call("GetBlockLocations", pb.GetBlockLocationsRequest(
+                path=path, offset=0, length=0))
+            result["blocks"] = [{
+                "id": b.block.id,
+                "genstamp": b.block.genstamp,
+                "offset": b.offset,
+                "length": b.block.length,
+                "locations": [loc.name for loc in b.locations],
+                "corrupt": b.corrupt,
+            } for b in located.blocks]
+        return result
+
+    def du(self, path: str) -> dict[str, Any]:
+        path = paths.normalize_user_path(path)
+        summary = self._nn.call("GetContentSummary", pb.PathRequest(path=path))
+        return {
+            "path": path,
+            "length": summary.length,
+            "space_consumed": summary.space_consumed,
+            "files": summary.file_count,
+            "directories": summary.directory_count,
+        }
+
+    def df(self) -> dict[str, Any]:
+        stats = self._nn.call("GetStats", pb.GetStatsRequest())
+        return {
+            "capacity": stats.capacity,
+            "used": stats.used,
+            "remaining": stats.remaining,
+            "live_datanodes": stats.live_datanodes,
+            "dead_datanodes": stats.dead_datanodes,
+            "files": stats.files,
+            "blocks": stats.blocks,
+            "under_replicated": stats.under_replicated,
+            "missing": stats.missing,
+            "corrupt": stats.corrupt,
+            "safe_mode": stats.safe_mode,
+        }
+
+    # ---- file data ---------------------------------------------------------------
+
+    def open(self, path: str, mode: str = "rb", *, replication: int | None = None,
+             block_size: int | None = None, overwrite: bool = False,
+             encoding: str | None = None, newline: str | None = None,
+             verify: bool = True) -> IO[Any]:
+        """"rb"/"wb" give buffered binary files (reads are seekable); "r"/"w" text
+        (UTF-8 unless `encoding`). Writing creates the file; the data is durable on
+        every DataNode of the pipeline once close() returns."""
+        path = paths.normalize_user_path(path)
+        if mode in _READ_MODES:
+            stream: IO[Any] = io.BufferedReader(self._input_stream(path, verify), BUFFER_BYTES)
+            text = _READ_MODES[mode]
+        elif mode in _WRITE_MODES:
+            stream = self._open_writer(path, overwrite, replication, block_size)
+            text = _WRITE_MODES[mode]
+        else:
+            raise errors.InvalidArgument(f"{mode}: unsupported mode (use rb, r, wb or w)")
+        if text:
+            return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
+        return stream
+
+    def _input_stream(self, path: str, verify: bool) -> io.RawIOBase:
+        from minidfs.client.input_stream import DFSInputStream
+
+        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify)
+
+    def _open_writer(self, path: str, overwrite: bool, replication: int | None,
+                     block_size: int | None) -> _LeasedWriter:
+        from minidfs.client.output_stream import DFSOutputStream
+
+        if self._closed:
+            raise errors.MinidfsError(f"{path}: client is closed")
+        created = self._nn.call("Create", pb.CreateRequest(
+            path=path, overwrite=overwrite, replication=replication or 0,
+            block_size=block_size or 0, client_name=self.client_name,
+            client_node=self.client_node, create_parent=True)).status
+        settings = self.conf.settings
+        raw = DFSOutputStream(
+            self._nn, path, self.client_name,
+            block_size=created.block_size or block_size or settings.block_size_bytes,
+            replication=created.replication or replication or settings.replication,
+            chunk_size=settings.chunk_size_bytes, client_node=self.client_node)
+        writer = _LeasedWriter(raw, self._writer_closed)
+        with self._writers_lock:
+            self._writers.add(writer)
+        self._lease.acquire()
+        return writer
+
+    def _writer_closed(self, writer: _LeasedWriter) -> None:
+        with self._writers_lock:
+            self._writers.discard(writer)
+        self._lease.release()
+
+    def put(self, local: str | os.PathLike[str] | IO[bytes], remote: str,
+            overwrite: bool = False, replication: int | None = None,
+            block_size: int | None = None, *, progress: ProgressFn | None = None) -> str:
+        """Copies a local file (or a readable binary stream) to `remote`; into it when
+        `remote` is a directory. Returns the DFS path written. A failed copy removes
+        the partial file."""
+        remote = paths.normalize_user_path(remote)
+        is_stream = hasattr(local, "read")
+        # The local side first: a typo in a local name should not cost a round trip.
+        source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
+        with source as stream:
+            target = remote
+            status = self._info_or_none(remote)
+            if status is not None and status.is_dir:
+                if is_stream:
+                    raise errors.IsADirectory(f"{remote}: is a directory")
+                target = paths.join(remote, pathlib.Path(os.fspath(local)).name)  # type: ignore[arg-type]
+            self._upload(stream, target, overwrite, replication, block_size, progress)
+        return target
+
+    def _upload(self, source: IO[bytes], target: str, overwrite: bool,
+                replication: int | None, block_size: int | None,
+                progress: ProgressFn | None) -> None:
+        writer = self._open_writer(target, overwrite, replication, block_size)
+        try:
+            with writer:
+                _copy(source, writer, progress)
+        except BaseException:
+            self._remove_partial(target)
+            raise
+
+    def _remove_partial(self, path: str) -> None:
+        try:
+            self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=False))
+        except errors.MinidfsError as e:
+            log.warning("%s: could not remove the partial file: %s", path, e)
+
+    def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
+            progress: ProgressFn | None = None, verify: bool = True) -> str:
+        """Copies a DFS file to a local path (into it when it is a directory). The
+        local file appears whole or not at all. Returns the local path written."""
+        remote = paths.normalize_user_path(remote)
+        if self._info(remote).is_dir:
+            raise errors.IsADirectory(f"{remote}: is a directory")
+        target = pathlib.Path(local)
+        if target.is_dir():
+            target = target / paths.basename(remote)
+        if target.exists() and not overwrite:
+            raise errors.FileExists(f"{target}: local file exists")
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
+        try:
+            with self.open(remote, "rb", verify=verify) as source, open(partial, "wb") as sink:
+                _copy(source, sink, progress)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def cat(self, path: str) -> bytes:
+        with self.open(path, "rb") as f:
+            return f.read()
+
+    # ---- lifetime ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes every file still open for writing, stops lease renewal, drops channels."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._writers_lock:
+            writers = list(self._writers)
+        for writer in writers:
+            try:
+                writer.close()
+            except (errors.MinidfsError, OSError) as e:
+                log.warning("closing a file left open failed: %s", e)
+        self._lease.close()
+        self._nn.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(conf={str(self.conf_path)!r}, client_name={self.client_name!r})"
+
+
+def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> None:
+    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer."""
+    buffer = bytearray(COPY_CHUNK_BYTES)
+    view = memoryview(buffer)
+    readinto = getattr(source, "readinto", None)
+    while True:
+        if readinto is not None:
+            n = readinto(view)
+            chunk = view[:n] if n else None
+        else:
+            data = source.read(COPY_CHUNK_BYTES)
+            n, chunk = len(data), memoryview(data)
+        if not n:
+            return
+        sink.write(chunk)
+        if progress is not None:
+            progress(n)

@@ -1,0 +1,256 @@
+"""DFSInputStream: reads a file's blocks from DataNodes, verifying every chunk.
+
+Created by `Client` (open(..., "rb"), get, cat) and by MapReduce record readers.
+Block locations come from GetBlockLocations, LOCATIONS_PREFETCH_BYTES at a time,
+fetched again when a read runs past them. A read opens one ReadBlock stream
+from its position to the end of the block (read-ahead: gRPC flow control bounds
+how much is buffered) and serves read()/readinto() from it, so sequential reads
+cost one call per block, not one per read. Every response is checked against its
+checksums; a mismatch is reported (ReportBadBlocks) and the read moves on to the
+next replica, as it does from a node that is dead, hung past
+channels.CONNECT_TIMEOUT_S, or answers with an error. With no replica left it
+raises BlockMissingError.
+"""
+from __future__ import annotations
+
+import bisect
+import io
+import logging
+import threading
+
+import grpc
+
+from minidfs import errors
+from minidfs.checksum import first_bad_chunk
+from minidfs.client.namenode_client import NamenodeClient
+from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
+from minidfs.rpc import common_pb2 as common
+from minidfs.rpc import datatransfer_pb2 as pb
+from minidfs.rpc import datatransfer_pb2_grpc
+from minidfs.rpc.status import from_rpc_error
+
+log = logging.getLogger("minidfs.client.input")
+
+LOCATIONS_PREFETCH_BYTES = 1024 * 1024 * 1024
+
+
+class _ReplicaFailed(Exception):
+    def __init__(self, why: str, corrupt: bool = False) -> None:
+        super().__init__(why)
+        self.corrupt = corrupt
+
+
+def _connect(address: str, timeout_s: float) -> grpc.Channel:
+    """A channel that reached READY, or _ReplicaFailed as soon as the node refuses
+    the connection or after timeout_s (a hung node)."""
+    channel = channels.sync_channel(address)
+    settled = threading.Event()
+    state: list[grpc.ChannelConnectivity] = []
+
+    def watch(connectivity: grpc.ChannelConnectivity) -> None:
+        if connectivity in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+                            grpc.ChannelConnectivity.SHUTDOWN):
+            state.append(connectivity)
+            settled.set()
+
+    channel.subscribe(watch, try_to_connect=True)
+    settled.wait(timeout_s)
+    channel.unsubscribe(watch)
+    if not state or state[0] != grpc.ChannelConnectivity.READY:
+        channel.close()
+        why = "refused the connection" if state else f"did not answer within {timeout_s:g}s"
+        raise _ReplicaFailed(why)
+    return channel
+
+
+class _BlockReader:
+    """One ReadBlock stream from one replica, from a position to the end of the block."""
+
+    def __init__(self, channel: grpc.Channel, node: common.DatanodeId, located: common.LocatedBlock,
+                 start: int, verify: bool) -> None:
+        self.node = node
+        self.located = located
+        self.verify = verify
+        self.data = memoryview(b"")
+        self.data_start = start       # block offset of data[0]
+        request = pb.ReadBlockRequest(block=located.block, offset=start,
+                                      length=located.block.length - start)
+        self._responses = datatransfer_pb2_grpc.DataTransferStub(channel).ReadBlock(
+            request, timeout=channels.DATA_STREAM_DEADLINE_S)
+
+    def covers(self, position: int) -> bool:
+        """Whether this stream can still serve position (it only moves forward)."""
+        return position >= self.data_start
+
+    def readinto(self, out: memoryview, position: int) -> int:
+        """Copies bytes at block offset `position` into out; _ReplicaFailed on a bad
+        or broken replica."""
+        while position >= self.data_start + len(self.data):
+            self._next(position)
+        skip = position - self.data_start
+        n = min(len(out), len(self.data) - skip)
+        out[:n] = self.data[skip:skip + n]
+        return n
+
+    def _next(self, position: int) -> None:
+        try:
+            response = next(self._responses)
+        except StopIteration:
+            raise _ReplicaFailed(f"stream ended before offset {position}") from None
+        except grpc.RpcError as e:
+            raise _ReplicaFailed(str(from_rpc_error(e)),
+                                 corrupt=e.code() == grpc.StatusCode.DATA_LOSS) from None
+        data = response.data
+        if self.verify:
+            bad = first_bad_chunk(data, response.checksums, response.chunk_size or 1)
+            if bad is not None:
+                raise _ReplicaFailed(
+                    f"checksum mismatch at block offset {response.offset + bad * response.chunk_size}",
+                    corrupt=True)
+        if response.offset + len(data) <= position:
+            raise _ReplicaFailed(f"replica ends at {response.replica_length}, before offset {position}")
+        self.data = memoryview(data)
+        self.data_start = response.offset
+
+    def close(self) -> None:
+        self._responses.cancel()
+
+
+class DFSInputStream(io.RawIOBase):
+    def __init__(self, nn: NamenodeClient, path: str, *, client_node: str = "", verify: bool = True) -> None:
+        super().__init__()
+        self.nn = nn
+        self.path = path
+        self.client_node = client_node
+        self.verify = verify
+        self._pos = 0
+        self._blocks: list[common.LocatedBlock] = []
+        self._starts: list[int] = []
+        self._length = 0
+        self._reader: _BlockReader | None = None
+        self._channels: dict[str, grpc.Channel] = {}
+        self._dead: set[str] = set()   # nodes that failed this stream: tried last
+        self._failed: set[tuple[int, str]] = set()   # (block id, node) pairs not to retry
+        self._fetch_locations(0)
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check_open()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._check_open()
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}.get(whence)
+        if base is None:
+            raise ValueError(f"invalid whence {whence}")
+        if base + offset < 0:
+            raise ValueError(f"{self.path}: negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError("I/O operation on a closed file")
+
+    def _fetch_locations(self, offset: int) -> None:
+        located = self.nn.call("GetBlockLocations", nn_pb.GetBlockLocationsRequest(
+            path=self.path, offset=offset, length=LOCATIONS_PREFETCH_BYTES, client_node=self.client_node))
+        self._length = located.file_length
+        self._blocks = sorted(located.blocks, key=lambda b: b.offset)
+        self._starts = [b.offset for b in self._blocks]
+
+    def _block_at(self, position: int) -> common.LocatedBlock:
+        for attempt in range(2):
+            index = bisect.bisect_right(self._starts, position) - 1
+            if index >= 0:
+                found = self._blocks[index]
+                if position < found.offset + found.block.length:
+                    return found
+            if attempt == 0:
+                self._fetch_locations(position)
+        raise errors.BlockMissingError(f"{self.path}: no block holds offset {position}")
+
+    def readinto(self, b) -> int:
+        """Fills b as far as the file goes (across block boundaries); 0 at the end."""
+        self._check_open()
+        out = memoryview(b).cast("B")
+        done = 0
+        while done < len(out) and self._pos < self._length:
+            located = self._block_at(self._pos)
+            want = min(len(out) - done, located.offset + located.block.length - self._pos,
+                       self._length - self._pos)
+            n = self._read_block(located, out[done:done + want])
+            self._pos += n
+            done += n
+        return done
+
+    def _read_block(self, located: common.LocatedBlock, out: memoryview) -> int:
+        position = self._pos - located.offset
+        reader = self._reader
+        if reader is not None and reader.located is located and reader.covers(position):
+            try:
+                return reader.readinto(out, position)
+            except _ReplicaFailed as e:
+                self._replica_failed(located, reader.node, e)
+        self._drop_reader()
+        block_id = located.block.id
+        # Nodes that failed this stream before go last; those that failed this block are skipped.
+        candidates = sorted((n for n in located.locations if (block_id, n.name) not in self._failed),
+                            key=lambda n: n.name in self._dead)
+        for node in candidates:
+            try:
+                self._reader = _BlockReader(self._channel(node.address), node, located, position,
+                                            self.verify)
+                return self._reader.readinto(out, position)
+            except _ReplicaFailed as e:
+                self._replica_failed(located, node, e)
+        raise errors.BlockMissingError(
+            f"{self.path}: block {block_id} missing: no live replica could be read")
+
+    def _replica_failed(self, located: common.LocatedBlock, node: common.DatanodeId, e: _ReplicaFailed) -> None:
+        log.warning("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
+        self._dead.add(node.name)
+        self._failed.add((located.block.id, node.name))
+        self._drop_reader()
+        if e.corrupt:
+            try:
+                self.nn.call("ReportBadBlocks", nn_pb.ReportBadBlocksRequest(
+                    replicas=[nn_pb.BadReplica(block=located.block, datanode=node.name)]))
+            except errors.MinidfsError as report_error:
+                log.warning("%s: could not report a bad replica: %s", self.path, report_error)
+
+    def _channel(self, address: str) -> grpc.Channel:
+        channel = self._channels.get(address)
+        if channel is None:
+            channel = self._channels[address] = _connect(address, channels.CONNECT_TIMEOUT_S)
+        return channel
+
+    def _drop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def readall(self) -> bytes:
+        self._check_open()
+        out = bytearray(max(0, self._length - self._pos))
+        n = self.readinto(out)
+        del out[n:]
+        return bytes(out)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._drop_reader()
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+        super().close()

@@ -1,0 +1,83 @@
+"""Carries out the commands a NameNode sends in heartbeat / report replies.
+
+Called by namenode_link.py for every DatanodeCommand. DELETE removes the replica
+(any genstamp <= the given one) and queues an incremental "deleted" report;
+REPLICATE copies a finalized replica to the targets (transfer.py) with at most
+`replication_streams_per_node` copies at once, and ignores a copy of the same
+block that is already running. A copy that finds the local replica corrupt marks
+it and reports it to the NameNode(s).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from minidfs import errors
+from minidfs.datanode import transfer
+from minidfs.datanode.peers import Peers
+from minidfs.datanode.storage import Replica, Storage
+from minidfs.rpc import datanode_namenode_pb2 as pb
+
+log = logging.getLogger("minidfs.datanode.commands")
+
+# Queued copies beyond the running ones; the NameNode re-sends what is dropped.
+MAX_QUEUED_TRANSFERS = 256
+
+
+class CommandRunner:
+    def __init__(self, storage: Storage, peers: Peers, *, streams: int,
+                 on_deleted: Callable[[Replica], None],
+                 on_corrupt: Callable[[list[Replica]], Awaitable[None]]) -> None:
+        self.storage = storage
+        self.peers = peers
+        self.on_deleted = on_deleted
+        self.on_corrupt = on_corrupt
+        self._slots = asyncio.Semaphore(max(1, streams))
+        self._running: dict[int, asyncio.Task] = {}
+
+    @property
+    def active_transfers(self) -> int:
+        return len(self._running)
+
+    def run(self, command: pb.DatanodeCommand) -> None:
+        block = command.block
+        if command.action == pb.DatanodeCommand.DELETE:
+            try:
+                replica = self.storage.delete(block.id, block.genstamp)
+            except errors.InvalidArgument as e:
+                log.warning("ignored DELETE: %s", e)
+                return
+            if replica is not None:
+                log.info("block %d: deleted on namenode command", block.id)
+                self.on_deleted(replica)
+        elif command.action == pb.DatanodeCommand.REPLICATE:
+            if block.id in self._running or not command.targets:
+                return
+            if len(self._running) >= MAX_QUEUED_TRANSFERS:
+                log.warning("block %d: too many queued copies, REPLICATE dropped", block.id)
+                return
+            task = asyncio.get_running_loop().create_task(self._replicate(block, list(command.targets)))
+            self._running[block.id] = task
+            task.add_done_callback(lambda _t, block_id=block.id: self._running.pop(block_id, None))
+        else:
+            log.warning("ignored unknown command action %d", command.action)
+
+    async def _replicate(self, block, targets) -> None:
+        names = ",".join(t.name for t in targets)
+        async with self._slots:
+            try:
+                await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets)
+                log.info("block %d: copied to %s", block.id, names)
+            except errors.ChecksumError as e:
+                replica = self.storage.mark_corrupt(block.id, str(e))
+                if replica is not None:
+                    await self.on_corrupt([replica])
+                log.warning("block %d: not copied to %s: %s", block.id, names, e)
+            except errors.MinidfsError as e:
+                log.warning("block %d: not copied to %s: %s", block.id, names, e)
+
+    async def stop(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)

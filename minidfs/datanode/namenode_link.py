@@ -1,0 +1,219 @@
+"""The DataNode's conversation with its NameNode(s): register, heartbeat, block
+reports, and the commands that ride on the replies.
+
+Started by datanode/server.py. One loop per configured NameNode (with HA there
+are two, and the DataNode talks to both); a NameNode that is down is retried
+with capped exponential backoff forever while the DataNode keeps serving reads
+and writes. Per NameNode: register, full block report, then heartbeats every
+heartbeat_interval_s, incremental reports shortly after replicas are finalized
+or deleted (batched for INCREMENTAL_BATCH_S), a full report every
+block_report_interval_s. Any RPC failure restarts at "register", whose full
+report covers whatever incremental news was lost. Commands (DELETE, REPLICATE,
+REREGISTER) go to the `on_command` callback (datanode/commands.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import grpc
+
+from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.datanode.storage import CORRUPT, RBW, Replica, Storage
+from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
+from minidfs.rpc import common_pb2 as common
+from minidfs.rpc import datanode_namenode_pb2 as pb
+from minidfs.rpc import datanode_namenode_pb2_grpc
+
+log = logging.getLogger("minidfs.datanode.link")
+
+RETRY_MIN_S = 0.2
+RETRY_MAX_S = 5.0
+INCREMENTAL_BATCH_S = 0.05
+# Beyond this many unsent incremental events the next full report replaces them.
+MAX_PENDING_INCREMENTAL = 10_000
+# Full reports can be large: give them more time than a metadata call.
+BLOCK_REPORT_DEADLINE_S = 60.0
+
+
+def replica_report(replica: Replica) -> pb.ReplicaReport:
+    # A corrupt replica is reported as held, then named in ReportBadBlocks, so the
+    # NameNode knows to replace and delete it.
+    return pb.ReplicaReport(
+        block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length),
+        finalized=replica.state != RBW)
+
+
+class _Reregister(Exception):
+    """A NameNode asked this node to register again."""
+
+
+class NamenodeLink:
+    def __init__(self, conf: ClusterConfig, node: NodeConfig, storage: Storage,
+                 on_command: Callable[[pb.DatanodeCommand], None],
+                 active_transfers: Callable[[], int]) -> None:
+        self.conf = conf
+        self.node = node
+        self.storage = storage
+        self.on_command = on_command
+        self.active_transfers = active_transfers
+        self._sessions = [_NamenodeSession(self, nn.address) for nn in conf.namenodes]
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def datanode_id(self) -> common.DatanodeId:
+        return common.DatanodeId(name=self.node.name, address=self.node.address, rack=self.node.rack)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.get_running_loop().create_task(s.run()) for s in self._sessions]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for session in self._sessions:
+            await session.channel.close()
+
+    def replica_received(self, replica: Replica) -> None:
+        for session in self._sessions:
+            session.queue_event(received=replica_report(replica))
+
+    def replica_deleted(self, replica: Replica) -> None:
+        block = common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length)
+        for session in self._sessions:
+            session.queue_event(deleted=block)
+
+    async def report_bad(self, replicas: list[Replica]) -> None:
+        """Tells every reachable NameNode that these replicas here are corrupt (best effort:
+        the next full report and scan repeat it)."""
+        if replicas:
+            await asyncio.gather(*(s.report_bad(replicas) for s in self._sessions))
+
+    def storage_report(self) -> pb.StorageReport:
+        capacity, used, remaining = self.storage.capacity()
+        return pb.StorageReport(capacity=capacity, used=used, remaining=remaining)
+
+
+class _NamenodeSession:
+    def __init__(self, link: NamenodeLink, address: str) -> None:
+        self.link = link
+        self.address = address
+        self.channel = channels.aio_channel(address)
+        self.stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(self.channel)
+        self.client_stub = client_namenode_pb2_grpc.ClientNamenodeStub(self.channel)
+        self.received: list[pb.ReplicaReport] = []
+        self.deleted: list[common.Block] = []
+        self.wake = asyncio.Event()
+        self.registered = False
+
+    def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None) -> None:
+        if not self.registered:
+            return  # the full report after registering will carry it
+        if len(self.received) + len(self.deleted) >= MAX_PENDING_INCREMENTAL:
+            self.registered = False  # forces register + full report
+            self.received.clear()
+            self.deleted.clear()
+        elif received is not None:
+            self.received.append(received)
+        elif deleted is not None:
+            self.deleted.append(deleted)
+        self.wake.set()
+
+    async def run(self) -> None:
+        backoff = RETRY_MIN_S
+        failures = 0
+        while True:
+            try:
+                await self._register()
+                backoff, failures = RETRY_MIN_S, 0
+                await self._serve()
+            except _Reregister:
+                log.info("namenode %s asked to re-register", self.address)
+            except (grpc.RpcError, asyncio.TimeoutError) as e:
+                self.registered = False
+                failures += 1
+                # Log the first failure and then rarely: a NameNode can be down for long.
+                if failures == 1 or failures % 50 == 0:
+                    log.warning("namenode %s unreachable (%s), retrying", self.address, _short(e))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, RETRY_MAX_S)
+
+    async def _register(self) -> None:
+        self.registered = False
+        request = pb.RegisterRequest(id=self.link.datanode_id, storage=self.link.storage_report())
+        await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
+        self.received.clear()
+        self.deleted.clear()
+        self.registered = True
+        log.info("registered with namenode %s", self.address)
+        await self._full_report()
+
+    async def _full_report(self) -> None:
+        replicas = self.link.storage.replicas()
+        request = pb.BlockReportRequest(name=self.link.node.name,
+                                        replicas=[replica_report(r) for r in replicas])
+        reply = await self.stub.BlockReport(request, timeout=BLOCK_REPORT_DEADLINE_S)
+        corrupt = [r for r in replicas if r.state == CORRUPT]
+        if corrupt:
+            await self.report_bad(corrupt)
+        self._obey(reply.commands)
+
+    async def _serve(self) -> None:
+        settings = self.link.conf.settings
+        loop = asyncio.get_running_loop()
+        next_heartbeat = loop.time()
+        next_report = loop.time() + settings.block_report_interval_s
+        while True:
+            timeout = max(0.0, min(next_heartbeat, next_report) - loop.time())
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+                await asyncio.sleep(INCREMENTAL_BATCH_S)  # let a burst of finalizes batch up
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+            if not self.registered:
+                raise _Reregister()
+            if self.received or self.deleted:
+                await self._incremental()
+            now = loop.time()
+            if now >= next_heartbeat:
+                next_heartbeat = now + settings.heartbeat_interval_s
+                reply = await self.stub.Heartbeat(
+                    pb.HeartbeatRequest(name=self.link.node.name, storage=self.link.storage_report(),
+                                        active_transfers=self.link.active_transfers()),
+                    timeout=channels.METADATA_DEADLINE_S)
+                self._obey(reply.commands)
+            if now >= next_report:
+                next_report = now + settings.block_report_interval_s
+                await self._full_report()
+
+    async def _incremental(self) -> None:
+        received, deleted = self.received, self.deleted
+        self.received, self.deleted = [], []
+        await self.stub.BlockReceivedAndDeleted(
+            pb.IncrementalBlockReportRequest(name=self.link.node.name, received=received, deleted=deleted),
+            timeout=channels.METADATA_DEADLINE_S)
+
+    def _obey(self, commands) -> None:
+        for command in commands:
+            if command.action == pb.DatanodeCommand.REREGISTER:
+                raise _Reregister()
+            self.link.on_command(command)
+
+    async def report_bad(self, replicas: list[Replica]) -> None:
+        request = client_namenode_pb2.ReportBadBlocksRequest(replicas=[
+            client_namenode_pb2.BadReplica(
+                block=common.Block(id=r.block_id, genstamp=r.genstamp, length=r.length),
+                datanode=self.link.node.name)
+            for r in replicas])
+        try:
+            await self.client_stub.ReportBadBlocks(request, timeout=channels.METADATA_DEADLINE_S)
+        except grpc.RpcError as e:
+            log.warning("namenode %s: could not report bad blocks: %s", self.address, _short(e))
+
+
+def _short(e: BaseException) -> str:
+    if isinstance(e, grpc.RpcError) and hasattr(e, "code"):
+        return f"{e.code().name.lower()}: {e.details()}"
+    return type(e).__name__

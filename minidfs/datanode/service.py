@@ -1,0 +1,97 @@
+"""The DataTransfer gRPC servicer: a thin translator between protobuf and the
+DataNode's storage and write pipeline.
+
+Registered by datanode/server.py. WriteBlock is delegated to write_pipeline.py;
+ReadBlock streams a replica range (widened to chunk boundaries) in responses of
+up to READ_RESPONSE_BYTES with the stored checksums, which the reader verifies.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from minidfs import errors
+from minidfs.datanode import write_pipeline
+from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
+from minidfs.rpc import common_pb2 as common
+from minidfs.rpc import datatransfer_pb2 as pb
+from minidfs.rpc import datatransfer_pb2_grpc
+from minidfs.rpc.status import rpc_errors
+
+# Several chunks per response: Python gRPC pays per message, not per byte.
+READ_RESPONSE_BYTES = 1024 * 1024
+SERVICE_NAME = "minidfs.DataTransfer"
+
+
+def add_to_server(service: "DataTransferService", server) -> None:
+    """Registers the service like the generated add_DataTransferServicer_to_server,
+    except that WriteBlock requests arrive as write_pipeline.Received: the parsed
+    message plus its wire bytes, which the pipeline forwards without re-encoding."""
+    handlers = {
+        "WriteBlock": grpc.stream_stream_rpc_method_handler(
+            service.WriteBlock, request_deserializer=write_pipeline.Received.parse,
+            response_serializer=pb.WriteBlockAck.SerializeToString),
+        "ReadBlock": grpc.unary_stream_rpc_method_handler(
+            service.ReadBlock, request_deserializer=pb.ReadBlockRequest.FromString,
+            response_serializer=pb.ReadBlockResponse.SerializeToString),
+        "GetReplicaInfo": grpc.unary_unary_rpc_method_handler(
+            service.GetReplicaInfo, request_deserializer=pb.ReplicaInfoRequest.FromString,
+            response_serializer=pb.ReplicaInfo.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+
+
+class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
+    def __init__(self, ctx: write_pipeline.PipelineContext) -> None:
+        self.ctx = ctx
+        self.storage: Storage = ctx.storage
+        self.active_reads = 0
+
+    @rpc_errors
+    async def WriteBlock(self, request_iterator, context):
+        async for ack in write_pipeline.serve(self.ctx, request_iterator):
+            yield ack
+
+    @rpc_errors
+    async def ReadBlock(self, request: pb.ReadBlockRequest, context):
+        block_id = check_block_id(request.block.id)
+        check_genstamp(request.block.genstamp)
+        reader = self.storage.open_reader(block_id, request.block.genstamp)
+        self.active_reads += 1
+        try:
+            length = reader.length
+            if request.offset > length:
+                raise errors.InvalidArgument(
+                    f"block {block_id}: offset {request.offset} beyond replica length {length}")
+            chunk = reader.chunk_size
+            end = length
+            if request.length:
+                wanted_end = request.offset + request.length
+                end = min(length, wanted_end + (-wanted_end) % chunk)  # whole chunks only
+            position = request.offset - request.offset % chunk
+            step = max(chunk, READ_RESPONSE_BYTES - READ_RESPONSE_BYTES % chunk)
+            while True:
+                size = min(step, end - position)
+                # Cold reads can block on the disk: keep the event loop serving others.
+                data, checksums = await asyncio.to_thread(reader.read, position, size)
+                if len(data) != size:
+                    raise errors.ChecksumError(
+                        f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
+                yield pb.ReadBlockResponse(offset=position, data=data, checksums=checksums,
+                                           chunk_size=chunk, replica_length=length)
+                position += size
+                if position >= end:
+                    break
+        finally:
+            self.active_reads -= 1
+            reader.close()
+
+    @rpc_errors
+    async def GetReplicaInfo(self, request: pb.ReplicaInfoRequest, context) -> pb.ReplicaInfo:
+        replica = self.storage.get(check_block_id(request.block_id))
+        if replica is None or replica.state not in (FINALIZED, RBW):
+            return pb.ReplicaInfo(exists=False)
+        return pb.ReplicaInfo(
+            exists=True, finalized=replica.finalized,
+            block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length))

@@ -1,0 +1,89 @@
+"""Copies a finalized replica to other DataNodes (a NameNode REPLICATE command).
+
+Called by datanode/commands.py. The copy is an ordinary WriteBlock pipeline with
+stage TRANSFER: the targets form the pipeline, this node is its client. The data
+is re-verified against the stored checksums as it is read, so a corrupt local
+replica is never spread; it raises ChecksumError instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from minidfs import errors
+from minidfs.checksum import chunk_count, first_bad_chunk
+from minidfs.datanode.peers import Peers
+from minidfs.datanode.storage import Storage
+from minidfs.rpc import channels
+from minidfs.rpc import common_pb2 as common
+from minidfs.rpc import datatransfer_pb2 as pb
+
+log = logging.getLogger("minidfs.datanode.transfer")
+
+# Same framing as a client: several chunks per message.
+TRANSFER_REQUEST_BYTES = 1024 * 1024
+
+
+async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: int,
+                     targets: list[common.DatanodeId]) -> None:
+    """Streams the finalized replica to targets; PipelineError if any target failed."""
+    reader = storage.open_reader(block_id, genstamp)
+    if not reader.replica.finalized:
+        reader.close()
+        raise errors.PreconditionFailed(f"block {block_id}: replica is not finalized")
+    replica = reader.replica
+    header = pb.WriteHeader(
+        block=common.Block(id=block_id, genstamp=replica.genstamp, length=replica.length),
+        downstream=targets[1:], client_name="", stage=pb.WriteHeader.TRANSFER,
+        chunk_size=reader.chunk_size)
+    call = peers.stub(targets[0].address).WriteBlock(timeout=channels.DATA_STREAM_DEADLINE_S)
+    step = max(reader.chunk_size, TRANSFER_REQUEST_BYTES - TRANSFER_REQUEST_BYTES % reader.chunk_size)
+
+    async def send() -> int:
+        offset, seqno = 0, 0
+        while True:
+            size = min(step, replica.length - offset)
+            data, checksums = await asyncio.to_thread(reader.read, offset, size)
+            bad = first_bad_chunk(data, checksums, reader.chunk_size)
+            if bad is not None or len(data) != size:
+                raise errors.ChecksumError(f"block {block_id}: local replica is corrupt at chunk "
+                                           f"{offset // reader.chunk_size + (bad or 0)}")
+            seqno += max(1, chunk_count(size, reader.chunk_size))
+            last = offset + size >= replica.length
+            await call.write(pb.WriteBlockRequest(header=header if offset == 0 else None, seqno=seqno,
+                                                  offset=offset, data=data, checksums=checksums, last=last))
+            offset += size
+            if last:
+                await call.done_writing()
+                return seqno
+
+    async def read_acks() -> int:
+        acked = -1
+        async for ack in call:
+            failed = [i for i, s in enumerate(ack.statuses) if s != pb.WriteBlockAck.SUCCESS]
+            if failed or len(ack.statuses) != len(targets):
+                where = targets[failed[0]].name if failed else "?"
+                raise errors.PipelineError(f"block {block_id}: transfer to {where} failed: {ack.message}")
+            acked = ack.seqno
+        return acked
+
+    sender = asyncio.create_task(send())
+    acks = asyncio.create_task(read_acks())
+    try:
+        await asyncio.wait({sender, acks}, return_when=asyncio.FIRST_EXCEPTION)
+        if sender.done() and sender.exception() is not None:
+            raise sender.exception()
+        last_seqno = await sender
+        if await acks != last_seqno:
+            raise errors.PipelineError(f"block {block_id}: transfer ended before the last ack")
+    except grpc.RpcError as e:
+        raise errors.PipelineError(f"block {block_id}: transfer to {targets[0].name} failed: "
+                                   f"{e.code().name.lower()}: {e.details()}") from None
+    finally:
+        for task in (sender, acks):
+            task.cancel()
+        await asyncio.gather(sender, acks, return_exceptions=True)
+        call.cancel()
+        reader.close()

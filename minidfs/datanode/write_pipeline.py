@@ -1,0 +1,341 @@
+"""One WriteBlock call on a DataNode: receive, forward, verify, write, ack.
+
+Called by the DataTransfer servicer (datanode/service.py) for every WriteBlock
+stream, from a client (stage CREATE) or another DataNode (stage TRANSFER). The
+contract is in protos/minidfs/rpc/datatransfer.proto; in short:
+
+* the first request carries the header; this node opens WriteBlock to
+  downstream[0] with downstream[1:] and forwards every request as soon as it has
+  checked its framing (before the local write, so the nodes work in parallel);
+* each request is checksum-verified and written; `last` finalizes the replica;
+* one ack per request goes upstream once the local write AND the downstream ack
+  of the same seqno are in; statuses = [this node, downstream...]. A downstream
+  that cannot be reached or breaks reports ERROR for its position and the ones
+  after it, and this node keeps writing and acking its own status;
+* a local failure (checksum, disk full, I/O) removes the replica and ends the call
+  after its ack; a stream that ends without `last` leaves the replica in rbw/.
+Malformed requests end the call with INVALID_ARGUMENT.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Callable
+
+import grpc
+
+from minidfs import errors
+from minidfs.checksum import chunk_count, first_bad_chunk
+from minidfs.datanode import meta_format
+from minidfs.datanode.peers import Peers
+from minidfs.datanode.storage import Replica, ReplicaWriter, Storage, check_block_id, check_genstamp
+from minidfs.rpc import channels
+from minidfs.rpc import datatransfer_pb2 as pb
+
+log = logging.getLogger("minidfs.datanode.pipeline")
+
+SUCCESS = pb.WriteBlockAck.SUCCESS
+ERROR = pb.WriteBlockAck.ERROR
+ERROR_CHECKSUM = pb.WriteBlockAck.ERROR_CHECKSUM
+ERROR_DISK_FULL = pb.WriteBlockAck.ERROR_DISK_FULL
+
+MAX_PIPELINE_NODES = 16
+# Requests received (and forwarded) but not yet acked upstream; beyond this the
+# node stops reading, so gRPC flow control pushes back on the sender.
+PENDING_ACKS_MAX = 64
+# A downstream node that owes an ack this long is treated as failed.
+DOWNSTREAM_ACK_TIMEOUT_S = 60.0
+# The first ack proves the rest of the pipeline connected; it gets this long per
+# node still downstream, so the node nearest a hung one times out first and
+# names it (the client waits a little longer per node, see output_stream.py).
+DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S = channels.CONNECT_TIMEOUT_S
+MAX_REQUEST_DATA_BYTES = channels.MAX_MESSAGE_BYTES - 64 * 1024
+# Start flushing a replica to disk every this many bytes, in the background, so the
+# fsync at finalize (which the client waits for) has little left to write.
+WRITEBACK_EVERY_BYTES = 8 * 1024 * 1024
+
+
+class Received:
+    """A WriteBlock request as it came off the wire: parsed, and its bytes kept so
+    that forwarding it downstream costs no re-encoding."""
+
+    __slots__ = ("raw", "msg")
+
+    def __init__(self, raw: bytes, msg: pb.WriteBlockRequest) -> None:
+        self.raw = raw
+        self.msg = msg
+
+    @classmethod
+    def parse(cls, raw: bytes) -> "Received":
+        return cls(raw, pb.WriteBlockRequest.FromString(raw))
+
+
+@dataclass
+class PipelineContext:
+    """What a WriteBlock call needs from its DataNode."""
+
+    name: str
+    storage: Storage
+    peers: Peers
+    on_finalized: Callable[[Replica], None]
+    active: set = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Header:
+    block_id: int
+    genstamp: int
+    chunk_size: int
+    stage: int
+    downstream: tuple
+
+
+def parse_header(request: pb.WriteBlockRequest) -> Header:
+    """The validated header of a first request; InvalidArgument if it is unusable."""
+    if not request.HasField("header"):
+        raise errors.InvalidArgument("WriteBlock: the first request must carry a header")
+    h = request.header
+    block_id = check_block_id(h.block.id)
+    check_genstamp(h.block.genstamp)
+    if not meta_format.valid_chunk_size(h.chunk_size):
+        raise errors.InvalidArgument(f"block {block_id}: invalid chunk size {h.chunk_size}")
+    if h.stage not in (pb.WriteHeader.CREATE, pb.WriteHeader.TRANSFER):
+        raise errors.InvalidArgument(f"block {block_id}: unknown stage {h.stage}")
+    if len(h.downstream) > MAX_PIPELINE_NODES:
+        raise errors.InvalidArgument(f"block {block_id}: pipeline longer than {MAX_PIPELINE_NODES}")
+    for node in h.downstream:
+        host, _, port = node.address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise errors.InvalidArgument(f"block {block_id}: bad downstream address {node.address!r}")
+    return Header(block_id, h.block.genstamp, h.chunk_size, h.stage, tuple(h.downstream))
+
+
+def check_request(request: pb.WriteBlockRequest, header: Header, offset: int,
+                  previous_seqno: int | None, size: int) -> None:
+    """Framing rules of every request (size = len(request.data), passed in because
+    reading a bytes field copies it): InvalidArgument when one is broken."""
+    block = header.block_id
+    if previous_seqno is not None:
+        if request.HasField("header"):
+            raise errors.InvalidArgument(f"block {block}: header repeated after the first request")
+        if request.seqno <= previous_seqno:
+            raise errors.InvalidArgument(
+                f"block {block}: seqno {request.seqno} does not follow {previous_seqno}")
+    if request.offset != offset:
+        raise errors.InvalidArgument(
+            f"block {block}: offset {request.offset} but {offset} bytes received")
+    if size > MAX_REQUEST_DATA_BYTES:
+        raise errors.InvalidArgument(f"block {block}: request of {size} bytes is too large")
+    if size and offset % header.chunk_size:
+        raise errors.InvalidArgument(
+            f"block {block}: data after a short packet (only the last packet may be short)")
+    if len(request.checksums) != chunk_count(size, header.chunk_size):
+        raise errors.InvalidArgument(
+            f"block {block}: {len(request.checksums)} checksums for {size} bytes")
+
+
+def _ack(seqno: int, statuses: list[int], message: str = "") -> pb.WriteBlockAck:
+    return pb.WriteBlockAck(seqno=seqno, statuses=statuses, message=message)
+
+
+def _os_status(e: OSError) -> int:
+    return ERROR_DISK_FULL if e.errno == errno.ENOSPC else ERROR
+
+
+async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
+                ) -> AsyncIterator[pb.WriteBlockAck]:
+    """Runs one WriteBlock call; yields its acks."""
+    try:
+        first = (await anext(requests)).msg
+    except StopAsyncIteration:
+        return
+    header = parse_header(first)
+    check_request(first, header, 0, None, len(first.data))
+    try:
+        writer = ctx.storage.create(header.block_id, header.genstamp, header.chunk_size)
+    except (errors.DiskFull, errors.FileExists, OSError) as e:
+        status = ERROR_DISK_FULL if isinstance(e, errors.DiskFull) else (
+            _os_status(e) if isinstance(e, OSError) else ERROR)
+        log.warning("block %d: refused: %s", header.block_id, e)
+        yield _ack(first.seqno, [status] + [ERROR] * len(header.downstream), f"{ctx.name}: {e}")
+        return
+    session = _Session(ctx, header, writer)
+    ctx.active.add(session)
+    try:
+        async for ack in session.run(first, requests):
+            yield ack
+    finally:
+        ctx.active.discard(session)
+
+
+class _Downstream:
+    """The WriteBlock call to the next node, and what this node knows of its health."""
+
+    def __init__(self, ctx: PipelineContext, nodes: tuple) -> None:
+        self.nodes = nodes
+        self.error = ""
+        self.acked_any = False
+        self.call = ctx.peers.write_block_raw(nodes[0].address)(timeout=channels.DATA_STREAM_DEADLINE_S)
+
+    def _fail(self, why: str) -> None:
+        if not self.error:
+            self.error = f"{self.nodes[0].name} ({self.nodes[0].address}): {why}"
+            log.warning("downstream %s", self.error)
+            self.call.cancel()
+
+    async def forward(self, request: bytes) -> None:
+        if self.error:
+            return
+        try:
+            await self.call.write(request)
+        except (grpc.RpcError, asyncio.InvalidStateError) as e:
+            self._fail(f"cannot forward: {_rpc_text(e)}")
+
+    async def done_writing(self) -> None:
+        if not self.error:
+            try:
+                await self.call.done_writing()
+            except (grpc.RpcError, asyncio.InvalidStateError) as e:
+                self._fail(f"cannot close the stream: {_rpc_text(e)}")
+
+    async def ack_for(self, seqno: int) -> tuple[list[int], str]:
+        count = len(self.nodes)
+        if not self.error:
+            timeout = DOWNSTREAM_ACK_TIMEOUT_S if self.acked_any else (
+                DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * count)
+            try:
+                ack = await asyncio.wait_for(self.call.read(), timeout)
+            except asyncio.TimeoutError:
+                self._fail(f"no ack within {timeout:g}s")
+            except (grpc.RpcError, asyncio.InvalidStateError) as e:
+                self._fail(_rpc_text(e))
+            else:
+                if ack is grpc.aio.EOF:
+                    self._fail("stream ended before every request was acked")
+                elif ack.seqno != seqno:
+                    self._fail(f"acked seqno {ack.seqno}, expected {seqno}")
+                else:
+                    self.acked_any = True
+                    statuses = list(ack.statuses)[:count]
+                    return statuses + [ERROR] * (count - len(statuses)), ack.message
+        return [ERROR] * count, self.error
+
+    def close(self) -> None:
+        self.call.cancel()
+
+
+def _rpc_text(e: BaseException) -> str:
+    if isinstance(e, grpc.RpcError) and hasattr(e, "code"):
+        return f"{e.code().name.lower()}: {e.details()}"
+    return str(e) or type(e).__name__
+
+
+class _Session:
+    def __init__(self, ctx: PipelineContext, header: Header, writer: ReplicaWriter) -> None:
+        self.ctx = ctx
+        self.header = header
+        self.writer = writer
+        self.done = False          # finalized or aborted: nothing left to clean up
+        self._writeback: asyncio.Future | None = None
+
+    async def run(self, first: pb.WriteBlockRequest, requests) -> AsyncIterator[pb.WriteBlockAck]:
+        downstream = _Downstream(self.ctx, self.header.downstream) if self.header.downstream else None
+        queue: asyncio.Queue = asyncio.Queue(PENDING_ACKS_MAX)
+        receiver = asyncio.create_task(self._receive(first, requests, downstream, queue))
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                seqno, own, message = item
+                down, down_message = await downstream.ack_for(seqno) if downstream else ([], "")
+                yield _ack(seqno, [own, *down], message or down_message)
+                if own != SUCCESS:
+                    break
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(BaseException):
+                await receiver
+            if downstream is not None:
+                downstream.close()
+            if not self.done:
+                self.writer.close()
+
+    async def _receive(self, request: pb.WriteBlockRequest, requests, downstream: _Downstream | None,
+                       queue: asyncio.Queue) -> None:
+        try:
+            if downstream is not None:
+                shifted = pb.WriteBlockRequest()
+                shifted.CopyFrom(request)
+                del shifted.header.downstream[0]
+                await downstream.forward(shifted.SerializeToString())
+            previous = None
+            while True:
+                data = request.data
+                if previous is not None:
+                    check_request(request, self.header, self.writer.bytes_written, previous, len(data))
+                    if downstream is not None:
+                        await downstream.forward(received.raw)
+                own, message = await self._apply(request, data)
+                await queue.put((request.seqno, own, message))
+                if own != SUCCESS or request.last:
+                    break
+                previous = request.seqno
+                try:
+                    received = await anext(requests)
+                except StopAsyncIteration:
+                    log.info("block %d: stream ended without last; replica left in rbw",
+                             self.header.block_id)
+                    break
+                request = received.msg
+            if downstream is not None:
+                await downstream.done_writing()
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - handed to the acking side, which raises it
+            if not isinstance(e, errors.MinidfsError):
+                log.exception("block %d: receive failed", self.header.block_id)
+            await queue.put(e)
+
+    async def _apply(self, request: pb.WriteBlockRequest, data: bytes) -> tuple[int, str]:
+        """Verifies and writes one request; finalizes on `last`. (status, message)."""
+        block, name = self.header.block_id, self.ctx.name
+        if data:
+            checksums = list(request.checksums)
+            bad = first_bad_chunk(data, checksums, self.header.chunk_size)
+            if bad is not None:
+                packet = request.seqno - len(checksums) + 1 + bad
+                self._abort()
+                return ERROR_CHECKSUM, f"{name}: block {block}: checksum mismatch in packet {packet}"
+            try:
+                self.writer.write(request.offset, data, checksums)
+            except OSError as e:
+                self._abort()
+                log.warning("block %d: write failed: %s", block, e)
+                return _os_status(e), f"{name}: block {block}: write failed: {e.strerror or e}"
+            if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and (
+                    self._writeback is None or self._writeback.done()):
+                self._writeback = asyncio.ensure_future(asyncio.to_thread(self.writer.start_writeback))
+        if request.last:
+            if self._writeback is not None:
+                await self._writeback
+            try:
+                replica = await asyncio.to_thread(self.writer.finalize)
+            except OSError as e:
+                self._abort()
+                log.warning("block %d: finalize failed: %s", block, e)
+                return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
+            self.done = True
+            self.ctx.on_finalized(replica)
+        return SUCCESS, ""
+
+    def _abort(self) -> None:
+        self.done = True
+        self.writer.abort()
+

@@ -1,0 +1,1 @@
+"""The NameNode: namespace, block map, DataNode registry, leases, edit log, checkpoints."""

@@ -1,0 +1,367 @@
+"""The block map: which DataNode holds which replica, and what to do about it. Pure.
+
+Owned by the namesystem, which feeds it namespace effects (blocks added, removed,
+completed, genstamp bumped), DataNode reports and liveness changes, and calls
+`tick(now_ms)` about twice a second. It answers with commands queued per
+DataNode (`take_commands`), delivered on that node's next heartbeat reply:
+
+- DELETE a replica of an unknown block, of an older genstamp, an excess replica
+  (over-replication), a replica of a deleted file, or a corrupt replica once
+  enough good copies exist again;
+- REPLICATE a block from a live replica to targets chosen by placement.py when it
+  has fewer live replicas than its file's replication. Most endangered first: the
+  queue is bucketed by live replica count (1 before 2 ...); at most
+  replication_streams_per_node replications in flight per source node; an
+  unconfirmed replication is forgotten after REPLICATION_TIMEOUT_MS and retried.
+
+Replica states (inode.py): READY counts as live; OPENING (its node just
+re-registered) counts as live until the node's full report confirms or drops it;
+DOWN (node dead), IN_BUILD, DROPPED and CORRUPT do not.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, NamedTuple
+
+from minidfs import errors
+from minidfs.namenode import placement
+from minidfs.namenode.datanode_registry import DatanodeRegistry
+from minidfs.namenode.inode import (
+    CORRUPT, DOWN, DROPPED, IN_BUILD, OPENING, READY, BlockInfo,
+)
+
+DELETE = "DELETE"
+REPLICATE = "REPLICATE"
+REREGISTER = "REREGISTER"
+
+REPLICATION_TIMEOUT_MS = 60_000
+# How long the pipeline targets of a just-closed block may take to report their
+# replicas before the block counts as under-replicated.
+PIPELINE_REPORT_GRACE_MS = 10_000
+MAX_PENDING_COMMANDS_PER_NODE = 10_000
+MAX_COMMANDS_PER_REPLY = 1_000
+MAX_REPLICATION_SCANS_PER_TICK = 2_000
+
+_LIVE_STATES = (READY, OPENING)
+
+
+class Command(NamedTuple):
+    action: str
+    block_id: int = 0
+    genstamp: int = 0
+    length: int = 0
+    targets: tuple[str, ...] = ()
+
+
+class PendingReplication:
+    __slots__ = ("source", "targets", "deadline_ms")
+
+    def __init__(self, source: str | None, targets: set[str], deadline_ms: int) -> None:
+        self.source = source
+        self.targets = targets
+        self.deadline_ms = deadline_ms
+
+
+class BlockManager:
+    def __init__(self, registry: DatanodeRegistry, replication_streams_per_node: int) -> None:
+        self.registry = registry
+        self.streams_per_node = replication_streams_per_node
+        self.blocks: dict[int, BlockInfo] = {}
+        # Under-construction blocks only: the pipeline handed out by AddBlock, and
+        # the shortest length a DataNode reported finalized (lease recovery).
+        self.uc_targets: dict[int, list[str]] = {}
+        self.reported_lengths: dict[int, int] = {}
+        self._commands: dict[str, deque[Command]] = {}
+        self._check: set[int] = set()
+        self._under: dict[int, dict[int, None]] = {}   # live count -> ordered block ids
+        self._under_of: dict[int, int] = {}            # block id -> its live count
+        self._corrupt: set[int] = set()
+        self._pending: dict[int, PendingReplication] = {}
+        self._in_flight: dict[str, int] = {}           # source node -> replications
+
+    # ------------------------------------------------------ namespace effects
+
+    def add_block(self, block: BlockInfo) -> None:
+        self.blocks[block.id] = block
+
+    def remove_block(self, block: BlockInfo) -> None:
+        if self.blocks.pop(block.id, None) is None:
+            return
+        for node, state in (block.replicas or {}).items():
+            if state not in (DOWN, DROPPED):
+                self._queue(node, Command(DELETE, block.id, block.genstamp, block.length))
+        block.replicas = None
+        self._forget(block.id)
+
+    def recheck(self, block: BlockInfo) -> None:
+        self._check.add(block.id)
+
+    def genstamp_bumped(self, block: BlockInfo) -> None:
+        """Replicas written before pipeline recovery are stale; the nodes of the new
+        pipeline report again with the new genstamp, the others get DELETE then."""
+        block.replicas = None
+        self.reported_lengths.pop(block.id, None)
+
+    def _forget(self, block_id: int) -> None:
+        self.uc_targets.pop(block_id, None)
+        self.reported_lengths.pop(block_id, None)
+        self._check.discard(block_id)
+        self._set_under(block_id, None)
+        self._corrupt.discard(block_id)
+        self._drop_pending(block_id)
+
+    # ---------------------------------------------------------------- reports
+
+    def full_report(self, node: str, replicas: Iterable[tuple[int, int, int, bool]]) -> None:
+        """Every replica `node` holds, as (block id, genstamp, length, finalized)."""
+        seen = set()
+        for block_id, genstamp, length, finalized in replicas:
+            seen.add(block_id)
+            self._replica(node, block_id, genstamp, length, finalized)
+        for block in self.blocks.values():
+            if block.replicas and node in block.replicas and block.id not in seen:
+                del block.replicas[node]
+                self._check.add(block.id)
+        self.registry.report_done(node)
+
+    def block_received(self, node: str, block_id: int, genstamp: int, length: int,
+                       finalized: bool = True) -> None:
+        self._replica(node, block_id, genstamp, length, finalized)
+        if not finalized:
+            return
+        self.registry.block_received(node)
+        pending = self._pending.get(block_id)
+        if pending is not None:
+            pending.targets.discard(node)
+            if not pending.targets:
+                self._drop_pending(block_id)
+
+    def block_deleted(self, node: str, block_id: int) -> None:
+        block = self.blocks.get(block_id)
+        if block is not None and block.replicas and block.replicas.pop(node, None) is not None:
+            self._check.add(block_id)
+
+    def _replica(self, node: str, block_id: int, genstamp: int, length: int,
+                 finalized: bool) -> None:
+        block = self.blocks.get(block_id)
+        if block is None or genstamp < block.genstamp:
+            self._queue(node, Command(DELETE, block_id, genstamp, length))
+            if block is not None and block.replicas and block.replicas.pop(node, None):
+                self._check.add(block_id)
+            return
+        if genstamp > block.genstamp:
+            return  # pipeline recovery the NameNode has not logged yet
+        replicas = block.replicas if block.replicas is not None else {}
+        block.replicas = replicas
+        if replicas.get(node) in (CORRUPT, DROPPED):
+            return
+        if not finalized:
+            if replicas.get(node) not in _LIVE_STATES:
+                replicas[node] = IN_BUILD
+            return
+        if block.committed and length != block.length:
+            replicas[node] = CORRUPT
+        else:
+            replicas[node] = READY
+            if not block.committed:
+                known = self.reported_lengths.get(block_id)
+                self.reported_lengths[block_id] = length if known is None else min(known, length)
+        self._check.add(block_id)
+
+    def report_bad(self, node: str, block_id: int, genstamp: int) -> None:
+        block = self.blocks.get(block_id)
+        if block is None or genstamp != block.genstamp or self.registry.get(node) is None:
+            return
+        if block.replicas is None:
+            block.replicas = {}
+        block.replicas[node] = CORRUPT
+        self._check.add(block_id)
+
+    # --------------------------------------------------------------- liveness
+
+    def node_dead(self, node: str) -> None:
+        for block in self.blocks.values():
+            replicas = block.replicas
+            if replicas and node in replicas:
+                if replicas[node] == DROPPED:
+                    del replicas[node]
+                elif replicas[node] != CORRUPT:
+                    replicas[node] = DOWN
+                self._check.add(block.id)
+        self._reset_node(node)
+
+    def node_registered(self, node: str) -> None:
+        """The node (re)started: what it holds is unknown until its full report."""
+        for block in self.blocks.values():
+            replicas = block.replicas
+            if replicas and node in replicas:
+                if replicas[node] in (DOWN, READY):
+                    replicas[node] = OPENING
+                self._check.add(block.id)
+        self._reset_node(node)
+
+    def _reset_node(self, node: str) -> None:
+        self._commands.pop(node, None)
+        for block_id, pending in list(self._pending.items()):
+            if pending.source == node or node in pending.targets:
+                self._drop_pending(block_id)
+                self._check.add(block_id)
+
+    # ------------------------------------------------------------------- tick
+
+    def tick(self, now_ms: int) -> None:
+        for block_id, pending in list(self._pending.items()):
+            if now_ms >= pending.deadline_ms:
+                self._drop_pending(block_id)
+                self._check.add(block_id)
+        checks, self._check = self._check, set()
+        for block_id in checks:
+            block = self.blocks.get(block_id)
+            if block is not None and block.complete:
+                self._evaluate(block, now_ms)
+        self._schedule_replications(now_ms)
+
+    def live_replicas(self, block: BlockInfo) -> list[str]:
+        return [n for n, s in (block.replicas or {}).items()
+                if s in _LIVE_STATES and self.registry.is_live(n)]
+
+    def _evaluate(self, block: BlockInfo, now_ms: int) -> None:
+        targets = self.uc_targets.pop(block.id, None)
+        self.reported_lengths.pop(block.id, None)
+        replicas = block.replicas or {}
+        if targets:
+            waiting = {t for t in targets if replicas.get(t) not in _LIVE_STATES}
+            if waiting:
+                self._pending[block.id] = PendingReplication(
+                    None, waiting, now_ms + PIPELINE_REPORT_GRACE_MS)
+        live = self.live_replicas(block)
+        expected = block.expected_replication
+        if any(s == CORRUPT for s in replicas.values()):
+            self._corrupt.add(block.id)
+        else:
+            self._corrupt.discard(block.id)
+        self._set_under(block.id, len(live) if len(live) < expected else None)
+        if len(live) > expected:
+            self._trim(block, live, len(live) - expected)
+        if len(live) >= expected:
+            for node, state in list(replicas.items()):
+                if state == CORRUPT:
+                    self._drop_replica(block, node)
+            self._corrupt.discard(block.id)
+
+    def _trim(self, block: BlockInfo, live: list[str], excess: int) -> None:
+        """Deletes excess READY replicas: from the most crowded rack first, then the
+        node with the least space remaining."""
+        nodes = [self.registry.nodes[n] for n in live if block.replicas[n] == READY]
+        racks = [n.rack for n in nodes]
+        nodes.sort(key=lambda n: (-racks.count(n.rack), n.remaining, n.name))
+        for node in nodes[:excess]:
+            self._drop_replica(block, node.name)
+
+    def _drop_replica(self, block: BlockInfo, node: str) -> None:
+        if self._queue(node, Command(DELETE, block.id, block.genstamp, block.length)):
+            block.replicas[node] = DROPPED
+
+    def _set_under(self, block_id: int, live_count: int | None) -> None:
+        old = self._under_of.pop(block_id, None)
+        if old is not None:
+            del self._under[old][block_id]
+        if live_count is not None:
+            self._under_of[block_id] = live_count
+            self._under.setdefault(live_count, {})[block_id] = None
+
+    def _schedule_replications(self, now_ms: int) -> None:
+        scans = 0
+        for live_count in sorted(k for k in self._under if k > 0):
+            bucket = self._under[live_count]
+            for block_id in list(bucket):
+                if scans >= MAX_REPLICATION_SCANS_PER_TICK:
+                    return
+                scans += 1
+                if not self._replicate(self.blocks[block_id], now_ms):
+                    # Not possible now: move to the back so others get their turn.
+                    del bucket[block_id]
+                    bucket[block_id] = None
+
+    def _replicate(self, block: BlockInfo, now_ms: int) -> bool:
+        live = self.live_replicas(block)
+        pending = self._pending.get(block.id)
+        need = block.expected_replication - len(live) - (len(pending.targets) if pending else 0)
+        if need <= 0:
+            return True
+        sources = [n for n in live if block.replicas[n] == READY
+                   and self._in_flight.get(n, 0) < self.streams_per_node]
+        if not sources or pending is not None:
+            return False
+        source = min(sources, key=lambda n: (self._in_flight.get(n, 0), n))
+        try:
+            targets = placement.choose_targets(
+                self.registry.nodes.values(), need, max(block.length, 1),
+                excluded=set(block.replicas or ()),
+                existing=[self.registry.nodes[n] for n in live])
+        except errors.Unavailable:
+            return False
+        names = tuple(t.name for t in targets)
+        if not self._queue(source, Command(REPLICATE, block.id, block.genstamp, block.length, names)):
+            return False
+        for target in targets:
+            target.scheduled += 1
+        self._pending[block.id] = PendingReplication(source, set(names), now_ms + REPLICATION_TIMEOUT_MS)
+        self._in_flight[source] = self._in_flight.get(source, 0) + 1
+        return True
+
+    def _drop_pending(self, block_id: int) -> None:
+        pending = self._pending.pop(block_id, None)
+        if pending is not None and pending.source is not None:
+            left = self._in_flight.get(pending.source, 0) - 1
+            if left > 0:
+                self._in_flight[pending.source] = left
+            else:
+                self._in_flight.pop(pending.source, None)
+
+    # --------------------------------------------------------------- commands
+
+    def _queue(self, node: str, command: Command) -> bool:
+        queue = self._commands.setdefault(node, deque())
+        if len(queue) >= MAX_PENDING_COMMANDS_PER_NODE:
+            return False  # the next full report finds what is left and asks again
+        queue.append(command)
+        return True
+
+    def take_commands(self, node: str, limit: int = MAX_COMMANDS_PER_REPLY) -> list[Command]:
+        queue = self._commands.get(node)
+        if not queue:
+            return []
+        return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
+    # ---------------------------------------------------------------- queries
+
+    def has_finalized_replica(self, block: BlockInfo) -> bool:
+        return any(s in _LIVE_STATES for s in (block.replicas or {}).values())
+
+    def under_replicated_count(self) -> int:
+        return len(self._under_of)
+
+    def missing_count(self) -> int:
+        return len(self._under.get(0, ()))
+
+    def corrupt_count(self) -> int:
+        return len(self._corrupt)
+
+    def safe_counts(self) -> tuple[int, int]:
+        """(complete blocks, complete blocks with at least one live replica)."""
+        total = reported = 0
+        for block in self.blocks.values():
+            if block.complete:
+                total += 1
+                if block.replicas and any(s in _LIVE_STATES for s in block.replicas.values()):
+                    reported += 1
+        return total, reported
+
+    def blocks_per_node(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for block in self.blocks.values():
+            for node, state in (block.replicas or {}).items():
+                if state not in (DROPPED, DOWN):
+                    counts[node] = counts.get(node, 0) + 1
+        return counts

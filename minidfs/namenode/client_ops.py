@@ -1,0 +1,242 @@
+"""The ClientNamenode operations: one method per RPC, plain values in and out.
+
+Called by client_servicer.py (which translates protobuf) and by tests. Each
+method validates its arguments (paths, ranges, names), then works through the
+namesystem: mutations go through `Namesystem.mutate` (safe mode, validate,
+apply, log, sync), reads look at the pure cores directly.
+"""
+from __future__ import annotations
+
+from minidfs import errors, paths
+from minidfs.namenode import namespace, placement
+from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
+from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
+from minidfs.namenode.views import (
+    DatanodeView, FileView, LocatedBlocksView, LocatedBlockView, NodeRef, StatsView,
+)
+
+MAX_BAD_REPLICAS_PER_REPORT = 10_000
+MAX_EXCLUDED_NODES = 1_000
+
+
+def file_view(node: INode, path: str | None = None) -> FileView:
+    path = path or node.path()
+    if isinstance(node, INodeFile):
+        return FileView(path, False, node.length(), node.replication, node.block_size,
+                        node.mtime_ms, node.under_construction)
+    return FileView(path, True, 0, 0, 0, node.mtime_ms, False)
+
+
+def check_id(value: int, what: str) -> int:
+    if value <= 0:
+        raise errors.InvalidArgument(f"{what}: must be a positive id, got {value}")
+    return value
+
+
+def block_arg(block: tuple[int, int, int] | None, what: str) -> tuple[int, int, int] | None:
+    """(id, genstamp, length), or None for an absent block (id 0)."""
+    if block is None or block[0] == 0:
+        return None
+    check_id(block[0], what)
+    return block
+
+
+class ClientOperations:
+    def __init__(self, fs: Namesystem) -> None:
+        self.fs = fs
+
+    # ------------------------------------------------------------ mutations
+
+    async def mkdirs(self, path: str, parents: bool) -> None:
+        paths.validate(path)
+        await self.fs.mutate(path, lambda: self.fs.ns.mkdirs(path, parents, wall_ms()))
+
+    async def create(self, path: str, overwrite: bool, replication: int, block_size: int,
+                     client: str, client_node: str, create_parent: bool) -> FileView:
+        paths.validate(path)
+        namespace.check_client(client, path)
+        replication = replication or self.fs.settings.replication
+        block_size = block_size or self.fs.settings.block_size_bytes
+
+        def validate() -> list:
+            records = self.fs.ns.create(path, replication, block_size, client, overwrite,
+                                        create_parent, wall_ms())
+            old = self.fs.ns.get(path)
+            if (isinstance(old, INodeFile) and old.client not in (None, client)
+                    and not self.fs.leases.soft_expired(old.client, mono_ms())):
+                raise errors.LeaseError(f"{path}: file is being written by another client")
+            return records
+
+        await self.fs.mutate(path, validate)
+        self.fs.leases.set_client_node(client, client_node)
+        return file_view(self.fs.ns.get_file(path), path)
+
+    async def add_block(self, path: str, client: str, previous: tuple[int, int, int] | None,
+                        excluded: list[str]) -> LocatedBlockView:
+        paths.validate(path)
+        previous = block_arg(previous, f"{path}: previous block")
+        if len(excluded) > MAX_EXCLUDED_NODES:
+            raise errors.InvalidArgument(f"{path}: more than {MAX_EXCLUDED_NODES} excluded nodes")
+        fs = self.fs
+        fs.leases.renew(client, mono_ms())
+        chosen: list = []
+
+        def validate() -> list:
+            records, retry = fs.ns.add_block(path, client, previous)
+            if retry is not None:
+                chosen.append(retry)
+                return []
+            file = fs.ns.get_file(path)
+            chosen.extend(placement.choose_targets(
+                fs.registry.nodes.values(), file.replication, file.block_size,
+                writer=fs.leases.client_node(client), excluded=set(excluded)))
+            return records
+
+        records = await fs.mutate(path, validate)
+        if not records:
+            block = chosen[0]
+            targets = fs.bm.uc_targets.get(block.id, [])
+        else:
+            block = fs.ns.get_file(path).blocks[-1]
+            targets = [node.name for node in chosen]
+            fs.bm.uc_targets[block.id] = targets
+            for node in chosen:
+                node.scheduled += 1
+        return LocatedBlockView(block.id, block.genstamp, 0, self._offset(block),
+                                self._refs(targets))
+
+    async def abandon_block(self, path: str, client: str, block_id: int) -> None:
+        paths.validate(path)
+        check_id(block_id, f"{path}: block")
+        await self.fs.mutate(path, lambda: self.fs.ns.abandon_block(path, client, block_id))
+
+    async def complete(self, path: str, client: str, last: tuple[int, int, int] | None) -> bool:
+        paths.validate(path)
+        last = block_arg(last, f"{path}: last block")
+        fs = self.fs
+        fs.safemode.check(path)
+        file = fs.ns.get_file(path)
+        if file.client is None:
+            if (not file.blocks and last is None) or (file.blocks and last and file.blocks[-1].id == last[0]):
+                return True  # a retried Complete of a file this call already closed
+            raise errors.LeaseError(f"{path}: file is not open for writing")
+        fs.leases.renew(client, mono_ms())
+        fs.log_edits(fs.ns.commit_last(path, client, last))
+        done = not file.blocks or fs.bm.has_finalized_replica(file.blocks[-1])
+        if done:
+            fs.log_edits(fs.ns.close(path, wall_ms()))
+        await fs.sync()
+        return done
+
+    async def delete(self, path: str, recursive: bool) -> bool:
+        paths.validate(path)
+        records = await self.fs.mutate(path, lambda: self.fs.ns.delete(path, recursive, wall_ms()))
+        return bool(records)
+
+    async def rename(self, src: str, dst: str) -> None:
+        paths.validate(src)
+        paths.validate(dst)
+        await self.fs.mutate(src, lambda: self.fs.ns.rename(src, dst, wall_ms()))
+
+    async def set_replication(self, path: str, replication: int) -> None:
+        paths.validate(path)
+        await self.fs.mutate(path, lambda: self.fs.ns.set_replication(path, replication))
+
+    def renew_lease(self, client: str) -> None:
+        namespace.check_client(client, "lease")
+        self.fs.leases.renew(client, mono_ms())
+
+    def report_bad_blocks(self, replicas: list[tuple[int, int, str]]) -> None:
+        if len(replicas) > MAX_BAD_REPLICAS_PER_REPORT:
+            raise errors.InvalidArgument(f"more than {MAX_BAD_REPLICAS_PER_REPORT} bad replicas")
+        for block_id, genstamp, node in replicas:
+            check_id(block_id, "bad replica")
+            self.fs.bm.report_bad(node, block_id, genstamp)
+
+    def safe_mode(self, action: str) -> tuple[bool, str]:
+        if action == "ENTER":
+            self.fs.safemode.enter()
+        elif action == "LEAVE":
+            self.fs.safemode.leave()
+        elif action != "GET":
+            raise errors.InvalidArgument(f"safe mode: unknown action {action!r}")
+        return self.fs.safemode.on, self.fs.safemode.reason()
+
+    # ---------------------------------------------------------------- reads
+
+    def get_file_info(self, path: str) -> FileView:
+        node = self.fs.ns.get(paths.validate(path))
+        if node is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        return file_view(node, path)
+
+    def list_status(self, path: str, start_after: str, limit: int) -> tuple[list[FileView], bool]:
+        paths.validate(path)
+        nodes, more = self.fs.ns.list(path, start_after, limit)
+        node = self.fs.ns.get(path)
+        if isinstance(node, INodeFile):
+            return [file_view(node, path)], False
+        return [file_view(n, paths.join(path, n.name)) for n in nodes], more
+
+    def content_summary(self, path: str) -> namespace.Summary:
+        return self.fs.ns.content_summary(paths.validate(path))
+
+    def stats(self) -> StatsView:
+        return self.fs.stats()
+
+    def get_block_locations(self, path: str, offset: int, length: int,
+                            client_node: str) -> LocatedBlocksView:
+        paths.validate(path)
+        file = self.fs.ns.get_file(path)
+        end = offset + length if length else None
+        found, pos = [], 0
+        for block in file.blocks:
+            start, pos = pos, pos + block.length
+            if end is not None and start >= end:
+                break
+            # An unwritten last block (length 0) belongs to any range reaching it.
+            if pos > offset or (block.length == 0 and start >= offset):
+                locations, corrupt = self._read_locations(block, client_node)
+                found.append(LocatedBlockView(block.id, block.genstamp, block.length, start,
+                                              locations, corrupt))
+        return LocatedBlocksView(file.length(), found, file.under_construction)
+
+    def _read_locations(self, block: BlockInfo, client_node: str) -> tuple[list[NodeRef], bool]:
+        registry = self.fs.registry
+        replicas = dict(block.replicas or {})
+        if not block.committed:
+            for name in self.fs.bm.uc_targets.get(block.id, []):
+                replicas.setdefault(name, IN_BUILD)
+        usable = (READY, OPENING) if block.committed else (READY, OPENING, IN_BUILD)
+        good = [n for n, s in replicas.items() if s in usable and registry.is_live(n)]
+        if not good:
+            bad = [n for n, s in replicas.items() if s == CORRUPT and registry.get(n) is not None]
+            return self._refs(bad), bool(bad)
+        local = registry.get(client_node) if client_node else None
+        rack = local.rack if local is not None else None
+
+        def rank(name: str) -> tuple:
+            node = registry.nodes[name]
+            return (name != client_node, node.rack != rack, replicas[name] != READY,
+                    node.active_transfers, name)
+        return self._refs(sorted(good, key=rank)), False
+
+    def _refs(self, names: list[str]) -> list[NodeRef]:
+        nodes = self.fs.registry.nodes
+        return [NodeRef(n, nodes[n].address, nodes[n].rack) for n in names if n in nodes]
+
+    def _offset(self, block: BlockInfo) -> int:
+        offset = 0
+        for b in block.file.blocks:
+            if b is block:
+                return offset
+            offset += b.length
+        return offset
+
+    def datanode_report(self) -> list[DatanodeView]:
+        now = mono_ms()
+        counts = self.fs.bm.blocks_per_node()
+        return [DatanodeView(NodeRef(n.name, n.address, n.rack), n.state, n.capacity, n.used,
+                             n.remaining, now - n.last_heartbeat_ms, counts.get(n.name, 0),
+                             n.active_transfers)
+                for n in sorted(self.fs.registry.nodes.values(), key=lambda n: n.name)]

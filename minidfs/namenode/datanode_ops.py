@@ -1,0 +1,86 @@
+"""The DatanodeNamenode operations: registration, heartbeats, block reports.
+
+Called by datanode_servicer.py with plain values. A heartbeat or report from a
+node the NameNode does not know (or declared dead) is answered with REREGISTER:
+the node registers again and sends a full block report. Replies carry the node's
+pending commands from the block manager, with target names resolved to
+addresses.
+"""
+from __future__ import annotations
+
+from minidfs import errors
+from minidfs.namenode import block_manager
+from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.views import CommandView, NodeRef
+
+MAX_NODE_NAME_CHARS = 64
+MAX_ADDRESS_CHARS = 256
+REREGISTER = [CommandView(block_manager.REREGISTER, 0, 0, 0, [])]
+
+
+def check_name(name: str) -> str:
+    if not name or len(name) > MAX_NODE_NAME_CHARS:
+        raise errors.InvalidArgument(f"datanode name must be 1 to {MAX_NODE_NAME_CHARS} characters")
+    return name
+
+
+def check_address(name: str, address: str) -> str:
+    host, _, port = address.rpartition(":")
+    if (len(address) > MAX_ADDRESS_CHARS or not host or not port.isdigit()
+            or not 0 < int(port) < 65536):
+        raise errors.InvalidArgument(f"{name}: address must be host:port, got {address!r}")
+    return address
+
+
+class DatanodeOperations:
+    def __init__(self, fs: Namesystem) -> None:
+        self.fs = fs
+
+    def register(self, name: str, address: str, rack: str, capacity: int, used: int,
+                 remaining: int) -> None:
+        check_name(name)
+        check_address(name, address)
+        self.fs.registry.register(name, address, rack or "/default", capacity, used, remaining,
+                                  mono_ms())
+        self.fs.bm.node_registered(name)
+
+    def heartbeat(self, name: str, capacity: int, used: int, remaining: int,
+                  active_transfers: int) -> list[CommandView]:
+        check_name(name)
+        node = self.fs.registry.heartbeat(name, capacity, used, remaining, active_transfers,
+                                          mono_ms())
+        if node is None:
+            return REREGISTER
+        return self._commands(name)
+
+    def block_report(self, name: str, replicas: list[tuple[int, int, int, bool]]) -> list[CommandView]:
+        check_name(name)
+        if not self.fs.registry.is_live(name):
+            return REREGISTER
+        self.fs.bm.full_report(name, replicas)
+        self._after_report()
+        return self._commands(name)
+
+    def block_received_and_deleted(self, name: str, received: list[tuple[int, int, int, bool]],
+                                   deleted: list[int]) -> None:
+        check_name(name)
+        if not self.fs.registry.is_live(name):
+            return  # its next heartbeat tells it to register and report in full
+        for block_id, genstamp, length, finalized in received:
+            self.fs.bm.block_received(name, block_id, genstamp, length, finalized)
+        for block_id in deleted:
+            self.fs.bm.block_deleted(name, block_id)
+        self._after_report()
+
+    def _after_report(self) -> None:
+        # Re-check now rather than at the next tick, so start-up leaves safe mode
+        # as soon as the last needed report arrives.
+        self.fs.update_safemode()
+
+    def _commands(self, name: str) -> list[CommandView]:
+        nodes = self.fs.registry.nodes
+        return [CommandView(c.action, c.block_id, c.genstamp, c.length,
+                            [NodeRef(t, nodes[t].address, nodes[t].rack) for t in c.targets
+                             if t in nodes])
+                for c in self.fs.bm.take_commands(name)]
+

@@ -1,0 +1,99 @@
+"""The DataNodes the NameNode knows: address, rack, space, load, liveness. Pure.
+
+Owned by the namesystem; read by placement.py and the block manager. Events come
+with an explicit now_ms (monotonic milliseconds read by the namesystem):
+`register`, `heartbeat`, and `tick`, which declares nodes dead after
+dead_node_interval of silence. A heartbeat from a node that is unknown or was
+declared dead returns None: the namesystem answers REREGISTER, the node registers
+again and sends a full block report.
+"""
+from __future__ import annotations
+
+LIVE = "live"
+DEAD = "dead"
+
+
+class DatanodeDescriptor:
+    __slots__ = ("name", "address", "rack", "capacity", "used", "remaining",
+                 "active_transfers", "last_heartbeat_ms", "state", "scheduled")
+
+    def __init__(self, name: str, address: str, rack: str, now_ms: int) -> None:
+        self.name = name
+        self.address = address
+        self.rack = rack
+        self.capacity = 0
+        self.used = 0
+        self.remaining = 0
+        self.active_transfers = 0
+        self.last_heartbeat_ms = now_ms
+        self.state = LIVE
+        # Blocks this node was chosen for since its last report of them: placement
+        # counts them so a burst of AddBlocks does not pick the same node each time.
+        self.scheduled = 0
+
+    @property
+    def live(self) -> bool:
+        return self.state == LIVE
+
+    def update_storage(self, capacity: int, used: int, remaining: int) -> None:
+        self.capacity, self.used, self.remaining = capacity, used, remaining
+
+
+class DatanodeRegistry:
+    def __init__(self, dead_node_interval_ms: int) -> None:
+        self.dead_node_interval_ms = dead_node_interval_ms
+        self.nodes: dict[str, DatanodeDescriptor] = {}
+
+    def get(self, name: str) -> DatanodeDescriptor | None:
+        return self.nodes.get(name)
+
+    def live_nodes(self) -> list[DatanodeDescriptor]:
+        return [n for n in self.nodes.values() if n.live]
+
+    def is_live(self, name: str) -> bool:
+        node = self.nodes.get(name)
+        return node is not None and node.live
+
+    def register(self, name: str, address: str, rack: str, capacity: int, used: int,
+                 remaining: int, now_ms: int) -> DatanodeDescriptor:
+        node = self.nodes.get(name)
+        if node is None:
+            node = self.nodes[name] = DatanodeDescriptor(name, address, rack, now_ms)
+        node.address, node.rack = address, rack
+        node.state = LIVE
+        node.last_heartbeat_ms = now_ms
+        node.scheduled = 0
+        node.update_storage(capacity, used, remaining)
+        return node
+
+    def heartbeat(self, name: str, capacity: int, used: int, remaining: int,
+                  active_transfers: int, now_ms: int) -> DatanodeDescriptor | None:
+        node = self.nodes.get(name)
+        if node is None or not node.live:
+            return None
+        node.update_storage(capacity, used, remaining)
+        node.active_transfers = active_transfers
+        node.last_heartbeat_ms = now_ms
+        return node
+
+    def tick(self, now_ms: int) -> list[DatanodeDescriptor]:
+        """Declares silent nodes dead; returns the ones that died just now."""
+        died = []
+        for node in self.nodes.values():
+            if node.live and now_ms - node.last_heartbeat_ms > self.dead_node_interval_ms:
+                node.state = DEAD
+                node.active_transfers = 0
+                node.scheduled = 0
+                died.append(node)
+        return died
+
+    def block_received(self, name: str) -> None:
+        node = self.nodes.get(name)
+        if node is not None and node.scheduled > 0:
+            node.scheduled -= 1
+
+    def report_done(self, name: str) -> None:
+        """A full block report accounts for everything scheduled before it."""
+        node = self.nodes.get(name)
+        if node is not None:
+            node.scheduled = 0

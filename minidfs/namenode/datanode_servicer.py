@@ -1,0 +1,54 @@
+"""gRPC DatanodeNamenode service: protobuf in, DatanodeOperations call, protobuf out.
+
+Registered by server.py. Commands from the block manager ride on the replies.
+"""
+from __future__ import annotations
+
+from minidfs.namenode.client_servicer import datanode_id
+from minidfs.namenode.datanode_ops import DatanodeOperations
+from minidfs.namenode.views import CommandView
+from minidfs.rpc import common_pb2
+from minidfs.rpc import datanode_namenode_pb2 as pb
+from minidfs.rpc import datanode_namenode_pb2_grpc as pb_grpc
+from minidfs.rpc.status import rpc_errors
+
+
+def command(view: CommandView) -> pb.DatanodeCommand:
+    return pb.DatanodeCommand(
+        action=pb.DatanodeCommand.Action.Value(view.action),
+        block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
+        targets=[datanode_id(t) for t in view.targets])
+
+
+class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
+    def __init__(self, ops: DatanodeOperations, namenode_name: str) -> None:
+        self.ops = ops
+        self.namenode_name = namenode_name
+
+    @rpc_errors
+    async def RegisterDatanode(self, request, context):
+        s = request.storage
+        self.ops.register(request.id.name, request.id.address, request.id.rack,
+                          s.capacity, s.used, s.remaining)
+        return pb.RegisterResponse(namenode=self.namenode_name)
+
+    @rpc_errors
+    async def Heartbeat(self, request, context):
+        s = request.storage
+        commands = self.ops.heartbeat(request.name, s.capacity, s.used, s.remaining,
+                                      request.active_transfers)
+        return pb.HeartbeatResponse(commands=[command(c) for c in commands])
+
+    @rpc_errors
+    async def BlockReport(self, request, context):
+        commands = self.ops.block_report(request.name, [
+            (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas])
+        return pb.BlockReportResponse(commands=[command(c) for c in commands])
+
+    @rpc_errors
+    async def BlockReceivedAndDeleted(self, request, context):
+        self.ops.block_received_and_deleted(
+            request.name,
+            [(r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.received],
+            [b.id for b in request.deleted])
+        return pb.IncrementalBlockReportResponse()

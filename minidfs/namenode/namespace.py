@@ -1,0 +1,491 @@
+"""The directory tree: files, directories and the block lists of files. Pure.
+
+Owned by the namesystem (namesystem.py). Every mutating operation is split in two
+so that replay and live operation cannot drift apart:
+
+  records = ns.mkdirs("/a/b", parents=True, now_ms=...)   # validate, raise, no change
+  effects = ns.apply(record)                             # the only mutation
+
+Live: validate -> apply -> log. Restart: load a checkpoint -> apply each logged
+record. `apply` returns Effects (blocks added / removed / to re-check, files whose
+lease begins or ends) that the namesystem forwards to the block manager and the
+lease manager. Read operations (`get`, `list`, `content_summary`) never change
+anything. Semantics follow HDFS: mkdir -p, create with create_parent, rename onto
+a directory moves inside it, delete of "/" is refused.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Iterator, NamedTuple
+
+from minidfs import errors, paths
+from minidfs.namenode import edits
+from minidfs.namenode.edits import Record
+from minidfs.namenode.inode import (
+    COMMITTED, COMPLETE, BlockInfo, INode, INodeDirectory, INodeFile,
+)
+
+MAX_REPLICATION = 512            # HDFS's dfs.replication.max
+MIN_BLOCK_SIZE_BYTES = 1
+MAX_BLOCK_SIZE_BYTES = 1 << 40   # 1 TiB: far above anything useful, still bounded
+MAX_BLOCKS_PER_FILE = 100_000
+LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
+MAX_CLIENT_NAME_CHARS = 256
+
+
+class Effects:
+    """What one applied record means for the block manager and the lease manager."""
+
+    __slots__ = ("added", "removed", "recheck", "bumped", "opened", "closed")
+
+    def __init__(self) -> None:
+        self.added: list[BlockInfo] = []
+        self.removed: list[BlockInfo] = []
+        self.recheck: list[BlockInfo] = []     # replication target or state changed
+        self.bumped: list[BlockInfo] = []      # genstamp changed: old replicas are stale
+        self.opened: list[tuple[str, INodeFile]] = []
+        self.closed: list[tuple[str, INodeFile]] = []
+
+
+class Summary(NamedTuple):
+    length: int
+    file_count: int
+    directory_count: int
+    space_consumed: int
+
+
+def check_replication(replication: int, what: str) -> int:
+    if not 1 <= replication <= MAX_REPLICATION:
+        raise errors.InvalidArgument(
+            f"{what}: replication must be between 1 and {MAX_REPLICATION}, got {replication}")
+    return replication
+
+
+def check_block_size(block_size: int, what: str) -> int:
+    if not MIN_BLOCK_SIZE_BYTES <= block_size <= MAX_BLOCK_SIZE_BYTES:
+        raise errors.InvalidArgument(
+            f"{what}: block size must be between {MIN_BLOCK_SIZE_BYTES} and "
+            f"{MAX_BLOCK_SIZE_BYTES} bytes, got {block_size}")
+    return block_size
+
+
+def check_client(client: str, what: str) -> str:
+    if not client or len(client) > MAX_CLIENT_NAME_CHARS:
+        raise errors.InvalidArgument(
+            f"{what}: client name must be 1 to {MAX_CLIENT_NAME_CHARS} characters")
+    return client
+
+
+class Namespace:
+    def __init__(self, root_mtime_ms: int = 0) -> None:
+        self.root = INodeDirectory("", None, root_mtime_ms)
+        self.last_block_id = 0
+        self.last_genstamp = 0
+        self.files = 0
+        self.directories = 1
+
+    # ---------------------------------------------------------------- lookups
+
+    def get(self, path: str) -> INode | None:
+        """The inode at a valid path, None when it (or a parent directory) is missing."""
+        node: INode = self.root
+        for name in paths.components(path):
+            if not isinstance(node, INodeDirectory):
+                return None
+            child = node.children.get(name)
+            if child is None:
+                return None
+            node = child
+        return node
+
+    def get_file(self, path: str) -> INodeFile:
+        node = self.get(paths.validate(path))
+        if node is None:
+            raise errors.FileNotFound(f"{path}: no such file")
+        if not isinstance(node, INodeFile):
+            raise errors.IsADirectory(f"{path}: is a directory")
+        return node
+
+    def file_for_write(self, path: str, client: str) -> INodeFile:
+        """The file under construction at path, if client holds its lease."""
+        node = self.get_file(path)
+        if node.client is None:
+            raise errors.LeaseError(f"{path}: file is not open for writing")
+        if node.client != client:
+            raise errors.LeaseError(f"{path}: lease is held by another client ({node.client})")
+        return node
+
+    def _existing_parent(self, path: str, create_parent: bool) -> INodeDirectory | None:
+        """The parent directory of path; None if missing and create_parent allows
+        creating it. Raises NotADirectory when a file sits on the way."""
+        node: INode = self.root
+        for name in paths.components(paths.parent(path)):
+            child = node.children.get(name)  # type: ignore[attr-defined]
+            if child is None:
+                if create_parent:
+                    return None
+                raise errors.FileNotFound(f"{paths.parent(path)}: no such directory")
+            if not isinstance(child, INodeDirectory):
+                raise errors.NotADirectory(f"{child.path()}: not a directory")
+            node = child
+        return node  # type: ignore[return-value]
+
+    # ------------------------------------------------------ validating operations
+
+    def mkdirs(self, path: str, parents: bool, now_ms: int) -> list[Record]:
+        paths.validate(path)
+        node = self.get(path)
+        if node is not None:
+            if node.is_dir:
+                return []
+            raise errors.FileExists(f"{path}: file exists")
+        self._existing_parent(path, create_parent=parents)
+        return [edits.mkdirs(path, now_ms)]
+
+    def create(self, path: str, replication: int, block_size: int, client: str,
+               overwrite: bool, create_parent: bool, now_ms: int) -> list[Record]:
+        paths.validate(path)
+        check_replication(replication, path)
+        check_block_size(block_size, path)
+        check_client(client, path)
+        if path == "/":
+            raise errors.IsADirectory("/: is a directory")
+        self._existing_parent(path, create_parent)
+        node = self.get(path)
+        if node is not None:
+            if node.is_dir:
+                raise errors.IsADirectory(f"{path}: is a directory")
+            if not overwrite:
+                raise errors.FileExists(f"{path}: file exists")
+        return [edits.create(path, replication, block_size, client, now_ms)]
+
+    def add_block(self, path: str, client: str,
+                  previous: tuple[int, int, int] | None) -> tuple[list[Record], BlockInfo | None]:
+        """Records committing `previous` (id, genstamp, length) and allocating the next
+        block. A retried call (previous is the block before an unwritten last block)
+        returns ([], that last block) so the client gets the same block again."""
+        file = self.file_for_write(path, client)
+        blocks = file.blocks
+        if previous is None:
+            if blocks:
+                if len(blocks) == 1 and not blocks[0].committed:
+                    return [], blocks[0]
+                raise errors.InvalidArgument(
+                    f"{path}: previous block missing, the file has {len(blocks)} block(s)")
+            return self._allocate(path, file), None
+        prev_id, prev_gs, prev_len = previous
+        if not blocks:
+            raise errors.InvalidArgument(f"{path}: previous block {prev_id} but the file has none")
+        last = blocks[-1]
+        if (len(blocks) >= 2 and blocks[-2].id == prev_id and not last.committed):
+            return [], last
+        records = self._commit(path, file, last, prev_id, prev_gs, prev_len)
+        if len(blocks) >= MAX_BLOCKS_PER_FILE:
+            raise errors.InvalidArgument(f"{path}: more than {MAX_BLOCKS_PER_FILE} blocks")
+        return records + self._allocate(path, file), None
+
+    def _allocate(self, path: str, file: INodeFile) -> list[Record]:
+        return [edits.add_block(path, self.last_block_id + 1, self.last_genstamp + 1)]
+
+    def _commit(self, path: str, file: INodeFile, last: BlockInfo, block_id: int,
+                genstamp: int, length: int) -> list[Record]:
+        if block_id != last.id:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} is not the last block of the file ({last.id})")
+        if genstamp != last.genstamp:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} has genstamp {last.genstamp}, not {genstamp}")
+        if length > file.block_size:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} length {length} exceeds the block size {file.block_size}")
+        if last.committed and last.length == length:
+            return []
+        if last.committed:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} was committed with length {last.length}, not {length}")
+        return [edits.commit_block(path, block_id, genstamp, length)]
+
+    def commit_last(self, path: str, client: str,
+                    last: tuple[int, int, int] | None) -> list[Record]:
+        """Complete's first half: commit the last block with its final length."""
+        file = self.file_for_write(path, client)
+        if last is None:
+            if file.blocks:
+                raise errors.InvalidArgument(
+                    f"{path}: last block missing, the file has {len(file.blocks)} block(s)")
+            return []
+        if not file.blocks:
+            raise errors.InvalidArgument(f"{path}: block {last[0]} but the file has no blocks")
+        return self._commit(path, file, file.blocks[-1], *last)
+
+    def close(self, path: str, now_ms: int) -> list[Record]:
+        """Complete's second half, once every block is committed."""
+        file = self.get_file(path)
+        if any(not b.committed for b in file.blocks):
+            raise errors.InvalidArgument(f"{path}: not every block is committed")
+        return [edits.close(path, [b.length for b in file.blocks], now_ms)]
+
+    def recover_lease(self, path: str, last_length: int | None, now_ms: int) -> list[Record]:
+        """Lease recovery: close a file whose writer vanished. An unwritten last block
+        (no finalized replica reported, so last_length is None) is dropped; otherwise
+        it keeps the shortest length a DataNode reported finalized."""
+        file = self.get_file(path)
+        if file.client is None:
+            return []
+        blocks = file.blocks
+        if blocks and not blocks[-1].committed:
+            if last_length is None:
+                return [edits.abandon_block(path, blocks[-1].id),
+                        edits.close(path, [b.length for b in blocks[:-1]], now_ms)]
+            return [edits.close(path, [b.length for b in blocks[:-1]] + [last_length], now_ms)]
+        return [edits.close(path, [b.length for b in blocks], now_ms)]
+
+    def abandon_block(self, path: str, client: str, block_id: int) -> list[Record]:
+        file = self.file_for_write(path, client)
+        if not any(b.id == block_id for b in file.blocks):
+            return []  # already abandoned: a retried call is harmless
+        last = file.blocks[-1]
+        if last.id != block_id or last.committed:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} is not the unwritten last block of the file")
+        return [edits.abandon_block(path, block_id)]
+
+    def delete(self, path: str, recursive: bool, now_ms: int) -> list[Record]:
+        paths.validate(path)
+        if path == "/":
+            raise errors.InvalidArgument("/: cannot delete the root directory")
+        node = self.get(path)
+        if node is None:
+            return []
+        if isinstance(node, INodeDirectory) and node.children and not recursive:
+            raise errors.DirectoryNotEmpty(f"{path}: directory is not empty")
+        return [edits.delete(path, now_ms)]
+
+    def rename(self, src: str, dst: str, now_ms: int) -> list[Record]:
+        paths.validate(src)
+        paths.validate(dst)
+        if src == "/":
+            raise errors.InvalidArgument("/: cannot rename the root directory")
+        node = self.get(src)
+        if node is not None and dst == src:
+            return []
+        if node is None:
+            raise errors.FileNotFound(f"{src}: no such file or directory")
+        target = self.get(dst)
+        if isinstance(target, INodeDirectory):
+            dst = paths.join(dst, paths.basename(src))
+            target = self.get(dst)
+        if dst == src:
+            return []
+        if target is not None:
+            raise errors.FileExists(f"{dst}: file exists")
+        if node.is_dir and paths.is_under(dst, src):
+            raise errors.InvalidArgument(f"{src}: cannot move a directory into itself ({dst})")
+        self._existing_parent(dst, create_parent=False)
+        return [edits.rename(src, dst, now_ms)]
+
+    def set_replication(self, path: str, replication: int) -> list[Record]:
+        check_replication(replication, path)
+        file = self.get_file(path)
+        if file.replication == replication:
+            return []
+        return [edits.set_replication(path, replication)]
+
+    # ----------------------------------------------------------------- apply
+
+    def apply(self, rec: Record) -> Effects:
+        """Applies one validated (or logged) record. A record that does not fit the
+        tree can only come from a damaged log: EditLogCorrupt."""
+        handler = _APPLY.get(rec.get("op"))
+        if handler is None:
+            raise errors.EditLogCorrupt(f"unknown edit op {rec.get('op')!r}")
+        effects = Effects()
+        try:
+            handler(self, rec, effects)
+        except (KeyError, TypeError, AttributeError, IndexError, errors.MinidfsError) as e:
+            raise errors.EditLogCorrupt(f"cannot apply {rec!r}: {e}") from None
+        return effects
+
+    def _node(self, path: str) -> INode:
+        node = self.get(path)
+        if node is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        return node
+
+    def _ensure_dirs(self, path: str, mtime_ms: int) -> INodeDirectory:
+        node = self.root
+        for name in paths.components(path):
+            child = node.children.get(name)
+            if child is None:
+                child = INodeDirectory(name, node, mtime_ms)
+                node.children[name] = child
+                node.mtime_ms = mtime_ms
+                self.directories += 1
+            if not isinstance(child, INodeDirectory):
+                raise errors.NotADirectory(f"{child.path()}: not a directory")
+            node = child
+        return node
+
+    def _apply_mkdirs(self, rec: Record, fx: Effects) -> None:
+        self._ensure_dirs(rec["path"], rec["mtime"])
+
+    def _apply_create(self, rec: Record, fx: Effects) -> None:
+        path, mtime = rec["path"], rec["mtime"]
+        parent = self._ensure_dirs(paths.parent(path), mtime)
+        name = paths.basename(path)
+        old = parent.children.get(name)
+        if old is not None:
+            if old.is_dir:
+                raise errors.IsADirectory(f"{path}: is a directory")
+            self._remove(old, fx)
+        file = INodeFile(name, parent, mtime, rec["repl"], rec["bsize"], rec["client"])
+        parent.children[name] = file
+        parent.mtime_ms = mtime
+        self.files += 1
+        fx.opened.append((rec["client"], file))
+
+    def _last_block(self, rec: Record) -> tuple[INodeFile, BlockInfo]:
+        file = self._node(rec["path"])
+        if not isinstance(file, INodeFile) or not file.blocks or file.blocks[-1].id != rec["id"]:
+            raise errors.InvalidArgument(f"{rec['path']}: block {rec['id']} is not the last block")
+        return file, file.blocks[-1]
+
+    def _apply_add_block(self, rec: Record, fx: Effects) -> None:
+        file = self._node(rec["path"])
+        if not isinstance(file, INodeFile) or file.client is None:
+            raise errors.InvalidArgument(f"{rec['path']}: not a file under construction")
+        block = BlockInfo(rec["id"], rec["gs"], file)
+        file.blocks.append(block)
+        self.last_block_id = max(self.last_block_id, rec["id"])
+        self.last_genstamp = max(self.last_genstamp, rec["gs"])
+        fx.added.append(block)
+
+    def _apply_commit_block(self, rec: Record, fx: Effects) -> None:
+        _, block = self._last_block(rec)
+        block.genstamp = rec["gs"]
+        block.length = rec["len"]
+        block.state = COMMITTED
+
+    def _apply_abandon_block(self, rec: Record, fx: Effects) -> None:
+        file, block = self._last_block(rec)
+        file.blocks.pop()
+        fx.removed.append(block)
+
+    def _apply_set_genstamp(self, rec: Record, fx: Effects) -> None:
+        _, block = self._last_block(rec)
+        block.genstamp = rec["gs"]
+        self.last_genstamp = max(self.last_genstamp, rec["gs"])
+        fx.bumped.append(block)
+
+    def _apply_close(self, rec: Record, fx: Effects) -> None:
+        file = self._node(rec["path"])
+        lengths = rec["lens"]
+        if not isinstance(file, INodeFile) or len(lengths) != len(file.blocks):
+            raise errors.InvalidArgument(f"{rec['path']}: block count does not match")
+        for block, length in zip(file.blocks, lengths):
+            block.length = length
+            block.state = COMPLETE
+        if file.client is not None:
+            fx.closed.append((file.client, file))
+        file.client = None
+        file.mtime_ms = rec["mtime"]
+        fx.recheck.extend(file.blocks)
+
+    def _apply_delete(self, rec: Record, fx: Effects) -> None:
+        node = self._node(rec["path"])
+        if node.parent is None:
+            raise errors.InvalidArgument("/: cannot delete the root directory")
+        node.parent.mtime_ms = rec["mtime"]
+        self._remove(node, fx)
+
+    def _remove(self, node: INode, fx: Effects) -> None:
+        """Unlinks node and accounts for everything below it."""
+        assert node.parent is not None
+        del node.parent.children[node.name]
+        for inode in _walk(node):
+            if isinstance(inode, INodeFile):
+                self.files -= 1
+                fx.removed.extend(inode.blocks)
+                if inode.client is not None:
+                    fx.closed.append((inode.client, inode))
+            else:
+                self.directories -= 1
+
+    def _apply_rename(self, rec: Record, fx: Effects) -> None:
+        node = self._node(rec["src"])
+        dst, mtime = rec["dst"], rec["mtime"]
+        new_parent = self._node(paths.parent(dst))
+        name = paths.basename(dst)
+        if not isinstance(new_parent, INodeDirectory) or name in new_parent.children:
+            raise errors.FileExists(f"{dst}: cannot rename there")
+        old_parent = node.parent
+        assert old_parent is not None
+        del old_parent.children[node.name]
+        node.name = name
+        node.parent = new_parent
+        new_parent.children[name] = node
+        old_parent.mtime_ms = mtime
+        new_parent.mtime_ms = mtime
+
+    def _apply_set_replication(self, rec: Record, fx: Effects) -> None:
+        file = self._node(rec["path"])
+        if not isinstance(file, INodeFile):
+            raise errors.IsADirectory(f"{rec['path']}: is a directory")
+        file.replication = rec["repl"]
+        fx.recheck.extend(file.blocks)
+
+    # ------------------------------------------------------------------ reads
+
+    def list(self, path: str, start_after: str, limit: int) -> tuple[list[INode], bool]:
+        """A page of a directory's children sorted by name (or the file itself)."""
+        node = self.get(paths.validate(path))
+        if node is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        if not isinstance(node, INodeDirectory):
+            return [node], False
+        limit = min(limit or LIST_LIMIT_MAX, LIST_LIMIT_MAX)
+        names = (n for n in node.children if n > start_after) if start_after else iter(node.children)
+        page = heapq.nsmallest(limit + 1, names)
+        return [node.children[n] for n in page[:limit]], len(page) > limit
+
+    def content_summary(self, path: str) -> Summary:
+        node = self.get(paths.validate(path))
+        if node is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        length = files = dirs = consumed = 0
+        for inode in _walk(node):
+            if isinstance(inode, INodeFile):
+                size = inode.length()
+                files += 1
+                length += size
+                consumed += size * inode.replication
+            else:
+                dirs += 1
+        return Summary(length, files, dirs, consumed)
+
+    def walk(self) -> Iterator[INode]:
+        """Every inode, parents before children (checkpoints, lease rebuild)."""
+        return _walk(self.root)
+
+
+def _walk(top: INode) -> Iterator[INode]:
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, INodeDirectory):
+            stack.extend(node.children.values())
+
+
+_APPLY = {
+    edits.MKDIRS: Namespace._apply_mkdirs,
+    edits.CREATE: Namespace._apply_create,
+    edits.ADD_BLOCK: Namespace._apply_add_block,
+    edits.COMMIT_BLOCK: Namespace._apply_commit_block,
+    edits.ABANDON_BLOCK: Namespace._apply_abandon_block,
+    edits.SET_GENSTAMP: Namespace._apply_set_genstamp,
+    edits.CLOSE: Namespace._apply_close,
+    edits.DELETE: Namespace._apply_delete,
+    edits.RENAME: Namespace._apply_rename,
+    edits.SET_REPLICATION: Namespace._apply_set_replication,
+}

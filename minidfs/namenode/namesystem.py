@@ -1,0 +1,244 @@
+"""The NameNode's async glue: the pure cores, the journal, the clock, checkpoints.
+
+Owns the namespace, block manager, DataNode registry, leases and safe mode, and
+the journal and checkpoint images. The servicers call one method per RPC (plain
+Python values in, views.py values out). A mutation validates against the pure
+core (which raises minidfs.errors), applies the resulting edit records, appends
+them to the journal and awaits `journal.sync` before returning, so an edit is
+durable before the client hears back; concurrent edits share one fsync. This is
+the only NameNode code that reads the clock: wall time for mtimes, monotonic time
+for liveness, leases and timers. A background task ticks the cores every
+TICK_INTERVAL_S and checkpoints when due.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import time
+from typing import Callable
+
+from minidfs.config import Settings
+from minidfs.namenode import checkpoint, editlog_format
+from minidfs.namenode.block_manager import BlockManager
+from minidfs.namenode.datanode_registry import DatanodeRegistry
+from minidfs.namenode.edits import Record
+from minidfs.namenode.file_journal import FileJournal
+from minidfs.namenode.inode import INodeFile
+from minidfs.namenode.journal import Journal, JournalError
+from minidfs.namenode.leases import LeaseManager
+from minidfs.namenode.namespace import Namespace
+from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.views import StatsView
+
+log = logging.getLogger("minidfs.namenode")
+
+TICK_INTERVAL_S = 0.5
+MAX_LEASE_RECOVERIES_PER_TICK = 100
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def mono_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class Namesystem:
+    def __init__(self, settings: Settings, data_dir: pathlib.Path,
+                 journal: Journal | None = None) -> None:
+        self.settings = settings
+        current = pathlib.Path(data_dir) / "current"
+        self.images = checkpoint.ImageStore(current)
+        self.journal = journal or FileJournal(current)
+        self.ns = Namespace()
+        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
+        self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
+        self.leases = LeaseManager(int(settings.lease_soft_limit_s * 1000),
+                                   int(settings.lease_hard_limit_s * 1000))
+        self.safemode = SafeMode(settings.safemode_threshold,
+                                 int(settings.safemode_extension_s * 1000))
+        self.txid = 0
+        self.failed: asyncio.Event | None = None
+        self._checkpoint_txid = 0
+        self._checkpoint_mono_ms = 0
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Loads the newest checkpoint, replays the log after it, opens the journal.
+        Raises EditLogCorrupt when anything but a torn tail is damaged."""
+        self.failed = asyncio.Event()
+        ns, image_txid = self.images.load_newest()
+        self._install(ns)
+        self.journal.recover()
+        self.txid = image_txid
+        for txid, record in self.journal.read_edits(image_txid + 1):
+            self._apply(record)
+            self.txid = txid
+        await self.journal.open(self.txid)
+        self._checkpoint_txid = image_txid
+        self._checkpoint_mono_ms = mono_ms()
+        self.update_safemode()
+        log.info("namespace loaded: image txid %d, last txid %d, %d files, %d blocks",
+                 image_txid, self.txid, self.ns.files, len(self.bm.blocks))
+        self._tick_task = asyncio.get_running_loop().create_task(self._ticker())
+
+    async def stop(self) -> None:
+        """Graceful stop: a final checkpoint, then the journal is finalized."""
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            await asyncio.gather(self._tick_task, return_exceptions=True)
+        if self._checkpoint_task is not None:
+            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+        try:
+            if not self.failed.is_set() and self.txid > self._checkpoint_txid:
+                await self.checkpoint()
+        finally:
+            await self.journal.close()
+
+    def _install(self, ns: Namespace) -> None:
+        self.ns = ns
+        now = mono_ms()
+        for node in ns.walk():
+            if isinstance(node, INodeFile):
+                for block in node.blocks:
+                    self.bm.add_block(block)
+                if node.client is not None:
+                    self.leases.add(node.client, node, now)
+
+    # ------------------------------------------------------------ edit path
+
+    def _apply(self, record: Record) -> None:
+        fx = self.ns.apply(record)
+        for block in fx.removed:
+            self.bm.remove_block(block)
+        for block in fx.added:
+            self.bm.add_block(block)
+        for block in fx.bumped:
+            self.bm.genstamp_bumped(block)
+        for block in fx.recheck:
+            self.bm.recheck(block)
+        if fx.closed or fx.opened:
+            now = mono_ms()
+            for holder, file in fx.closed:
+                self.leases.remove(holder, file)
+            for holder, file in fx.opened:
+                self.leases.add(holder, file, now)
+
+    def log_edits(self, records: list[Record]) -> None:
+        """Applies records and appends them to the journal; no await in between, so
+        the tree and the log see the same order. Callers then `await sync()`."""
+        frames = []
+        for i, record in enumerate(records, start=self.txid + 1):
+            record["txid"] = i
+            frames.append(editlog_format.encode(record))
+        for record, frame in zip(records, frames):
+            self._apply(record)
+            self.txid = record["txid"]
+            self.journal.append(self.txid, frame)
+
+    async def sync(self) -> None:
+        """Waits until every edit logged so far is durable."""
+        try:
+            await self.journal.sync(self.txid)
+        except JournalError as e:
+            log.critical("%s", e)
+            self.failed.set()
+            raise
+        if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
+            self._start_checkpoint()
+
+    async def mutate(self, path: str, validate: Callable[[], list[Record]]) -> list[Record]:
+        """Safe-mode check, validate, apply, log, sync: one namespace change."""
+        self.safemode.check(path)
+        records = validate()
+        if records:
+            self.log_edits(records)
+            await self.sync()
+        return records
+
+    # ----------------------------------------------------------- checkpoints
+
+    def _start_checkpoint(self) -> None:
+        if self._checkpoint_task is None or self._checkpoint_task.done():
+            self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoint_logged())
+
+    async def _checkpoint_logged(self) -> None:
+        try:
+            await self.checkpoint()
+        except JournalError:
+            self.failed.set()
+        except Exception:  # noqa: BLE001 - a failed checkpoint is retried next time
+            log.exception("checkpoint failed; the edit log keeps everything meanwhile")
+
+    async def checkpoint(self) -> None:
+        """Writes fsimage_<txid>, keeps the newest IMAGES_KEPT and purges edit
+        segments the older kept image already covers."""
+        txid = self.txid
+        data = checkpoint.serialize(self.ns, txid)  # before any await: a consistent cut
+        await self.journal.roll()  # every edit <= txid is durable before the image is
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.images.write, txid, data)
+        self._checkpoint_txid = txid
+        self._checkpoint_mono_ms = mono_ms()
+        self.journal.purge(self.images.prune())
+        log.info("checkpoint at txid %d (%d bytes)", txid, len(data))
+
+    # ------------------------------------------------------------------ tick
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            try:
+                await self.tick(mono_ms())
+            except JournalError:
+                return
+            except Exception:  # noqa: BLE001 - the ticker must outlive one bad tick
+                log.exception("namenode tick failed")
+
+    async def tick(self, now_ms: int) -> None:
+        for node in self.registry.tick(now_ms):
+            log.warning("datanode %s is dead (silent for %.1f s)", node.name,
+                        (now_ms - node.last_heartbeat_ms) / 1000)
+            self.bm.node_dead(node.name)
+        self.bm.tick(now_ms)
+        self.update_safemode(now_ms)
+        if not self.safemode.on:
+            await self._recover_leases(now_ms)
+        interval_ms = self.settings.checkpoint_interval_s * 1000
+        if self.txid > self._checkpoint_txid and now_ms - self._checkpoint_mono_ms >= interval_ms:
+            self._start_checkpoint()
+
+    def update_safemode(self, now_ms: int | None = None) -> None:
+        if self.safemode.on and not self.safemode.manual:
+            total, reported = self.bm.safe_counts()
+            self.safemode.update(total, reported, mono_ms() if now_ms is None else now_ms)
+            if not self.safemode.on:
+                log.info("leaving safe mode: %d of %d blocks reported", reported, total)
+
+    async def _recover_leases(self, now_ms: int) -> None:
+        expired = self.leases.expired(now_ms)[:MAX_LEASE_RECOVERIES_PER_TICK]
+        for holder, file in expired:
+            path = file.path()
+            last = file.blocks[-1] if file.blocks else None
+            length = self.bm.reported_lengths.get(last.id) if last is not None else None
+            log.warning("lease of %s on %s expired: recovering the file", holder, path)
+            self.log_edits(self.ns.recover_lease(path, length, wall_ms()))
+        if expired:
+            await self.sync()
+
+    # ----------------------------------------------------------------- stats
+
+    def stats(self) -> StatsView:
+        live = self.registry.live_nodes()
+        return StatsView(
+            capacity=sum(n.capacity for n in live), used=sum(n.used for n in live),
+            remaining=sum(n.remaining for n in live), live_datanodes=len(live),
+            dead_datanodes=len(self.registry.nodes) - len(live), files=self.ns.files,
+            blocks=len(self.bm.blocks), under_replicated=self.bm.under_replicated_count(),
+            missing=self.bm.missing_count(), corrupt=self.bm.corrupt_count(),
+            safe_mode=self.safemode.on, last_txid=self.txid)

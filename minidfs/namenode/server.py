@@ -1,0 +1,125 @@
+"""The NameNode daemon: `python -m minidfs.namenode.server --conf cluster.toml --id nn1`.
+
+`main(conf, name)` is what `minidfs daemon namenode` calls. It takes the data
+folder's lock, binds the node's address from cluster.toml, loads the newest
+checkpoint and replays the edit log (a torn tail is cut; corruption anywhere else
+refuses to start), serves ClientNamenode and DatanodeNamenode until SIGTERM or
+SIGINT, then stops taking calls, checkpoints and finalizes the journal. A fatal
+start-up problem prints one line `minidfs namenode <name>: <what>` to stderr and
+returns 1. A journal that cannot write also stops the daemon with exit code 1:
+answering clients about edits that may be lost is worse than stopping.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import logging
+import os
+import pathlib
+import signal
+import sys
+
+from minidfs import config, errors
+from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.namenode.client_ops import ClientOperations
+from minidfs.namenode.client_servicer import ClientNamenodeServicer
+from minidfs.namenode.datanode_ops import DatanodeOperations
+from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
+from minidfs.namenode.namesystem import Namesystem
+from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
+
+log = logging.getLogger("minidfs.namenode")
+
+STOP_GRACE_S = 5.0
+LOCK_NAME = "in_use.lock"
+
+
+class StartupError(Exception):
+    """A fatal problem found while starting; its message is the one line printed."""
+
+
+def _lock_data_dir(data_dir: pathlib.Path) -> int:
+    """Holds an exclusive lock on the data folder for the life of the process, so a
+    second NameNode pointed at the same folder cannot corrupt the log."""
+    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartupError(f"{data_dir}: in use by another NameNode process") from None
+    return fd
+
+
+async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
+    node.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_fd = _lock_data_dir(node.data_dir)
+    try:
+        fs = Namesystem(conf.settings, node.data_dir)
+        server = channels.aio_server()
+        client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
+            ClientNamenodeServicer(ClientOperations(fs)), server)
+        datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
+            DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
+        try:
+            port = server.add_insecure_port(channels.bind_address(node.address))
+        except RuntimeError as e:
+            raise StartupError(f"cannot listen on {node.address}: {e}") from None
+        if port == 0:
+            raise StartupError(f"cannot listen on {node.address}: address in use or unavailable")
+        await fs.start()
+        try:
+            await server.start()
+            log.info("namenode %s serving on %s", node.name, node.address)
+            stopped = await _wait_for_stop(fs)
+            log.info("namenode %s stopping (%s)", node.name, stopped)
+            await server.stop(STOP_GRACE_S)
+        finally:
+            await fs.stop()
+        return 1 if fs.failed.is_set() else 0
+    finally:
+        os.close(lock_fd)
+
+
+async def _wait_for_stop(fs: Namesystem) -> str:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    waiters = [loop.create_task(stop.wait()), loop.create_task(fs.failed.wait())]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    return "edit log failure" if fs.failed.is_set() else "signal"
+
+
+def main(conf: ClusterConfig, name: str) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    try:
+        node = conf.node(name)
+        if node.kind != "namenode":
+            raise StartupError(f"node {name} is a {node.kind}, not a namenode")
+        if conf.settings.ha:
+            raise StartupError("HA (quorum journal) is not yet supported; use --no-ha")
+        return asyncio.run(serve(conf, node))
+    except (StartupError, errors.MinidfsError, OSError) as e:
+        print(f"minidfs namenode {name}: {e}", file=sys.stderr)
+        return 1
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run a minidfs NameNode.")
+    parser.add_argument("--conf", required=True, help="path to cluster.toml")
+    parser.add_argument("--id", required=True, help="this NameNode's name in cluster.toml")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    args = _parse_args(None)
+    try:
+        cluster = config.load(args.conf)
+    except errors.ConfigError as e:
+        print(f"minidfs namenode {args.id}: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    raise SystemExit(main(cluster, args.id))

@@ -1,0 +1,102 @@
+"""The local launcher's pieces that need no daemons: the planned cluster.toml,
+pid files, process states and signal guards."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cluster import layout, processes
+from cluster.local import LocalCluster
+from minidfs import config
+from minidfs.errors import ClusterError, ConfigError
+
+
+def test_plan_names_ports_settings(tmp_path):
+    home = layout.Home(tmp_path)
+    conf = layout.plan(home, datanodes=3, workers=2, ha=False, block_size=65536,
+                       replication=2, settings={"lease_soft_limit_s": 5.0})
+    assert list(conf.nodes) == ["nn1", "dn1", "dn2", "dn3", "jt", "w1", "w2"]
+    assert [n.kind for n in conf.nodes.values()] == [
+        "namenode", "datanode", "datanode", "datanode", "jobtracker", "worker", "worker"]
+    ports = [n.port for n in conf.nodes.values()]
+    assert len(set(ports)) == len(ports)
+    assert all(n.host == "127.0.0.1" for n in conf.nodes.values())
+    assert conf.nodes["dn2"].data_dir == tmp_path / "nodes" / "dn2"
+    s = conf.settings
+    assert (s.block_size_bytes, s.replication, s.lease_soft_limit_s) == (65536, 2, 5.0)
+    assert (s.dead_node_interval_s, s.heartbeat_interval_s) == (10.0, 1.0)
+    config.save(conf, home.conf_path)
+    again = config.load(home.conf_path)
+    assert {n: v.address for n, v in again.nodes.items()} == \
+        {n: v.address for n, v in conf.nodes.items()}
+    assert again.nodes["dn2"].data_dir == tmp_path / "nodes" / "dn2"
+
+
+def test_plan_ha_and_limits(tmp_path):
+    home = layout.Home(tmp_path)
+    conf = layout.plan(home, datanodes=1, workers=0, ha=True, block_size=None,
+                       replication=1, settings={})
+    assert list(conf.nodes) == ["jn1", "jn2", "jn3", "nn1", "nn2", "dn1"]
+    assert conf.settings.ha and conf.settings.block_size_bytes == config.Settings().block_size_bytes
+    with pytest.raises(ConfigError):
+        layout.plan(home, datanodes=0, workers=0, ha=False, block_size=None, replication=3,
+                    settings={})
+    with pytest.raises(ConfigError, match="not a cluster setting"):
+        layout.plan(home, datanodes=1, workers=0, ha=False, block_size=None, replication=3,
+                    settings={"heartbeat_s": 1})
+
+
+def test_pid_files_and_states(tmp_path):
+    path = tmp_path / "x.pid"
+    assert processes.read_pid(path) is None
+    processes.write_pid(path, 1234)
+    assert processes.read_pid(path) == 1234
+    path.write_text("garbage")
+    assert processes.read_pid(path) is None
+    assert processes.process_state(None, "dn1") == processes.STOPPED
+    # A live process that is not our daemon (this test) counts as stopped and is never signalled.
+    assert processes.process_state(os.getpid(), "dn1") == processes.STOPPED
+    assert not processes.send(os.getpid(), "dn1", processes.SIGNALS["CONT"])
+
+
+def test_state_of_a_daemon_like_process(tmp_path):
+    script = "import time; time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", script, "daemon", "--id", "dn7"])
+    try:
+        assert processes.process_state(child.pid, "dn7") == processes.RUNNING
+        assert processes.process_state(child.pid, "dn8") == processes.STOPPED
+        assert processes.send(child.pid, "dn7", processes.SIGNALS["STOP"])
+        for _ in range(100):
+            if processes.process_state(child.pid, "dn7") == processes.PAUSED:
+                break
+            processes.time.sleep(0.02)
+        assert processes.process_state(child.pid, "dn7") == processes.PAUSED
+        processes.send(child.pid, "dn7", processes.SIGNALS["CONT"])
+        processes.send(child.pid, "dn7", processes.SIGNALS["KILL"])
+        assert processes.wait_stopped({"dn7": child.pid}, 5) == {}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_signal_names():
+    assert processes.signal_name("kill") == processes.signal_name("SIGKILL") == "KILL"
+    assert processes.signal_name(processes.SIGNALS["STOP"]) == "STOP"
+    with pytest.raises(ClusterError, match="unknown signal"):
+        processes.signal_name("HUP")
+
+
+def test_log_tail(tmp_path):
+    path = tmp_path / "a.log"
+    path.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert processes.log_tail(path, 3) == "line 97\nline 98\nline 99"
+    assert processes.log_tail(tmp_path / "none.log") == ""
+
+
+def test_attach_needs_a_cluster(tmp_path):
+    with pytest.raises(ClusterError, match="no cluster here"):
+        LocalCluster.attach(tmp_path)
+    LocalCluster(tmp_path).down()  # nothing there: nothing to do
