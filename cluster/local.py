@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from cluster import processes, readiness
-from cluster.layout import Home, plan, start_order
+from cluster.layout import KIND_ORDER, Home, plan, start_order
 from minidfs import config
 from minidfs.errors import ClusterError
 
@@ -209,8 +209,10 @@ class LocalCluster:
         keeps data and logs."""
         if self.conf is None:
             return
-        pids = {n.name: self._pid(n.name) for n in reversed(start_order(self.conf))}
-        self._stop(pids)
+        # Kind by kind, in reverse start order: a NameNode stopping gracefully still
+        # finalizes its segment on the JournalNodes, which stop after it.
+        for kind in reversed(KIND_ORDER):
+            self._stop({n.name: self._pid(n.name) for n in self.conf.of_kind(kind)})
         for name in self.conf.nodes:
             self.home.pid_path(name).unlink(missing_ok=True)
         self._children.clear()
@@ -240,10 +242,11 @@ class LocalCluster:
     def status(self) -> list[dict[str, Any]]:
         """{"name", "kind", "role", "address", "pid", "state"} per node, in start order."""
         conf = self._require_conf()
+        ha_roles = self._ha_roles(conf)
         rows = []
         for node in start_order(conf):
             state = self._state(node.name)
-            rows.append({
+            row = {
                 "name": node.name,
                 "kind": node.kind,
                 "role": _role(conf, node),
@@ -251,8 +254,23 @@ class LocalCluster:
                 "pid": self._pid(node.name) if state != processes.STOPPED else None,
                 "state": state,
                 "log": str(self.home.log_path(node.name)),
-            })
+            }
+            if node.kind == "namenode" and conf.settings.ha:
+                # The NameNodes tell their role (it changes on failover), with the
+                # seed's words: Primary, ActiveSecondary, IdleSecondary.
+                role, word = ha_roles.get(node.name, ("unreachable", ""))
+                if state != processes.RUNNING:
+                    role, word = "down", ""
+                row["role"], row["ha_state"] = role, word
+            rows.append(row)
         return rows
+
+    def _ha_roles(self, conf: config.ClusterConfig) -> dict[str, tuple[str, str]]:
+        if not conf.settings.ha:
+            return {}
+        from minidfs.client.ha_admin import ha_statuses
+
+        return {s["name"]: (s["role"], s["state"]) for s in ha_statuses(conf)}
 
     def log(self, name: str) -> str:
         self._require_conf().node(name)
@@ -268,8 +286,7 @@ class LocalCluster:
 
 
 def _role(conf: config.ClusterConfig, node: config.NodeConfig) -> str:
-    # Without HA the only NameNode is the active one. With HA the role is the
-    # NameNodes' to tell (it changes on failover), so it shows as "namenode" here.
+    # NameNodes: replaced by what they report (status()); others: their kind.
     if node.kind == "namenode" and not conf.settings.ha:
         return "active"
     return node.kind

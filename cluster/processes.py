@@ -117,7 +117,9 @@ def _is_our_daemon(proc: psutil.Process, name: str) -> bool:
     for i, arg in enumerate(cmdline[:-1]):
         if arg == "--id" and cmdline[i + 1] == name:
             return "daemon" in cmdline
-    return False
+    # Between fork and exec a child we just spawned shows an empty command line or
+    # still ours; it is our daemon-to-be, not a stranger that reused the pid.
+    return "--id" not in cmdline and proc.ppid() == os.getpid()
 
 
 def send(pid: int, name: str, sig: signal.Signals) -> bool:

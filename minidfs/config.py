@@ -56,6 +56,11 @@ class Settings:
     replication_streams_per_node: int = 4
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
     ha: bool = False
+    # HA (docs/ha.md): the active's lease on the JournalNodes; it renews every third
+    # of it and a standby takes over once it lapsed on a majority. The standby tails
+    # the journal every ha_tail_interval_s.
+    ha_lease_duration_s: float = 3.0
+    ha_tail_interval_s: float = 0.2
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0

@@ -73,12 +73,21 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
 @click.option("--json", "as_json", is_flag=True, help='Print {"nodes": [...]}.')
 @reports_errors
 def status(home: str | None, as_json: bool) -> None:
-    """Show every node: kind, role, address, pid and state."""
-    nodes = _attach(home).status()
+    """Show every node: kind, role, address, pid and state (DataNodes: also how the
+    NameNode sees them, nn_state: live, dead, decommissioning, ... or unknown)."""
+    from minidfs.client.health import datanode_states
+
+    local = _attach(home)
+    nodes = local.status()
+    seen = datanode_states(local.conf)
+    for node in nodes:
+        if node["kind"] == "datanode":
+            node["nn_state"] = (seen or {}).get(node["name"], "unknown")
     if as_json:
         click.echo(fmt.to_json({"nodes": nodes}))
         return
-    for line in fmt.status_lines(nodes):
+    columns = fmt.STATUS_COLUMNS + ("ha_state", "nn_state")
+    for line in fmt.table(([n.get(c) for c in columns] for n in nodes), [c.upper() for c in columns]):
         click.echo(line)
 
 

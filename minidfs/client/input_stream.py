@@ -23,15 +23,24 @@ import grpc
 from minidfs import errors
 from minidfs.checksum import first_bad_chunk
 from minidfs.client.namenode_client import NamenodeClient
+from minidfs.datanode import wire
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
-from minidfs.rpc import datatransfer_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
 
 log = logging.getLogger("minidfs.client.input")
 
 LOCATIONS_PREFETCH_BYTES = 1024 * 1024 * 1024
+READ_BLOCK_METHOD = "/minidfs.DataTransfer/ReadBlock"
+DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
+
+
+def _parse_response(raw: bytes) -> tuple[pb.ReadBlockResponse, memoryview]:
+    """The response without its data, and the data as a view into the wire bytes:
+    protobuf would copy the payload twice (parse, then field access)."""
+    small, data = wire.split_data(raw, DATA_FIELD)
+    return pb.ReadBlockResponse.FromString(small), data
 
 
 class _ReplicaFailed(Exception):
@@ -75,8 +84,10 @@ class _BlockReader:
         self.data_start = start       # block offset of data[0]
         request = pb.ReadBlockRequest(block=located.block, offset=start,
                                       length=located.block.length - start)
-        self._responses = datatransfer_pb2_grpc.DataTransferStub(channel).ReadBlock(
-            request, timeout=channels.DATA_STREAM_DEADLINE_S)
+        read_block = channel.unary_stream(READ_BLOCK_METHOD,
+                                          request_serializer=pb.ReadBlockRequest.SerializeToString,
+                                          response_deserializer=_parse_response)
+        self._responses = read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S)
 
     def covers(self, position: int) -> bool:
         """Whether this stream can still serve position (it only moves forward)."""
@@ -94,13 +105,12 @@ class _BlockReader:
 
     def _next(self, position: int) -> None:
         try:
-            response = next(self._responses)
+            response, data = next(self._responses)
         except StopIteration:
             raise _ReplicaFailed(f"stream ended before offset {position}") from None
         except grpc.RpcError as e:
             raise _ReplicaFailed(str(from_rpc_error(e)),
                                  corrupt=e.code() == grpc.StatusCode.DATA_LOSS) from None
-        data = response.data
         if self.verify:
             bad = first_bad_chunk(data, response.checksums, response.chunk_size or 1)
             if bad is not None:
@@ -109,7 +119,7 @@ class _BlockReader:
                     corrupt=True)
         if response.offset + len(data) <= position:
             raise _ReplicaFailed(f"replica ends at {response.replica_length}, before offset {position}")
-        self.data = memoryview(data)
+        self.data = data
         self.data_start = response.offset
 
     def close(self) -> None:

@@ -5,9 +5,17 @@ JobTracker. `call("Mkdirs", request)` sends a ClientNamenode RPC to the current
 NameNode; when it is unreachable or answers "standby" the next configured
 NameNode is tried, with bounded retries and backoff. Every other error comes
 back as the matching minidfs exception (FileExists, FileNotFound, ...).
+
+A request with an `rpc_id` field (Create, Delete, Rename, Mkdirs) gets this
+client's id and a fresh call id once, before its first attempt; every retry sends
+the same id, so a NameNode that already applied the call (possibly the other one,
+before a failover) answers from its retry cache instead of applying it twice or
+failing with "file exists" / "no such file".
 """
 from __future__ import annotations
 
+import itertools
+import secrets
 import threading
 import time
 from typing import Any, Sequence
@@ -15,14 +23,16 @@ from typing import Any, Sequence
 import grpc
 
 from minidfs import errors
-from minidfs.rpc import channels, client_namenode_pb2_grpc
+from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
 
 # Bounded failover: how many full passes over the NameNode list, and the pause
-# between passes (doubling up to the cap).
-FAILOVER_PASSES = 6
+# between passes (doubling up to the cap): about 8.75 s of waiting in all, which
+# covers an HA failover (one lease, 3 s by default, plus the take-over) with room
+# to spare; the 1 s cap keeps a client from sleeping long after the new active is up.
+FAILOVER_PASSES = 10
 FAILOVER_BACKOFF_S = 0.25
-FAILOVER_BACKOFF_MAX_S = 2.0
+FAILOVER_BACKOFF_MAX_S = 1.0
 
 
 class NamenodeClient:
@@ -37,6 +47,8 @@ class NamenodeClient:
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
         self._stubs: dict[str, client_namenode_pb2_grpc.ClientNamenodeStub] = {}
+        self.client_id = secrets.token_hex(8)
+        self._call_ids = itertools.count(1)
 
     def _stub(self, address: str) -> client_namenode_pb2_grpc.ClientNamenodeStub:
         with self._lock:
@@ -55,7 +67,8 @@ class NamenodeClient:
         """Sends one ClientNamenode RPC, failing over between NameNodes when needed."""
         timeout = deadline_s or self.deadline_s
         backoff = FAILOVER_BACKOFF_S
-        last: errors.MinidfsError | None = None
+        last: dict[str, errors.MinidfsError] = {}
+        self._tag(request)
         for attempt in range(self.failover_passes * len(self.addresses)):
             index = (self._current + attempt) % len(self.addresses)
             address = self.addresses[index]
@@ -66,16 +79,27 @@ class NamenodeClient:
                 if not isinstance(err, errors.Unavailable):
                     self._current = index
                     raise err from None
-                last = err
+                last[address] = err
                 if (attempt + 1) % len(self.addresses) == 0:
                     time.sleep(backoff)
                     backoff = min(backoff * 2, FAILOVER_BACKOFF_MAX_S)
                 continue
             self._current = index
             return response
-        raise errors.Unavailable(
-            f"no NameNode answered ({', '.join(self.addresses)}): {last}"
-        )
+        answers = "; ".join(f"{address}: {err}" for address, err in last.items())
+        kinds = {type(err) for err in last.values()}
+        # Every NameNode said "standby": keep that class (callers may tell it apart).
+        cls = kinds.pop() if len(kinds) == 1 else errors.Unavailable
+        raise cls(f"no active NameNode answered {method}: {answers}")
+
+    def _tag(self, request: Any) -> None:
+        """Gives a non-idempotent request its retry-cache id (once: retries keep it)."""
+        if ("rpc_id" in request.DESCRIPTOR.fields_by_name
+                and not request.rpc_id.client_id):
+            with self._lock:
+                call_id = next(self._call_ids)
+            request.rpc_id.CopyFrom(client_namenode_pb2.RpcId(client_id=self.client_id,
+                                                              call_id=call_id))
 
     def close(self) -> None:
         with self._lock:

@@ -12,9 +12,11 @@ data, then `last=true` and every ack. close() finalizes the last block and calls
 Complete until the NameNode says done. close() returns only when every DataNode
 of every pipeline has acked every byte.
 
-A DataNode failing after data was acked raises PipelineError naming it; the
-un-acked requests are kept (_BlockPipeline.unacked) so pipeline recovery can
-resend them once it exists.
+A DataNode failing mid-block is dropped by pipeline recovery
+(pipeline_recovery.py): every request sent but not acked by all is kept
+(_BlockPipeline.unacked) and resent to the survivors under a new genstamp, a
+replacement node is added when the policy says so, and the write goes on. It
+fails (PipelineError) only when no DataNode is left.
 """
 from __future__ import annotations
 
@@ -24,16 +26,19 @@ import logging
 import queue
 import threading
 import time
+from typing import NamedTuple
 
 import grpc
 
 from minidfs import errors
 from minidfs.checksum import CHUNK_SIZE_BYTES, checksum_chunks
+from minidfs.client import pipeline_recovery
 from minidfs.client.namenode_client import NamenodeClient
+from minidfs.datanode import wire
+from minidfs.datanode.peers import WRITE_BLOCK_METHOD
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
-from minidfs.rpc import datatransfer_pb2_grpc
 
 log = logging.getLogger("minidfs.client.output")
 
@@ -47,6 +52,7 @@ ACK_TIMEOUT_S = 60.0          # no ack for this long while packets are in flight
 COMPLETE_MAX_WAIT_S = 60.0
 COMPLETE_BACKOFF_S = 0.05
 COMPLETE_BACKOFF_MAX_S = 1.0
+DATA_FIELD = pb.WriteBlockRequest.DESCRIPTOR.fields_by_name["data"].number
 
 
 class _SetupFailed(Exception):
@@ -55,27 +61,43 @@ class _SetupFailed(Exception):
         self.node = node
 
 
+class Sent(NamedTuple):
+    """A request sent but not yet acked by every target: kept for a resend."""
+
+    seqno: int
+    packets: int
+    wire: bytes       # the encoded request, resent as it is
+    end: int          # block offset just after its data
+
+
 class _BlockPipeline:
     """The WriteBlock stream of one block: sender side in the caller's thread,
-    acks read by a background thread."""
+    acks read by a background thread. A recovery pipeline (pipeline_recovery.py)
+    continues a broken one: its counters start where that one's stopped."""
 
     def __init__(self, path: str, located: common.LocatedBlock, chunk_size: int,
-                 channel: grpc.Channel) -> None:
+                 channel: grpc.Channel, *, length: int = 0, seqno: int = 0,
+                 acked_length: int = 0, recoveries: int = 0) -> None:
         self.path = path
         self.block = located.block
         self.targets = list(located.locations)
         self.chunk_size = chunk_size
-        self.length = 0
-        self.seqno = 0
-        self.unacked: collections.deque[tuple[int, int, pb.WriteBlockRequest]] = collections.deque()
+        self.length = length                # bytes sent so far
+        self.seqno = seqno                  # last packet number sent
+        self.acked_length = acked_length    # bytes acked by every target
+        self.recoveries = recoveries        # pipeline recoveries of this block so far
+        self.unacked: collections.deque[Sent] = collections.deque()
         self._unacked_packets = 0
         self._cond = threading.Condition()
         self._error: errors.MinidfsError | None = None
         self._failed_index: int | None = None
         self._finished = False
         self._requests: queue.Queue = queue.Queue()
-        stub = datatransfer_pb2_grpc.DataTransferStub(channel)
-        self._call = stub.WriteBlock(self._request_iter(), timeout=channels.DATA_STREAM_DEADLINE_S)
+        # Requests go out as wire bytes built by wire.encode_with_data: protobuf
+        # would copy each 1 MiB payload twice more (set + serialize).
+        write_block = channel.stream_stream(WRITE_BLOCK_METHOD, request_serializer=None,
+                                            response_deserializer=pb.WriteBlockAck.FromString)
+        self._call = write_block(self._request_iter(), timeout=channels.DATA_STREAM_DEADLINE_S)
         self._ack_thread = threading.Thread(target=self._read_acks, name=f"acks-{self.block.id}",
                                             daemon=True)
         self._ack_thread.start()
@@ -87,45 +109,76 @@ class _BlockPipeline:
                 return
             yield request
 
-    def setup(self) -> None:
+    def setup(self, recovery: bool = False) -> None:
         """Sends the header and waits until every target acked it; _SetupFailed names
-        the first node that did not."""
-        header = pb.WriteHeader(block=self.block, downstream=self.targets[1:],
-                                client_name="", stage=pb.WriteHeader.CREATE,
+        the first node that did not. With recovery, stage RECOVERY: the targets
+        resume the block at acked_length (under the block's new genstamp), and a
+        failure raises PipelineError (failed_node() names the node)."""
+        offset = self.acked_length if recovery else 0
+        block = common.Block(id=self.block.id, genstamp=self.block.genstamp, length=offset)
+        header = pb.WriteHeader(block=block, downstream=self.targets[1:], client_name="",
+                                stage=pb.WriteHeader.RECOVERY if recovery else pb.WriteHeader.CREATE,
                                 chunk_size=self.chunk_size)
-        self._queue(pb.WriteBlockRequest(header=header, seqno=0, offset=0), 1)
+        request = pb.WriteBlockRequest(header=header, seqno=0, offset=offset)
+        try:
+            self._queue(Sent(0, 1, request.SerializeToString(), offset))
+        except errors.PipelineError:
+            pass  # the first node refused the connection at once: handled below
         timeout = SETUP_ACK_TIMEOUT_PER_NODE_S * len(self.targets)
         with self._cond:
             if not self._cond.wait_for(lambda: not self.unacked or self._error, timeout):
                 self._fail(0, f"no setup ack within {timeout:g}s")
             if self._error is not None:
-                index = self._failed_index or 0
                 self.abort()
-                raise _SetupFailed(self.targets[index].name, str(self._error))
+                if recovery:
+                    raise self._error
+                raise _SetupFailed(self.failed_node(), str(self._error))
 
-    def send(self, data: bytes, last: bool) -> None:
-        """Queues one request (data = whole packets but maybe the last), blocking while
-        the window is full. Raises the pipeline's error."""
+    def send(self, data: bytes | bytearray | memoryview, last: bool) -> None:
+        """Queues one request (data = whole packets but maybe the last; copied once,
+        so the caller may reuse its buffer), blocking while the window is full.
+        Raises the pipeline's error."""
         checksums = checksum_chunks(data, self.chunk_size)
         packets = max(1, len(checksums))
         self.seqno += packets
-        request = pb.WriteBlockRequest(seqno=self.seqno, offset=self.length, data=data,
-                                       checksums=checksums, last=last)
+        small = pb.WriteBlockRequest(seqno=self.seqno, offset=self.length, checksums=checksums,
+                                     last=last).SerializeToString()
         self.length += len(data)
-        self._queue(request, packets)
+        self._queue(Sent(self.seqno, packets, wire.encode_with_data(small, DATA_FIELD, data),
+                         self.length))
 
-    def _queue(self, request: pb.WriteBlockRequest, packets: int) -> None:
+    def resend(self, sent: Sent) -> None:
+        """Queues a request a broken pipeline had sent (recovery)."""
+        self._queue(sent)
+
+    def _queue(self, sent: Sent) -> None:
+        """Queues a request, blocking while the window is full. On the pipeline's error
+        the request is kept in unacked (recovery resends it) and the error raised."""
         with self._cond:
             ok = self._cond.wait_for(
-                lambda: self._error is not None or self._unacked_packets + packets <= WINDOW_PACKETS,
+                lambda: self._error is not None or self._unacked_packets + sent.packets <= WINDOW_PACKETS,
                 ACK_TIMEOUT_S)
             if not ok:
                 self._fail(None, f"no ack within {ACK_TIMEOUT_S:g}s")
+            self.unacked.append(sent)
+            self._unacked_packets += sent.packets
             if self._error is not None:
                 raise self._error
-            self.unacked.append((request.seqno, packets, request))
-            self._unacked_packets += packets
-        self._requests.put(request)
+        self._requests.put(sent.wire)
+
+    @property
+    def error(self) -> errors.MinidfsError | None:
+        return self._error
+
+    def failed_node(self) -> str:
+        """The target that failed; the first one when nobody could tell (a timeout)."""
+        index = self._failed_index if self._failed_index is not None else 0
+        return self.targets[min(index, len(self.targets) - 1)].name
+
+    def pending(self) -> list[Sent]:
+        """The data requests not acked by every target, in order (after a failure)."""
+        with self._cond:
+            return [sent for sent in self.unacked if sent.seqno > 0]
 
     def finish(self) -> None:
         """Waits until the last request is acked by every target (the replicas are
@@ -154,8 +207,10 @@ class _BlockPipeline:
                     if bad:
                         self._fail(bad[0], ack.message or pb.WriteBlockAck.Status.Name(ack.statuses[bad[0]]))
                         return
-                    while self.unacked and self.unacked[0][0] <= ack.seqno:
-                        self._unacked_packets -= self.unacked.popleft()[1]
+                    while self.unacked and self.unacked[0].seqno <= ack.seqno:
+                        sent = self.unacked.popleft()
+                        self._unacked_packets -= sent.packets
+                        self.acked_length = sent.end
                     self._cond.notify_all()
         except grpc.RpcError as e:
             with self._cond:
@@ -219,11 +274,11 @@ class DFSOutputStream(io.RawIOBase):
                 target = min(self._request_bytes, self.block_size - self._pipeline.length)
                 take = min(target - len(self._buf), len(view) - done)
                 if not self._buf and take == target:
-                    self._send(bytes(view[done:done + take]))
+                    self._send(view[done:done + take])
                 else:
                     self._buf += view[done:done + take]
                     if len(self._buf) == target:
-                        self._send(bytes(self._buf))
+                        self._send(self._buf)
                         self._buf.clear()
                 done += take
             self.bytes_written += done
@@ -232,16 +287,30 @@ class DFSOutputStream(io.RawIOBase):
             self._fail()
             raise
 
-    def _send(self, data: bytes) -> None:
-        pipeline = self._pipeline
-        last = pipeline.length + len(data) >= self.block_size
-        pipeline.send(data, last)
+    def _send(self, data: bytearray | memoryview, last: bool = False) -> None:
+        """Sends one request (the block's last when it fills the block or `last`),
+        recovering the pipeline if it broke; a full block is finished."""
+        last = last or self._pipeline.length + len(data) >= self.block_size
+        try:
+            self._pipeline.send(data, last)
+        except errors.PipelineError:
+            self._recover()      # the request was kept: it is resent with the rest
         if last:
             self._end_block()
 
+    def _recover(self) -> None:
+        self._pipeline = pipeline_recovery.recover(
+            self.nn, self.path, self.client_name, self.replication, self._pipeline,
+            self._channel, _BlockPipeline)
+
     def _end_block(self) -> None:
+        while True:
+            try:
+                self._pipeline.finish()
+                break
+            except errors.PipelineError:
+                self._recover()
         pipeline = self._pipeline
-        pipeline.finish()
         self._previous = common.Block(id=pipeline.block.id, genstamp=pipeline.block.genstamp,
                                       length=pipeline.length)
         self._pipeline = None
@@ -302,9 +371,8 @@ class DFSOutputStream(io.RawIOBase):
             if not self._failed:
                 try:
                     if self._pipeline is not None:
-                        self._pipeline.send(bytes(self._buf), True)
+                        self._send(self._buf, last=True)
                         self._buf.clear()
-                        self._end_block()
                     self._complete()
                 except BaseException:
                     self._fail()

@@ -10,6 +10,13 @@ or deleted (batched for INCREMENTAL_BATCH_S), a full report every
 block_report_interval_s. Any RPC failure restarts at "register", whose full
 report covers whatever incremental news was lost. Commands (DELETE, REPLICATE,
 REREGISTER) go to the `on_command` callback (datanode/commands.py).
+
+HA: every heartbeat / report reply names the NameNode's epoch and whether it is a
+standby. Only an active with the highest epoch this DataNode has seen is obeyed
+(REREGISTER excepted: any NameNode may ask for a fresh registration), so a deposed
+active cannot have replicas deleted. The first reply of a NameNode that is active
+in a newer epoch than the last full report it got triggers a full report at once,
+so a NameNode that just took over has every replica location within a heartbeat.
 """
 from __future__ import annotations
 
@@ -60,6 +67,14 @@ class NamenodeLink:
         self.active_transfers = active_transfers
         self._sessions = [_NamenodeSession(self, nn.address) for nn in conf.namenodes]
         self._tasks: list[asyncio.Task] = []
+        self.highest_epoch = 0
+
+    def obeys(self, epoch: int, standby: bool) -> bool:
+        """Whether commands from a NameNode in this role and epoch are carried out."""
+        if standby or epoch < self.highest_epoch:
+            return False
+        self.highest_epoch = epoch
+        return True
 
     @property
     def datanode_id(self) -> common.DatanodeId:
@@ -106,6 +121,7 @@ class _NamenodeSession:
         self.deleted: list[common.Block] = []
         self.wake = asyncio.Event()
         self.registered = False
+        self.reported_epoch = -1   # epoch of the last full report an active NameNode got
 
     def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None) -> None:
         if not self.registered:
@@ -154,10 +170,12 @@ class _NamenodeSession:
         request = pb.BlockReportRequest(name=self.link.node.name,
                                         replicas=[replica_report(r) for r in replicas])
         reply = await self.stub.BlockReport(request, timeout=BLOCK_REPORT_DEADLINE_S)
+        if not reply.standby:
+            self.reported_epoch = max(self.reported_epoch, reply.epoch)
         corrupt = [r for r in replicas if r.state == CORRUPT]
         if corrupt:
             await self.report_bad(corrupt)
-        self._obey(reply.commands)
+        self._obey(reply)
 
     async def _serve(self) -> None:
         settings = self.link.conf.settings
@@ -183,7 +201,11 @@ class _NamenodeSession:
                     pb.HeartbeatRequest(name=self.link.node.name, storage=self.link.storage_report(),
                                         active_transfers=self.link.active_transfers()),
                     timeout=channels.METADATA_DEADLINE_S)
-                self._obey(reply.commands)
+                self._obey(reply)
+                if not reply.standby and reply.epoch > self.reported_epoch:
+                    log.info("namenode %s is active in epoch %d: sending a full block report",
+                             self.address, reply.epoch)
+                    await self._full_report()
             if now >= next_report:
                 next_report = now + settings.block_report_interval_s
                 await self._full_report()
@@ -195,10 +217,16 @@ class _NamenodeSession:
             pb.IncrementalBlockReportRequest(name=self.link.node.name, received=received, deleted=deleted),
             timeout=channels.METADATA_DEADLINE_S)
 
-    def _obey(self, commands) -> None:
-        for command in commands:
-            if command.action == pb.DatanodeCommand.REREGISTER:
-                raise _Reregister()
+    def _obey(self, reply: pb.HeartbeatResponse | pb.BlockReportResponse) -> None:
+        if any(c.action == pb.DatanodeCommand.REREGISTER for c in reply.commands):
+            raise _Reregister()
+        # Asked on every reply, so a newer active's epoch is known before its first command.
+        if not self.link.obeys(reply.epoch, reply.standby):
+            if reply.commands:
+                log.debug("ignored %d commands of namenode %s (epoch %d, standby %s)",
+                          len(reply.commands), self.address, reply.epoch, reply.standby)
+            return
+        for command in reply.commands:
             self.link.on_command(command)
 
     async def report_bad(self, replicas: list[Replica]) -> None:

@@ -40,12 +40,23 @@ class Peers:
             entry = self._channels[address] = (channel, datatransfer_pb2_grpc.DataTransferStub(channel))
             if len(self._channels) > MAX_PEER_CHANNELS:
                 _, (old, _) = self._channels.popitem(last=False)
-                task = asyncio.get_running_loop().create_task(old.close(grace=channels.DATA_STREAM_DEADLINE_S))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
+                self._close_later(old)
         else:
             self._channels.move_to_end(address)
         return entry
+
+    def forget(self, address: str) -> None:
+        """Drops the channel to a peer that just failed: the next call connects afresh
+        instead of waiting out the old channel's reconnect backoff (a restarted
+        DataNode is reachable again at once). Calls still on it may finish."""
+        entry = self._channels.pop(address, None)
+        if entry is not None:
+            self._close_later(entry[0])
+
+    def _close_later(self, channel: grpc.aio.Channel) -> None:
+        task = asyncio.get_running_loop().create_task(channel.close(grace=channels.DATA_STREAM_DEADLINE_S))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         for channel, _ in self._channels.values():

@@ -3,7 +3,8 @@ DataNode's storage and write pipeline.
 
 Registered by datanode/server.py. WriteBlock is delegated to write_pipeline.py;
 ReadBlock streams a replica range (widened to chunk boundaries) in responses of
-up to READ_RESPONSE_BYTES with the stored checksums, which the reader verifies.
+up to READ_RESPONSE_BYTES with the stored checksums, which the reader verifies;
+TransferReplica (pipeline recovery) is delegated to transfer.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncio
 import grpc
 
 from minidfs import errors
-from minidfs.datanode import write_pipeline
+from minidfs.datanode import transfer, wire, write_pipeline
 from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
@@ -22,22 +23,28 @@ from minidfs.rpc.status import rpc_errors
 # Several chunks per response: Python gRPC pays per message, not per byte.
 READ_RESPONSE_BYTES = 1024 * 1024
 SERVICE_NAME = "minidfs.DataTransfer"
+READ_DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
 
 
 def add_to_server(service: "DataTransferService", server) -> None:
     """Registers the service like the generated add_DataTransferServicer_to_server,
     except that WriteBlock requests arrive as write_pipeline.Received: the parsed
-    message plus its wire bytes, which the pipeline forwards without re-encoding."""
+    message plus its wire bytes, which the pipeline forwards without re-encoding,
+    and ReadBlock yields ready wire bytes (wire.encode_with_data: one copy of the
+    payload instead of protobuf's two)."""
     handlers = {
         "WriteBlock": grpc.stream_stream_rpc_method_handler(
             service.WriteBlock, request_deserializer=write_pipeline.Received.parse,
             response_serializer=pb.WriteBlockAck.SerializeToString),
         "ReadBlock": grpc.unary_stream_rpc_method_handler(
             service.ReadBlock, request_deserializer=pb.ReadBlockRequest.FromString,
-            response_serializer=pb.ReadBlockResponse.SerializeToString),
+            response_serializer=None),
         "GetReplicaInfo": grpc.unary_unary_rpc_method_handler(
             service.GetReplicaInfo, request_deserializer=pb.ReplicaInfoRequest.FromString,
             response_serializer=pb.ReplicaInfo.SerializeToString),
+        "TransferReplica": grpc.unary_unary_rpc_method_handler(
+            service.TransferReplica, request_deserializer=pb.TransferReplicaRequest.FromString,
+            response_serializer=pb.TransferReplicaResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
@@ -78,8 +85,9 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 if len(data) != size:
                     raise errors.ChecksumError(
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
-                yield pb.ReadBlockResponse(offset=position, data=data, checksums=checksums,
-                                           chunk_size=chunk, replica_length=length)
+                small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
+                                             replica_length=length).SerializeToString()
+                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
                 position += size
                 if position >= end:
                     break
@@ -95,3 +103,23 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         return pb.ReplicaInfo(
             exists=True, finalized=replica.finalized,
             block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length))
+
+    @rpc_errors
+    async def TransferReplica(self, request: pb.TransferReplicaRequest, context):
+        """Pipeline recovery: copies the acknowledged start of a replica to a node
+        joining the pipeline (transfer.send_block with prefix_bytes)."""
+        block_id = check_block_id(request.block.id)
+        check_genstamp(request.block.genstamp)
+        targets = list(request.targets)
+        if not 0 < len(targets) <= write_pipeline.MAX_PIPELINE_NODES:
+            raise errors.InvalidArgument(
+                f"block {block_id}: 1 to {write_pipeline.MAX_PIPELINE_NODES} targets, got {len(targets)}")
+        for node in targets:
+            write_pipeline.check_address(block_id, node.address)
+        replica = self.storage.get(block_id)
+        if replica is not None and replica.chunk_size != request.chunk_size:
+            raise errors.PreconditionFailed(
+                f"block {block_id}: replica chunk size {replica.chunk_size}, not {request.chunk_size}")
+        await transfer.send_block(self.storage, self.ctx.peers, block_id, request.block.genstamp,
+                                  targets, prefix_bytes=request.block.length)
+        return pb.TransferReplicaResponse()

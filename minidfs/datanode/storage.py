@@ -251,6 +251,59 @@ class Storage:
             self._writers[block_id] = writer
             return writer
 
+    def recover(self, block_id: int, genstamp: int, length: int, chunk_size: int) -> "ReplicaWriter":
+        """Pipeline recovery: this node's replica of block_id (being written or finalized,
+        an older genstamp, at least `length` bytes) is cut to `length`, takes
+        `genstamp`, goes back to rbw/ and is opened for appending at `length`.
+        A running writer of the broken pipeline is stopped first. With no replica and
+        length 0 a new one is created. ReplicaNotFound / PreconditionFailed when the
+        replica cannot continue the block."""
+        check_block_id(block_id)
+        check_genstamp(genstamp)
+        with self._lock:
+            old = self._replicas.get(block_id)
+            if old is None and length == 0:
+                return self.create(block_id, genstamp, chunk_size)
+            if old is None or old.state == CORRUPT:
+                raise errors.ReplicaNotFound(f"block {block_id}: no usable replica to recover")
+            if old.genstamp >= genstamp:
+                raise errors.PreconditionFailed(
+                    f"block {block_id}: replica genstamp {old.genstamp} is not older than {genstamp}")
+            if old.chunk_size != chunk_size or length % chunk_size:
+                raise errors.PreconditionFailed(
+                    f"block {block_id}: cannot resume at {length} with chunk size {chunk_size} "
+                    f"(replica chunk size {old.chunk_size})")
+            if old.length < length:
+                raise errors.PreconditionFailed(
+                    f"block {block_id}: replica has {old.length} bytes, fewer than the {length} acked")
+            running = self._writers.pop(block_id, None)
+            if running is not None:
+                running.close()
+            before = self._replica_bytes(old)
+            block_path = self.rbw_dir / f"blk_{block_id}"
+            meta_path = self.rbw_dir / f"blk_{block_id}_{genstamp}.meta"
+            os.truncate(old.block_path, length)
+            os.truncate(old.meta_path, meta_format.checksum_offset(chunk_count(length, chunk_size)))
+            # A crash before both renames are done leaves files the start-up scan finds
+            # without their partner (corrupt) or with the old genstamp (stale): either
+            # way the NameNode has the copy deleted. Nothing is lost: the write resumes
+            # on the other nodes of the pipeline.
+            os.rename(old.meta_path, meta_path)
+            if old.block_path != block_path:
+                os.rename(old.block_path, block_path)
+            fsync_dir(self.rbw_dir)
+            if old.finalized:
+                fsync_dir(old.block_path.parent)
+            # A new Replica object: the stopped writer's clean-up must not touch it.
+            replica = Replica(block_id, genstamp, length, RBW, block_path, meta_path, chunk_size)
+            self._replicas[block_id] = replica
+            self.used_bytes += self._replica_bytes(replica) - before
+            writer = ReplicaWriter(self, replica, resume=True)
+            self._writers[block_id] = writer
+            log.info("block %d: recovered at %d bytes with genstamp %d (was %d)",
+                     block_id, length, genstamp, old.genstamp)
+            return writer
+
     def _finalize_paths(self, replica: Replica) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
         sub = self.finalized_dir / f"{replica.block_id % FINALIZED_SUBDIRS:02x}"
         return sub, sub / replica.block_path.name, sub / replica.meta_path.name
@@ -338,18 +391,26 @@ def _metas_by_id(folder: pathlib.Path) -> dict[int, list[tuple[int, pathlib.Path
 class ReplicaWriter:
     """Appends packets to one rbw replica; finalize() makes it durable and visible."""
 
-    def __init__(self, storage: Storage, replica: Replica) -> None:
+    def __init__(self, storage: Storage, replica: Replica, resume: bool = False) -> None:
+        """A new, empty replica; with resume, appends to the replica's files as they
+        are (pipeline recovery has cut them to replica.length)."""
         self.storage = storage
         self.replica = replica
-        self.bytes_written = 0
+        self.bytes_written = replica.length if resume else 0
         self.unsynced_bytes = 0
-        self._block_fd: int | None = os.open(replica.block_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self._meta_fd: int | None = os.open(replica.meta_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        header = meta_format.encode_header(replica.chunk_size)
-        _write_all(self._meta_fd, header)
-        storage._account(len(header))
+        flags = os.O_WRONLY | os.O_APPEND if resume else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        self._block_fd: int | None = os.open(replica.block_path, flags, 0o644)
+        try:
+            self._meta_fd: int | None = os.open(replica.meta_path, flags, 0o644)
+        except OSError:
+            os.close(self._block_fd)
+            raise
+        if not resume:
+            header = meta_format.encode_header(replica.chunk_size)
+            _write_all(self._meta_fd, header)
+            storage._account(len(header))
 
-    def write(self, offset: int, data: bytes, checksums: list[int]) -> None:
+    def write(self, offset: int, data: bytes | memoryview, checksums: list[int]) -> None:
         """Appends data (whole chunks but maybe the last) and their checksums.
         Raises OSError (ENOSPC included) on I/O failure."""
         if self._block_fd is None or self._meta_fd is None:

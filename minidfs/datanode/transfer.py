@@ -1,9 +1,12 @@
-"""Copies a finalized replica to other DataNodes (a NameNode REPLICATE command).
+"""Copies a replica to other DataNodes: a whole finalized one for a NameNode
+REPLICATE command (datanode/commands.py), or the acknowledged start of one being
+written when pipeline recovery adds a node (TransferReplica, datanode/service.py).
 
-Called by datanode/commands.py. The copy is an ordinary WriteBlock pipeline with
-stage TRANSFER: the targets form the pipeline, this node is its client. The data
-is re-verified against the stored checksums as it is read, so a corrupt local
-replica is never spread; it raises ChecksumError instead.
+The copy is an ordinary WriteBlock pipeline with stage TRANSFER: the targets form
+the pipeline, this node is its client. A whole copy ends with `last` (the targets
+finalize); a partial one does not, so the targets keep it in rbw/ for the
+recovery stream. The data is re-verified against the stored checksums as it is
+read, so a corrupt local replica is never spread; it raises ChecksumError instead.
 """
 from __future__ import annotations
 
@@ -27,15 +30,21 @@ TRANSFER_REQUEST_BYTES = 1024 * 1024
 
 
 async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: int,
-                     targets: list[common.DatanodeId]) -> None:
-    """Streams the finalized replica to targets; PipelineError if any target failed."""
+                     targets: list[common.DatanodeId], prefix_bytes: int | None = None) -> None:
+    """Streams the finalized replica to targets, or with prefix_bytes only its first
+    prefix_bytes (any replica state; left unfinalized on the targets);
+    PipelineError if any target failed."""
     reader = storage.open_reader(block_id, genstamp)
-    if not reader.replica.finalized:
-        reader.close()
-        raise errors.PreconditionFailed(f"block {block_id}: replica is not finalized")
     replica = reader.replica
+    whole = prefix_bytes is None
+    if (whole and not replica.finalized) or (not whole and prefix_bytes > replica.length):
+        reader.close()
+        raise errors.PreconditionFailed(
+            f"block {block_id}: replica is not finalized" if whole else
+            f"block {block_id}: replica has {replica.length} bytes, not {prefix_bytes}")
+    length = replica.length if whole else prefix_bytes
     header = pb.WriteHeader(
-        block=common.Block(id=block_id, genstamp=replica.genstamp, length=replica.length),
+        block=common.Block(id=block_id, genstamp=replica.genstamp, length=length),
         downstream=targets[1:], client_name="", stage=pb.WriteHeader.TRANSFER,
         chunk_size=reader.chunk_size)
     call = peers.stub(targets[0].address).WriteBlock(timeout=channels.DATA_STREAM_DEADLINE_S)
@@ -44,18 +53,19 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
     async def send() -> int:
         offset, seqno = 0, 0
         while True:
-            size = min(step, replica.length - offset)
+            size = min(step, length - offset)
             data, checksums = await asyncio.to_thread(reader.read, offset, size)
             bad = first_bad_chunk(data, checksums, reader.chunk_size)
             if bad is not None or len(data) != size:
                 raise errors.ChecksumError(f"block {block_id}: local replica is corrupt at chunk "
                                            f"{offset // reader.chunk_size + (bad or 0)}")
             seqno += max(1, chunk_count(size, reader.chunk_size))
-            last = offset + size >= replica.length
+            end = offset + size >= length
             await call.write(pb.WriteBlockRequest(header=header if offset == 0 else None, seqno=seqno,
-                                                  offset=offset, data=data, checksums=checksums, last=last))
+                                                  offset=offset, data=data, checksums=checksums,
+                                                  last=end and whole))
             offset += size
-            if last:
+            if end:
                 await call.done_writing()
                 return seqno
 
@@ -79,6 +89,7 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
         if await acks != last_seqno:
             raise errors.PipelineError(f"block {block_id}: transfer ended before the last ack")
     except grpc.RpcError as e:
+        peers.forget(targets[0].address)
         raise errors.PipelineError(f"block {block_id}: transfer to {targets[0].name} failed: "
                                    f"{e.code().name.lower()}: {e.details()}") from None
     finally:

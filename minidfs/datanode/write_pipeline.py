@@ -1,8 +1,9 @@
 """One WriteBlock call on a DataNode: receive, forward, verify, write, ack.
 
 Called by the DataTransfer servicer (datanode/service.py) for every WriteBlock
-stream, from a client (stage CREATE) or another DataNode (stage TRANSFER). The
-contract is in protos/minidfs/rpc/datatransfer.proto; in short:
+stream, from a client (stage CREATE, or RECOVERY after a pipeline failure) or
+another DataNode (stage TRANSFER). The contract is in
+protos/minidfs/rpc/datatransfer.proto; in short:
 
 * the first request carries the header; this node opens WriteBlock to
   downstream[0] with downstream[1:] and forwards every request as soon as it has
@@ -13,7 +14,10 @@ contract is in protos/minidfs/rpc/datatransfer.proto; in short:
   that cannot be reached or breaks reports ERROR for its position and the ones
   after it, and this node keeps writing and acking its own status;
 * a local failure (checksum, disk full, I/O) removes the replica and ends the call
-  after its ack; a stream that ends without `last` leaves the replica in rbw/.
+  after its ack; a stream that ends without `last` leaves the replica in rbw/;
+* RECOVERY (docs/recovery.md): every node already holds the block's first
+  header.block.length bytes; it cuts its replica there, takes the header's (new)
+  genstamp and receives from that offset on, like a CREATE stream.
 Malformed requests end the call with INVALID_ARGUMENT.
 """
 from __future__ import annotations
@@ -29,7 +33,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.checksum import chunk_count, first_bad_chunk
-from minidfs.datanode import meta_format
+from minidfs.datanode import meta_format, wire
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, ReplicaWriter, Storage, check_block_id, check_genstamp
 from minidfs.rpc import channels
@@ -56,21 +60,26 @@ MAX_REQUEST_DATA_BYTES = channels.MAX_MESSAGE_BYTES - 64 * 1024
 # Start flushing a replica to disk every this many bytes, in the background, so the
 # fsync at finalize (which the client waits for) has little left to write.
 WRITEBACK_EVERY_BYTES = 8 * 1024 * 1024
+DATA_FIELD = pb.WriteBlockRequest.DESCRIPTOR.fields_by_name["data"].number
 
 
 class Received:
-    """A WriteBlock request as it came off the wire: parsed, and its bytes kept so
-    that forwarding it downstream costs no re-encoding."""
+    """A WriteBlock request as it came off the wire: its bytes (forwarded downstream
+    as they are, no re-encoding), the message parsed WITHOUT its data field, and
+    the data as a view into the wire bytes (protobuf would copy it twice; see
+    wire.py)."""
 
-    __slots__ = ("raw", "msg")
+    __slots__ = ("raw", "msg", "data")
 
-    def __init__(self, raw: bytes, msg: pb.WriteBlockRequest) -> None:
+    def __init__(self, raw: bytes, msg: pb.WriteBlockRequest, data: memoryview) -> None:
         self.raw = raw
         self.msg = msg
+        self.data = data
 
     @classmethod
     def parse(cls, raw: bytes) -> "Received":
-        return cls(raw, pb.WriteBlockRequest.FromString(raw))
+        small, data = wire.split_data(raw, DATA_FIELD)
+        return cls(raw, pb.WriteBlockRequest.FromString(small), data)
 
 
 @dataclass
@@ -91,6 +100,13 @@ class Header:
     chunk_size: int
     stage: int
     downstream: tuple
+    start_offset: int = 0      # RECOVERY: where the replica resumes
+
+
+def check_address(block_id: int, address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise errors.InvalidArgument(f"block {block_id}: bad downstream address {address!r}")
 
 
 def parse_header(request: pb.WriteBlockRequest) -> Header:
@@ -102,21 +118,20 @@ def parse_header(request: pb.WriteBlockRequest) -> Header:
     check_genstamp(h.block.genstamp)
     if not meta_format.valid_chunk_size(h.chunk_size):
         raise errors.InvalidArgument(f"block {block_id}: invalid chunk size {h.chunk_size}")
-    if h.stage not in (pb.WriteHeader.CREATE, pb.WriteHeader.TRANSFER):
+    if h.stage not in (pb.WriteHeader.CREATE, pb.WriteHeader.TRANSFER, pb.WriteHeader.RECOVERY):
         raise errors.InvalidArgument(f"block {block_id}: unknown stage {h.stage}")
     if len(h.downstream) > MAX_PIPELINE_NODES:
         raise errors.InvalidArgument(f"block {block_id}: pipeline longer than {MAX_PIPELINE_NODES}")
     for node in h.downstream:
-        host, _, port = node.address.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise errors.InvalidArgument(f"block {block_id}: bad downstream address {node.address!r}")
-    return Header(block_id, h.block.genstamp, h.chunk_size, h.stage, tuple(h.downstream))
+        check_address(block_id, node.address)
+    start = h.block.length if h.stage == pb.WriteHeader.RECOVERY else 0
+    return Header(block_id, h.block.genstamp, h.chunk_size, h.stage, tuple(h.downstream), start)
 
 
 def check_request(request: pb.WriteBlockRequest, header: Header, offset: int,
                   previous_seqno: int | None, size: int) -> None:
-    """Framing rules of every request (size = len(request.data), passed in because
-    reading a bytes field copies it): InvalidArgument when one is broken."""
+    """Framing rules of every request (size = bytes of its data, which Received
+    keeps outside the parsed message): InvalidArgument when one is broken."""
     block = header.block_id
     if previous_seqno is not None:
         if request.HasField("header"):
@@ -149,18 +164,23 @@ async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
                 ) -> AsyncIterator[pb.WriteBlockAck]:
     """Runs one WriteBlock call; yields its acks."""
     try:
-        first = (await anext(requests)).msg
+        first = await anext(requests)
     except StopAsyncIteration:
         return
-    header = parse_header(first)
-    check_request(first, header, 0, None, len(first.data))
+    header = parse_header(first.msg)
+    check_request(first.msg, header, header.start_offset, None, len(first.data))
     try:
-        writer = ctx.storage.create(header.block_id, header.genstamp, header.chunk_size)
-    except (errors.DiskFull, errors.FileExists, OSError) as e:
+        if header.stage == pb.WriteHeader.RECOVERY:
+            writer = ctx.storage.recover(header.block_id, header.genstamp, header.start_offset,
+                                         header.chunk_size)
+        else:
+            writer = ctx.storage.create(header.block_id, header.genstamp, header.chunk_size)
+    except (errors.DiskFull, errors.FileExists, errors.ReplicaNotFound, errors.PreconditionFailed,
+            OSError) as e:
         status = ERROR_DISK_FULL if isinstance(e, errors.DiskFull) else (
             _os_status(e) if isinstance(e, OSError) else ERROR)
         log.warning("block %d: refused: %s", header.block_id, e)
-        yield _ack(first.seqno, [status] + [ERROR] * len(header.downstream), f"{ctx.name}: {e}")
+        yield _ack(first.msg.seqno, [status] + [ERROR] * len(header.downstream), f"{ctx.name}: {e}")
         return
     session = _Session(ctx, header, writer)
     ctx.active.add(session)
@@ -176,6 +196,7 @@ class _Downstream:
 
     def __init__(self, ctx: PipelineContext, nodes: tuple) -> None:
         self.nodes = nodes
+        self.peers = ctx.peers
         self.error = ""
         self.acked_any = False
         self.call = ctx.peers.write_block_raw(nodes[0].address)(timeout=channels.DATA_STREAM_DEADLINE_S)
@@ -185,6 +206,7 @@ class _Downstream:
             self.error = f"{self.nodes[0].name} ({self.nodes[0].address}): {why}"
             log.warning("downstream %s", self.error)
             self.call.cancel()
+            self.peers.forget(self.nodes[0].address)
 
     async def forward(self, request: bytes) -> None:
         if self.error:
@@ -241,7 +263,7 @@ class _Session:
         self.done = False          # finalized or aborted: nothing left to clean up
         self._writeback: asyncio.Future | None = None
 
-    async def run(self, first: pb.WriteBlockRequest, requests) -> AsyncIterator[pb.WriteBlockAck]:
+    async def run(self, first: Received, requests) -> AsyncIterator[pb.WriteBlockAck]:
         downstream = _Downstream(self.ctx, self.header.downstream) if self.header.downstream else None
         queue: asyncio.Queue = asyncio.Queue(PENDING_ACKS_MAX)
         receiver = asyncio.create_task(self._receive(first, requests, downstream, queue))
@@ -266,17 +288,19 @@ class _Session:
             if not self.done:
                 self.writer.close()
 
-    async def _receive(self, request: pb.WriteBlockRequest, requests, downstream: _Downstream | None,
+    async def _receive(self, received: Received, requests, downstream: _Downstream | None,
                        queue: asyncio.Queue) -> None:
         try:
+            request = received.msg
             if downstream is not None:
                 shifted = pb.WriteBlockRequest()
                 shifted.CopyFrom(request)
                 del shifted.header.downstream[0]
-                await downstream.forward(shifted.SerializeToString())
+                await downstream.forward(
+                    wire.encode_with_data(shifted.SerializeToString(), DATA_FIELD, received.data))
             previous = None
             while True:
-                data = request.data
+                data = received.data
                 if previous is not None:
                     check_request(request, self.header, self.writer.bytes_written, previous, len(data))
                     if downstream is not None:
@@ -303,7 +327,7 @@ class _Session:
                 log.exception("block %d: receive failed", self.header.block_id)
             await queue.put(e)
 
-    async def _apply(self, request: pb.WriteBlockRequest, data: bytes) -> tuple[int, str]:
+    async def _apply(self, request: pb.WriteBlockRequest, data: memoryview) -> tuple[int, str]:
         """Verifies and writes one request; finalizes on `last`. (status, message)."""
         block, name = self.header.block_id, self.ctx.name
         if data:

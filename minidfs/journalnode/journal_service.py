@@ -86,7 +86,8 @@ class JournalService(journal_pb2_grpc.JournalServicer):
             raise PreconditionFailed(f"{journal_id}: this node already serves {MAX_JOURNALS} journals")
         storage = JournalStorage(self.data_dir / journal_id)
         storage.load()
-        handle = self.journals[journal_id] = JournalHandle(storage, LeaseTable(now_ms()))
+        handle = self.journals[journal_id] = JournalHandle(storage, LeaseTable(
+            now_ms(), startup_hold_ms=int(self.conf.settings.ha_lease_duration_s * 1000)))
         log.info("journal %s: promised epoch %d, segments %s", journal_id,
                  storage.core.promised_epoch, [str(s) for s in storage.core.manifest(1, True)])
         return handle

@@ -6,8 +6,10 @@ it has lapsed on a majority (minidfs/qjournal/lease.py). Only durations cross th
 wire, never timestamps, so the nodes' clocks need not agree.
 
 The lease lives in memory: a restarted JournalNode has forgotten it, so it reports
-the lease as held by an unknown holder for one maximum lease duration after start,
-rather than as lapsed, which could hand a standby a false majority.
+the lease as held by an unknown holder for `startup_hold_ms` after start (the
+cluster's ha_lease_duration_s, the longest lease its NameNodes take; the maximum
+duration if unknown) rather than as lapsed, which could hand a standby a false
+majority: a live active renews within that time.
 """
 from __future__ import annotations
 
@@ -27,10 +29,13 @@ class LeaseView:
 
 
 class LeaseTable:
-    def __init__(self, started_ms: int, max_duration_ms: int = MAX_LEASE_DURATION_MS) -> None:
+    def __init__(self, started_ms: int, max_duration_ms: int = MAX_LEASE_DURATION_MS,
+                 startup_hold_ms: int | None = None) -> None:
         self._holder = ""
         self._epoch = 0
-        self._expires_ms = started_ms + max_duration_ms
+        hold_ms = max_duration_ms if startup_hold_ms is None else min(startup_hold_ms,
+                                                                      max_duration_ms)
+        self._expires_ms = started_ms + hold_ms
         self.max_duration_ms = max_duration_ms
 
     def renew(self, epoch: int, holder: str, duration_ms: int, now_ms: int) -> None:

@@ -16,7 +16,15 @@ DataNode (`take_commands`), delivered on that node's next heartbeat reply:
 
 Replica states (inode.py): READY counts as live; OPENING (its node just
 re-registered) counts as live until the node's full report confirms or drops it;
-DOWN (node dead), IN_BUILD, DROPPED and CORRUPT do not.
+DOWN (node dead), IN_BUILD, DROPPED and CORRUPT do not. A live replica on a
+decommissioning node is readable and a copy source but does not count toward the
+block's replication, so the block is copied elsewhere; `tick` marks the node
+DECOMMISSIONED once every block it holds is fully replicated without it.
+
+Pipeline recovery bumps the genstamp of the block being written: a replica with
+an older genstamp is stale and deleted, except an unfinalized one while the block
+is not committed yet, which is only ignored: it may be a survivor of the pipeline
+that the recovery stream has not reached yet (HDFS does the same).
 """
 from __future__ import annotations
 
@@ -25,7 +33,7 @@ from typing import Iterable, NamedTuple
 
 from minidfs import errors
 from minidfs.namenode import placement
-from minidfs.namenode.datanode_registry import DatanodeRegistry
+from minidfs.namenode.datanode_registry import DECOMMISSIONED, DatanodeRegistry
 from minidfs.namenode.inode import (
     CORRUPT, DOWN, DROPPED, IN_BUILD, OPENING, READY, BlockInfo,
 )
@@ -43,6 +51,8 @@ MAX_COMMANDS_PER_REPLY = 1_000
 MAX_REPLICATION_SCANS_PER_TICK = 2_000
 
 _LIVE_STATES = (READY, OPENING)
+# Replicas a decommissioning node must hand over before it is done.
+_HELD_STATES = (READY, OPENING, IN_BUILD)
 
 
 class Command(NamedTuple):
@@ -75,6 +85,7 @@ class BlockManager:
         self._check: set[int] = set()
         self._under: dict[int, dict[int, None]] = {}   # live count -> ordered block ids
         self._under_of: dict[int, int] = {}            # block id -> its live count
+        self._missing: set[int] = set()                # complete, no readable replica
         self._corrupt: set[int] = set()
         self._pending: dict[int, PendingReplication] = {}
         self._in_flight: dict[str, int] = {}           # source node -> replications
@@ -144,6 +155,8 @@ class BlockManager:
     def _replica(self, node: str, block_id: int, genstamp: int, length: int,
                  finalized: bool) -> None:
         block = self.blocks.get(block_id)
+        if block is not None and genstamp < block.genstamp and not block.committed and not finalized:
+            return  # maybe a pipeline survivor the recovery stream has not reached yet
         if block is None or genstamp < block.genstamp:
             self._queue(node, Command(DELETE, block_id, genstamp, length))
             if block is not None and block.replicas and block.replicas.pop(node, None):
@@ -209,7 +222,9 @@ class BlockManager:
 
     # ------------------------------------------------------------------- tick
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int) -> list[str]:
+        """Retries lapsed copies, re-evaluates changed blocks, schedules copies; returns
+        the nodes whose decommissioning finished in this tick."""
         for block_id, pending in list(self._pending.items()):
             if now_ms >= pending.deadline_ms:
                 self._drop_pending(block_id)
@@ -220,8 +235,18 @@ class BlockManager:
             if block is not None and block.complete:
                 self._evaluate(block, now_ms)
         self._schedule_replications(now_ms)
+        return self._finish_decommissions()
 
     def live_replicas(self, block: BlockInfo) -> list[str]:
+        """Nodes whose replica counts toward the block's replication: a good replica
+        on a live, in-service (not decommissioning) node."""
+        nodes = self.registry.nodes
+        return [n for n, s in (block.replicas or {}).items()
+                if s in _LIVE_STATES and n in nodes and nodes[n].in_service]
+
+    def readable_replicas(self, block: BlockInfo) -> list[str]:
+        """Nodes a reader or a copy may use: a good replica on a live node, including
+        a decommissioning one."""
         return [n for n, s in (block.replicas or {}).items()
                 if s in _LIVE_STATES and self.registry.is_live(n)]
 
@@ -240,7 +265,10 @@ class BlockManager:
             self._corrupt.add(block.id)
         else:
             self._corrupt.discard(block.id)
-        self._set_under(block.id, len(live) if len(live) < expected else None)
+        if len(live) >= expected:
+            self._set_under(block.id, None)
+        else:
+            self._set_under(block.id, len(live), readable=bool(self.readable_replicas(block)))
         if len(live) > expected:
             self._trim(block, live, len(live) - expected)
         if len(live) >= expected:
@@ -262,17 +290,24 @@ class BlockManager:
         if self._queue(node, Command(DELETE, block.id, block.genstamp, block.length)):
             block.replicas[node] = DROPPED
 
-    def _set_under(self, block_id: int, live_count: int | None) -> None:
+    def _set_under(self, block_id: int, live_count: int | None, readable: bool = True) -> None:
+        """Files the block under its live count (None: fully replicated); a block with
+        no readable replica at all is missing and waits for a node to come back."""
         old = self._under_of.pop(block_id, None)
         if old is not None:
             del self._under[old][block_id]
-        if live_count is not None:
+        self._missing.discard(block_id)
+        if live_count is None:
+            return
+        if readable:
             self._under_of[block_id] = live_count
             self._under.setdefault(live_count, {})[block_id] = None
+        else:
+            self._missing.add(block_id)
 
     def _schedule_replications(self, now_ms: int) -> None:
         scans = 0
-        for live_count in sorted(k for k in self._under if k > 0):
+        for live_count in sorted(self._under):
             bucket = self._under[live_count]
             for block_id in list(bucket):
                 if scans >= MAX_REPLICATION_SCANS_PER_TICK:
@@ -289,7 +324,7 @@ class BlockManager:
         need = block.expected_replication - len(live) - (len(pending.targets) if pending else 0)
         if need <= 0:
             return True
-        sources = [n for n in live if block.replicas[n] == READY
+        sources = [n for n in self.readable_replicas(block) if block.replicas[n] == READY
                    and self._in_flight.get(n, 0) < self.streams_per_node]
         if not sources or pending is not None:
             return False
@@ -340,10 +375,11 @@ class BlockManager:
         return any(s in _LIVE_STATES for s in (block.replicas or {}).values())
 
     def under_replicated_count(self) -> int:
-        return len(self._under_of)
+        """Complete blocks with fewer live replicas than wanted, missing ones included."""
+        return len(self._under_of) + len(self._missing)
 
     def missing_count(self) -> int:
-        return len(self._under.get(0, ()))
+        return len(self._missing)
 
     def corrupt_count(self) -> int:
         return len(self._corrupt)
@@ -365,3 +401,41 @@ class BlockManager:
                 if state not in (DROPPED, DOWN):
                     counts[node] = counts.get(node, 0) + 1
         return counts
+
+    def replica_states_per_node(self) -> dict[str, dict[str, int]]:
+        """node -> {replica state -> count}, over every block the NameNode knows."""
+        counts: dict[str, dict[str, int]] = {}
+        for block in self.blocks.values():
+            for node, state in (block.replicas or {}).items():
+                per_node = counts.setdefault(node, {})
+                per_node[state] = per_node.get(state, 0) + 1
+        return counts
+
+    # ---------------------------------------------------------- decommission
+
+    def recheck_node(self, node: str) -> None:
+        """Re-checks every block on the node after its admin state changed: leaving
+        service may under-replicate them (copies are queued), returning may
+        over-replicate them (the surplus is trimmed)."""
+        for block in self.blocks.values():
+            if block.replicas and node in block.replicas:
+                self._check.add(block.id)
+
+    def _finish_decommissions(self) -> list[str]:
+        """Marks DECOMMISSIONED every decommissioning node whose replicas all have their
+        full count elsewhere (and that is in no unfinished pipeline); returns them."""
+        waiting = {n.name for n in self.registry.decommissioning()}
+        if not waiting:
+            return []
+        for block in self.blocks.values():
+            holders = {n for n, s in (block.replicas or {}).items()
+                       if n in waiting and s in _HELD_STATES}
+            if not holders:
+                continue
+            if not block.complete or len(self.live_replicas(block)) < block.expected_replication:
+                waiting -= holders
+                if not waiting:
+                    return []
+        for name in waiting:
+            self.registry.set_admin_state(name, DECOMMISSIONED)
+        return sorted(waiting)

@@ -8,9 +8,11 @@ apply, log, sync), reads look at the pure cores directly.
 from __future__ import annotations
 
 from minidfs import errors, paths
-from minidfs.namenode import namespace, placement
+from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
+from minidfs.namenode.datanode_registry import DECOMMISSIONING, IN_SERVICE
 from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
+from minidfs.namenode.retry_cache import RpcKey
 from minidfs.namenode.views import (
     DatanodeView, FileView, LocatedBlocksView, LocatedBlockView, NodeRef, StatsView,
 )
@@ -47,12 +49,16 @@ class ClientOperations:
 
     # ------------------------------------------------------------ mutations
 
-    async def mkdirs(self, path: str, parents: bool) -> None:
+    # `rpc` (retry_cache.rpc_key of the request's RpcId): a retried call that was
+    # already applied is answered from the retry cache, not applied again.
+
+    async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None) -> None:
         paths.validate(path)
-        await self.fs.mutate(path, lambda: self.fs.ns.mkdirs(path, parents, wall_ms()))
+        await self.fs.mutate(path, lambda: self.fs.ns.mkdirs(path, parents, wall_ms()), rpc)
 
     async def create(self, path: str, overwrite: bool, replication: int, block_size: int,
-                     client: str, client_node: str, create_parent: bool) -> FileView:
+                     client: str, client_node: str, create_parent: bool,
+                     rpc: RpcKey | None = None) -> FileView:
         paths.validate(path)
         namespace.check_client(client, path)
         replication = replication or self.fs.settings.replication
@@ -67,7 +73,7 @@ class ClientOperations:
                 raise errors.LeaseError(f"{path}: file is being written by another client")
             return records
 
-        await self.fs.mutate(path, validate)
+        await self.fs.mutate(path, validate, rpc)
         self.fs.leases.set_client_node(client, client_node)
         return file_view(self.fs.ns.get_file(path), path)
 
@@ -96,6 +102,15 @@ class ClientOperations:
         if not records:
             block = chosen[0]
             targets = fs.bm.uc_targets.get(block.id, [])
+            if not targets:
+                # A retry answered by a NameNode that never handed this block out (HA:
+                # the first answer was lost in a failover): a fresh pipeline, as HDFS does.
+                nodes = placement.choose_targets(
+                    fs.registry.nodes.values(), block.file.replication, block.file.block_size,
+                    writer=fs.leases.client_node(client), excluded=set(excluded))
+                targets = fs.bm.uc_targets[block.id] = [node.name for node in nodes]
+                for node in nodes:
+                    node.scheduled += 1
         else:
             block = fs.ns.get_file(path).blocks[-1]
             targets = [node.name for node in chosen]
@@ -128,15 +143,16 @@ class ClientOperations:
         await fs.sync()
         return done
 
-    async def delete(self, path: str, recursive: bool) -> bool:
+    async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None) -> bool:
         paths.validate(path)
-        records = await self.fs.mutate(path, lambda: self.fs.ns.delete(path, recursive, wall_ms()))
+        records = await self.fs.mutate(
+            path, lambda: self.fs.ns.delete(path, recursive, wall_ms()), rpc)
         return bool(records)
 
-    async def rename(self, src: str, dst: str) -> None:
+    async def rename(self, src: str, dst: str, rpc: RpcKey | None = None) -> None:
         paths.validate(src)
         paths.validate(dst)
-        await self.fs.mutate(src, lambda: self.fs.ns.rename(src, dst, wall_ms()))
+        await self.fs.mutate(src, lambda: self.fs.ns.rename(src, dst, wall_ms()), rpc)
 
     async def set_replication(self, path: str, replication: int) -> None:
         paths.validate(path)
@@ -145,6 +161,42 @@ class ClientOperations:
     def renew_lease(self, client: str) -> None:
         namespace.check_client(client, "lease")
         self.fs.leases.renew(client, mono_ms())
+
+    async def get_additional_datanodes(self, path: str, client: str, block: tuple[int, int],
+                                       existing: list[str], excluded: list[str],
+                                       count: int) -> list[NodeRef]:
+        """Pipeline recovery: DataNodes to add beside the survivors `existing`."""
+        paths.validate(path)
+        check_id(block[0], f"{path}: block")
+        if len(excluded) > MAX_EXCLUDED_NODES:
+            raise errors.InvalidArgument(f"{path}: more than {MAX_EXCLUDED_NODES} excluded nodes")
+        fs = self.fs
+        fs.leases.renew(client, mono_ms())
+        chosen = pipeline_recovery.additional_targets(
+            fs.ns, fs.registry, path, client, block[0], block[1], existing, excluded, count)
+        for node in chosen:
+            node.scheduled += 1
+        return self._refs([node.name for node in chosen])
+
+    async def update_block_for_pipeline(self, path: str, client: str, block: tuple[int, int],
+                                        nodes: list[str]) -> tuple[int, int]:
+        """Pipeline recovery: logs the block's next genstamp and remembers the repaired
+        pipeline; returns (block id, new genstamp)."""
+        paths.validate(path)
+        block_id = check_id(block[0], f"{path}: block")
+        fs = self.fs
+        fs.leases.renew(client, mono_ms())
+        pipeline: list[str] = []
+
+        def validate() -> list:
+            records, names = pipeline_recovery.bump_genstamp(
+                fs.ns, fs.registry, path, client, block_id, block[1], nodes)
+            pipeline.extend(names)
+            return records
+
+        records = await fs.mutate(path, validate)
+        fs.bm.uc_targets[block_id] = pipeline
+        return block_id, records[-1]["gs"]
 
     def report_bad_blocks(self, replicas: list[tuple[int, int, str]]) -> None:
         if len(replicas) > MAX_BAD_REPLICAS_PER_REPORT:
@@ -236,7 +288,29 @@ class ClientOperations:
     def datanode_report(self) -> list[DatanodeView]:
         now = mono_ms()
         counts = self.fs.bm.blocks_per_node()
-        return [DatanodeView(NodeRef(n.name, n.address, n.rack), n.state, n.capacity, n.used,
-                             n.remaining, now - n.last_heartbeat_ms, counts.get(n.name, 0),
-                             n.active_transfers)
+        states = self.fs.bm.replica_states_per_node()
+        return [DatanodeView(NodeRef(n.name, n.address, n.rack), n.report_state, n.capacity,
+                             n.used, n.remaining, now - n.last_heartbeat_ms,
+                             counts.get(n.name, 0), n.active_transfers,
+                             {fsck.STATE_WORDS.get(s, s): c for s, c in states.get(n.name, {}).items()})
                 for n in sorted(self.fs.registry.nodes.values(), key=lambda n: n.name)]
+
+    def fsck(self, path: str, list_files: bool, max_files: int) -> fsck.FsckReport:
+        paths.validate(path)
+        return fsck.fsck(self.fs.ns, self.fs.bm, self.fs.registry, path, list_files,
+                         max_files or fsck.DEFAULT_MAX_FILES)
+
+    def decommission(self, name: str, cancel: bool) -> str:
+        """Starts draining DataNode `name` (or puts it back in service); its state after."""
+        registry = self.fs.registry
+        node = registry.get(name)
+        if node is None:
+            raise errors.InvalidArgument(f"{name}: no such DataNode")
+        if cancel:
+            registry.set_admin_state(name, IN_SERVICE)
+        elif node.admin_state == IN_SERVICE:
+            registry.set_admin_state(name, DECOMMISSIONING)
+        # Either way every block on it is judged again: copies when it leaves service,
+        # trimming of the surplus when it comes back.
+        self.fs.bm.recheck_node(name)
+        return node.report_state

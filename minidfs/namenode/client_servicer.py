@@ -6,6 +6,8 @@ client_ops.py and the pure cores; errors become statuses through @rpc_errors.
 from __future__ import annotations
 
 from minidfs.namenode.client_ops import ClientOperations
+from minidfs.namenode.fsck import FsckReport
+from minidfs.namenode.retry_cache import RpcKey, rpc_key
 from minidfs.namenode.views import FileView, LocatedBlockView, NodeRef
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc import client_namenode_pb2_grpc as pb_grpc
@@ -31,6 +33,31 @@ def located_block(view: LocatedBlockView) -> common_pb2.LocatedBlock:
         corrupt=view.corrupt)
 
 
+def fsck_response(report: FsckReport) -> pb.FsckResponse:
+    files = [pb.FsckFile(
+        path=f.path, length=f.length, replication=f.replication,
+        under_construction=f.under_construction,
+        blocks=[pb.FsckBlock(
+            block=common_pb2.Block(id=b.block_id, genstamp=b.genstamp, length=b.length),
+            expected=b.expected, live=b.live, problems=b.problems,
+            replicas=[pb.FsckReplica(datanode=n, state=w, rack=r) for n, w, r in b.replicas])
+            for b in f.blocks])
+        for f in report.file_details]
+    return pb.FsckResponse(
+        path=report.path, status=report.status, healthy=report.healthy, files=report.files,
+        directories=report.directories, blocks=report.blocks, total_bytes=report.total_bytes,
+        under_replicated=report.under_replicated, over_replicated=report.over_replicated,
+        mis_replicated=report.mis_replicated, missing=report.missing, corrupt=report.corrupt,
+        open_files=report.open_files, live_datanodes=report.live_datanodes,
+        dead_datanodes=report.dead_datanodes, racks=report.racks, file_details=files,
+        truncated=report.truncated)
+
+
+def rpc_id(request) -> RpcKey | None:
+    """The retry-cache key of a mutating request (None when the client sent no id)."""
+    return rpc_key(request.rpc_id.client_id, request.rpc_id.call_id)
+
+
 def block_tuple(block: common_pb2.Block, present: bool) -> tuple[int, int, int] | None:
     return (block.id, block.genstamp, block.length) if present else None
 
@@ -41,14 +68,14 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Mkdirs(self, request, context):
-        await self.ops.mkdirs(request.path, request.parents)
+        await self.ops.mkdirs(request.path, request.parents, rpc_id(request))
         return pb.MkdirsResponse()
 
     @rpc_errors
     async def Create(self, request, context):
         view = await self.ops.create(
             request.path, request.overwrite, request.replication, request.block_size,
-            request.client_name, request.client_node, request.create_parent)
+            request.client_name, request.client_node, request.create_parent, rpc_id(request))
         return pb.CreateResponse(status=file_status(view))
 
     @rpc_errors
@@ -89,11 +116,12 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Delete(self, request, context):
-        return pb.DeleteResponse(deleted=await self.ops.delete(request.path, request.recursive))
+        return pb.DeleteResponse(deleted=await self.ops.delete(request.path, request.recursive,
+                                                               rpc_id(request)))
 
     @rpc_errors
     async def Rename(self, request, context):
-        await self.ops.rename(request.src, request.dst)
+        await self.ops.rename(request.src, request.dst, rpc_id(request))
         return pb.RenameResponse()
 
     @rpc_errors
@@ -135,5 +163,28 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         return pb.DatanodeReportResponse(nodes=[
             pb.DatanodeInfo(id=datanode_id(n.node), state=n.state, capacity=n.capacity,
                             used=n.used, remaining=n.remaining, last_contact_ms=n.last_contact_ms,
-                            blocks=n.blocks, active_transfers=n.active_transfers)
+                            blocks=n.blocks, active_transfers=n.active_transfers,
+                            replica_states=n.replica_states or {})
             for n in self.ops.datanode_report()])
+
+    @rpc_errors
+    async def GetAdditionalDatanode(self, request, context):
+        refs = await self.ops.get_additional_datanodes(
+            request.path, request.client_name, (request.block.id, request.block.genstamp),
+            list(request.existing), list(request.excluded), request.count)
+        return pb.GetAdditionalDatanodeResponse(nodes=[datanode_id(r) for r in refs])
+
+    @rpc_errors
+    async def UpdateBlockForPipeline(self, request, context):
+        block_id, genstamp = await self.ops.update_block_for_pipeline(
+            request.path, request.client_name, (request.block.id, request.block.genstamp),
+            list(request.nodes))
+        return pb.UpdateBlockForPipelineResponse(block=common_pb2.Block(id=block_id, genstamp=genstamp))
+
+    @rpc_errors
+    async def Fsck(self, request, context):
+        return fsck_response(self.ops.fsck(request.path, request.list_files, request.max_files))
+
+    @rpc_errors
+    async def Decommission(self, request, context):
+        return pb.DecommissionResponse(state=self.ops.decommission(request.name, request.cancel))

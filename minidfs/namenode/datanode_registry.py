@@ -6,16 +6,25 @@ with an explicit now_ms (monotonic milliseconds read by the namesystem):
 dead_node_interval of silence. A heartbeat from a node that is unknown or was
 declared dead returns None: the namesystem answers REREGISTER, the node registers
 again and sends a full block report.
+
+Decommissioning is an administrative state on top of liveness: a DECOMMISSIONING
+node keeps serving reads and acts as a copy source, but gets no new blocks and
+its replicas no longer count toward a block's replication; once the block
+manager has copied every one of them elsewhere it is DECOMMISSIONED. The state
+is kept across re-registration (it is the administrator's, not the node's).
 """
 from __future__ import annotations
 
 LIVE = "live"
 DEAD = "dead"
+IN_SERVICE = ""
+DECOMMISSIONING = "decommissioning"
+DECOMMISSIONED = "decommissioned"
 
 
 class DatanodeDescriptor:
     __slots__ = ("name", "address", "rack", "capacity", "used", "remaining",
-                 "active_transfers", "last_heartbeat_ms", "state", "scheduled")
+                 "active_transfers", "last_heartbeat_ms", "state", "scheduled", "admin_state")
 
     def __init__(self, name: str, address: str, rack: str, now_ms: int) -> None:
         self.name = name
@@ -30,10 +39,24 @@ class DatanodeDescriptor:
         # Blocks this node was chosen for since its last report of them: placement
         # counts them so a burst of AddBlocks does not pick the same node each time.
         self.scheduled = 0
+        self.admin_state = IN_SERVICE
 
     @property
     def live(self) -> bool:
         return self.state == LIVE
+
+    @property
+    def in_service(self) -> bool:
+        """Live and not being (or already) decommissioned: may take new blocks, and its
+        replicas count toward replication."""
+        return self.state == LIVE and self.admin_state == IN_SERVICE
+
+    @property
+    def report_state(self) -> str:
+        """What `admin report` shows: dead, or the admin state of a live node, or live."""
+        if self.state != LIVE:
+            return DEAD
+        return self.admin_state or LIVE
 
     def update_storage(self, capacity: int, used: int, remaining: int) -> None:
         self.capacity, self.used, self.remaining = capacity, used, remaining
@@ -86,6 +109,15 @@ class DatanodeRegistry:
                 node.scheduled = 0
                 died.append(node)
         return died
+
+    def set_admin_state(self, name: str, admin_state: str) -> DatanodeDescriptor | None:
+        node = self.nodes.get(name)
+        if node is not None:
+            node.admin_state = admin_state
+        return node
+
+    def decommissioning(self) -> list[DatanodeDescriptor]:
+        return [n for n in self.nodes.values() if n.admin_state == DECOMMISSIONING]
 
     def block_received(self, name: str) -> None:
         node = self.nodes.get(name)

@@ -25,6 +25,11 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
         self.ops = ops
         self.namenode_name = namenode_name
 
+    def _ha(self) -> dict:
+        """Epoch and role for the reply: a DataNode obeys only the newest active."""
+        ha = self.ops.fs.ha
+        return {"epoch": ha.epoch, "standby": not ha.active}
+
     @rpc_errors
     async def RegisterDatanode(self, request, context):
         s = request.storage
@@ -37,13 +42,13 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
         s = request.storage
         commands = self.ops.heartbeat(request.name, s.capacity, s.used, s.remaining,
                                       request.active_transfers)
-        return pb.HeartbeatResponse(commands=[command(c) for c in commands])
+        return pb.HeartbeatResponse(commands=[command(c) for c in commands], **self._ha())
 
     @rpc_errors
     async def BlockReport(self, request, context):
         commands = self.ops.block_report(request.name, [
             (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas])
-        return pb.BlockReportResponse(commands=[command(c) for c in commands])
+        return pb.BlockReportResponse(commands=[command(c) for c in commands], **self._ha())
 
     @rpc_errors
     async def BlockReceivedAndDeleted(self, request, context):

@@ -25,6 +25,11 @@ DELETE = "DELETE"                  # path, mtime (the parent's new mtime)
 RENAME = "RENAME"                  # src, dst (the final path), mtime
 SET_REPLICATION = "SET_REPLICATION"  # path, repl
 
+# Optional key of the first record of a client call that carried an RpcId:
+# [client_id, call_id]. Replay and a tailing standby rebuild the retry cache from it
+# (retry_cache.py), so a retry answered after a failover is not applied twice.
+RPC = "rpc"
+
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
     DELETE, RENAME, SET_REPLICATION,

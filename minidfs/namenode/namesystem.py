@@ -9,6 +9,12 @@ durable before the client hears back; concurrent edits share one fsync. This is
 the only NameNode code that reads the clock: wall time for mtimes, monotonic time
 for liveness, leases and timers. A background task ticks the cores every
 TICK_INTERVAL_S and checkpoints when due.
+
+HA: `ha` (ha_state.py) says whether this NameNode is active; a standby schedules no
+replication or lease recovery and neither rolls nor purges the journal. The HA
+controller (ha_controller.py) drives it through load_image / apply_logged /
+start_ticking / reset instead of start. Mutations tagged with a client's rpc id are
+answered from the retry cache (retry_cache.py) when they were already applied.
 """
 from __future__ import annotations
 
@@ -22,12 +28,15 @@ from minidfs.config import Settings
 from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
-from minidfs.namenode.edits import Record
+from minidfs.errors import StandbyError
+from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
+from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.inode import INodeFile
 from minidfs.namenode.journal import Journal, JournalError
 from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
+from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
 from minidfs.namenode.views import StatsView
 
@@ -47,11 +56,22 @@ def mono_ms() -> int:
 
 class Namesystem:
     def __init__(self, settings: Settings, data_dir: pathlib.Path,
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, ha: HaState | None = None) -> None:
         self.settings = settings
         current = pathlib.Path(data_dir) / "current"
         self.images = checkpoint.ImageStore(current)
         self.journal = journal or FileJournal(current)
+        # Without HA: always active. With HA the controller (ha_controller.py) sets it.
+        self.ha = ha or HaState("namenode", enabled=False)
+        self.failed = asyncio.Event()
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty cores, before loading; again when an HA NameNode steps down, since its
+        memory may hold edits that never committed: it reloads from image + journal."""
+        settings = self.settings
         self.ns = Namespace()
         self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
         self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
@@ -59,12 +79,10 @@ class Namesystem:
                                    int(settings.lease_hard_limit_s * 1000))
         self.safemode = SafeMode(settings.safemode_threshold,
                                  int(settings.safemode_extension_s * 1000))
+        self.retry_cache = RetryCache()
         self.txid = 0
-        self.failed: asyncio.Event | None = None
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
-        self._checkpoint_task: asyncio.Task[None] | None = None
-        self._tick_task: asyncio.Task[None] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -72,28 +90,49 @@ class Namesystem:
         """Loads the newest checkpoint, replays the log after it, opens the journal.
         Raises EditLogCorrupt when anything but a torn tail is damaged."""
         self.failed = asyncio.Event()
-        ns, image_txid = self.images.load_newest()
-        self._install(ns)
+        image_txid = self.load_image()
         self.journal.recover()
-        self.txid = image_txid
         for txid, record in self.journal.read_edits(image_txid + 1):
-            self._apply(record)
-            self.txid = txid
+            self.apply_logged(txid, record)
         await self.journal.open(self.txid)
-        self._checkpoint_txid = image_txid
-        self._checkpoint_mono_ms = mono_ms()
         self.update_safemode()
         log.info("namespace loaded: image txid %d, last txid %d, %d files, %d blocks",
                  image_txid, self.txid, self.ns.files, len(self.bm.blocks))
-        self._tick_task = asyncio.get_running_loop().create_task(self._ticker())
+        self.start_ticking()
 
-    async def stop(self) -> None:
-        """Graceful stop: a final checkpoint, then the journal is finalized."""
+    def load_image(self) -> int:
+        """Installs the newest checkpoint image (if any); returns its txid."""
+        ns, image_txid = self.images.load_newest()
+        self._install(ns)
+        self.txid = self._checkpoint_txid = image_txid
+        self._checkpoint_mono_ms = mono_ms()
+        return image_txid
+
+    def apply_logged(self, txid: int, record: Record) -> None:
+        """Applies one edit read back from the journal (replay, or a standby tailing)."""
+        self._apply(record)
+        self.txid = txid
+
+    @property
+    def checkpoint_txid(self) -> int:
+        """Txid of the newest checkpoint image taken or loaded."""
+        return self._checkpoint_txid
+
+    def start_ticking(self) -> None:
+        if self._tick_task is None or self._tick_task.done():
+            self._tick_task = asyncio.get_running_loop().create_task(self._ticker())
+
+    async def stop_ticking(self) -> None:
+        """Stops the ticker and waits for a running checkpoint (HA step-down, stop)."""
         if self._tick_task is not None:
             self._tick_task.cancel()
             await asyncio.gather(self._tick_task, return_exceptions=True)
         if self._checkpoint_task is not None:
             await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Graceful stop: a final checkpoint, then the journal is finalized."""
+        await self.stop_ticking()
         try:
             if not self.failed.is_set() and self.txid > self._checkpoint_txid:
                 await self.checkpoint()
@@ -128,10 +167,16 @@ class Namesystem:
                 self.leases.remove(holder, file)
             for holder, file in fx.opened:
                 self.leases.add(holder, file, now)
+        rpc = record.get(RPC)
+        if rpc is not None:
+            self.retry_cache.record((rpc[0], rpc[1]), record["txid"], record, mono_ms())
 
     def log_edits(self, records: list[Record]) -> None:
         """Applies records and appends them to the journal; no await in between, so
         the tree and the log see the same order. Callers then `await sync()`."""
+        if self.ha.writes_failed:
+            raise StandbyError(f"{self.ha.name}: the edit log failed, this namenode is "
+                               "stepping down; try the other namenode")
         frames = []
         for i, record in enumerate(records, start=self.txid + 1):
             record["txid"] = i
@@ -148,15 +193,29 @@ class Namesystem:
         except JournalError as e:
             log.critical("%s", e)
             self.failed.set()
+            if self.ha.enabled:
+                # HA: not fatal - the controller steps down; the client tries the other.
+                self.ha.journal_failed()
+                raise StandbyError(f"{self.ha.name}: edit not durable ({e}); this namenode "
+                                   "is stepping down, try the other namenode") from None
             raise
         if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
             self._start_checkpoint()
 
-    async def mutate(self, path: str, validate: Callable[[], list[Record]]) -> list[Record]:
-        """Safe-mode check, validate, apply, log, sync: one namespace change."""
+    async def mutate(self, path: str, validate: Callable[[], list[Record]],
+                     rpc: RpcKey | None = None) -> list[Record]:
+        """Safe-mode check, validate, apply, log, sync: one namespace change. With an
+        rpc id, a call already applied (a client's retry) returns its logged record."""
+        if rpc is not None:
+            done = self.retry_cache.lookup(rpc, mono_ms())
+            if done is not None:
+                await self.sync()  # the first attempt may still be waiting for its sync
+                return [done.record]
         self.safemode.check(path)
         records = validate()
         if records:
+            if rpc is not None:
+                records[0][RPC] = list(rpc)
             self.log_edits(records)
             await self.sync()
         return records
@@ -180,12 +239,17 @@ class Namesystem:
         segments the older kept image already covers."""
         txid = self.txid
         data = checkpoint.serialize(self.ns, txid)  # before any await: a consistent cut
-        await self.journal.roll()  # every edit <= txid is durable before the image is
+        # A standby applies only committed edits and never writes the journal: it
+        # neither rolls nor purges (the active purges what both images cover).
+        if self.ha.active:
+            await self.journal.roll()  # every edit <= txid is durable before the image is
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.images.write, txid, data)
         self._checkpoint_txid = txid
         self._checkpoint_mono_ms = mono_ms()
-        self.journal.purge(self.images.prune())
+        pruned_upto = self.images.prune()
+        if self.ha.active:
+            self.journal.purge(pruned_upto)
         log.info("checkpoint at txid %d (%d bytes)", txid, len(data))
 
     # ------------------------------------------------------------------ tick
@@ -205,16 +269,22 @@ class Namesystem:
             log.warning("datanode %s is dead (silent for %.1f s)", node.name,
                         (now_ms - node.last_heartbeat_ms) / 1000)
             self.bm.node_dead(node.name)
-        self.bm.tick(now_ms)
+        if self.ha.active:  # a standby only watches; the active schedules the work
+            for name in self.bm.tick(now_ms):
+                log.info("datanode %s is decommissioned: its replicas are all copied elsewhere", name)
         self.update_safemode(now_ms)
-        if not self.safemode.on:
+        if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)
         interval_ms = self.settings.checkpoint_interval_s * 1000
-        if self.txid > self._checkpoint_txid and now_ms - self._checkpoint_mono_ms >= interval_ms:
+        due = (now_ms - self._checkpoint_mono_ms >= interval_ms
+               or self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns)
+        if self.txid > self._checkpoint_txid and due:
             self._start_checkpoint()
 
     def update_safemode(self, now_ms: int | None = None) -> None:
-        if self.safemode.on and not self.safemode.manual:
+        # A standby stays in safe mode (its namespace may lag the reports); it is
+        # evaluated when it becomes active, with the reports it has collected.
+        if self.safemode.on and not self.safemode.manual and self.ha.active:
             total, reported = self.bm.safe_counts()
             self.safemode.update(total, reported, mono_ms() if now_ms is None else now_ms)
             if not self.safemode.on:

@@ -9,7 +9,8 @@ manager for re-replication. HDFS's default policy:
 - when live nodes carry more than one rack label: the 2nd on another rack than
   the 1st, the 3rd on the 2nd's rack (a different node), the rest anywhere
   (preferring the rack with the fewest replicas);
-- never an excluded node, a dead node, or one without room for a block.
+- never an excluded node, a dead or decommissioning node, or one without room for
+  a block.
 
 Fewer eligible nodes than asked: as many as there are; none at all: Unavailable.
 """
@@ -30,6 +31,9 @@ class NodeView(Protocol):
     @property
     def live(self) -> bool: ...
 
+    @property
+    def in_service(self) -> bool: ...
+
 
 def _load_key(node: NodeView) -> tuple[int, int, str]:
     return (node.active_transfers + node.scheduled, -node.remaining, node.name)
@@ -46,8 +50,8 @@ def choose_targets(candidates: Iterable[NodeView], count: int, block_size: int,
     the block (re-replication): they are never chosen but count for rack spreading."""
     live = [n for n in candidates if n.live]
     taken = {n.name for n in existing}
-    eligible = sorted((n for n in live if n.name not in excluded and n.name not in taken
-                       and has_room(n, block_size)), key=_load_key)
+    eligible = sorted((n for n in live if n.in_service and n.name not in excluded
+                       and n.name not in taken and has_room(n, block_size)), key=_load_key)
     multi_rack = len({n.rack for n in live}) > 1
     chosen: list[NodeView] = list(existing)
     result: list[NodeView] = []

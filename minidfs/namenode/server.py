@@ -8,6 +8,12 @@ SIGINT, then stops taking calls, checkpoints and finalizes the journal. A fatal
 start-up problem prints one line `minidfs namenode <name>: <what>` to stderr and
 returns 1. A journal that cannot write also stops the daemon with exit code 1:
 answering clients about edits that may be lost is worse than stopping.
+
+With `ha = true` the journal is the quorum journal on the JournalNodes and the HA
+controller (ha_controller.py) drives the role: the NameNode starts as a standby,
+tails the journal, takes over when the active's lease lapses and steps down (rather
+than exiting) when its journal fails or a newer epoch fences it. An interceptor
+(active_guard.py) refuses every client call while it is not the serving active.
 """
 from __future__ import annotations
 
@@ -23,9 +29,12 @@ import sys
 from minidfs import config, errors
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.namenode.client_ops import ClientOperations
-from minidfs.namenode.client_servicer import ClientNamenodeServicer
 from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
+from minidfs.namenode.active_guard import ActiveGuard
+from minidfs.namenode.ha_controller import HaController
+from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
+from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 
@@ -55,10 +64,12 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
     node.data_dir.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock_data_dir(node.data_dir)
     try:
-        fs = Namesystem(conf.settings, node.data_dir)
-        server = channels.aio_server()
+        ha = HaState(node.name, enabled=conf.settings.ha)
+        fs = Namesystem(conf.settings, node.data_dir, ha=ha)
+        controller = HaController(fs, conf, node) if ha.enabled else None
+        server = channels.aio_server(interceptors=[ActiveGuard(ha)] if ha.enabled else None)
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            ClientNamenodeServicer(ClientOperations(fs)), server)
+            HaClientNamenodeServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
             DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
         try:
@@ -67,6 +78,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             raise StartupError(f"cannot listen on {node.address}: {e}") from None
         if port == 0:
             raise StartupError(f"cannot listen on {node.address}: address in use or unavailable")
+        if controller is not None:
+            return await _serve_ha(server, fs, controller, node)
         await fs.start()
         try:
             await server.start()
@@ -79,6 +92,31 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         return 1 if fs.failed.is_set() else 0
     finally:
         os.close(lock_fd)
+
+
+async def _serve_ha(server, fs: Namesystem, controller: HaController, node: NodeConfig) -> int:
+    """HA: a journal failure steps down instead of stopping; only a signal or a dead
+    controller (e.g. corrupt edits read from the JournalNodes) ends the daemon."""
+    await controller.start()
+    try:
+        await server.start()
+        log.info("namenode %s serving on %s (HA, starting as standby)", node.name, node.address)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        waiter = loop.create_task(stop.wait())
+        await asyncio.wait([waiter, controller.task], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        crashed = controller.task.done() and not controller.task.cancelled()
+        error = controller.task.exception() if crashed else None
+        if error is not None:
+            print(f"minidfs namenode {node.name}: {error}", file=sys.stderr)
+        log.info("namenode %s stopping (%s)", node.name, "controller failed" if crashed else "signal")
+        await server.stop(STOP_GRACE_S)
+    finally:
+        await controller.stop()
+    return 1 if crashed else 0
 
 
 async def _wait_for_stop(fs: Namesystem) -> str:
@@ -100,8 +138,6 @@ def main(conf: ClusterConfig, name: str) -> int:
         node = conf.node(name)
         if node.kind != "namenode":
             raise StartupError(f"node {name} is a {node.kind}, not a namenode")
-        if conf.settings.ha:
-            raise StartupError("HA (quorum journal) is not yet supported; use --no-ha")
         return asyncio.run(serve(conf, node))
     except (StartupError, errors.MinidfsError, OSError) as e:
         print(f"minidfs namenode {name}: {e}", file=sys.stderr)

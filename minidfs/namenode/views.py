@@ -63,6 +63,7 @@ class DatanodeView(NamedTuple):
     last_contact_ms: int
     blocks: int
     active_transfers: int
+    replica_states: dict[str, int] | None = None   # state word -> replicas on the node
 
 
 class CommandView(NamedTuple):

@@ -43,6 +43,7 @@ EPOCH_DEADLINE_S = 20.0          # get state / new epoch / prepare recovery
 ACCEPT_DEADLINE_S = 120.0        # accept may copy a whole segment between nodes
 LEASE_RENEW_DEADLINE_S = 2.0
 CLOSE_DRAIN_S = 5.0
+RELEASE_LEASE_MS = 1             # a lease that lapses at once (0 is not a valid duration)
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # one Journal RPC; well under the message size cap
 
 
@@ -66,6 +67,9 @@ class QuorumJournal(QuorumReader, Journal):
         self._flush = None                      # the in-flight flush task (IoLoop)
         self._failed: JournalError | None = None
         self._purge_upto = 0
+        # Set by the HA controller: never purge past what the other NameNode's newest
+        # checkpoint covers, so a standby never finds a gap after its image.
+        self.purge_limit: int | None = None
         self._purge_task = None
         self._open = False
         # Held by a flush and by roll/close: batches never interleave with segment changes.
@@ -78,6 +82,18 @@ class QuorumJournal(QuorumReader, Journal):
     @property
     def synced_txid(self) -> int:
         return self._synced
+
+    @property
+    def failure(self) -> JournalError | None:
+        """The sticky failure (JournalFenced, QuorumLost, ...), None while healthy."""
+        return self._failed
+
+    def abandon(self, reason: str) -> None:
+        """Stops writing at once (an HA step-down): every later call fails. Flushes
+        already sent finish or fail by their own deadlines, so callers waiting on them
+        get a true answer; close the channels with shutdown() after that."""
+        if self._failed is None:
+            self._failed = JournalError(f"journal abandoned: {reason}")
 
     def _info(self) -> pb.RequestInfo:
         return pb.RequestInfo(journal_id=self.journal_id, epoch=self.epoch,
@@ -268,6 +284,8 @@ class QuorumJournal(QuorumReader, Journal):
         background: old segments are not needed for safety, so this never blocks or
         fails the NameNode. One purge in flight at a time; the newest request wins."""
         self._check_usable()
+        if self.purge_limit is not None:
+            upto_txid = min(upto_txid, self.purge_limit)
         self._purge_upto = max(self._purge_upto, min(upto_txid, self._synced))
         self.io.loop.call_soon_threadsafe(self._start_purge)
 
@@ -288,12 +306,16 @@ class QuorumJournal(QuorumReader, Journal):
                 log.warning("journal %s: %s", self.journal_id, e)
             done = upto
 
-    async def close(self) -> None:
+    async def close(self, release_lease: bool = False) -> None:
+        """Syncs and finalizes the segment; with release_lease (a graceful hand-over)
+        then lets the lease lapse at once so the standby need not wait it out."""
         if self.io.loop.is_closed():
             return
         try:
             if self._open and self._failed is None:
                 await self.io.run(self._close_on_io())
+            if release_lease and self._failed is None:
+                await self.release_lease()
         finally:
             self._open = False
             await self.io.run(self._close_channels())
@@ -335,4 +357,16 @@ class QuorumJournal(QuorumReader, Journal):
             return self.lease.valid(_now_ms())
         self.lease.on_renewed(sent_ms, duration_ms)
         return self.lease.valid(_now_ms())
+
+    async def release_lease(self) -> None:
+        """Graceful hand-over: shortens this writer's lease to RELEASE_LEASE_MS on
+        every reachable JournalNode so the standby takes over at once. Best effort."""
+        request = pb.RenewLeaseRequest(info=self._info(), holder=self.writer,
+                                       duration_ms=RELEASE_LEASE_MS)
+
+        async def release() -> None:
+            await asyncio.gather(*(n.call("RenewLease", request, LEASE_RENEW_DEADLINE_S)
+                                   for n in self.nodes), return_exceptions=True)
+        await self.io.run(release())
+        self.lease.valid_until_ms = 0
 

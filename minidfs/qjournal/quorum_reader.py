@@ -37,6 +37,9 @@ class QuorumReader:
         self.journal_id = validate_journal_id(journal_id)
         self.nodes = [JournalNodeChannel(name, address) for name, address in nodes]
         self.io = IoLoop(f"qjournal-{journal_id}")
+        # Newest committed txid any JournalNode reported while we read: how far a
+        # tailing standby could get (it is in sync when it applied this much).
+        self.committed_txid = 0
 
     # ---- reading ------------------------------------------------------------------
 
@@ -51,6 +54,8 @@ class QuorumReader:
         if not answers:
             errors = "; ".join(f"{n.name}: {r}" for n, r in zip(self.nodes, results))
             raise Unavailable(f"journal unreadable: no journal node answered ({errors})")
+        self.committed_txid = max(self.committed_txid,
+                                  max(a[1].committed_txid for a in answers))
         return max(answers, key=lambda a: a[1].num_txns)
 
     def read_edits(self, from_txid: int,

@@ -27,6 +27,10 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 2_000),
     ("grpc.enable_retries", 0),
     ("grpc.so_reuseport", 0),
+    # Each channel owns its connections: a fresh channel to a node that restarted
+    # connects at once instead of inheriting a shared connection's reconnect
+    # backoff from the time the node was down (pipelines, re-replication).
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 SERVER_OPTIONS = [
@@ -47,9 +51,10 @@ def aio_channel(address: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
-def aio_server() -> grpc.aio.Server:
+def aio_server(interceptors: list[grpc.aio.ServerInterceptor] | None = None) -> grpc.aio.Server:
     return grpc.aio.server(
-        options=SERVER_OPTIONS, maximum_concurrent_rpcs=SERVER_MAX_CONCURRENT_RPCS
+        options=SERVER_OPTIONS, maximum_concurrent_rpcs=SERVER_MAX_CONCURRENT_RPCS,
+        interceptors=interceptors,
     )
 
 

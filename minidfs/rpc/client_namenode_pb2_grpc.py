@@ -120,6 +120,36 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportResponse.FromString,
                 _registered_method=True)
+        self.GetAdditionalDatanode = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetAdditionalDatanode',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeResponse.FromString,
+                _registered_method=True)
+        self.UpdateBlockForPipeline = channel.unary_unary(
+                '/minidfs.ClientNamenode/UpdateBlockForPipeline',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineResponse.FromString,
+                _registered_method=True)
+        self.Fsck = channel.unary_unary(
+                '/minidfs.ClientNamenode/Fsck',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsckRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsckResponse.FromString,
+                _registered_method=True)
+        self.Decommission = channel.unary_unary(
+                '/minidfs.ClientNamenode/Decommission',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.FromString,
+                _registered_method=True)
+        self.GetHaStatus = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetHaStatus',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+                _registered_method=True)
+        self.TransitionToStandby = channel.unary_unary(
+                '/minidfs.ClientNamenode/TransitionToStandby',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+                _registered_method=True)
 
 
 class ClientNamenodeServicer:
@@ -234,6 +264,53 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAdditionalDatanode(self, request, context):
+        """Pipeline recovery (docs/recovery.md): DataNodes to add to a damaged pipeline of
+        the block being written, chosen by placement beside the survivors.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBlockForPipeline(self, request, context):
+        """Pipeline recovery: a new generation stamp for the block being written (logged
+        before the answer) and the DataNodes of the repaired pipeline. Replicas that keep
+        the old genstamp are stale and deleted once they are reported.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsck(self, request, context):
+        """Block health below a path (`minidfs fsck`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Decommission(self, request, context):
+        """Starts (or with cancel, stops) draining a DataNode's replicas onto other nodes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHaStatus(self, request, context):
+        """HA (docs/ha.md): this NameNode's role, epoch and progress. Answered by a standby
+        too (every other call on a standby fails with UNAVAILABLE / StandbyError).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransitionToStandby(self, request, context):
+        """Graceful failover: the active finishes its edits, finalizes its segment, gives up
+        its lease and becomes a standby, so the other NameNode takes over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -321,6 +398,36 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.DatanodeReport,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportResponse.SerializeToString,
+            ),
+            'GetAdditionalDatanode': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAdditionalDatanode,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeResponse.SerializeToString,
+            ),
+            'UpdateBlockForPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBlockForPipeline,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineResponse.SerializeToString,
+            ),
+            'Fsck': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsck,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsckRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsckResponse.SerializeToString,
+            ),
+            'Decommission': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decommission,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.SerializeToString,
+            ),
+            'GetHaStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHaStatus,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.SerializeToString,
+            ),
+            'TransitionToStandby': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionToStandby,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -782,6 +889,168 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/DatanodeReport',
             minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportRequest.SerializeToString,
             minidfs_dot_rpc_dot_client__namenode__pb2.DatanodeReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAdditionalDatanode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetAdditionalDatanode',
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetAdditionalDatanodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBlockForPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/UpdateBlockForPipeline',
+            minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.UpdateBlockForPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/Fsck',
+            minidfs_dot_rpc_dot_client__namenode__pb2.FsckRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.FsckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decommission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/Decommission',
+            minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHaStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetHaStatus',
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionToStandby(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/TransitionToStandby',
+            minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,11 @@ class DataTransferStub:
                 request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfoRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfo.FromString,
                 _registered_method=True)
+        self.TransferReplica = channel.unary_unary(
+                '/minidfs.DataTransfer/TransferReplica',
+                request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
+                _registered_method=True)
 
 
 class DataTransferServicer:
@@ -81,6 +86,15 @@ class DataTransferServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferReplica(self, request, context):
+        """Pipeline recovery adds a DataNode: copy the first block.length bytes of this
+        node's replica (being written or finalized, genstamp >= block.genstamp) to
+        `targets`, whose copies stay unfinalized in rbw/ for the recovery pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataTransferServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -98,6 +112,11 @@ def add_DataTransferServicer_to_server(servicer, server):
                     servicer.GetReplicaInfo,
                     request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfoRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfo.SerializeToString,
+            ),
+            'TransferReplica': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferReplica,
+                    request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +200,33 @@ class DataTransfer:
             '/minidfs.DataTransfer/GetReplicaInfo',
             minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfoRequest.SerializeToString,
             minidfs_dot_rpc_dot_datatransfer__pb2.ReplicaInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferReplica(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.DataTransfer/TransferReplica',
+            minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
+            minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
             options,
             channel_credentials,
             insecure,

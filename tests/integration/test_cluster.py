@@ -59,7 +59,7 @@ def test_up_writes_home_and_serves(home):
     conf = config.load(home / "cluster.toml")
     assert list(conf.nodes) == NODES
     assert conf.settings.block_size_bytes == 64 * 1024
-    assert conf.settings.dead_node_interval_s == 10
+    assert conf.settings.dead_node_interval_s == 8
     for name in NODES:
         assert (home / "nodes" / name).is_dir()
         assert (home / "pids" / f"{name}.pid").is_file()
@@ -76,7 +76,9 @@ def test_status_json(home):
         assert node["state"] == "running" and psutil.pid_exists(node["pid"])
     assert nodes["nn1"]["role"] == "active" and nodes["dn1"]["kind"] == "datanode"
     table = ok(minidfs(home, "cluster", "status")).stdout.decode().splitlines()
-    assert table[0].split() == ["NAME", "KIND", "ROLE", "ADDRESS", "PID", "STATE"]
+    assert table[0].split() == ["NAME", "KIND", "ROLE", "ADDRESS", "PID", "STATE",
+                                "HA_STATE", "NN_STATE"]
+    assert nodes["dn1"]["nn_state"] == "live"
 
 
 def test_second_up_is_refused(home):

@@ -27,7 +27,7 @@ def test_plan_names_ports_settings(tmp_path):
     assert conf.nodes["dn2"].data_dir == tmp_path / "nodes" / "dn2"
     s = conf.settings
     assert (s.block_size_bytes, s.replication, s.lease_soft_limit_s) == (65536, 2, 5.0)
-    assert (s.dead_node_interval_s, s.heartbeat_interval_s) == (10.0, 1.0)
+    assert (s.dead_node_interval_s, s.heartbeat_interval_s) == (8.0, 1.0)
     config.save(conf, home.conf_path)
     again = config.load(home.conf_path)
     assert {n: v.address for n, v in again.nodes.items()} == \

@@ -1,0 +1,1 @@
+"""Benchmarks of minidfs: one script per benchmark, each printing JSON and a table."""

@@ -1,0 +1,94 @@
+"""Talking to the JobTracker from a client: submit, status, watch, list, kill.
+
+Used by the cluster runner (`Job.run(runner="cluster")`) and the `mapreduce` shell.
+Every call has a deadline and comes back as a minidfs exception on failure.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Iterator
+
+import grpc
+
+from mapreduce import jobstatus
+from mapreduce.rpc import jobtracker_pb2 as pb
+from mapreduce.rpc import jobtracker_pb2_grpc
+from minidfs import config
+from minidfs.errors import ConfigError, Unavailable
+from minidfs.rpc import channels
+from minidfs.rpc.status import translate
+
+# How long a watcher keeps trying to reach a JobTracker that stopped answering.
+WATCH_RECONNECT_S = 30.0
+WATCH_RECONNECT_PAUSE_S = 1.0
+# The server ends a watch after a while; the client then simply watches again.
+WATCH_DEADLINE_S = 600.0
+
+
+class JobTrackerClient:
+    def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None) -> None:
+        cluster = conf if isinstance(conf, config.ClusterConfig) else config.load(config.find_conf(conf))
+        if cluster.jobtracker is None:
+            raise ConfigError(f"{cluster.path}: the cluster has no JobTracker "
+                              f"(start it with workers, e.g. `minidfs cluster up --workers 2`)")
+        self.address = cluster.jobtracker.address
+        self._channel = channels.sync_channel(self.address)
+        self._stub = jobtracker_pb2_grpc.JobTrackerStub(self._channel)
+
+    def submit(self, request: pb.SubmitRequest) -> str:
+        with translate():
+            return self._stub.Submit(request, timeout=channels.METADATA_DEADLINE_S).job_id
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        with translate():
+            return jobstatus.from_pb(self._stub.GetJob(pb.JobRequest(job_id=job_id),
+                                                       timeout=channels.METADATA_DEADLINE_S))
+
+    def list(self, limit: int = 0) -> list[dict[str, Any]]:
+        with translate():
+            reply = self._stub.ListJobs(pb.ListJobsRequest(limit=limit),
+                                        timeout=channels.METADATA_DEADLINE_S)
+        return [jobstatus.from_pb(s) for s in reply.jobs]
+
+    def kill(self, job_id: str) -> dict[str, Any]:
+        with translate():
+            return jobstatus.from_pb(self._stub.KillJob(pb.JobRequest(job_id=job_id),
+                                                        timeout=channels.METADATA_DEADLINE_S))
+
+    def watch(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Status updates until the job has finished; the last one is final."""
+        give_up_at = None
+        while True:
+            try:
+                for msg in self._stub.WatchJob(pb.JobRequest(job_id=job_id), timeout=WATCH_DEADLINE_S):
+                    give_up_at = None
+                    status = jobstatus.from_pb(msg)
+                    yield status
+                    if status["state"] in jobstatus.FINISHED_STATES:
+                        return
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    with translate():
+                        raise
+                give_up_at = give_up_at or time.monotonic() + WATCH_RECONNECT_S
+                if time.monotonic() > give_up_at:
+                    raise Unavailable(f"JobTracker at {self.address} stopped answering "
+                                      f"while {job_id} ran") from None
+                time.sleep(WATCH_RECONNECT_PAUSE_S)
+
+    def wait(self, job_id: str, progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        status: dict[str, Any] = {}
+        for status in self.watch(job_id):
+            if progress is not None:
+                progress(status)
+        return status
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "JobTrackerClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,94 @@
+"""JobTracker daemon entry point: loads history, serves the JobTracker service and
+runs the scheduler's tick loop until SIGTERM / SIGINT.
+
+Run by `minidfs daemon jobtracker --conf cluster.toml --id jt` (which calls `main`)
+or directly as `python -m mapreduce.jobtracker.server --conf C --id jt`.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from mapreduce.dfs import DfsFileSystem
+from mapreduce.jobtracker.history import History
+from mapreduce.jobtracker.servicer import JobTrackerServicer
+from mapreduce.jobtracker.tracker import JobTracker
+from mapreduce.rpc import jobtracker_pb2_grpc
+from minidfs import errors
+from minidfs.config import ClusterConfig, NodeConfig, load
+from minidfs.rpc import channels
+
+log = logging.getLogger("mapreduce.jobtracker")
+
+STOP_GRACE_S = 3.0
+
+
+async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    from minidfs import Client
+
+    client = Client(conf, client_node="")
+    tracker = JobTracker(conf, DfsFileSystem(client), History(node.data_dir / "history"))
+    server = channels.aio_server()
+    jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
+    ticker = None
+    try:
+        try:
+            tracker.load_history()
+            port = server.add_insecure_port(channels.bind_address(node.address))
+        except (OSError, RuntimeError) as e:
+            print(f"minidfs jobtracker {node.name}: {e}", file=sys.stderr)
+            return 1
+        if port == 0:
+            print(f"minidfs jobtracker {node.name}: cannot listen on {node.address} "
+                  f"(port in use?)", file=sys.stderr)
+            return 1
+        await server.start()
+        ticker = loop.create_task(tracker.run())
+        log.info("serving on %s with %d workers configured", node.address, len(conf.workers))
+        await stop.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        await server.stop(STOP_GRACE_S)
+        if ticker is not None:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        await tracker.stop()
+        client.close()
+
+
+def main(conf: ClusterConfig, name: str) -> int:
+    """Runs JobTracker `name` of conf until SIGTERM / SIGINT; the exit code."""
+    try:
+        node = conf.node(name)
+    except errors.ConfigError as e:
+        print(f"minidfs jobtracker {name}: {e}", file=sys.stderr)
+        return 1
+    if node.kind != "jobtracker":
+        print(f"minidfs jobtracker {name}: node is a {node.kind}, not a jobtracker",
+              file=sys.stderr)
+        return 1
+    return asyncio.run(_run(conf, node))
+
+
+if __name__ == "__main__":
+    from minidfs import logs
+
+    parser = argparse.ArgumentParser(description="minidfs MapReduce JobTracker")
+    parser.add_argument("--conf", required=True, help="cluster.toml")
+    parser.add_argument("--id", required=True, help="node name, e.g. jt")
+    args = parser.parse_args()
+    logs.setup(args.id)
+    try:
+        cluster = load(args.conf)
+    except errors.ConfigError as e:
+        print(f"minidfs jobtracker {args.id}: {e}", file=sys.stderr)
+        raise SystemExit(1)
+    raise SystemExit(main(cluster, args.id))

@@ -1,0 +1,79 @@
+"""The JobTracker gRPC service: protobuf in, JobTracker call, protobuf out.
+
+Registered by mapreduce/jobtracker/server.py. Every method is wrapped with
+@rpc_errors, so a malformed request gets INVALID_ARGUMENT and the server goes on.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator
+
+from mapreduce import ids, jobstatus
+from mapreduce.jobtracker.tracker import JobTracker
+from mapreduce.rpc import jobtracker_pb2 as pb
+from mapreduce.rpc import jobtracker_pb2_grpc
+from minidfs.rpc.status import rpc_errors
+
+WATCH_INTERVAL_S = 0.25
+# A watch that outlives this is ended; the client simply watches again.
+WATCH_MAX_S = 300.0
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
+
+
+class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
+    def __init__(self, tracker: JobTracker) -> None:
+        self.tracker = tracker
+
+    @rpc_errors
+    async def Submit(self, request: pb.SubmitRequest, context) -> pb.SubmitReply:
+        return pb.SubmitReply(job_id=await self.tracker.submit(request))
+
+    @rpc_errors
+    async def GetJob(self, request: pb.JobRequest, context) -> pb.JobStatus:
+        return jobstatus.to_pb(self.tracker.status(ids.validate_job_id(request.job_id)))
+
+    @rpc_errors
+    async def WatchJob(self, request: pb.JobRequest, context) -> AsyncIterator[pb.JobStatus]:
+        job_id = ids.validate_job_id(request.job_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WATCH_MAX_S
+        last = None
+        while True:
+            status = self.tracker.status(job_id)
+            if status != last:
+                yield jobstatus.to_pb(status)
+                last = status
+            if status["state"] in jobstatus.FINISHED_STATES or loop.time() > deadline:
+                return
+            await asyncio.sleep(WATCH_INTERVAL_S)
+
+    @rpc_errors
+    async def ListJobs(self, request: pb.ListJobsRequest, context) -> pb.JobList:
+        limit = min(request.limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+        return pb.JobList(jobs=[jobstatus.to_pb(s) for s in self.tracker.list_jobs(limit)])
+
+    @rpc_errors
+    async def KillJob(self, request: pb.JobRequest, context) -> pb.JobStatus:
+        return jobstatus.to_pb(self.tracker.kill(ids.validate_job_id(request.job_id)))
+
+    @rpc_errors
+    async def Heartbeat(self, request: pb.HeartbeatRequest, context) -> pb.HeartbeatReply:
+        return self.tracker.heartbeat(request)
+
+    @rpc_errors
+    async def GetJobPackage(self, request: pb.JobRequest, context) -> pb.JobPackage:
+        return self.tracker.package(request.job_id)
+
+    @rpc_errors
+    async def GetMapOutputs(self, request: pb.MapOutputsRequest, context) -> pb.MapOutputs:
+        return self.tracker.map_outputs(request.job_id, request.reduce_attempt_id)
+
+    @rpc_errors
+    async def ReportFetchFailure(self, request: pb.FetchFailure, context) -> pb.Ack:
+        self.tracker.fetch_failure(request)
+        return pb.Ack()
+
+    @rpc_errors
+    async def CanCommit(self, request: pb.CommitRequest, context) -> pb.CommitReply:
+        return pb.CommitReply(allowed=self.tracker.can_commit(request.attempt_id))

@@ -1,0 +1,339 @@
+"""The JobTracker's shell around the pure scheduler: jobs' metadata, the clock, the
+DFS work of submission and commit, history, and the periodic tick.
+
+Called by the gRPC servicer (servicer.py), which only translates protobuf to the
+plain arguments here and back. Scheduler calls are synchronous and happen on the
+event loop, so they never interleave; DFS calls (listing input, committing output)
+run in threads so they never block heartbeats.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapreduce import ids
+from mapreduce.committer import OutputCommitter
+from mapreduce.counters import Counters
+from mapreduce.dfs import DfsFileSystem
+from mapreduce.fs import plan_splits
+from mapreduce.jobtracker.history import History
+from mapreduce.jobtracker.model import Assignment, HeartbeatDecision, JobFinished, JobState
+from mapreduce.jobtracker.scheduler import MapInput, Scheduler, SchedulerConfig
+from mapreduce.rpc import jobtracker_pb2 as pb
+from mapreduce.splits import Split
+from mapreduce.topology import locality_key, racks_of
+from minidfs import paths
+from minidfs.config import ClusterConfig
+from minidfs.errors import FileNotFound, InvalidArgument, JobError, MinidfsError
+
+log = logging.getLogger("mapreduce.jobtracker")
+
+TICK_INTERVAL_S = 0.25
+# Finished jobs kept in memory for status/list; older ones are read from history.
+MAX_RETAINED_JOBS = 200
+MAX_NAME_CHARS = 200
+MAX_REDUCERS = 1000
+MAX_ENV_VARS = 64
+MAX_TASK_TIMEOUT_S = 24 * 3600.0
+MIN_TASK_TIMEOUT_S = 1.0
+MAX_ATTEMPT_REPORTS = 256
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    name: str
+    input: str
+    output: str
+    reducers: int
+    splits: list[Split]
+    package: pb.JobPackage
+    task_timeout_s: float
+    submitted_ms: int                         # wall clock, for people
+    finished_ms: int | None = None
+    output_paths: list[str] = field(default_factory=list)
+
+
+class JobTracker:
+    def __init__(self, conf: ClusterConfig, fs: DfsFileSystem, history: History) -> None:
+        self.conf = conf
+        self.fs = fs
+        self.history = history
+        settings = conf.settings
+        self.heartbeat_interval_s = settings.mapreduce_heartbeat_interval_s
+        self.scheduler = Scheduler(SchedulerConfig(
+            worker_timeout_ms=int(settings.mapreduce_worker_timeout_s * 1000),
+            reduce_slowstart=settings.mapreduce_reduce_slowstart,
+            speculative=settings.mapreduce_speculative))
+        self.jobs: dict[str, JobRecord] = {}
+        self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self.stamp = time.strftime("%Y%m%d%H%M%S")
+        self._sequence = itertools.count(1)
+        self._submit_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self.workers = {w.name: w for w in conf.workers}
+
+    # ---- lifecycle ----------------------------------------------------------
+
+    def load_history(self) -> None:
+        self.history.open()
+        for record in self.history.load_all():
+            if record.get("state") not in ("succeeded", "failed", "killed"):
+                record["state"] = "failed"
+                record["error"] = "the JobTracker stopped while the job ran"
+                record["finished_ms"] = record.get("finished_ms") or _wall_ms()
+                self.history.save(record)
+            self._retain(record)
+
+    async def run(self) -> None:
+        """The tick loop: lost workers, and jobs that finished (commit / abort)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_INTERVAL_S)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            for name in self.scheduler.tick(_now_ms()):
+                log.warning("worker %s lost: re-running its attempts and map outputs", name)
+            for event in self.scheduler.drain_events():
+                self._spawn(self._finish_job(event))
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- clients ------------------------------------------------------------
+
+    async def submit(self, request: pb.SubmitRequest) -> str:
+        _validate_submission(request)
+        async with self._submit_lock:
+            splits = await asyncio.to_thread(self._plan, request.input, request.output)
+            job_id = ids.job_id(self.stamp, next(self._sequence))
+            maps = [MapInput(s.locations, racks_of(self.conf, list(s.locations))) for s in splits]
+            self.scheduler.submit(job_id, maps, request.reducers, _now_ms())
+        record = JobRecord(job_id, request.name, request.input, request.output,
+                           request.reducers, splits, request.package,
+                           request.task_timeout_s, _wall_ms())
+        self.jobs[job_id] = record
+        await asyncio.to_thread(self.history.save, self.status(job_id))
+        log.info("job %s submitted: %s %s -> %s, %d maps, %d reduces", job_id, request.name,
+                 request.input, request.output, len(splits), request.reducers)
+        self._wake.set()
+        return job_id
+
+    def _plan(self, input_path: str, output: str) -> list[Split]:
+        """Refuses an existing output and a missing input, then makes the splits and
+        the output's _temporary folder (in a thread: these are DFS calls)."""
+        committer = OutputCommitter(self.fs, output)
+        committer.check_output()
+        splits = plan_splits(self.fs, input_path)
+        committer.setup_job()
+        return splits
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        record = self.jobs.get(job_id)
+        if record is None:
+            found = self.finished.get(job_id) or self.history.load(job_id)
+            if found is None:
+                raise FileNotFound(f"{job_id}: no such job")
+            return found
+        view = self.scheduler.view(job_id)
+        return {
+            "job_id": job_id, "name": record.name, "state": view.state.value,
+            "input": record.input, "output": record.output,
+            "maps_total": view.maps_total, "maps_completed": view.maps_completed,
+            "reduces_total": view.reduces_total, "reduces_completed": view.reduces_completed,
+            "map_progress": view.map_progress, "reduce_progress": view.reduce_progress,
+            "counters": view.counters, "error": view.error,
+            "submitted_ms": record.submitted_ms, "finished_ms": record.finished_ms,
+            "running_attempts": view.running_attempts, "output_paths": record.output_paths,
+        }
+
+    def list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        statuses = [self.status(j) for j in self.jobs] + list(self.finished.values())
+        statuses.sort(key=lambda s: (s.get("submitted_ms") or 0, s["job_id"]), reverse=True)
+        return statuses[:limit]
+
+    def kill(self, job_id: str) -> dict[str, Any]:
+        if job_id in self.jobs:
+            self.scheduler.kill_job(job_id, _now_ms())
+            self._wake.set()
+        return self.status(job_id)
+
+    # ---- workers and task processes ----------------------------------------
+
+    def heartbeat(self, request: pb.HeartbeatRequest) -> pb.HeartbeatReply:
+        worker = self.workers.get(request.worker)
+        if worker is None:
+            raise InvalidArgument(f"{request.worker!r:.80}: not a worker in the cluster file")
+        if len(request.running) + len(request.finished) > MAX_ATTEMPT_REPORTS:
+            raise InvalidArgument(f"{request.worker}: too many attempts in one heartbeat")
+        for attempt_id in [r.attempt_id for r in request.finished] + \
+                [r.attempt_id for r in request.running]:
+            ids.parse_attempt(attempt_id)  # all checked before anything changes
+        now = _now_ms()
+        for result in request.finished:
+            self._attempt_finished(result, now)
+        running = {item.attempt_id: item.progress for item in request.running}
+        decision: HeartbeatDecision = self.scheduler.on_heartbeat(
+            worker.name, min(request.free_map_slots, MAX_ATTEMPT_REPORTS),
+            locality_key(self.conf, worker), now, rack=worker.rack, running=running,
+            incarnation=request.incarnation,
+            free_reduce_slots=min(request.free_reduce_slots, MAX_ATTEMPT_REPORTS))
+        reply = pb.HeartbeatReply(kill=decision.kill, cleanup_jobs=decision.cleanup_jobs,
+                                  heartbeat_interval_s=self.heartbeat_interval_s)
+        for assignment in decision.assignments:
+            reply.assignments.append(self._assignment(assignment))
+            log.info("%s -> %s%s%s", assignment.attempt_id, worker.name,
+                     f" ({assignment.locality.value})" if assignment.locality else "",
+                     " speculative" if assignment.speculative else "")
+        self._wake.set()
+        return reply
+
+    def _attempt_finished(self, result: pb.AttemptResult, now: int) -> None:
+        if result.succeeded:
+            try:
+                counters = Counters.from_triples((c.group, c.name, c.value) for c in result.counters)
+            except JobError as e:
+                self.scheduler.on_attempt_failed(result.attempt_id, f"bad counters: {e}", now)
+                return
+            self.scheduler.on_attempt_succeeded(result.attempt_id, now, counters)
+        else:
+            log.info("%s failed: %s", result.attempt_id, result.error.strip().splitlines()[-1:])
+            self.scheduler.on_attempt_failed(result.attempt_id, result.error, now)
+
+    def _assignment(self, a: Assignment) -> pb.TaskAssignment:
+        record = self.jobs[a.job_id]
+        msg = pb.TaskAssignment(
+            attempt_id=a.attempt_id, job_id=a.job_id, kind=a.kind, index=a.index,
+            num_reducers=record.reducers, num_maps=len(record.splits), output=record.output,
+            timeout_s=record.task_timeout_s)
+        if a.kind == ids.MAP:
+            split = record.splits[a.index]
+            msg.path, msg.start, msg.length = split.path, split.start, split.length
+        return msg
+
+    def package(self, job_id: str) -> pb.JobPackage:
+        record = self.jobs.get(ids.validate_job_id(job_id))
+        if record is None:
+            raise FileNotFound(f"{job_id}: no such running job")
+        return record.package
+
+    def map_outputs(self, job_id: str, reduce_attempt_id: str) -> pb.MapOutputs:
+        ids.parse_attempt(reduce_attempt_id)
+        if ids.validate_job_id(job_id) not in self.jobs:
+            return pb.MapOutputs(attempt_alive=False)
+        outputs = self.scheduler.map_outputs(job_id)
+        reply = pb.MapOutputs(num_maps=len(outputs),
+                              attempt_alive=self.scheduler.attempt_alive(reduce_attempt_id))
+        for index, found in enumerate(outputs):
+            if found is not None:
+                attempt_id, worker = found
+                reply.ready.append(pb.MapOutputLocation(
+                    map_index=index, map_attempt_id=attempt_id,
+                    worker_address=self.workers[worker].address))
+        return reply
+
+    def fetch_failure(self, request: pb.FetchFailure) -> None:
+        ids.validate_job_id(request.job_id)
+        ids.parse_attempt(request.map_attempt_id)
+        log.warning("%s could not fetch %s: %s", request.reduce_attempt_id,
+                    request.map_attempt_id, request.error)
+        self.scheduler.on_fetch_failure(request.job_id, request.map_index,
+                                        request.map_attempt_id, _now_ms())
+        self._wake.set()
+
+    def can_commit(self, attempt_id: str) -> bool:
+        ids.parse_attempt(attempt_id)
+        return self.scheduler.request_commit(attempt_id, _now_ms())
+
+    # ---- finishing jobs -----------------------------------------------------
+
+    async def _finish_job(self, event: JobFinished) -> None:
+        record = self.jobs.get(event.job_id)
+        if record is None:
+            return
+        committer = OutputCommitter(self.fs, record.output)
+        if event.state is JobState.COMMITTING:
+            try:
+                record.output_paths = await asyncio.to_thread(self._commit, committer)
+                self.scheduler.on_job_committed(event.job_id, _now_ms())
+            except MinidfsError as e:
+                self.scheduler.on_job_committed(event.job_id, _now_ms(),
+                                                error=f"job commit failed: {e}")
+        else:
+            try:
+                await asyncio.to_thread(committer.abort_job)
+            except MinidfsError as e:
+                log.warning("%s: could not remove %s: %s", event.job_id, committer.temp, e)
+        record.finished_ms = _wall_ms()
+        status = self.status(event.job_id)
+        log.info("job %s %s", event.job_id, status["state"])
+        try:
+            await asyncio.to_thread(self._record_history, status)
+        finally:
+            self._retain(status)
+            del self.jobs[event.job_id]
+            self.scheduler.forget(event.job_id)
+
+    def _commit(self, committer: OutputCommitter) -> list[str]:
+        committer.commit_job()
+        return sorted(e["path"] for e in self.fs.client.ls(committer.output)
+                      if e["type"] == "file" and paths.basename(e["path"]).startswith("part-"))
+
+    def _record_history(self, status: dict[str, Any]) -> None:
+        self.history.save(status)
+        self.history.prune()
+
+    def _retain(self, status: dict[str, Any]) -> None:
+        self.finished[status["job_id"]] = status
+        while len(self.finished) > MAX_RETAINED_JOBS:
+            self.finished.popitem(last=False)
+
+
+def _validate_submission(request: pb.SubmitRequest) -> None:
+    if not request.name or len(request.name) > MAX_NAME_CHARS:
+        raise InvalidArgument(f"job name must be 1 to {MAX_NAME_CHARS} characters")
+    paths.validate(request.input)
+    paths.validate(request.output)
+    if paths.is_under(request.output, request.input) or paths.is_under(request.input, request.output):
+        raise InvalidArgument(f"{request.output}: output may not be inside the input, or hold it")
+    if request.reducers > MAX_REDUCERS:
+        raise InvalidArgument(f"{request.reducers}: at most {MAX_REDUCERS} reducers")
+    if not MIN_TASK_TIMEOUT_S <= request.task_timeout_s <= MAX_TASK_TIMEOUT_S:
+        raise InvalidArgument(f"{request.task_timeout_s}: task timeout must be between "
+                              f"{MIN_TASK_TIMEOUT_S} and {MAX_TASK_TIMEOUT_S} s")
+    package = request.package
+    if not _MODULE.match(package.module_name) or not _IDENTIFIER.match(package.class_name):
+        raise InvalidArgument(f"{package.module_name}:{package.class_name}: not a module and class name")
+    names = [package.module_file] + [f.name for f in package.files]
+    for name in names:
+        if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+            raise InvalidArgument(f"{name!r:.80}: shipped file names must be plain base names")
+    if not package.module_file.endswith(".py") or len(set(names)) != len(names):
+        raise InvalidArgument("the job module must be a .py file and shipped names must differ")
+    if len(package.env) > MAX_ENV_VARS or any(not _IDENTIFIER.match(e.name) for e in package.env):
+        raise InvalidArgument(f"at most {MAX_ENV_VARS} environment variables with plain names")
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)

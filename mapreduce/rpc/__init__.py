@@ -1,0 +1,1 @@
+"""Generated protobuf / gRPC code for MapReduce (run `./dev protos`); do not edit."""

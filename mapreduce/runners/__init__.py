@@ -1,0 +1,1 @@
+"""Ways to run a job: inline (in this process, local files) and cluster (JobTracker)."""

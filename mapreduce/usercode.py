@@ -1,0 +1,54 @@
+"""Calling the user's job code: checking what it yields and reporting its errors. Pure.
+
+Used by the task code (map, combine, reduce loops), the inline runner and the Worker's
+task child. A user method may be a generator, return an iterable of pairs, or return
+None (it yielded nothing). A failure is reported with the traceback trimmed to start
+at the user's code, so the engine frames that called it do not bury it.
+"""
+from __future__ import annotations
+
+import pathlib
+import traceback
+from typing import Any, Callable, Iterable, Iterator
+
+from minidfs.errors import JobError
+
+_ENGINE_DIR = str(pathlib.Path(__file__).resolve().parent)
+
+
+def pairs(produced: Iterable[Any] | None, who: str) -> Iterator[tuple[Any, Any]]:
+    """The (key, value) pairs a user method produced, refusing anything else."""
+    if produced is None:
+        return
+    if isinstance(produced, (str, bytes, dict)):
+        raise JobError(f"{who} must yield (key, value) pairs, it returned a {type(produced).__name__}")
+    for item in produced:
+        if type(item) is tuple and len(item) == 2:
+            yield item
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            yield item[0], item[1]
+        else:
+            raise JobError(f"{who} must yield (key, value) pairs, got {item!r:.80}")
+
+
+def run_hook(hook: Callable[[], Any], emit: Callable[[Any, Any], None], who: str) -> None:
+    """Runs mapper_init/final or reducer_init/final; what it yields is output."""
+    for key, value in pairs(hook(), who):
+        emit(key, value)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The exception's traceback without the engine frames that led into user code."""
+    summary = traceback.TracebackException.from_exception(exc)
+    frames = list(summary.stack)
+    first_user = next((i for i, f in enumerate(frames) if not _in_engine(f.filename)), None)
+    if first_user is not None:
+        summary.stack = traceback.StackSummary.from_list(frames[first_user:])
+    return "".join(summary.format()).rstrip("\n")
+
+
+def _in_engine(filename: str) -> bool:
+    try:
+        return str(pathlib.Path(filename).resolve()).startswith(_ENGINE_DIR)
+    except OSError:
+        return False

@@ -1,0 +1,64 @@
+"""`minidfs admin ha status [--json]` and `minidfs admin ha failover`: the HA levers.
+
+The `ha` group is attached to the `admin` group (minidfs/cli/admin_commands.py).
+Both commands talk to every NameNode of cluster.toml through minidfs.client.ha_admin.
+
+    $ minidfs admin ha status
+    NAME  ROLE     STATE            EPOCH  LAST TXID  COMMITTED  CHECKPOINT  ADDRESS
+    nn1   active   Primary          2      1043       1043       1000        127.0.0.1:41001
+    nn2   standby  ActiveSecondary  2      1043       1043       1000        127.0.0.1:41002
+"""
+from __future__ import annotations
+
+import click
+
+from minidfs import config
+from minidfs.cli import format as fmt
+from minidfs.cli.common import reports_errors, state
+from minidfs.client import ha_admin
+
+STATUS_COLUMNS = ("NAME", "ROLE", "STATE", "EPOCH", "LAST TXID", "COMMITTED", "CHECKPOINT",
+                  "ADDRESS")
+
+
+def _conf() -> config.ClusterConfig:
+    return config.load(state().conf_path)
+
+
+def status_lines(rows: list[dict]) -> list[str]:
+    return fmt.table(([r["name"], r["role"], r.get("state") or r.get("error", ""),
+                       r.get("epoch", ""), r.get("last_txid", ""),
+                       r.get("journal_committed_txid", ""), r.get("checkpoint_txid", ""),
+                       r["address"]] for r in rows), STATUS_COLUMNS)
+
+
+@click.group("ha")
+def ha_group() -> None:
+    """NameNode high availability: roles, epochs, graceful failover."""
+
+
+@ha_group.command("status")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"namenodes": [{"name", "role", "state", "epoch", "last_txid", ...}]}.')
+@reports_errors
+def status(as_json: bool) -> None:
+    """Which NameNode is active, their epochs and how far each has applied the log."""
+    rows = ha_admin.ha_statuses(_conf())
+    if as_json:
+        click.echo(fmt.to_json({"namenodes": rows}))
+        return
+    for line in status_lines(rows):
+        click.echo(line)
+
+
+@ha_group.command("failover")
+@click.option("--json", "as_json", is_flag=True, help='Print {"from", "to", "epoch", "seconds"}.')
+@reports_errors
+def failover(as_json: bool) -> None:
+    """Hand the active role to the other NameNode gracefully."""
+    result = ha_admin.failover(_conf())
+    if as_json:
+        click.echo(fmt.to_json(result))
+        return
+    click.echo(f"failover: {result['from']} -> {result['to']} (epoch {result['epoch']}, "
+               f"{result['seconds']:.1f} s)")

@@ -1,0 +1,85 @@
+"""Asking the NameNodes about HA, and a graceful failover, for the shell and the launcher.
+
+Used by `minidfs admin ha status|failover` (minidfs/cli/ha_commands.py) and by
+`minidfs cluster status` (cluster/local.py) to show each NameNode's role. Unlike
+NamenodeClient, which looks for *the* active NameNode, these ask every NameNode of
+cluster.toml directly (GetHaStatus is answered by a standby too), with a short
+deadline each, and report one that does not answer as "unreachable".
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+
+from minidfs import errors
+from minidfs.config import ClusterConfig
+from minidfs.rpc import channels, client_namenode_pb2 as pb, client_namenode_pb2_grpc
+from minidfs.rpc.status import from_rpc_error
+
+STATUS_DEADLINE_S = 2.0
+HANDOVER_DEADLINE_S = 60.0       # the active finishes its edits and finalizes its segment
+FAILOVER_WAIT_S = 30.0           # for the other NameNode to become active
+POLL_INTERVAL_S = 0.2
+UNREACHABLE = "unreachable"
+
+
+def _call(address: str, method: str, request: Any, deadline_s: float) -> Any:
+    channel = channels.sync_channel(address)
+    try:
+        stub = client_namenode_pb2_grpc.ClientNamenodeStub(channel)
+        return getattr(stub, method)(request, timeout=deadline_s)
+    except grpc.RpcError as e:
+        raise from_rpc_error(e) from None
+    finally:
+        channel.close()
+
+
+def _as_dict(status: pb.HaStatus, address: str) -> dict[str, Any]:
+    return {"name": status.name, "address": address, "ha": status.ha, "role": status.role,
+            "state": status.state, "epoch": status.epoch, "last_txid": status.last_txid,
+            "journal_committed_txid": status.journal_committed_txid,
+            "checkpoint_txid": status.checkpoint_txid, "safe_mode": status.safe_mode,
+            "lease_holder": status.lease_holder,
+            "lease_remaining_ms": status.lease_remaining_ms}
+
+
+def ha_statuses(conf: ClusterConfig,
+                deadline_s: float = STATUS_DEADLINE_S) -> list[dict[str, Any]]:
+    """One dict per NameNode in cluster.toml: name, address, role (active / standby /
+    unreachable), state (Primary / ActiveSecondary / IdleSecondary), epoch, last_txid,
+    journal_committed_txid, checkpoint_txid, safe_mode, lease_holder, lease_remaining_ms."""
+    rows = []
+    for node in conf.namenodes:
+        try:
+            status = _call(node.address, "GetHaStatus", pb.GetHaStatusRequest(), deadline_s)
+            rows.append(_as_dict(status, node.address))
+        except errors.MinidfsError as e:
+            rows.append({"name": node.name, "address": node.address, "role": UNREACHABLE,
+                         "state": "", "error": str(e)})
+    return rows
+
+
+def failover(conf: ClusterConfig, wait_s: float = FAILOVER_WAIT_S) -> dict[str, Any]:
+    """Graceful hand-over: the active becomes a standby and another NameNode takes
+    over. Returns {"from", "to", "epoch", "seconds"}; raises when no NameNode is
+    active, or none became active within wait_s."""
+    if not conf.settings.ha:
+        raise errors.PreconditionFailed("failover needs an HA cluster (ha = true)")
+    started = time.monotonic()
+    active = [s for s in ha_statuses(conf) if s["role"] == "active"]
+    if not active:
+        raise errors.Unavailable("no active namenode to fail over from")
+    old = active[0]
+    _call(old["address"], "TransitionToStandby", pb.TransitionToStandbyRequest(),
+          HANDOVER_DEADLINE_S)
+    deadline = started + wait_s
+    while time.monotonic() < deadline:
+        for status in ha_statuses(conf):
+            if status["role"] == "active" and status["name"] != old["name"]:
+                return {"from": old["name"], "to": status["name"], "epoch": status["epoch"],
+                        "seconds": round(time.monotonic() - started, 3)}
+        time.sleep(POLL_INTERVAL_S)
+    raise errors.Unavailable(f"{old['name']} stepped down but no other namenode became "
+                             f"active within {wait_s:g} s")

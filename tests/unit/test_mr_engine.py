@@ -1,0 +1,150 @@
+"""The pure engine pieces: key order, map-side spill/combine/merge, external merge."""
+import collections
+import os
+import random
+
+import pytest
+
+from mapreduce import keys, merge
+from mapreduce.counters import Counters
+from mapreduce.mapside import MapOutputBuffer
+from mapreduce.runfile import RunWriter, iter_segment, read_index
+from minidfs.errors import JobError
+
+
+def test_sort_key_orders_mixed_types_by_rank_then_value() -> None:
+    mixed = ["b", 2, None, (1, "a"), b"x", 1.5, True, "a", {"k": 1}, [1], False, -3]
+    ordered = sorted(mixed, key=keys.sort_key)
+    assert ordered == [None, False, True, -3, 1.5, 2, "a", "b", b"x", [1], (1, "a"), {"k": 1}]
+
+
+def test_int_and_equal_float_are_distinct_adjacent_keys() -> None:
+    assert keys.sort_key(1) < keys.sort_key(1.0) < keys.sort_key(2)
+    assert keys.sort_key([1, "a"]) == keys.sort_key((1, "a"))
+    nan = float("nan")
+    assert keys.sort_key(nan) == keys.sort_key(nan) > keys.sort_key(float("inf"))
+
+
+def test_decoded_keys_sort_and_hash_like_originals() -> None:
+    for key in ["w", 7, -1.25, None, True, b"\x00", ["a", [1, 2]], {"z": 1, "a": [2]}]:
+        data = keys.pack(key)
+        assert keys.sort_key(keys.unpack_key(data)) == keys.sort_key(key)
+        assert keys.pack(keys.unpack_key(data)) == data
+
+
+def test_unserializable_key_is_a_job_error() -> None:
+    with pytest.raises(JobError, match="cannot be serialized"):
+        keys.pack(object())
+
+
+def read_output(out, partition):
+    return [(keys.unpack_key(k), keys.unpack_value(v))
+            for k, v in iter_segment(out.path, out.segments[partition])]
+
+
+def make_pairs(n, seed=0):
+    rng = random.Random(seed)
+    return [(f"k{rng.randint(0, 200)}", rng.randint(1, 5)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("threshold", [4096, 64 * 1024, 1 << 30])
+def test_map_output_sorted_partitioned_and_complete(tmp_path, threshold) -> None:
+    counters = Counters()
+    buf = MapOutputBuffer(3, str(tmp_path), counters, spill_threshold_bytes=threshold)
+    pairs = make_pairs(5000)
+    for k, v in pairs:
+        buf.collect(k, v)
+    out = buf.finish()
+    assert read_index(out.index_path) == out.segments
+    got = []
+    for p in range(3):
+        records = read_output(out, p)
+        assert [k for k, _ in records] == sorted(k for k, _ in records)
+        for k, _ in records:
+            assert keys.hash_partition(keys.pack(k), 3) == p
+        got.extend(records)
+    assert collections.Counter(got) == collections.Counter(pairs)
+    assert counters.get("mapreduce", "map_output_records") == 5000
+    if threshold == 4096:
+        assert counters.get("mapreduce", "map_spills") > 10
+    assert [f for f in os.listdir(tmp_path) if f.startswith("spill")] == []
+
+
+def test_combiner_runs_on_spills_and_merge(tmp_path) -> None:
+    counters = Counters()
+    buf = MapOutputBuffer(2, str(tmp_path), counters, spill_threshold_bytes=4096,
+                          combiner=lambda k, vs: [(k, sum(vs))])
+    pairs = make_pairs(4000, seed=3)
+    for k, v in pairs:
+        buf.collect(k, v)
+    out = buf.finish()
+    want = collections.Counter()
+    for k, v in pairs:
+        want[k] += v
+    got = dict(read_output(out, 0) + read_output(out, 1))
+    assert got == dict(want)
+    # The final merge combines across spills: one record per key is left.
+    assert sum(segment.records for segment in out.segments) == len(want)
+    assert counters.get("mapreduce", "map_spills") > 1
+
+
+def test_combiner_may_not_change_the_key(tmp_path) -> None:
+    buf = MapOutputBuffer(1, str(tmp_path), Counters(), combiner=lambda k, vs: [(k + "!", 1)])
+    buf.collect("a", 1)
+    with pytest.raises(JobError, match="combiner must keep the key"):
+        buf.finish()
+
+
+def test_values_for_equal_keys_keep_emit_order(tmp_path) -> None:
+    buf = MapOutputBuffer(1, str(tmp_path), Counters(), spill_threshold_bytes=4096)
+    for i in range(3000):
+        buf.collect("same" if i % 2 else f"other{i % 7}", i)
+    out = buf.finish()
+    same = [v for k, v in read_output(out, 0) if k == "same"]
+    assert same == list(range(1, 3000, 2))
+
+
+def test_partitioner_result_is_checked(tmp_path) -> None:
+    buf = MapOutputBuffer(2, str(tmp_path), Counters(), partitioner=lambda k, n: 5)
+    with pytest.raises(JobError, match="partitioner returned 5"):
+        buf.collect("a", 1)
+
+
+def test_memory_is_bounded_by_threshold_not_input(tmp_path) -> None:
+    """The buffer never holds more than the threshold's worth of records."""
+    buf = MapOutputBuffer(2, str(tmp_path), Counters(), spill_threshold_bytes=64 * 1024)
+    peak = 0
+    for i in range(50_000):
+        buf.collect(f"key-{i % 977}", "v" * 20)
+        peak = max(peak, sum(len(p) for p in buf._parts))
+    assert peak < 64 * 1024 // 200 + 1
+    buf.finish()
+
+
+def write_run(path, records):
+    with RunWriter(path) as w:
+        w.begin()
+        for k, v in sorted(records, key=lambda kv: keys.sort_key(kv[0])):
+            w.add(keys.pack(k), keys.pack(v))
+        return w.end()
+
+
+@pytest.mark.parametrize("fan_in", [2, 3, 32])
+def test_external_merge_with_bounded_fan_in(tmp_path, fan_in) -> None:
+    rng = random.Random(7)
+    runs, everything = [], []
+    for i in range(11):
+        records = [(rng.randint(0, 50), i * 1000 + j) for j in range(rng.randint(0, 40))]
+        everything.extend(records)
+        path = str(tmp_path / f"run{i}")
+        runs.append((path, write_run(path, records)))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    grouped = [(keys.unpack_key(k), [keys.unpack_value(v) for v in vs])
+               for k, vs in merge.groups(merge.merge(runs, str(scratch), fan_in=fan_in))]
+    assert [k for k, _ in grouped] == sorted(set(k for k, _ in everything))
+    want = collections.defaultdict(list)
+    for k, v in everything:
+        want[k].append(v)
+    # Stable: values of one key come run by run, in each run's order.
+    assert dict(grouped) == dict(want)
