@@ -6,7 +6,6 @@ or directly as `python -m mapreduce.jobtracker.server --conf C --id jt`.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -17,8 +16,8 @@ from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.servicer import JobTrackerServicer
 from mapreduce.jobtracker.tracker import JobTracker
 from mapreduce.rpc import jobtracker_pb2_grpc
-from minidfs import errors
-from minidfs.config import ClusterConfig, NodeConfig, load
+from minidfs.config import ClusterConfig, NodeConfig
+from minidfs import daemon_entry
 from minidfs.rpc import channels
 
 log = logging.getLogger("mapreduce.jobtracker")
@@ -65,30 +64,10 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 
 
 def main(conf: ClusterConfig, name: str) -> int:
-    """Runs JobTracker `name` of conf until SIGTERM / SIGINT; the exit code."""
-    try:
-        node = conf.node(name)
-    except errors.ConfigError as e:
-        print(f"minidfs jobtracker {name}: {e}", file=sys.stderr)
-        return 1
-    if node.kind != "jobtracker":
-        print(f"minidfs jobtracker {name}: node is a {node.kind}, not a jobtracker",
-              file=sys.stderr)
-        return 1
-    return asyncio.run(_run(conf, node))
+    """Runs jobtracker `name` of conf until SIGTERM / SIGINT; the exit code."""
+    return daemon_entry.run(
+        "jobtracker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "jobtracker")))
 
 
 if __name__ == "__main__":
-    from minidfs import logs
-
-    parser = argparse.ArgumentParser(description="minidfs MapReduce JobTracker")
-    parser.add_argument("--conf", required=True, help="cluster.toml")
-    parser.add_argument("--id", required=True, help="node name, e.g. jt")
-    args = parser.parse_args()
-    logs.setup(args.id)
-    try:
-        cluster = load(args.conf)
-    except errors.ConfigError as e:
-        print(f"minidfs jobtracker {args.id}: {e}", file=sys.stderr)
-        raise SystemExit(1)
-    raise SystemExit(main(cluster, args.id))
+    daemon_entry.standalone("jobtracker", main)

@@ -6,7 +6,6 @@ directly as `python -m mapreduce.worker.server --conf C --id w1`.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
@@ -16,7 +15,8 @@ from mapreduce.rpc import worker_pb2_grpc
 from mapreduce.worker.daemon import WorkerDaemon
 from mapreduce.worker.shuffle import ShuffleServicer
 from minidfs import errors
-from minidfs.config import ClusterConfig, NodeConfig, load
+from minidfs.config import ClusterConfig, NodeConfig
+from minidfs import daemon_entry
 from minidfs.rpc import channels
 
 log = logging.getLogger("mapreduce.worker")
@@ -58,29 +58,10 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 
 
 def main(conf: ClusterConfig, name: str) -> int:
-    """Runs Worker `name` of conf until SIGTERM / SIGINT; the exit code."""
-    try:
-        node = conf.node(name)
-    except errors.ConfigError as e:
-        print(f"minidfs worker {name}: {e}", file=sys.stderr)
-        return 1
-    if node.kind != "worker":
-        print(f"minidfs worker {name}: node is a {node.kind}, not a worker", file=sys.stderr)
-        return 1
-    return asyncio.run(_run(conf, node))
+    """Runs worker `name` of conf until SIGTERM / SIGINT; the exit code."""
+    return daemon_entry.run(
+        "worker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "worker")))
 
 
 if __name__ == "__main__":
-    from minidfs import logs
-
-    parser = argparse.ArgumentParser(description="minidfs MapReduce Worker")
-    parser.add_argument("--conf", required=True, help="cluster.toml")
-    parser.add_argument("--id", required=True, help="node name, e.g. w1")
-    args = parser.parse_args()
-    logs.setup(args.id)
-    try:
-        cluster = load(args.conf)
-    except errors.ConfigError as e:
-        print(f"minidfs worker {args.id}: {e}", file=sys.stderr)
-        raise SystemExit(1)
-    raise SystemExit(main(cluster, args.id))
+    daemon_entry.standalone("worker", main)

@@ -7,7 +7,6 @@ Run by `minidfs daemon datanode --conf cluster.toml --id dn1` (which calls
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import ctypes
 import logging
@@ -15,7 +14,7 @@ import signal
 import sys
 
 from minidfs import errors
-from minidfs.config import ClusterConfig, NodeConfig, load
+from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.datanode.block_scanner import BlockScanner
 from minidfs.datanode.commands import CommandRunner
 from minidfs.datanode.namenode_link import NamenodeLink
@@ -23,6 +22,7 @@ from minidfs.datanode.peers import Peers
 from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
+from minidfs import daemon_entry
 from minidfs.rpc import channels
 
 log = logging.getLogger("minidfs.datanode")
@@ -121,30 +121,11 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 
 
 def main(conf: ClusterConfig, name: str) -> int:
-    """Runs DataNode `name` of conf until SIGTERM / SIGINT; the exit code."""
-    try:
-        node = conf.node(name)
-    except errors.ConfigError as e:
-        print(f"minidfs datanode {name}: {e}", file=sys.stderr)
-        return 1
-    if node.kind != "datanode":
-        print(f"minidfs datanode {name}: node is a {node.kind}, not a datanode", file=sys.stderr)
-        return 1
+    """Runs datanode `name` of conf until SIGTERM / SIGINT; the exit code."""
     _keep_large_buffers_in_heap()
-    return asyncio.run(_run(conf, node))
+    return daemon_entry.run(
+        "datanode", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "datanode")))
 
 
 if __name__ == "__main__":
-    from minidfs import logs
-
-    parser = argparse.ArgumentParser(description="minidfs DataNode")
-    parser.add_argument("--conf", required=True, help="cluster.toml")
-    parser.add_argument("--id", required=True, help="node name, e.g. dn1")
-    args = parser.parse_args()
-    logs.setup(args.id)
-    try:
-        cluster = load(args.conf)
-    except errors.ConfigError as e:
-        print(f"minidfs datanode {args.id}: {e}", file=sys.stderr)
-        raise SystemExit(1)
-    raise SystemExit(main(cluster, args.id))
+    daemon_entry.standalone("datanode", main)

@@ -7,16 +7,13 @@ SIGINT, then stops gracefully.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import signal
-import sys
 
-from minidfs import config, logs
 from minidfs.config import ClusterConfig
-from minidfs.errors import MinidfsError
 from minidfs.journalnode.journal_service import JournalService
+from minidfs import daemon_entry
 from minidfs.rpc import channels, journal_pb2_grpc
 
 log = logging.getLogger("minidfs.journalnode")
@@ -24,14 +21,8 @@ log = logging.getLogger("minidfs.journalnode")
 STOP_GRACE_S = 2.0
 
 
-class StartupError(Exception):
-    pass
-
-
 async def serve(conf: ClusterConfig, name: str) -> None:
-    node = conf.node(name)
-    if node.kind != "journalnode":
-        raise StartupError(f"{name} is a {node.kind}, not a journalnode")
+    node = daemon_entry.node_of_kind(conf, name, "journalnode")
     service = JournalService(conf, name, node.data_dir)
     service.load_existing()
     server = channels.aio_server()
@@ -39,7 +30,7 @@ async def serve(conf: ClusterConfig, name: str) -> None:
     try:
         server.add_insecure_port(channels.bind_address(node.address))
     except RuntimeError as e:
-        raise StartupError(f"cannot listen on {node.address}: {e}") from None
+        raise daemon_entry.StartupError(f"cannot listen on {node.address}: {e}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -55,23 +46,9 @@ async def serve(conf: ClusterConfig, name: str) -> None:
 
 
 def main(conf: ClusterConfig, name: str) -> int:
-    try:
-        asyncio.run(serve(conf, name))
-    except (StartupError, MinidfsError, OSError) as e:
-        print(f"minidfs journalnode {name}: {e}", file=sys.stderr)
-        return 1
-    return 0
+    """Runs JournalNode `name` of conf until SIGTERM / SIGINT; the exit code."""
+    return daemon_entry.run("journalnode", name, lambda: serve(conf, name))
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="minidfs JournalNode")
-    parser.add_argument("--conf", required=True)
-    parser.add_argument("--id", required=True)
-    args = parser.parse_args()
-    logs.setup(args.id)
-    try:
-        loaded = config.load(args.conf)
-    except MinidfsError as e:
-        print(f"minidfs journalnode {args.id}: {e}", file=sys.stderr)
-        raise SystemExit(1) from None
-    raise SystemExit(main(loaded, args.id))
+    daemon_entry.standalone("journalnode", main)

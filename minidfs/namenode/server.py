@@ -17,7 +17,6 @@ than exiting) when its journal fails or a newer epoch fences it. An interceptor
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import fcntl
 import logging
@@ -26,8 +25,9 @@ import pathlib
 import signal
 import sys
 
-from minidfs import config, errors
 from minidfs.config import ClusterConfig, NodeConfig
+from minidfs import daemon_entry
+from minidfs.daemon_entry import StartupError
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
@@ -42,10 +42,6 @@ log = logging.getLogger("minidfs.namenode")
 
 STOP_GRACE_S = 5.0
 LOCK_NAME = "in_use.lock"
-
-
-class StartupError(Exception):
-    """A fatal problem found while starting; its message is the one line printed."""
 
 
 def _lock_data_dir(data_dir: pathlib.Path) -> int:
@@ -132,30 +128,11 @@ async def _wait_for_stop(fs: Namesystem) -> str:
 
 
 def main(conf: ClusterConfig, name: str) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
-    try:
-        node = conf.node(name)
-        if node.kind != "namenode":
-            raise StartupError(f"node {name} is a {node.kind}, not a namenode")
-        return asyncio.run(serve(conf, node))
-    except (StartupError, errors.MinidfsError, OSError) as e:
-        print(f"minidfs namenode {name}: {e}", file=sys.stderr)
-        return 1
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Run a minidfs NameNode.")
-    parser.add_argument("--conf", required=True, help="path to cluster.toml")
-    parser.add_argument("--id", required=True, help="this NameNode's name in cluster.toml")
-    return parser.parse_args(argv)
+    """Runs NameNode `name` of conf until SIGTERM / SIGINT; the exit code."""
+    return daemon_entry.run(
+        "namenode", name,
+        lambda: serve(conf, daemon_entry.node_of_kind(conf, name, "namenode")))
 
 
 if __name__ == "__main__":
-    args = _parse_args(None)
-    try:
-        cluster = config.load(args.conf)
-    except errors.ConfigError as e:
-        print(f"minidfs namenode {args.id}: {e}", file=sys.stderr)
-        raise SystemExit(1) from None
-    raise SystemExit(main(cluster, args.id))
+    daemon_entry.standalone("namenode", main)

@@ -77,7 +77,7 @@ class GrepKa(Grep):
 
 def test_grep_with_class_pattern_map_only(corpus, tmp_path):
     input_dir, paths = corpus
-    want, offset = [], {}
+    want = []
     for path in paths:
         pos = 0
         for raw in open(path, "rb"):
