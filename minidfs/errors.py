@@ -64,6 +64,15 @@ class StandbyError(Unavailable):
     pass
 
 
+class SafeModeStarting(SafeModeError, Unavailable):
+    """Automatic safe mode of a NameNode that is starting or has just become active:
+    it leaves by itself once block reports arrive, so clients back off and retry
+    (HDFS's RetriableException for start-up safe mode). Manual safe mode is a plain
+    SafeModeError and is not retried."""
+
+    grpc_code = "UNAVAILABLE"
+
+
 class ChecksumError(MinidfsError):
     grpc_code = "DATA_LOSS"
 
@@ -111,7 +120,7 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
     for cls in [
         MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists,
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
-        SafeModeError, LeaseError, Unavailable, StandbyError, ChecksumError,
+        SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, ChecksumError,
         BlockMissingError, DiskFull, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]

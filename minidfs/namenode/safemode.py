@@ -6,11 +6,12 @@ mode; it leaves automatically once the fraction of complete blocks with at least
 one live replica reaches the threshold and has stayed there for the extension
 (no blocks at all: off at once). `enter()` (the SafeMode RPC) keeps it on until
 `leave()`; automatic exit never undoes a manual enter. While on, every mutation
-fails with SafeModeError; reads work.
+fails (SafeModeStarting, which clients retry, unless it was
+entered by hand: SafeModeError); reads work.
 """
 from __future__ import annotations
 
-from minidfs.errors import SafeModeError
+from minidfs.errors import SafeModeError, SafeModeStarting
 
 
 class SafeMode:
@@ -48,9 +49,12 @@ class SafeMode:
         self._reached_ms = None
 
     def check(self, path: str) -> None:
-        """Raises SafeModeError for a mutation of path while safe mode is on."""
-        if self.on:
+        """Raises for a mutation of path while safe mode is on: SafeModeStarting
+        (retriable) while waiting for block reports, SafeModeError when manual."""
+        if self.on and self.manual:
             raise SafeModeError(f"{path}: name node is in safe mode")
+        if self.on:
+            raise SafeModeStarting(f"{path}: name node is in safe mode: {self.reason()}")
 
     def reason(self) -> str:
         if not self.on:

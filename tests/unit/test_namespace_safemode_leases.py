@@ -22,6 +22,11 @@ def test_safemode_threshold_extension_and_manual() -> None:
     assert sm.on and "1 of 4" in sm.reason()
     sm.update(4, 2, now_ms=10)
     assert sm.on                       # threshold reached, extension running
+    with pytest.raises(errors.SafeModeStarting, match="/s: name node is in safe mode") as starting:
+        sm.check("/s")
+    # waiting for block reports is retriable: clients back off and retry (also after failover)
+    assert isinstance(starting.value, errors.Unavailable)
+    assert isinstance(starting.value, errors.SafeModeError)
     sm.update(4, 2, now_ms=110)
     assert not sm.on
     sm.update(4, 0, now_ms=200)
@@ -29,8 +34,9 @@ def test_safemode_threshold_extension_and_manual() -> None:
     sm.enter()
     sm.update(4, 4, now_ms=300)
     assert sm.on and sm.manual
-    with pytest.raises(errors.SafeModeError, match="/x: name node is in safe mode"):
+    with pytest.raises(errors.SafeModeError, match="/x: name node is in safe mode") as manual:
         sm.check("/x")
+    assert not isinstance(manual.value, errors.Unavailable)   # by hand: fail at once
     sm.leave()
     assert not sm.on
     empty = SafeMode(threshold=0.999, extension_ms=10_000)
@@ -143,3 +149,30 @@ async def test_create_over_a_file_another_client_writes(tmp_path: pathlib.Path) 
     with pytest.raises(errors.LeaseError):
         await ops.add_block("/f", "c2", None, [])
     await fs.stop()
+
+
+def test_safe_mode_errors_cross_the_wire_as_their_own_class() -> None:
+    """The gRPC mapping keeps the retriable / final distinction end to end."""
+    import grpc
+
+    from minidfs.rpc.status import ERROR_KEY, from_rpc_error, status_code
+
+    class FakeRpcError(grpc.RpcError):
+        def __init__(self, exc):
+            self.exc = exc
+
+        def code(self):
+            return status_code(self.exc)
+
+        def details(self):
+            return str(self.exc)
+
+        def trailing_metadata(self):
+            return ((ERROR_KEY, type(self.exc).__name__),)
+
+    starting = errors.SafeModeStarting("/a: name node is in safe mode")
+    assert status_code(starting) == grpc.StatusCode.UNAVAILABLE
+    assert type(from_rpc_error(FakeRpcError(starting))) is errors.SafeModeStarting
+    manual = errors.SafeModeError("/a: name node is in safe mode")
+    assert status_code(manual) == grpc.StatusCode.FAILED_PRECONDITION
+    assert type(from_rpc_error(FakeRpcError(manual))) is errors.SafeModeError
