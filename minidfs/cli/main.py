@@ -10,6 +10,7 @@ from minidfs.cli.admin_commands import admin_group
 from minidfs.cli.cluster_commands import cluster_group
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
+from minidfs.cli.demo_command import demo
 from minidfs.cli.fs_commands import COMMANDS
 from minidfs.cli.fsck_command import fsck
 from minidfs.cli.ha_commands import ha_group
@@ -31,6 +32,7 @@ for _command in COMMANDS:
     cli.add_command(_command)
 cli.add_command(cluster_group)
 cli.add_command(daemon)
+cli.add_command(demo)
 cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
