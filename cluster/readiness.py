@@ -81,4 +81,12 @@ def node_not_ready(conf: ClusterConfig, nn: NamenodeClient, name: str) -> NotRea
                 return name, "not registered with the NameNode as live"
         except errors.Unavailable as e:
             return conf.namenodes[0].name, f"NameNode not answering: {e}"
+    if node.kind == "namenode" and not conf.settings.ha:
+        # The only NameNode serves once block reports took it out of safe mode; with
+        # HA a restarted NameNode rejoins as a standby, which stays in safe mode.
+        try:
+            if nn.call("GetStats", pb.GetStatsRequest()).safe_mode:
+                return name, "still in safe mode"
+        except errors.Unavailable as e:
+            return name, f"not answering: {e}"
     return None

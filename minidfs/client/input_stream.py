@@ -9,7 +9,8 @@ cost one call per block, not one per read. Every response is checked against its
 checksums; a mismatch is reported (ReportBadBlocks) and the read moves on to the
 next replica, as it does from a node that is dead, hung past
 channels.CONNECT_TIMEOUT_S, or answers with an error. With no replica left it
-raises BlockMissingError.
+asks the NameNode again (MISSING_BLOCK_REFETCHES, with backoff), then raises
+BlockMissingError.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import bisect
 import io
 import logging
 import threading
+import time
 
 import grpc
 
@@ -32,6 +34,11 @@ from minidfs.rpc.status import from_rpc_error
 log = logging.getLogger("minidfs.client.input")
 
 LOCATIONS_PREFETCH_BYTES = 1024 * 1024 * 1024
+# When every replica of a block failed: ask the NameNode again this many times,
+# pausing MISSING_BLOCK_BACKOFF_S, then doubling (0.5 + 1.0 s): prompt, yet long
+# enough for a just-restarted NameNode to hear the DataNodes' block reports.
+MISSING_BLOCK_REFETCHES = 2
+MISSING_BLOCK_BACKOFF_S = 0.5
 READ_BLOCK_METHOD = "/minidfs.DataTransfer/ReadBlock"
 DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
 
@@ -212,19 +219,36 @@ class DFSInputStream(io.RawIOBase):
             except _ReplicaFailed as e:
                 self._replica_failed(located, reader.node, e)
         self._drop_reader()
-        block_id = located.block.id
-        # Nodes that failed this stream before go last; those that failed this block are skipped.
-        candidates = sorted((n for n in located.locations if (block_id, n.name) not in self._failed),
-                            key=lambda n: n.name in self._dead)
-        for node in candidates:
-            try:
-                self._reader = _BlockReader(self._channel(node.address), node, located, position,
-                                            self.verify)
-                return self._reader.readinto(out, position)
-            except _ReplicaFailed as e:
-                self._replica_failed(located, node, e)
+        backoff_s = MISSING_BLOCK_BACKOFF_S
+        for attempt in range(MISSING_BLOCK_REFETCHES + 1):
+            if attempt:
+                # Every known replica failed: the NameNode may know more by now (a
+                # restarted NameNode hearing block reports, a finished re-replication),
+                # so ask again after a pause, as HDFS's client does, then give up.
+                time.sleep(backoff_s)
+                backoff_s *= 2
+                located = self._refetch(located)
+            block_id = located.block.id
+            # Nodes that failed this stream before go last; those that failed this block are skipped.
+            candidates = sorted((n for n in located.locations if (block_id, n.name) not in self._failed),
+                                key=lambda n: n.name in self._dead)
+            for node in candidates:
+                try:
+                    self._reader = _BlockReader(self._channel(node.address), node, located, position,
+                                                self.verify)
+                    return self._reader.readinto(out, position)
+                except _ReplicaFailed as e:
+                    self._replica_failed(located, node, e)
         raise errors.BlockMissingError(
-            f"{self.path}: block {block_id} missing: no live replica could be read")
+            f"{self.path}: block {located.block.id} missing: no live replica could be read")
+
+    def _refetch(self, located: common.LocatedBlock) -> common.LocatedBlock:
+        """Fresh locations for the block at `located`, forgetting which nodes failed it
+        (a corrupt replica was reported, so the NameNode no longer offers it)."""
+        self._fetch_locations(located.offset)
+        self._failed = {(b, n) for b, n in self._failed if b != located.block.id}
+        self._dead.clear()
+        return self._block_at(self._pos)
 
     def _replica_failed(self, located: common.LocatedBlock, node: common.DatanodeId, e: _ReplicaFailed) -> None:
         log.warning("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
