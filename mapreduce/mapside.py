@@ -2,26 +2,42 @@
 local file I/O in the task's scratch folder.
 
 Created by the map task (tasks.run_map_task) for every map attempt with reducers > 0,
-inline or on a Worker. `collect(key, value)` encodes the pair, picks its partition and
-keeps it in memory; when the estimated memory passes the spill threshold, every
-partition is sorted by key, combined, and written as one spill run with a segment per
-partition. `finish()` merges the spills per partition (combining again) into the one
-map output file + index that reducers fetch from. Memory is bounded by the threshold,
-not by the split: a 64 MiB split with a 16 MiB threshold spills about five times.
+inline or on a Worker. `collect(key, value)` (or `collect_pairs(produced)`, the map
+loop's per-line call) keeps the pair in memory; when the estimated memory passes the
+spill threshold, every partition is sorted by key, combined, and written as one spill
+run with a segment per partition. `finish()` merges the spills per partition
+(combining again) into the one map output file + index that reducers fetch from.
+Memory is bounded by the threshold, not by the split: a 64 MiB split with a 16 MiB
+threshold spills a few times.
+
+Two ways in, one output. Keys that are exactly `str` (nearly every job's keys) with
+the default partitioner are grouped in a dict as they arrive: key -> its values in
+emit order. The key is encoded, hashed to its partition and sorted once per spill,
+not once per record, and the values are encoded together in one msgpack call (with
+a combiner they are decoded back the same way, so the combiner sees exactly what a
+round trip through the map output would give it). Every other key (ints, tuples,
+str subclasses under a custom partitioner, ...) is encoded and partitioned as it
+arrives and sorted by `keys.sort_key` at the spill. Both kinds meet in the spill in
+`keys.sort_key` order: every str key has the same type rank, so the grouped keys
+are written between the other records of lower and higher rank.
 """
 from __future__ import annotations
 
 import itertools
 import os
+from bisect import bisect_left
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import itemgetter, length_hint
+from types import GeneratorType
 from typing import Any, Callable, Iterable, Iterator
+
+import msgpack
 
 from mapreduce import counters as C
 from mapreduce import keys, merge
 from mapreduce.counters import Counters
 from mapreduce.runfile import RunWriter, Segment, write_index
-from mapreduce.usercode import pairs
+from mapreduce.usercode import check_iterable, checked_pair, pairs
 
 from minidfs.errors import JobError
 
@@ -30,11 +46,21 @@ DEFAULT_SPILL_THRESHOLD_BYTES = 16 * 1024 * 1024
 # sort-key tuple and two bytes objects. An estimate; what matters is that it scales
 # with the record count, so many tiny records also spill.
 RECORD_OVERHEAD_BYTES = 200
+# Grouped str keys: a new key costs its dict entry, the str and its value list; each
+# value a list slot plus its object (a str or bytes value also its length, anything
+# else its encoded length plus RECORD_OVERHEAD_BYTES).
+GROUP_OVERHEAD_BYTES = 200
+INT_VALUE_BYTES = 40
+STR_VALUE_BYTES = 64
 MIN_SPILL_THRESHOLD_BYTES = 4 * 1024
 
 Combiner = Callable[[Any, Iterable[Any]], Any]
+Record = tuple[tuple, bytes, bytes]   # (sort key, key bytes, value bytes)
+Group = tuple[str, bytes, list]       # (key, key bytes, values in emit order)
 
 _first = itemgetter(0)
+# Where str keys go among the other records: sort keys of lower rank compare below it.
+_STR_RANK = keys.sort_key("")[:1]
 
 
 @dataclass(frozen=True)
@@ -59,13 +85,69 @@ class MapOutputBuffer:
         self._threshold = max(MIN_SPILL_THRESHOLD_BYTES, int(spill_threshold_bytes))
         self._partitioner = partitioner
         self._combiner = combiner
-        self._parts: list[list[tuple[tuple, bytes, bytes]]] = [[] for _ in range(num_partitions)]
+        self._parts: list[list[Record]] = [[] for _ in range(num_partitions)]
+        # str keys -> values; only with the default partitioner, which hashes the
+        # key's encoding (a job's partitioner is called with every key it emits).
+        self._groups: dict[str, list] | None = {} if partitioner is None else None
         self._buffered_bytes = 0
         self._spills: list[tuple[str, list[Segment]]] = []
         self._records = 0
         self._output_bytes = 0
 
     def collect(self, key: Any, value: Any) -> None:
+        groups = self._groups
+        if groups is not None and isinstance(key, str):
+            # A str subclass has the same encoding as its plain str (its characters,
+            # whatever its __str__ says), so it is the same key.
+            key = key if type(key) is str else str.__str__(key)
+            values = groups.get(key)
+            if values is None:
+                groups[key] = [value]
+                self._buffered_bytes += GROUP_OVERHEAD_BYTES + len(key)
+            else:
+                values.append(value)
+            self._buffered_bytes += INT_VALUE_BYTES if type(value) is int else _value_bytes(value)
+        else:
+            self._collect_record(key, value)
+        if self._buffered_bytes >= self._threshold:
+            self._spill()
+
+    def collect_pairs(self, produced: Iterable[Any] | None, who: str = "mapper") -> None:
+        """collect() for every pair a user method produced (the map loop calls this once
+        per line). The body repeats collect's str-key path inline, with the byte count
+        in a local: this loop runs once per map output record, where a method call or
+        an attribute update per record is most of the cost."""
+        if type(produced) is not GeneratorType:
+            if produced is None:
+                return
+            check_iterable(produced, who)
+        groups = self._groups
+        threshold = self._threshold
+        buffered = self._buffered_bytes
+        for item in produced:
+            if type(item) is tuple and len(item) == 2:
+                key, value = item
+            else:
+                key, value = checked_pair(item, who)
+            if groups is None or type(key) is not str:
+                self._buffered_bytes = buffered
+                self.collect(key, value)
+                buffered = self._buffered_bytes
+                continue
+            values = groups.get(key)
+            if values is None:
+                groups[key] = [value]
+                buffered += GROUP_OVERHEAD_BYTES + len(key)
+            else:
+                values.append(value)
+            buffered += INT_VALUE_BYTES if type(value) is int else _value_bytes(value)
+            if buffered >= threshold:
+                self._buffered_bytes = buffered
+                self._spill()
+                buffered = 0
+        self._buffered_bytes = buffered
+
+    def _collect_record(self, key: Any, value: Any) -> None:
         key_bytes = keys.pack(key, "map output key")
         value_bytes = keys.pack(value, "map output value")
         if self._partitioner is None:
@@ -73,19 +155,17 @@ class MapOutputBuffer:
         else:
             part = keys.checked_partition(self._partitioner, key, self._num_partitions)
         self._parts[part].append((keys.sort_key(key), key_bytes, value_bytes))
-        size = len(key_bytes) + len(value_bytes)
         self._records += 1
+        size = len(key_bytes) + len(value_bytes)
         self._output_bytes += size
         self._buffered_bytes += size + len(key_bytes) + RECORD_OVERHEAD_BYTES
-        if self._buffered_bytes >= self._threshold:
-            self._spill()
 
     def finish(self) -> MapOutput:
         """Spills what is left and merges all spills into the final output file."""
-        self._counters.increment(C.FRAMEWORK, "map_output_records", self._records)
-        self._counters.increment(C.FRAMEWORK, "map_output_bytes", self._output_bytes)
         if self._buffered_bytes or not self._spills:
             self._spill()
+        self._counters.increment(C.FRAMEWORK, "map_output_records", self._records)
+        self._counters.increment(C.FRAMEWORK, "map_output_bytes", self._output_bytes)
         out_path = os.path.join(self._scratch_dir, "file.out")
         index_path = out_path + ".index"
         if len(self._spills) == 1:
@@ -100,17 +180,53 @@ class MapOutputBuffer:
 
     def _spill(self) -> None:
         path = os.path.join(self._scratch_dir, f"spill-{len(self._spills)}.run")
+        grouped = self._take_groups()
         with RunWriter(path) as writer:
-            for records in self._parts:
+            for records, groups in zip(self._parts, grouped):
                 records.sort(key=_first)
+                str_at = bisect_left(records, _STR_RANK, key=_first)
                 writer.begin()
-                self._write_sorted(writer, records)
+                self._write_sorted(writer, itertools.islice(records, str_at))
+                self._write_groups(writer, groups)
+                self._write_sorted(writer, itertools.islice(records, str_at, None))
                 segment = writer.end()
                 self._counters.increment(C.FRAMEWORK, "spilled_records", segment.records)
                 records.clear()
         self._spills.append((path, writer.segments))
         self._counters.increment(C.FRAMEWORK, "map_spills")
         self._buffered_bytes = 0
+
+    def _take_groups(self) -> list[list[Group]]:
+        """The grouped str keys, per partition, sorted, with their encodings."""
+        by_part: list[list[Group]] = [[] for _ in range(self._num_partitions)]
+        if not self._groups:
+            return by_part
+        groups = self._groups
+        # Grouped records are counted here, a list length per key, not one by one.
+        self._records += sum(map(len, groups.values()))
+        for key in sorted(groups):
+            key_bytes = keys.pack(key, "map output key")
+            by_part[keys.hash_partition(key_bytes, self._num_partitions)].append(
+                (key, key_bytes, groups[key]))
+        # Emptied in place: collect_pairs holds this dict while it spills.
+        groups.clear()
+        return by_part
+
+    def _write_groups(self, writer: RunWriter, groups: list[Group]) -> None:
+        for key, key_bytes, values in groups:
+            if self._combiner is None:
+                encoded = _pack_each(values)
+                self._output_bytes += len(key_bytes) * len(values) + sum(map(len, encoded))
+                for value_bytes in encoded:
+                    writer.add(key_bytes, value_bytes)
+                continue
+            packed = _pack_list(values)
+            self._output_bytes += (len(key_bytes) * len(values) + len(packed)
+                                   - _array_header_bytes(len(values)))
+            decoded = msgpack.unpackb(packed, use_list=True, raw=False, strict_map_key=False)
+            for out_key_bytes, out_value_bytes in combine_list(self._combiner, key, decoded,
+                                                               self._counters):
+                writer.add(out_key_bytes, out_value_bytes)
 
     def _merge_spills(self, out_path: str) -> list[Segment]:
         with RunWriter(out_path) as writer:
@@ -121,7 +237,7 @@ class MapOutputBuffer:
                 writer.end()
         return writer.segments
 
-    def _write_sorted(self, writer: RunWriter, records: Iterable[tuple[tuple, bytes, bytes]]) -> None:
+    def _write_sorted(self, writer: RunWriter, records: Iterable[Record]) -> None:
         if self._combiner is None:
             for _, key_bytes, value_bytes in records:
                 writer.add(key_bytes, value_bytes)
@@ -131,7 +247,51 @@ class MapOutputBuffer:
                 writer.add(key_bytes, value_bytes)
 
 
-def combine(combiner: Combiner, group: Iterator[tuple[tuple, bytes, bytes]],
+def _value_bytes(value: Any) -> int:
+    """The estimated memory of one buffered value of a grouped key (not an int)."""
+    kind = type(value)
+    if kind is str or kind is bytes:
+        return STR_VALUE_BYTES + len(value)
+    return RECORD_OVERHEAD_BYTES + len(keys.pack(value, "map output value"))
+
+
+def _pack_each(values: list) -> list[bytes]:
+    try:
+        return list(map(keys.pack_unchecked, values))
+    except (TypeError, ValueError, OverflowError):
+        return [keys.pack(value, "map output value") for value in values]
+
+
+def _pack_list(values: list) -> bytes:
+    """All values as one msgpack array: one C call instead of one per value."""
+    try:
+        return keys.pack_unchecked(values)
+    except (TypeError, ValueError, OverflowError):
+        for value in values:
+            keys.pack(value, "map output value")   # raises, naming the bad value
+        raise
+
+
+def _array_header_bytes(length: int) -> int:
+    return 1 if length < 16 else 3 if length < 0x10000 else 5
+
+
+def combine_list(combiner: Combiner, key: str, values: list,
+                 counters: Counters) -> Iterator[tuple[bytes, bytes]]:
+    """Runs the combiner on one grouped key's decoded values; it may not change the key."""
+    remaining = iter(values)
+    produced = 0
+    sort_key = keys.sort_key(key)
+    for out_key, out_value in pairs(combiner(key, remaining), "combiner"):
+        if keys.sort_key(out_key) != sort_key:
+            raise JobError(f"combiner must keep the key: got {out_key!r:.80} for {key!r:.80}")
+        produced += 1
+        yield keys.pack(out_key, "combiner output key"), keys.pack(out_value, "combiner output value")
+    counters.increment(C.FRAMEWORK, "combine_input_records", len(values) - length_hint(remaining))
+    counters.increment(C.FRAMEWORK, "combine_output_records", produced)
+
+
+def combine(combiner: Combiner, group: Iterator[Record],
             counters: Counters) -> Iterator[tuple[bytes, bytes]]:
     """Runs the combiner on one key's records (streamed); it may not change the key."""
     sort_key, key_bytes, first_value = next(group)

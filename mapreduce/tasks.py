@@ -22,7 +22,7 @@ from mapreduce.usercode import pairs, run_hook
 if TYPE_CHECKING:
     from mapreduce.job import Job
 
-# How often (in records) a task reports progress; the reporter throttles further.
+# How often (in input lines) a map task reports progress; the reporter throttles further.
 PROGRESS_EVERY_RECORDS = 512
 
 Progress = Callable[[float], None]
@@ -42,17 +42,22 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
             raise ValueError("a map-only task needs an output stream")
         writer = TextWriter(text_out, job.format_output)
         emit = writer.write
+
+        def collect_pairs(produced: Any) -> None:
+            for key, value in pairs(produced, "mapper"):
+                writer.write(key, value)
     else:
         buffer = MapOutputBuffer(num_reducers, scratch_dir, counters,
                                  spill_threshold_bytes=job.spill_threshold_bytes,
                                  partitioner=job.partitioner, combiner=job.combiner)
         emit = buffer.collect
+        collect_pairs = buffer.collect_pairs
     run_hook(job.mapper_init, emit, "mapper_init")
     mapper = job.mapper
-    for offset, line in reader:
-        for key, value in pairs(mapper(offset, line), "mapper"):
-            emit(key, value)
-        if progress is not None and reader.records % PROGRESS_EVERY_RECORDS == 0:
+    for batch in reader.batches(PROGRESS_EVERY_RECORDS):
+        for offset, line in batch:
+            collect_pairs(mapper(offset, line))
+        if progress is not None:
             progress(reader.progress())
     run_hook(job.mapper_final, emit, "mapper_final")
     counters.increment(C.FRAMEWORK, "map_input_records", reader.records)

@@ -20,15 +20,22 @@ def pairs(produced: Iterable[Any] | None, who: str) -> Iterator[tuple[Any, Any]]
     """The (key, value) pairs a user method produced, refusing anything else."""
     if produced is None:
         return
+    check_iterable(produced, who)
+    for item in produced:
+        yield item if type(item) is tuple and len(item) == 2 else checked_pair(item, who)
+
+
+def check_iterable(produced: Any, who: str) -> None:
+    """Refuses what iterates but cannot be a sequence of pairs."""
     if isinstance(produced, (str, bytes, dict)):
         raise JobError(f"{who} must yield (key, value) pairs, it returned a {type(produced).__name__}")
-    for item in produced:
-        if type(item) is tuple and len(item) == 2:
-            yield item
-        elif isinstance(item, (tuple, list)) and len(item) == 2:
-            yield item[0], item[1]
-        else:
-            raise JobError(f"{who} must yield (key, value) pairs, got {item!r:.80}")
+
+
+def checked_pair(item: Any, who: str) -> tuple[Any, Any]:
+    """(key, value) of an item that is not a plain 2-tuple: a 2-list or tuple subclass."""
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        return item[0], item[1]
+    raise JobError(f"{who} must yield (key, value) pairs, got {item!r:.80}")
 
 
 def run_hook(hook: Callable[[], Any], emit: Callable[[Any, Any], None], who: str) -> None:

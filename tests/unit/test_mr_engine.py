@@ -110,15 +110,52 @@ def test_partitioner_result_is_checked(tmp_path) -> None:
         buf.collect("a", 1)
 
 
-def test_memory_is_bounded_by_threshold_not_input(tmp_path) -> None:
-    """The buffer never holds more than the threshold's worth of records."""
-    buf = MapOutputBuffer(2, str(tmp_path), Counters(), spill_threshold_bytes=64 * 1024)
+def _values_held(buf: MapOutputBuffer) -> int:
+    """Map output values in memory: records of non-str keys and grouped str keys."""
+    return (sum(len(p) for p in buf._parts)
+            + sum(len(values) for values in (buf._groups or {}).values()))
+
+
+@pytest.mark.parametrize("path", ["collect", "collect_pairs"])
+def test_memory_is_bounded_by_threshold_not_input(tmp_path, path) -> None:
+    """The buffer never holds more than the threshold's worth of values, whatever the
+    input size: a 20-byte str value is estimated at >= 20 bytes, so at most
+    threshold / 20 of them can be buffered before a spill."""
+    threshold = 64 * 1024
+    buf = MapOutputBuffer(2, str(tmp_path), Counters(), spill_threshold_bytes=threshold)
     peak = 0
     for i in range(50_000):
-        buf.collect(f"key-{i % 977}", "v" * 20)
-        peak = max(peak, sum(len(p) for p in buf._parts))
-    assert peak < 64 * 1024 // 200 + 1
+        if path == "collect":
+            buf.collect(f"key-{i % 977}", "v" * 20)
+        else:
+            buf.collect_pairs(iter([(f"key-{i % 977}", "v" * 20), (i, "w" * 20)]))
+        peak = max(peak, _values_held(buf))
+    assert 0 < peak <= threshold // 20
     buf.finish()
+
+
+def test_collect_pairs_across_many_spills_loses_nothing(tmp_path) -> None:
+    """Regression: pairs collected in one collect_pairs call that crosses the spill
+    threshold (str keys grouped, other keys as records) all reach the output."""
+    counters = Counters()
+    buf = MapOutputBuffer(3, str(tmp_path), counters, spill_threshold_bytes=4096)
+    want = collections.Counter()
+
+    def line_pairs(n):
+        for j in range(n):
+            key = f"w{j % 37}" if j % 5 else j % 11
+            want[key] += 1
+            yield key, 1
+
+    for n in (3, 500, 1, 2000):
+        buf.collect_pairs(line_pairs(n))
+    out = buf.finish()
+    got = collections.Counter()
+    for p in range(3):
+        for k, v in read_output(out, p):
+            got[k] += v
+    assert got == want
+    assert counters.get("mapreduce", "map_spills") > 3
 
 
 def write_run(path, records):
