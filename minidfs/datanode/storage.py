@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass
 
 from minidfs import errors
+from minidfs.durable import fsync_dir, write_all
 from minidfs.checksum import chunk_count
 from minidfs.datanode import meta_format
 
@@ -59,20 +60,6 @@ def check_genstamp(genstamp: object) -> int:
     if type(genstamp) is not int or not 0 <= genstamp <= MAX_GENSTAMP:
         raise errors.InvalidArgument(f"genstamp {genstamp!r}: must be a non-negative integer")
     return genstamp
-
-
-def fsync_dir(path: pathlib.Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 @dataclass
@@ -407,7 +394,7 @@ class ReplicaWriter:
             raise
         if not resume:
             header = meta_format.encode_header(replica.chunk_size)
-            _write_all(self._meta_fd, header)
+            write_all(self._meta_fd, header)
             storage._account(len(header))
 
     def write(self, offset: int, data: bytes | memoryview, checksums: list[int]) -> None:
@@ -420,10 +407,10 @@ class ReplicaWriter:
                 f"block {self.replica.block_id}: offset {offset} but {self.bytes_written} bytes received")
         meta = meta_format.encode_checksums(checksums)
         self.storage.check_space(len(data) + len(meta))
-        _write_all(self._block_fd, data)
+        write_all(self._block_fd, data)
         # Data before its checksums: a crash leaves a block ahead of its meta, which
         # start-up trims to what the meta covers (meta_format.rbw_length).
-        _write_all(self._meta_fd, meta)
+        write_all(self._meta_fd, meta)
         self.bytes_written += len(data)
         self.unsynced_bytes += len(data)
         self.storage._account(len(data) + len(meta))

@@ -25,7 +25,7 @@ import re
 from minidfs.errors import DiskFull, EditLogCorrupt
 from minidfs.journalnode import frames
 from minidfs.journalnode.journal_core import JournalCore, StartPlan, Vouch
-from minidfs.namenode.durable import fsync_dir, write_atomic
+from minidfs.durable import fsync_dir, write_atomic
 from minidfs.namenode.file_journal import finalized_name, inprogress_name
 from minidfs.qjournal.segment import Segment
 

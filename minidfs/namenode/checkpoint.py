@@ -29,7 +29,7 @@ import msgpack
 import xxhash
 
 from minidfs.errors import EditLogCorrupt
-from minidfs.namenode import durable
+from minidfs import durable
 from minidfs.namenode.inode import BlockInfo, INodeDirectory, INodeFile
 from minidfs.namenode.namespace import Namespace
 

@@ -22,7 +22,7 @@ import re
 from typing import Any, Iterator, NamedTuple
 
 from minidfs.errors import EditLogCorrupt
-from minidfs.namenode import durable
+from minidfs import durable
 from minidfs.namenode.editlog_format import SegmentReader
 from minidfs.namenode.journal import Journal, JournalError
 

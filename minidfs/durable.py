@@ -1,6 +1,7 @@
-"""Small durable-file helpers for the NameNode's edit log and checkpoints.
+"""Small durable-file helpers: the NameNode's edit log and checkpoints, the
+JournalNodes' segments and epochs, the DataNodes' replicas.
 
-Blocking calls: the journal and the checkpointer run them in an executor thread.
+Blocking calls: callers on an event loop run them in an executor thread where it matters.
 A rename is only durable once the directory holding it is fsynced, so every
 helper that renames or creates a name fsyncs the directory too.
 """
@@ -18,7 +19,7 @@ def fsync_dir(directory: pathlib.Path) -> None:
         os.close(fd)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
