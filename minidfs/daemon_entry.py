@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from typing import Awaitable, Callable, NoReturn
 
@@ -26,6 +27,15 @@ def node_of_kind(conf: ClusterConfig, name: str, kind: str) -> NodeConfig:
     if node.kind != kind:
         raise StartupError(f"node {name} is a {node.kind}, not a {kind}")
     return node
+
+
+def stop_event() -> asyncio.Event:
+    """An event the running loop sets on SIGTERM or SIGINT: a daemon's graceful stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 def run(kind: str, name: str, serve: Callable[[], Awaitable[int | None]]) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 
 from mapreduce.dfs import DfsFileSystem
@@ -26,10 +25,8 @@ STOP_GRACE_S = 3.0
 
 
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
-    stop = asyncio.Event()
+    stop = daemon_entry.stop_event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     from minidfs import Client
 
     client = Client(conf, client_node="")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
-import signal
 import sys
 
 from minidfs import errors
@@ -103,10 +102,7 @@ class DataNode:
 
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     datanode = DataNode(conf, node)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = daemon_entry.stop_event()
     try:
         try:
             await datanode.start()

@@ -7,9 +7,7 @@ SIGINT, then stops gracefully.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 
 from minidfs.config import ClusterConfig
 from minidfs.journalnode.journal_service import JournalService
@@ -31,10 +29,7 @@ async def serve(conf: ClusterConfig, name: str) -> None:
         server.add_insecure_port(channels.bind_address(node.address))
     except RuntimeError as e:
         raise daemon_entry.StartupError(f"cannot listen on {node.address}: {e}") from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = daemon_entry.stop_event()
     await server.start()
     log.info("serving on %s, data in %s", node.address, node.data_dir)
     try:

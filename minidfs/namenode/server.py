@@ -22,7 +22,6 @@ import fcntl
 import logging
 import os
 import pathlib
-import signal
 import sys
 
 from minidfs.config import ClusterConfig, NodeConfig
@@ -98,9 +97,7 @@ async def _serve_ha(server, fs: Namesystem, controller: HaController, node: Node
         await server.start()
         log.info("namenode %s serving on %s (HA, starting as standby)", node.name, node.address)
         loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = daemon_entry.stop_event()
         waiter = loop.create_task(stop.wait())
         await asyncio.wait([waiter, controller.task], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -117,9 +114,7 @@ async def _serve_ha(server, fs: Namesystem, controller: HaController, node: Node
 
 async def _wait_for_stop(fs: Namesystem) -> str:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = daemon_entry.stop_event()
     waiters = [loop.create_task(stop.wait()), loop.create_task(fs.failed.wait())]
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
