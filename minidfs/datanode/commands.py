@@ -5,7 +5,9 @@ Called by namenode_link.py for every DatanodeCommand. DELETE removes the replica
 REPLICATE copies a finalized replica to the targets (transfer.py) with at most
 `replication_streams_per_node` copies at once, and ignores a copy of the same
 block that is already running. A copy that finds the local replica corrupt marks
-it and reports it to the NameNode(s).
+it and reports it to the NameNode(s). A copy that fails for any reason is reported
+as failed (`on_copy_failed`), so the NameNode can choose again within seconds
+rather than after its pending-copy timeout.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from minidfs import errors
 from minidfs.datanode import transfer
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, Storage
+from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datanode_namenode_pb2 as pb
 
 log = logging.getLogger("minidfs.datanode.commands")
@@ -28,11 +31,13 @@ MAX_QUEUED_TRANSFERS = 256
 class CommandRunner:
     def __init__(self, storage: Storage, peers: Peers, *, streams: int,
                  on_deleted: Callable[[Replica], None],
-                 on_corrupt: Callable[[list[Replica]], Awaitable[None]]) -> None:
+                 on_corrupt: Callable[[list[Replica]], Awaitable[None]],
+                 on_copy_failed: Callable[[common.Block], None] = lambda block: None) -> None:
         self.storage = storage
         self.peers = peers
         self.on_deleted = on_deleted
         self.on_corrupt = on_corrupt
+        self.on_copy_failed = on_copy_failed
         self._slots = asyncio.Semaphore(max(1, streams))
         self._running: dict[int, asyncio.Task] = {}
 
@@ -74,8 +79,10 @@ class CommandRunner:
                 if replica is not None:
                     await self.on_corrupt([replica])
                 log.warning("block %d: not copied to %s: %s", block.id, names, e)
+                self.on_copy_failed(block)
             except errors.MinidfsError as e:
                 log.warning("block %d: not copied to %s: %s", block.id, names, e)
+                self.on_copy_failed(block)
 
     async def stop(self) -> None:
         for task in list(self._running.values()):

@@ -99,6 +99,10 @@ class NamenodeLink:
         for session in self._sessions:
             session.queue_event(deleted=block)
 
+    def copy_failed(self, block: common.Block) -> None:
+        for session in self._sessions:
+            session.queue_event(copy_failed=block)
+
     async def report_bad(self, replicas: list[Replica]) -> None:
         """Tells every reachable NameNode that these replicas here are corrupt (best effort:
         the next full report and scan repeat it)."""
@@ -117,24 +121,35 @@ class _NamenodeSession:
         self.channel = channels.aio_channel(address)
         self.stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(self.channel)
         self.client_stub = client_namenode_pb2_grpc.ClientNamenodeStub(self.channel)
-        self.received: list[pb.ReplicaReport] = []
-        self.deleted: list[common.Block] = []
+        # Replica news not sent yet, block id -> ("received", ReplicaReport) or
+        # ("deleted", Block): only the latest per block, so a replica deleted and
+        # received again within one batch cannot be read back in the wrong order.
+        self.events: dict[int, tuple[str, pb.ReplicaReport | common.Block]] = {}
+        self.copy_failed: dict[int, common.Block] = {}
         self.wake = asyncio.Event()
         self.registered = False
         self.reported_epoch = -1   # epoch of the last full report an active NameNode got
 
-    def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None) -> None:
+    def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None,
+                    copy_failed: common.Block | None = None) -> None:
         if not self.registered:
             return  # the full report after registering will carry it
-        if len(self.received) + len(self.deleted) >= MAX_PENDING_INCREMENTAL:
+        if len(self.events) + len(self.copy_failed) >= MAX_PENDING_INCREMENTAL:
             self.registered = False  # forces register + full report
-            self.received.clear()
-            self.deleted.clear()
+            self._clear_events()
         elif received is not None:
-            self.received.append(received)
+            self.events.pop(received.block.id, None)
+            self.events[received.block.id] = ("received", received)
         elif deleted is not None:
-            self.deleted.append(deleted)
+            self.events.pop(deleted.id, None)
+            self.events[deleted.id] = ("deleted", deleted)
+        elif copy_failed is not None:
+            self.copy_failed[copy_failed.id] = copy_failed
         self.wake.set()
+
+    def _clear_events(self) -> None:
+        self.events.clear()
+        self.copy_failed.clear()
 
     async def run(self) -> None:
         backoff = RETRY_MIN_S
@@ -159,8 +174,7 @@ class _NamenodeSession:
         self.registered = False
         request = pb.RegisterRequest(id=self.link.datanode_id, storage=self.link.storage_report())
         await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
-        self.received.clear()
-        self.deleted.clear()
+        self._clear_events()
         self.registered = True
         log.info("registered with namenode %s", self.address)
         await self._full_report()
@@ -192,7 +206,7 @@ class _NamenodeSession:
             self.wake.clear()
             if not self.registered:
                 raise _Reregister()
-            if self.received or self.deleted:
+            if self.events or self.copy_failed:
                 await self._incremental()
             now = loop.time()
             if now >= next_heartbeat:
@@ -211,11 +225,13 @@ class _NamenodeSession:
                 await self._full_report()
 
     async def _incremental(self) -> None:
-        received, deleted = self.received, self.deleted
-        self.received, self.deleted = [], []
-        await self.stub.BlockReceivedAndDeleted(
-            pb.IncrementalBlockReportRequest(name=self.link.node.name, received=received, deleted=deleted),
-            timeout=channels.METADATA_DEADLINE_S)
+        events, copy_failed = self.events, self.copy_failed
+        self.events, self.copy_failed = {}, {}
+        request = pb.IncrementalBlockReportRequest(name=self.link.node.name,
+                                                   copy_failed=list(copy_failed.values()))
+        for kind, message in events.values():
+            (request.received if kind == "received" else request.deleted).append(message)
+        await self.stub.BlockReceivedAndDeleted(request, timeout=channels.METADATA_DEADLINE_S)
 
     def _obey(self, reply: pb.HeartbeatResponse | pb.BlockReportResponse) -> None:
         if any(c.action == pb.DatanodeCommand.REREGISTER for c in reply.commands):

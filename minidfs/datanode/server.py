@@ -61,7 +61,8 @@ class DataNode:
         self.storage.open()
         self.commands = CommandRunner(
             self.storage, self.peers, streams=self.conf.settings.replication_streams_per_node,
-            on_deleted=lambda r: self.link.replica_deleted(r), on_corrupt=lambda rs: self.link.report_bad(rs))
+            on_deleted=lambda r: self.link.replica_deleted(r), on_corrupt=lambda rs: self.link.report_bad(rs),
+            on_copy_failed=lambda block: self.link.copy_failed(block))
         self.ctx = PipelineContext(self.node.name, self.storage, self.peers,
                                    on_finalized=lambda r: self.link.replica_received(r))
         self.service = DataTransferService(self.ctx)

@@ -180,6 +180,8 @@ async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
         status = ERROR_DISK_FULL if isinstance(e, errors.DiskFull) else (
             _os_status(e) if isinstance(e, OSError) else ERROR)
         log.warning("block %d: refused: %s", header.block_id, e)
+        if isinstance(e, errors.FileExists) and header.stage == pb.WriteHeader.TRANSFER:
+            _announce_existing(ctx, header)
         yield _ack(first.msg.seqno, [status] + [ERROR] * len(header.downstream), f"{ctx.name}: {e}")
         return
     session = _Session(ctx, header, writer)
@@ -189,6 +191,15 @@ async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
             yield ack
     finally:
         ctx.active.discard(session)
+
+
+def _announce_existing(ctx: PipelineContext, header: Header) -> None:
+    """A copy was sent here although this node holds the block finalized: the
+    NameNode's map missed it (its news can be overtaken by a stale replica's
+    deletion). Reporting it again stops the NameNode choosing this node again."""
+    replica = ctx.storage.get(header.block_id)
+    if replica is not None and replica.finalized and replica.genstamp == header.genstamp:
+        ctx.on_finalized(replica)
 
 
 class _Downstream:

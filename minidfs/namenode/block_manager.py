@@ -12,7 +12,8 @@ DataNode (`take_commands`), delivered on that node's next heartbeat reply:
   has fewer live replicas than its file's replication. Most endangered first: the
   queue is bucketed by live replica count (1 before 2 ...); at most
   replication_streams_per_node replications in flight per source node; an
-  unconfirmed replication is forgotten after REPLICATION_TIMEOUT_MS and retried.
+  unconfirmed replication is forgotten after REPLICATION_TIMEOUT_MS and retried,
+  or COPY_RETRY_DELAY_MS after its source reported that it failed.
 
 Replica states (inode.py): READY counts as live; OPENING (its node just
 re-registered) counts as live until the node's full report confirms or drops it;
@@ -43,6 +44,8 @@ REPLICATE = "REPLICATE"
 REREGISTER = "REREGISTER"
 
 REPLICATION_TIMEOUT_MS = 60_000
+# After a source reported its copy failed.
+COPY_RETRY_DELAY_MS = 2_000
 # How long the pipeline targets of a just-closed block may take to report their
 # replicas before the block counts as under-replicated.
 PIPELINE_REPORT_GRACE_MS = 10_000
@@ -89,6 +92,7 @@ class BlockManager:
         self._corrupt: set[int] = set()
         self._pending: dict[int, PendingReplication] = {}
         self._in_flight: dict[str, int] = {}           # source node -> replications
+        self._now_ms = 0                               # of the last tick
 
     # ------------------------------------------------------ namespace effects
 
@@ -147,10 +151,20 @@ class BlockManager:
             if not pending.targets:
                 self._drop_pending(block_id)
 
-    def block_deleted(self, node: str, block_id: int) -> None:
+    def block_deleted(self, node: str, block_id: int, genstamp: int) -> None:
         block = self.blocks.get(block_id)
-        if block is not None and block.replicas and block.replicas.pop(node, None) is not None:
+        if block is None or genstamp < block.genstamp:
+            return  # a stale replica's deletion: the map never counted it
+        if block.replicas and block.replicas.pop(node, None) is not None:
             self._check.add(block_id)
+
+    def copy_failed(self, node: str, block_id: int) -> None:
+        """`node` could not carry out its REPLICATE of the block: choose again after
+        COPY_RETRY_DELAY_MS (not at once: a target that refuses would be picked in a
+        tight loop) instead of after REPLICATION_TIMEOUT_MS."""
+        pending = self._pending.get(block_id)
+        if pending is not None and pending.source == node:
+            pending.deadline_ms = min(pending.deadline_ms, self._now_ms + COPY_RETRY_DELAY_MS)
 
     def _replica(self, node: str, block_id: int, genstamp: int, length: int,
                  finalized: bool) -> None:
@@ -225,6 +239,7 @@ class BlockManager:
     def tick(self, now_ms: int) -> list[str]:
         """Retries lapsed copies, re-evaluates changed blocks, schedules copies; returns
         the nodes whose decommissioning finished in this tick."""
+        self._now_ms = now_ms
         for block_id, pending in list(self._pending.items()):
             if now_ms >= pending.deadline_ms:
                 self._drop_pending(block_id)

@@ -62,14 +62,18 @@ class DatanodeOperations:
         return self._commands(name)
 
     def block_received_and_deleted(self, name: str, received: list[tuple[int, int, int, bool]],
-                                   deleted: list[int]) -> None:
+                                   deleted: list[tuple[int, int]],
+                                   copy_failed: list[int] = ()) -> None:
+        """`deleted` as (block id, genstamp of the deleted replica)."""
         check_name(name)
         if not self.fs.registry.is_live(name):
             return  # its next heartbeat tells it to register and report in full
         for block_id, genstamp, length, finalized in received:
             self.fs.bm.block_received(name, block_id, genstamp, length, finalized)
-        for block_id in deleted:
-            self.fs.bm.block_deleted(name, block_id)
+        for block_id, genstamp in deleted:
+            self.fs.bm.block_deleted(name, block_id, genstamp)
+        for block_id in copy_failed:
+            self.fs.bm.copy_failed(name, block_id)
         self._after_report()
 
     def _after_report(self) -> None:

@@ -55,5 +55,6 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
         self.ops.block_received_and_deleted(
             request.name,
             [(r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.received],
-            [b.id for b in request.deleted])
+            [(b.id, b.genstamp) for b in request.deleted],
+            [b.id for b in request.copy_failed])
         return pb.IncrementalBlockReportResponse()

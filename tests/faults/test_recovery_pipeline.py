@@ -61,12 +61,23 @@ def nodes_back(cluster, fs, wait_until):
                    HEAL_TIMEOUT_S, "every DataNode live")
 
 
+LAST_FSCK: dict = {}
+
+
 def settled(fs, path: str) -> dict | None:
     report = health.fsck(fs.namenode, path, locations=True)
+    LAST_FSCK[path] = report     # shown when a wait times out
     ok = report["healthy"] and report["over_replicated"] == 0 and all(
         r["state"] in ("Ready", "Down") for f in report["file_details"] for b in f["blocks"]
         for r in b["replicas"])
     return report if ok else None
+
+
+def wait_settled(fs, wait_until, path: str) -> dict:
+    try:
+        return wait_until(lambda: settled(fs, path), HEAL_TIMEOUT_S, f"fsck {path} healthy")
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; last fsck: {LAST_FSCK.get(path)}") from None
 
 
 def read_replica(cluster, node: str, block: dict) -> bytes:
@@ -96,9 +107,13 @@ def write_with_kill(cluster, fs, wait_until, path: str, data: bytes, kill_positi
         stream = f.raw
         broken = stream._pipeline
         wait_until(lambda: broken.acked_length == MiB, 10, "the first MiB acked")
+        killed = [broken.targets[p - 1].name for p in kill_positions]
+        # Paused first, so no ack of the next MiB can come back however slow the
+        # machine is: it is in flight, un-acked, when the nodes die.
+        for name in killed:
+            cluster.kill(name, "STOP")
         f.write(data[first:first + MiB])
         f.flush()
-        killed = [broken.targets[p - 1].name for p in kill_positions]
         for name in killed:
             cluster.kill(name, "KILL")
         f.write(data[first + MiB:])
@@ -119,7 +134,7 @@ def test_kill_one_node_of_an_active_pipeline(cluster, fs, wait_until, nodes_back
     first = fs.stat(path)["blocks"][0]
     assert first["genstamp"] > genstamp            # recovered under a new genstamp
     assert victim not in first["locations"]
-    report = wait_until(lambda: settled(fs, path), HEAL_TIMEOUT_S, f"fsck {path} healthy")
+    report = wait_settled(fs, wait_until, path)
     start = 0
     for block in report["file_details"][0]["blocks"]:
         ready = [r["datanode"] for r in block["replicas"] if r["state"] == "Ready"]
@@ -132,7 +147,7 @@ def test_kill_one_node_of_an_active_pipeline(cluster, fs, wait_until, nodes_back
     rbw = cluster.home.node_dir(victim) / "current" / "rbw"
     wait_until(lambda: not any(p.name.startswith(f"blk_{first['id']}") for p in rbw.iterdir()),
                HEAL_TIMEOUT_S, "the stale replica to be deleted")
-    wait_until(lambda: settled(fs, path), HEAL_TIMEOUT_S, f"fsck {path} healthy")
+    wait_settled(fs, wait_until, path)
 
 
 def test_two_nodes_lost_brings_in_a_replacement(cluster, fs, wait_until, nodes_back, caplog):
@@ -154,7 +169,7 @@ def test_two_nodes_lost_brings_in_a_replacement(cluster, fs, wait_until, nodes_b
     # Two live nodes cannot hold three replicas: healthy once the others are back.
     for name in killed:
         start_node(cluster, fs, wait_until, name)
-    wait_until(lambda: settled(fs, "/pipe/two"), HEAL_TIMEOUT_S, "fsck healthy")
+    wait_settled(fs, wait_until, "/pipe/two")
 
 
 def test_no_node_left_fails_clearly(cluster, fs, wait_until, nodes_back):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from minidfs.namenode.block_manager import (
-    DELETE, PIPELINE_REPORT_GRACE_MS, REPLICATE, REPLICATION_TIMEOUT_MS, BlockManager,
+    COPY_RETRY_DELAY_MS, DELETE, PIPELINE_REPORT_GRACE_MS, REPLICATE, REPLICATION_TIMEOUT_MS,
+    BlockManager,
 )
 from minidfs.namenode.datanode_registry import DatanodeRegistry
 from minidfs.namenode.inode import CORRUPT, DOWN, DROPPED, OPENING, READY, BlockInfo
@@ -221,3 +222,32 @@ def test_genstamp_bump_makes_old_replicas_stale() -> None:
     c.report("dn2", BlockInfo(b.id, old, None, 10))
     assert c.commands("dn2") == [(DELETE, b.id, old, 10, ())]
     assert b.replicas == {"dn1": READY}
+
+
+def test_a_stale_replicas_deletion_does_not_forget_the_current_one() -> None:
+    """A node back from the dead holds a stale copy and gets a fresh one in the same
+    report batch: the stale copy's deletion must not drop the fresh copy from the map
+    (then the node would be chosen as a copy target again and refuse)."""
+    c = Cluster(3)
+    (b,) = c.file("/f", 3)
+    c.bm.block_received("dn2", b.id, b.genstamp, LEN)
+    c.bm.block_deleted("dn2", b.id, b.genstamp - 1)
+    assert b.replicas["dn2"] == READY
+    c.bm.block_deleted("dn2", b.id, b.genstamp)
+    assert "dn2" not in b.replicas
+
+
+def test_a_failed_copy_is_chosen_again_soon() -> None:
+    c = Cluster(3)
+    (b,) = c.file("/f", 2)
+    c.report("dn1", b)
+    c.bm.tick(now_ms=0)
+    (cmd,) = [cmd for cmd in c.commands("dn1") if cmd.action == REPLICATE]
+    c.bm.copy_failed("dn2", b.id)                  # not its copy: ignored
+    c.bm.tick(now_ms=COPY_RETRY_DELAY_MS)
+    assert c.commands("dn1") == []
+    c.bm.copy_failed("dn1", b.id)
+    c.bm.tick(now_ms=COPY_RETRY_DELAY_MS + 1)
+    assert c.commands("dn1") == []                 # not in a tight loop
+    c.bm.tick(now_ms=2 * COPY_RETRY_DELAY_MS + 1)
+    assert [cmd.action for cmd in c.commands("dn1")] == [REPLICATE]
