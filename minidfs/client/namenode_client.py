@@ -27,14 +27,14 @@ from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
 
 # Bounded failover: how many full passes over the NameNode list, and the pause
-# between passes: about 8.75 s of waiting in all, which covers an HA failover (one
+# between passes: about 8.8 s of waiting in all, which covers an HA failover (one
 # lease, 3 s by default, plus the take-over) with room to spare. The pause stays at
-# 0.25 s (no growth): a call to a dead or standby NameNode fails in milliseconds, and
+# 0.1 s (no growth): a call to a dead or standby NameNode fails in milliseconds, and
 # a longer sleep only delays the first write after the new active is up (measured:
 # with a 1 s cap, writes landed only at 2.85 or 3.85 s after the kill).
-FAILOVER_PASSES = 35
-FAILOVER_BACKOFF_S = 0.25
-FAILOVER_BACKOFF_MAX_S = 0.25
+FAILOVER_PASSES = 88
+FAILOVER_BACKOFF_S = 0.1
+FAILOVER_BACKOFF_MAX_S = 0.1
 
 
 class NamenodeClient:

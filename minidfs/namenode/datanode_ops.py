@@ -8,6 +8,8 @@ addresses.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from minidfs import errors
 from minidfs.namenode import block_manager
 from minidfs.namenode.namesystem import Namesystem, mono_ms
@@ -53,7 +55,7 @@ class DatanodeOperations:
             return REREGISTER
         return self._commands(name)
 
-    def block_report(self, name: str, replicas: list[tuple[int, int, int, bool]]) -> list[CommandView]:
+    def block_report(self, name: str, replicas: Iterable[tuple[int, int, int, bool]]) -> list[CommandView]:
         check_name(name)
         if not self.fs.registry.is_live(name):
             return REREGISTER

@@ -46,8 +46,8 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
 
     @rpc_errors
     async def BlockReport(self, request, context):
-        commands = self.ops.block_report(request.name, [
-            (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas])
+        commands = self.ops.block_report(request.name, (
+            (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas))
         return pb.BlockReportResponse(commands=[command(c) for c in commands], **self._ha())
 
     @rpc_errors

@@ -38,7 +38,7 @@ from minidfs import errors
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.namenode.journal import Journal, JournalError
 from minidfs.namenode.namesystem import Namesystem, mono_ms
-from minidfs.qjournal.lease import current_holder, lapsed_on_majority
+from minidfs.qjournal.lease import current_holder, lapsed_on_majority, last_holder
 from minidfs.qjournal.quorum_journal import QuorumJournal
 from minidfs.qjournal.quorum_reader import QuorumReader
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
@@ -48,8 +48,9 @@ log = logging.getLogger("minidfs.namenode.ha")
 TAIL_PAGE_RECORDS = 10_000          # edits applied per tailing step (the loop stays responsive)
 LEASE_CHECKS_PER_LEASE = 6          # a standby looks at the lease this often per duration
 LEASE_RENEWALS_PER_LEASE = 3        # an active renews this often per duration
+LAPSE_MARGIN_MS = 30                # a standby looks this long after the lease should lapse
 HANDOVER_HOLD_LEASES = 2            # after a graceful hand-over, let the other NameNode win
-TAKEOVER_STAGGER_S = 0.5            # per place in cluster.toml: nn2 tries after nn1
+TAKEOVER_STAGGER_S = 0.5            # cold start: per place in cluster.toml, nn2 tries after nn1
 PEER_POLL_INTERVAL_S = 5.0
 PEER_DEADLINE_S = 2.0
 RETIRED_JOURNAL_LINGER_S = 25.0     # > the journal's write deadline: in-flight flushes end
@@ -193,12 +194,19 @@ class HaController:
             more = await self._tail()
             now = mono_ms()
             if now >= next_check_ms:
-                next_check_ms = now + check_every_ms
                 if await self._lease_lapsed(now):
                     await self._take_over()
                     continue
+                # Look again right when the lease would lapse if the active died now,
+                # not up to a whole check interval later: that wait was a fixed part
+                # of every failover.
+                # (Nothing held: the usual interval, a lapse we may not take yet is no hurry.)
+                remaining = self.lease_remaining_ms
+                next_check_ms = mono_ms() + (min(check_every_ms, remaining + LAPSE_MARGIN_MS)
+                                             if remaining else check_every_ms)
             if not more:
-                await asyncio.sleep(self.tail_interval_s)
+                wait_s = max(0.0, min(self.tail_interval_s, (next_check_ms - mono_ms()) / 1000))
+                await asyncio.sleep(wait_s)
 
     async def _tail(self) -> bool:
         """Applies the next page of committed edits; True when more are waiting."""
@@ -228,12 +236,22 @@ class HaController:
             self.ha.saw_epoch(view.epoch)
         if not self.ha.may_take_over(now_ms) or not lapsed_on_majority(views, len(self.nodes)):
             return False
-        if self.stagger_s:
-            # Both NameNodes see a lapse at the same moment after a cold start: the
-            # later ones in cluster.toml wait a little and look again, so one wins.
-            await asyncio.sleep(self.stagger_s)
+        wait_s = self._takeover_wait_s(last_holder(views))
+        if wait_s:
+            await asyncio.sleep(wait_s)
             return lapsed_on_majority(await self.reader.lease_views(), len(self.nodes))
         return True
+
+    def _takeover_wait_s(self, last: str) -> float:
+        """How long to let another NameNode go first when the lease lapsed, so two
+        standbys seeing the same lapse do not both take over (epochs would fence
+        the loser, but at the cost of a second take-over). The usual failover (the
+        other NameNode held the lease and died) waits for nothing."""
+        if not last:
+            return self.stagger_s       # cold start: the order of cluster.toml
+        if last == self.name:
+            return TAKEOVER_STAGGER_S   # my own lease lapsed (paused, stepped down): the other first
+        return 0.0
 
     async def _take_over(self) -> None:
         loop = asyncio.get_running_loop()

@@ -24,6 +24,7 @@ import pathlib
 import time
 from typing import Callable
 
+from minidfs import memory
 from minidfs.config import Settings
 from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
@@ -83,6 +84,7 @@ class Namesystem:
         self.txid = 0
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
+        self._bulk_frees_released = 0     # bm.bulk_frees already followed by a trim
 
     # -------------------------------------------------------------- lifecycle
 
@@ -104,6 +106,8 @@ class Namesystem:
         """Installs the newest checkpoint image (if any); returns its txid."""
         ns, image_txid = self.images.load_newest()
         self._install(ns)
+        # Decoding the image made transient objects as large as the namespace.
+        memory.release_free_memory()
         self.txid = self._checkpoint_txid = image_txid
         self._checkpoint_mono_ms = mono_ms()
         return image_txid
@@ -275,6 +279,9 @@ class Namesystem:
         self.update_safemode(now_ms)
         if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)
+        if self.bm.bulk_frees != self._bulk_frees_released:
+            self._bulk_frees_released = self.bm.bulk_frees
+            asyncio.get_running_loop().run_in_executor(None, memory.release_free_memory)
         interval_ms = self.settings.checkpoint_interval_s * 1000
         due = (now_ms - self._checkpoint_mono_ms >= interval_ms
                or self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns)

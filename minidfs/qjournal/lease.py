@@ -39,3 +39,10 @@ def current_holder(views: list[LeaseView]) -> LeaseView | None:
     """The live lease with the highest epoch among the answers, if any."""
     live = [v for v in views if v.remaining_ms > 0 and v.holder]
     return max(live, key=lambda v: v.epoch) if live else None
+
+
+def last_holder(views: list[LeaseView]) -> str:
+    """Who held the lease last (lapsed or not) among the answers, by highest epoch;
+    "" when no JournalNode has seen a holder (a cold start)."""
+    named = [v for v in views if v.holder]
+    return max(named, key=lambda v: v.epoch).holder if named else ""

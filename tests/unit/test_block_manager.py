@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from minidfs.namenode.block_manager import (
-    COPY_RETRY_DELAY_MS, DELETE, PIPELINE_REPORT_GRACE_MS, REPLICATE, REPLICATION_TIMEOUT_MS,
+    COMPACT_MIN_ENTRIES, COPY_RETRY_DELAY_MS, DELETE, PIPELINE_REPORT_GRACE_MS, REPLICATE, REPLICATION_TIMEOUT_MS,
     BlockManager,
 )
 from minidfs.namenode.datanode_registry import DatanodeRegistry
@@ -251,3 +251,23 @@ def test_a_failed_copy_is_chosen_again_soon() -> None:
     assert c.commands("dn1") == []                 # not in a tight loop
     c.bm.tick(now_ms=2 * COPY_RETRY_DELAY_MS + 1)
     assert [cmd.action for cmd in c.commands("dn1")] == [REPLICATE]
+
+
+def test_tables_sized_for_a_start_up_are_rebuilt_once_it_settles() -> None:
+    """Every block is under-replicated until the last start-up report; the tables
+    that tracked them are rebuilt small afterwards and the namesystem is told to
+    give the freed memory back."""
+    c = Cluster(3)
+    blocks = [b for i in range(3 * COMPACT_MIN_ENTRIES // 2) for b in c.file(f"/f{i}", 3)]
+    frees = c.bm.bulk_frees
+    for now, node in enumerate(("dn1", "dn2", "dn3")):
+        c.report(node, *blocks)
+        c.bm.tick(now_ms=now)
+    assert c.bm.under_replicated_count() == 0
+    assert c.bm.bulk_frees > frees
+    assert c.bm._under_peak < COMPACT_MIN_ENTRIES
+
+
+def test_memory_release_is_supported_here() -> None:
+    from minidfs import memory
+    assert memory.release_free_memory() in (True, False)   # never raises

@@ -67,6 +67,12 @@ def test_state_of_a_daemon_like_process(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", script, "daemon", "--id", "dn7"])
     try:
         assert processes.process_state(child.pid, "dn7") == processes.RUNNING
+        # Until it has exec'd, our own child counts as any daemon-to-be (see
+        # _is_our_daemon); on a loaded machine that can take a while.
+        for _ in range(250):
+            if "--id" in processes.psutil.Process(child.pid).cmdline():
+                break
+            processes.time.sleep(0.02)
         assert processes.process_state(child.pid, "dn8") == processes.STOPPED
         assert processes.send(child.pid, "dn7", processes.SIGNALS["STOP"])
         for _ in range(100):

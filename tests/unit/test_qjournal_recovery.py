@@ -5,7 +5,7 @@ import pytest
 
 from minidfs.errors import EditLogCorrupt
 from minidfs.journalnode.lease_table import LeaseView
-from minidfs.qjournal.lease import HeldLease, current_holder, lapsed_on_majority
+from minidfs.qjournal.lease import HeldLease, current_holder, lapsed_on_majority, last_holder
 from minidfs.qjournal.recovery import PrepareResult, choose
 from minidfs.qjournal.segment import Segment, majority
 
@@ -75,6 +75,11 @@ def test_lease_lapse_needs_a_majority_of_all_nodes() -> None:
     assert not lapsed_on_majority([lapsed], total_nodes=3)   # silence is not lapse
     assert current_holder([lapsed, held, LeaseView("nn2", 2, 100)]).holder == "nn2"
     assert current_holder([lapsed]) is None
+
+
+def test_last_holder_decides_who_waits_before_a_take_over() -> None:
+    assert last_holder([LeaseView("", 0, 0), LeaseView("", 0, 0)]) == ""     # cold start
+    assert last_holder([LeaseView("nn1", 1, 0), LeaseView("nn2", 2, 0), LeaseView("", 0, 0)]) == "nn2"
 
 
 def test_held_lease_counts_from_the_send_time() -> None:
