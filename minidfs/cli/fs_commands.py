@@ -7,6 +7,7 @@ Client's dicts as they are (the formats are in docs/shell.md).
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 import sys
 
@@ -15,6 +16,7 @@ import click
 from minidfs import errors, paths
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, progress, reports_errors, state
+from minidfs.client import tree_copy
 
 COPY_CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -28,13 +30,15 @@ COPY_CHUNK_BYTES = 4 * 1024 * 1024
 @reports_errors
 def put(force: bool, replication: int | None, block_size: int | None, local: str,
         remote: str) -> None:
-    """Copy LOCAL (or - for stdin) to REMOTE (into it, if a directory)."""
+    """Copy LOCAL (a file, a directory, or - for stdin) to REMOTE (into it, if a directory)."""
     client = state().client()
     if local == "-":
         client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
                    replication=replication, block_size=block_size)
         return
     size = os.path.getsize(local) if os.path.isfile(local) else None
+    if os.path.isdir(local) and sys.stderr.isatty():
+        size = tree_copy.tree_size(pathlib.Path(local))
     with progress(size, f"put {local}") as bar:
         client.put(local, remote, overwrite=force, replication=replication,
                    block_size=block_size, progress=bar)
@@ -46,9 +50,9 @@ def put(force: bool, replication: int | None, block_size: int | None, local: str
 @click.argument("local")
 @reports_errors
 def get(force: bool, remote: str, local: str) -> None:
-    """Copy REMOTE to LOCAL (into it, if a directory)."""
+    """Copy REMOTE (a file or a directory) to LOCAL (into it, if a directory)."""
     client = state().client()
-    size = client.info(remote)["length"] if sys.stderr.isatty() else None
+    size = client.du(remote)["length"] if sys.stderr.isatty() else None
     with progress(size, f"get {remote}") as bar:
         client.get(remote, local, overwrite=force, progress=bar)
 

@@ -26,6 +26,7 @@ import threading
 from typing import IO, Any, Callable, Iterator
 
 from minidfs import config, errors, paths
+from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.rpc import client_namenode_pb2 as pb
 
@@ -363,9 +364,12 @@ class Client:
             block_size: int | None = None, *, progress: ProgressFn | None = None) -> str:
         """Copies a local file (or a readable binary stream) to `remote`; into it when
         `remote` is a directory. Returns the DFS path written. A failed copy removes
-        the partial file."""
+        the partial file. A local directory is copied whole (tree_copy.py)."""
         remote = paths.normalize_user_path(remote)
         is_stream = hasattr(local, "read")
+        if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
+            return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]
+                                      replication, block_size, progress)
         # The local side first: a typo in a local name should not cost a round trip.
         source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
         with source as stream:
@@ -398,10 +402,11 @@ class Client:
     def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
             progress: ProgressFn | None = None, verify: bool = True) -> str:
         """Copies a DFS file to a local path (into it when it is a directory). The
-        local file appears whole or not at all. Returns the local path written."""
+        local file appears whole or not at all. Returns the local path written. A DFS
+        directory is copied whole (tree_copy.py)."""
         remote = paths.normalize_user_path(remote)
         if self._info(remote).is_dir:
-            raise errors.IsADirectory(f"{remote}: is a directory")
+            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify)
         target = pathlib.Path(local)
         if target.is_dir():
             target = target / paths.basename(remote)

@@ -3,6 +3,7 @@ clusters, size flags, and the formatters' output from plain dicts."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import click
@@ -94,9 +95,13 @@ def test_missing_local_file_is_one_line(run, tmp_path):
     result = run("--conf", str(tmp_path / "cluster.toml"), "put", str(tmp_path / "nope"), "/a")
     assert result.exit_code == 1
     assert one_error_line(result) == f"minidfs: put: {tmp_path / 'nope'}: no such file or directory"
-    result = run("--conf", str(tmp_path / "cluster.toml"), "put", str(tmp_path), "/a")
+    # A directory is copied whole, but its local side is checked before any round trip.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    os.mkfifo(tree / "pipe")
+    result = run("--conf", str(tmp_path / "cluster.toml"), "put", str(tree), "/a")
     assert result.exit_code == 1
-    assert one_error_line(result) == f"minidfs: put: {tmp_path}: is a directory"
+    assert one_error_line(result) == f"minidfs: put: {tree / 'pipe'}: not a regular file"
 
 
 def test_status_of_a_stopped_cluster(run, tmp_path):

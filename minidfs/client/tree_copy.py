@@ -1,0 +1,124 @@
+"""Directory copies for `Client.put` / `Client.get` (`minidfs put DIR /dst`, `get /dir DIR`).
+
+HDFS's `-put` / `-get` semantics: copying a directory into an existing directory
+makes a child of the same name there (`put photos /data` -> /data/photos); onto a
+name that does not exist yet, the copy takes that name (its parent must exist).
+Everything is checked before the first byte moves: the source tree is listed in
+full, every name must be valid on the other side, and without `overwrite` no file
+of the copy may exist yet, so a refused copy changes nothing. Each file is then
+copied the way single files are (a DFS file whole or removed; a local file written
+aside and renamed), so a copy that fails midway leaves whole files only, never a
+torn one. Symlinks are followed (a loop is refused); FIFOs, sockets and devices are
+refused rather than blocking the copy.
+
+Used by minidfs/client/client.py only.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import stat as stat_mode
+from typing import TYPE_CHECKING, Callable
+
+from minidfs import errors, paths
+
+if TYPE_CHECKING:
+    from minidfs.client.client import Client
+
+ProgressFn = Callable[[int], None]
+
+
+def local_tree(root: pathlib.Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """(directories, (file, size)) under root as relative POSIX paths, parents before
+    children, sorted. Raises on a symlink loop or a file that is not a regular file."""
+    dirs: list[str] = []
+    files: list[tuple[str, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for top, subdirs, names in os.walk(root, followlinks=True, onerror=_raise):
+        info = os.stat(top)
+        if (info.st_dev, info.st_ino) in seen:
+            raise errors.InvalidArgument(f"{top}: directory loop (through a symlink)")
+        seen.add((info.st_dev, info.st_ino))
+        subdirs.sort()
+        rel_top = pathlib.Path(top).relative_to(root)
+        for name in subdirs:
+            dirs.append((rel_top / name).as_posix())
+        for name in sorted(names):
+            path = pathlib.Path(top) / name
+            try:
+                info = os.stat(path)
+            except FileNotFoundError:
+                raise errors.FileNotFound(f"{path}: no such file (a dangling symlink?)") from None
+            if not stat_mode.S_ISREG(info.st_mode):
+                raise errors.InvalidArgument(f"{path}: not a regular file")
+            files.append(((rel_top / name).as_posix(), info.st_size))
+    return dirs, files
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def _dfs_path(base: str, rel: str) -> str:
+    target = base
+    for name in rel.split("/"):
+        target = paths.join(target, name)
+    return paths.validate(target)
+
+
+def put_tree(client: "Client", source: pathlib.Path, remote: str, overwrite: bool,
+             replication: int | None, block_size: int | None,
+             progress: ProgressFn | None) -> str:
+    dirs, files = local_tree(source)    # the local side first: its errors cost no round trip
+    status = client._info_or_none(remote)
+    if status is not None and not status.is_dir:
+        raise errors.FileExists(f"{remote}: file exists (and is not a directory)")
+    name = pathlib.Path(os.path.abspath(source)).name      # "put . /data" names the copy too
+    target = paths.validate(paths.join(remote, name)) if status is not None else remote
+    dir_targets = [_dfs_path(target, rel) for rel in dirs]
+    file_targets = [(source / rel, _dfs_path(target, rel)) for rel, _ in files]
+    top = status if target == remote else client._info_or_none(target)
+    if top is not None and not top.is_dir:
+        raise errors.FileExists(f"{target}: file exists (and is not a directory)")
+    if top is not None and not overwrite:
+        for _, dfs in file_targets:
+            if client._info_or_none(dfs) is not None:
+                raise errors.FileExists(f"{dfs}: file exists")
+    if top is None:
+        client.mkdir(target)            # its parent must exist, as for a single file
+    for path in dir_targets:
+        client.mkdir(path, parents=True)
+    for local, dfs in file_targets:
+        with open(local, "rb") as stream:
+            client._upload(stream, dfs, overwrite, replication, block_size, progress)
+    return target
+
+
+def tree_size(root: pathlib.Path) -> int:
+    return sum(size for _, size in local_tree(root)[1])
+
+
+def get_tree(client: "Client", remote: str, local: pathlib.Path, overwrite: bool,
+             progress: ProgressFn | None, verify: bool) -> str:
+    target = local / paths.basename(remote) if local.is_dir() and remote != "/" else local
+    if target.exists() and not target.is_dir():
+        raise errors.FileExists(f"{target}: local file exists (and is not a directory)")
+    if not target.parent.is_dir():
+        raise errors.FileNotFound(f"{target.parent}: no such local directory")
+    entries = client.ls(remote, recursive=True)
+    prefix = len(remote) + (0 if remote == "/" else 1)
+    plan = [(e, target / e["path"][prefix:]) for e in entries]
+    for entry, dest in plan:
+        if entry["type"] == "file" and dest.is_dir():
+            raise errors.FileExists(f"{dest}: is a local directory")
+        if entry["type"] == "directory" and dest.exists() and not dest.is_dir():
+            raise errors.FileExists(f"{dest}: local file exists (and is not a directory)")
+        if entry["type"] == "file" and dest.exists() and not overwrite:
+            raise errors.FileExists(f"{dest}: local file exists")
+    target.mkdir(exist_ok=True)
+    for entry, dest in plan:            # a directory comes before its contents
+        if entry["type"] == "directory":
+            dest.mkdir(exist_ok=True)
+        else:
+            client.get(entry["path"], dest, overwrite=overwrite, progress=progress, verify=verify)
+    return str(target)
