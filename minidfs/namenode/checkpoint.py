@@ -58,7 +58,8 @@ def serialize(ns: Namespace, txid: int) -> bytes:
         else:
             entries.append(packer.pack([0, parent, node.name, node.mtime_ms]))
     header = packer.pack({"version": VERSION, "txid": txid, "last_block_id": ns.last_block_id,
-                          "last_genstamp": ns.last_genstamp, "inodes": len(entries)})
+                          "last_genstamp": ns.last_genstamp, "inodes": len(entries),
+                          "excluded_datanodes": sorted(ns.excluded_datanodes)})
     body = MAGIC + header + b"".join(entries)
     return body + _TRAILER.pack(xxhash.xxh3_64_intdigest(body))
 
@@ -86,6 +87,8 @@ def _build(unpacker: msgpack.Unpacker) -> tuple[Namespace, int]:
     ns = Namespace()
     ns.last_block_id = header["last_block_id"]
     ns.last_genstamp = header["last_genstamp"]
+    # Optional: images written before decommissions were logged do not have it.
+    ns.excluded_datanodes = {str(name) for name in header.get("excluded_datanodes", [])}
     nodes: list[INodeDirectory | INodeFile] = []
     for _ in range(header["inodes"]):
         entry = next(unpacker)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from minidfs import errors, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
-from minidfs.namenode.datanode_registry import DECOMMISSIONING, IN_SERVICE
 from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
@@ -300,17 +299,16 @@ class ClientOperations:
         return fsck.fsck(self.fs.ns, self.fs.bm, self.fs.registry, path, list_files,
                          max_files or fsck.DEFAULT_MAX_FILES)
 
-    def decommission(self, name: str, cancel: bool) -> str:
-        """Starts draining DataNode `name` (or puts it back in service); its state after."""
-        registry = self.fs.registry
-        node = registry.get(name)
+    async def decommission(self, name: str, cancel: bool) -> str:
+        """Starts draining DataNode `name` (or puts it back in service); its state after.
+        Logged, so it survives restarts and failovers; allowed in safe mode (as HDFS's
+        refreshNodes)."""
+        fs = self.fs
+        node = fs.registry.get(name)
         if node is None:
             raise errors.InvalidArgument(f"{name}: no such DataNode")
-        if cancel:
-            registry.set_admin_state(name, IN_SERVICE)
-        elif node.admin_state == IN_SERVICE:
-            registry.set_admin_state(name, DECOMMISSIONING)
-        # Either way every block on it is judged again: copies when it leaves service,
-        # trimming of the surplus when it comes back.
-        self.fs.bm.recheck_node(name)
+        records = fs.ns.set_datanode_excluded(name, not cancel)
+        if records:
+            fs.log_edits(records)
+            await fs.sync()
         return node.report_state

@@ -187,4 +187,4 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Decommission(self, request, context):
-        return pb.DecommissionResponse(state=self.ops.decommission(request.name, request.cancel))
+        return pb.DecommissionResponse(state=await self.ops.decommission(request.name, request.cancel))

@@ -11,7 +11,11 @@ Decommissioning is an administrative state on top of liveness: a DECOMMISSIONING
 node keeps serving reads and acts as a copy source, but gets no new blocks and
 its replicas no longer count toward a block's replication; once the block
 manager has copied every one of them elsewhere it is DECOMMISSIONED. The state
-is kept across re-registration (it is the administrator's, not the node's).
+is kept across re-registration (it is the administrator's, not the node's), and
+across NameNode restarts and failovers: the intent is logged
+(edits.SET_DATANODE_EXCLUDED), and `excluded` is the namespace's set of the nodes
+it names. A node in it starts DECOMMISSIONING when it registers; the block manager
+finds again that its blocks are all copied and makes it DECOMMISSIONED.
 """
 from __future__ import annotations
 
@@ -66,6 +70,7 @@ class DatanodeRegistry:
     def __init__(self, dead_node_interval_ms: int) -> None:
         self.dead_node_interval_ms = dead_node_interval_ms
         self.nodes: dict[str, DatanodeDescriptor] = {}
+        self.excluded: set[str] = set()     # set by the namesystem: the namespace's own set
 
     def get(self, name: str) -> DatanodeDescriptor | None:
         return self.nodes.get(name)
@@ -82,6 +87,8 @@ class DatanodeRegistry:
         node = self.nodes.get(name)
         if node is None:
             node = self.nodes[name] = DatanodeDescriptor(name, address, rack, now_ms)
+            if name in self.excluded:
+                node.admin_state = DECOMMISSIONING
         node.address, node.rack = address, rack
         node.state = LIVE
         node.last_heartbeat_ms = now_ms
@@ -115,6 +122,20 @@ class DatanodeRegistry:
         if node is not None:
             node.admin_state = admin_state
         return node
+
+    def sync_admin_state(self, name: str) -> bool:
+        """Brings the node's admin state in line with `excluded` after it changed; True
+        when the state changed (a DECOMMISSIONED node stays so while excluded)."""
+        node = self.nodes.get(name)
+        if node is None:
+            return False
+        if name in self.excluded and node.admin_state == IN_SERVICE:
+            node.admin_state = DECOMMISSIONING
+            return True
+        if name not in self.excluded and node.admin_state != IN_SERVICE:
+            node.admin_state = IN_SERVICE
+            return True
+        return False
 
     def decommissioning(self) -> list[DatanodeDescriptor]:
         return [n for n in self.nodes.values() if n.admin_state == DECOMMISSIONING]

@@ -24,6 +24,10 @@ CLOSE = "CLOSE"                    # path, lens, mtime: final lengths of every b
 DELETE = "DELETE"                  # path, mtime (the parent's new mtime)
 RENAME = "RENAME"                  # src, dst (the final path), mtime
 SET_REPLICATION = "SET_REPLICATION"  # path, repl
+# Not the tree, but durable cluster state all the same: an admin asked that DataNode
+# `name` leave service (decommission, on=True) or come back (on=False). Logged so it
+# survives a restart and reaches the standby, like HDFS's exclude file on every NameNode.
+SET_DATANODE_EXCLUDED = "SET_DN_EXCLUDED"  # name, on
 
 # Optional key of the first record of a client call that carried an RpcId:
 # [client_id, call_id]. Replay and a tailing standby rebuild the retry cache from it
@@ -32,7 +36,7 @@ RPC = "rpc"
 
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
-    DELETE, RENAME, SET_REPLICATION,
+    DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED,
 })
 
 
@@ -75,3 +79,7 @@ def rename(src: str, dst: str, mtime_ms: int) -> Record:
 
 def set_replication(path: str, replication: int) -> Record:
     return {"op": SET_REPLICATION, "path": path, "repl": replication}
+
+
+def set_datanode_excluded(name: str, on: bool) -> Record:
+    return {"op": SET_DATANODE_EXCLUDED, "name": name, "on": on}

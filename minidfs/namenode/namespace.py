@@ -31,12 +31,13 @@ MAX_BLOCK_SIZE_BYTES = 1 << 40   # 1 TiB: far above anything useful, still bound
 MAX_BLOCKS_PER_FILE = 100_000
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
 MAX_CLIENT_NAME_CHARS = 256
+MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
 
 
 class Effects:
     """What one applied record means for the block manager and the lease manager."""
 
-    __slots__ = ("added", "removed", "recheck", "bumped", "opened", "closed")
+    __slots__ = ("added", "removed", "recheck", "bumped", "opened", "closed", "datanodes")
 
     def __init__(self) -> None:
         self.added: list[BlockInfo] = []
@@ -45,6 +46,7 @@ class Effects:
         self.bumped: list[BlockInfo] = []      # genstamp changed: old replicas are stale
         self.opened: list[tuple[str, INodeFile]] = []
         self.closed: list[tuple[str, INodeFile]] = []
+        self.datanodes: list[str] = []         # DataNodes whose exclusion changed
 
 
 class Summary(NamedTuple):
@@ -81,6 +83,8 @@ class Namespace:
         self.root = INodeDirectory("", None, root_mtime_ms)
         self.last_block_id = 0
         self.last_genstamp = 0
+        # DataNodes an admin is decommissioning (or has): see edits.SET_DATANODE_EXCLUDED.
+        self.excluded_datanodes: set[str] = set()
         self.files = 0
         self.directories = 1
 
@@ -291,6 +295,14 @@ class Namespace:
             return []
         return [edits.set_replication(path, replication)]
 
+    def set_datanode_excluded(self, name: str, on: bool) -> list[Record]:
+        if not isinstance(name, str) or not name or len(name) > MAX_DATANODE_NAME_CHARS \
+                or not name.isprintable():
+            raise errors.InvalidArgument(f"{name!r}: not a DataNode name")
+        if (name in self.excluded_datanodes) == on:
+            return []
+        return [edits.set_datanode_excluded(name, on)]
+
     # ----------------------------------------------------------------- apply
 
     def apply(self, rec: Record) -> Effects:
@@ -325,6 +337,16 @@ class Namespace:
                 raise errors.NotADirectory(f"{child.path()}: not a directory")
             node = child
         return node
+
+    def _apply_set_datanode_excluded(self, rec: Record, fx: Effects) -> None:
+        name = rec["name"]
+        if not isinstance(name, str):
+            raise TypeError(f"DataNode name {name!r}")
+        if rec["on"]:
+            self.excluded_datanodes.add(name)
+        else:
+            self.excluded_datanodes.discard(name)
+        fx.datanodes.append(name)
 
     def _apply_mkdirs(self, rec: Record, fx: Effects) -> None:
         self._ensure_dirs(rec["path"], rec["mtime"])
@@ -488,4 +510,5 @@ _APPLY = {
     edits.DELETE: Namespace._apply_delete,
     edits.RENAME: Namespace._apply_rename,
     edits.SET_REPLICATION: Namespace._apply_set_replication,
+    edits.SET_DATANODE_EXCLUDED: Namespace._apply_set_datanode_excluded,
 }

@@ -145,6 +145,11 @@ class Namesystem:
 
     def _install(self, ns: Namespace) -> None:
         self.ns = ns
+        self.registry.excluded = ns.excluded_datanodes   # the same set: replay keeps it current
+        # Every known node too: a NameNode stepping down rebuilds its namespace, which
+        # may lack an exclusion it had applied but never committed.
+        for name in sorted(set(self.registry.nodes) | ns.excluded_datanodes):
+            self._excluded_changed(name)
         now = mono_ms()
         for node in ns.walk():
             if isinstance(node, INodeFile):
@@ -165,6 +170,8 @@ class Namesystem:
             self.bm.genstamp_bumped(block)
         for block in fx.recheck:
             self.bm.recheck(block)
+        for name in fx.datanodes:
+            self._excluded_changed(name)
         if fx.closed or fx.opened:
             now = mono_ms()
             for holder, file in fx.closed:
@@ -174,6 +181,13 @@ class Namesystem:
         rpc = record.get(RPC)
         if rpc is not None:
             self.retry_cache.record((rpc[0], rpc[1]), record["txid"], record, mono_ms())
+
+    def _excluded_changed(self, name: str) -> None:
+        """An admin's decommission (or its cancel) reached the namespace: the node, if
+        registered, leaves (or rejoins) service and every block on it is judged again
+        (copies when it leaves, trimming of the surplus when it returns)."""
+        if self.registry.sync_admin_state(name):
+            self.bm.recheck_node(name)
 
     def log_edits(self, records: list[Record]) -> None:
         """Applies records and appends them to the journal; no await in between, so

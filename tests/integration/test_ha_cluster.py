@@ -182,3 +182,24 @@ def test_kill_active_then_restart_it_as_standby(home, conf):
                 and rows[old]["last_txid"] == rows[new]["last_txid"] and rows)
     rows = wait_for(rejoined, f"{old} to rejoin as a standby and catch up")
     assert rows[new]["role"] == "active"
+
+
+def test_decommission_reaches_the_standby_through_the_journal(home, conf):
+    """The admin's decommission is an edit: after a failover the new active still
+    has the node out of service, and the cancel travels back the same way."""
+    def state(name):
+        report = json.loads(ok(minidfs(home, "admin", "report", "--json")).stdout)
+        # None until dn3 registered (the previous test restarted a NameNode).
+        return {n["name"]: n["state"] for n in report["datanodes"]}.get(name)
+
+    wait_for(lambda: state("dn3") == "live", "dn3 registered with the active")
+    ok(minidfs(home, "admin", "decommission", "dn3"))
+    first = active_name(home)
+    ok(minidfs(home, "admin", "ha", "failover"))
+    assert active_name(home) != first
+    # dn3 holds replicas that cannot get 3 copies without it: it stays decommissioning.
+    wait_for(lambda: state("dn3") in ("decommissioning", "decommissioned"), "dn3 out of service")
+    ok(minidfs(home, "admin", "decommission", "--cancel", "dn3"))
+    ok(minidfs(home, "admin", "ha", "failover"))
+    assert active_name(home) == first
+    wait_for(lambda: state("dn3") == "live", "dn3 back in service")

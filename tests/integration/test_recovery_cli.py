@@ -114,3 +114,23 @@ def test_cluster_status_shows_how_the_namenode_sees_datanodes(sh, cluster, wait_
         else:
             assert "nn_state" not in node
     assert "NN_STATE" in sh("cluster", "status").stdout
+
+
+def test_decommission_survives_a_namenode_restart(sh, cluster, fs, data, wait_until):
+    """The admin's intent is logged: a SIGKILLed NameNode comes back with the node
+    still out of service (decommissioned again once its blocks are found copied),
+    and a cancel is just as durable."""
+    def state(name):
+        report = json.loads(sh("admin", "report", "--json").stdout)
+        return {n["name"]: n["state"] for n in report["datanodes"]}.get(name)
+
+    victim = "dn4"
+    sh("admin", "decommission", "--wait", "--timeout", "60", victim)
+    cluster.kill("nn1")
+    cluster.start("nn1")
+    wait_until(lambda: state(victim) == "decommissioned", 30, f"{victim} decommissioned again")
+    assert sh("admin", "decommission", "--cancel", victim).stdout.strip() == f"{victim}: live"
+    cluster.kill("nn1")
+    cluster.start("nn1")
+    wait_until(lambda: state(victim) == "live", 30, f"{victim} back in service")
+    assert fs.cat("/h/a.bin") == data

@@ -114,3 +114,20 @@ async def test_corrupt_newest_image_refuses_to_start(tmp_path: pathlib.Path) -> 
     fs2 = Namesystem(Settings(), tmp_path)
     with pytest.raises(errors.EditLogCorrupt, match=str(image)):
         await fs2.start()
+
+
+def test_decommissions_are_logged_and_kept_in_images() -> None:
+    """An admin's decommission is durable state: replayed from the log, kept by images
+    (an image without the key, written before, loads as "none excluded")."""
+    ns = Namespace()
+    run(ns, ns.set_datanode_excluded("dn2", True))
+    run(ns, ns.set_datanode_excluded("dn3", True))
+    assert ns.set_datanode_excluded("dn2", True) == []          # already: nothing logged
+    run(ns, ns.set_datanode_excluded("dn3", False))
+    assert ns.excluded_datanodes == {"dn2"}
+    loaded, _ = deserialize(serialize(ns, 7), "image")
+    assert loaded.excluded_datanodes == {"dn2"}
+    with pytest.raises(errors.InvalidArgument):
+        ns.set_datanode_excluded("", True)
+    with pytest.raises(errors.EditLogCorrupt):
+        ns.apply({"op": "SET_DN_EXCLUDED", "name": 5, "on": True})

@@ -179,3 +179,16 @@ def test_block_on_a_decommissioning_node_only_is_not_missing() -> None:
     assert c.bm.missing_count() == 0 and c.bm.under_replicated_count() == 1
     [cmd] = c.commands("dn1")
     assert cmd[0] == REPLICATE and cmd[4] == ("dn2",)
+
+
+def test_an_excluded_node_registers_decommissioning_and_cancel_returns_it() -> None:
+    """After a NameNode restart the namespace names the excluded nodes before they
+    register again: they come back decommissioning, and finish as before."""
+    c = Cluster(3)
+    c.reg.excluded = {"dn4"}
+    node = c.reg.register("dn4", "h:4", "/r", 10 * GiB, 0, 10 * GiB, now_ms=0)
+    assert node.admin_state == DECOMMISSIONING
+    assert c.bm.tick(0) == ["dn4"]                 # it holds nothing: done at once
+    assert c.reg.sync_admin_state("dn4") is False  # still excluded: stays decommissioned
+    c.reg.excluded.discard("dn4")
+    assert c.reg.sync_admin_state("dn4") is True and node.in_service
