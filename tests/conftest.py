@@ -6,6 +6,8 @@ test fails or start-up times out. A module changes the defaults with a
 module-level `CLUSTER_OPTIONS = {...}` (any LocalCluster keyword, e.g.
 `{"datanodes": 4, "lease_soft_limit_s": 2.0}`). `fs`: a minidfs.Client on it.
 `wait_until`: poll a condition with a bounded wait (replica reports are async).
+`start_datanode`: start a stopped DataNode of `cluster` and wait until the NameNode
+sees it live.
 """
 from __future__ import annotations
 
@@ -52,3 +54,26 @@ def _wait_until(condition: Callable[[], Any], timeout_s: float = 15.0,
 @pytest.fixture
 def wait_until():
     return _wait_until
+
+
+DATANODE_LIVE_TIMEOUT_S = 30.0
+
+
+@pytest.fixture
+def start_datanode(cluster, fs, wait_until):
+    """start(name): cluster.start, tolerating a launcher race (right after exec,
+    /proc/<pid>/cmdline can read empty and cluster/processes.py then takes the new
+    daemon for dead); what counts is the NameNode seeing the node live."""
+    from cluster.local import StartupError
+    from minidfs.client import health
+
+    def start(name: str) -> None:
+        try:
+            cluster.start(name)
+        except StartupError:
+            wait_until(lambda: any(n["name"] == name and n["state"] != "stopped"
+                                   for n in cluster.status()), 5.0, f"{name} running")
+        wait_until(lambda: any(n["name"] == name and n["state"] == "live"
+                               for n in health.datanode_report(fs.namenode)),
+                   DATANODE_LIVE_TIMEOUT_S, f"{name} live")
+    return start

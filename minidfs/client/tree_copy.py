@@ -80,9 +80,16 @@ def put_tree(client: "Client", source: pathlib.Path, remote: str, overwrite: boo
     top = status if target == remote else client._info_or_none(target)
     if top is not None and not top.is_dir:
         raise errors.FileExists(f"{target}: file exists (and is not a directory)")
-    if top is not None and not overwrite:
+    if top is not None:
+        # One listing of what is there already, not a round trip per file.
+        kinds = {e["path"]: e["type"] for e in client.ls(target, recursive=True)}
+        for path in dir_targets:
+            if kinds.get(path) == "file":
+                raise errors.FileExists(f"{path}: file exists (and is not a directory)")
         for _, dfs in file_targets:
-            if client._info_or_none(dfs) is not None:
+            if kinds.get(dfs) == "directory":
+                raise errors.IsADirectory(f"{dfs}: is a directory")
+            if dfs in kinds and not overwrite:
                 raise errors.FileExists(f"{dfs}: file exists")
     if top is None:
         client.mkdir(target)            # its parent must exist, as for a single file

@@ -4,8 +4,8 @@ Called by namenode_link.py for every DatanodeCommand. DELETE removes the replica
 (any genstamp <= the given one) and queues an incremental "deleted" report;
 REPLICATE copies a finalized replica to the targets (transfer.py) with at most
 `replication_streams_per_node` copies at once, and ignores a copy of the same
-block that is already running. A copy that finds the local replica corrupt marks
-it and reports it to the NameNode(s). A copy that fails for any reason is reported
+block that is already running. A copy that finds the local replica corrupt (or its
+files unreadable) marks it and reports it to the NameNode(s). A copy that fails for any reason is reported
 as failed (`on_copy_failed`), so the NameNode can choose again within seconds
 rather than after its pending-copy timeout.
 """
@@ -74,7 +74,9 @@ class CommandRunner:
             try:
                 await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets)
                 log.info("block %d: copied to %s", block.id, names)
-            except errors.ChecksumError as e:
+            except (errors.ChecksumError, OSError) as e:
+                # Corrupt, or its files unreadable or gone from the disk: either way this
+                # replica cannot serve, and the NameNode must copy from another one.
                 replica = self.storage.mark_corrupt(block.id, str(e))
                 if replica is not None:
                     await self.on_corrupt([replica])

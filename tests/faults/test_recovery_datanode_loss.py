@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from cluster.local import StartupError
 from minidfs import errors
 from minidfs.client import health
 
@@ -26,22 +25,8 @@ def payload(size: int, seed: int) -> bytes:
     return bytes((i * 7 + seed) % 251 for i in range(size))
 
 
-def start_node(cluster, fs, wait_until, name: str) -> None:
-    """cluster.start, tolerating a launcher race: right after exec /proc/<pid>/cmdline
-    can read empty and cluster/processes.py then takes the new daemon for dead
-    (reported to the lead). The NameNode seeing the node live is what counts."""
-    try:
-        cluster.start(name)
-    except StartupError:
-        wait_until(lambda: any(n["name"] == name and n["state"] != "stopped"
-                               for n in cluster.status()), 5.0, f"{name} running")
-    wait_until(lambda: any(n["name"] == name and n["state"] == "live"
-                           for n in health.datanode_report(fs.namenode)),
-               HEAL_TIMEOUT_S, f"{name} live")
-
-
 @pytest.fixture
-def all_nodes_back(cluster, fs, wait_until):
+def all_nodes_back(cluster, fs, wait_until, start_datanode):
     """Whatever a test did to the DataNodes, they run and are live afterwards."""
     try:
         yield
@@ -51,7 +36,7 @@ def all_nodes_back(cluster, fs, wait_until):
                 if node["state"] == "paused":
                     cluster.kill(node["name"], "CONT")
                 elif node["state"] == "stopped":
-                    start_node(cluster, fs, wait_until, node["name"])
+                    start_datanode(node["name"])
         wait_until(lambda: all(s == "live" for s in states(fs).values()), HEAL_TIMEOUT_S,
                    "every DataNode live")
 
@@ -93,7 +78,8 @@ def replica_files(cluster, node: str, block_id: int) -> tuple[pathlib.Path, path
     return sub / f"blk_{block_id}", meta
 
 
-def test_sigkill_re_replicates_then_the_return_is_trimmed(cluster, fs, wait_until, all_nodes_back):
+def test_sigkill_re_replicates_then_the_return_is_trimmed(cluster, fs, wait_until, start_datanode,
+                                                          all_nodes_back):
     data = payload(5 * BLOCK + 777, seed=1)
     write(fs, "/kill/a", data)
     wait_healthy(fs, wait_until, "/kill/a")
@@ -108,7 +94,7 @@ def test_sigkill_re_replicates_then_the_return_is_trimmed(cluster, fs, wait_unti
         assert len(live) == 3 and victim not in live
     assert fs.cat("/kill/a") == data
     # The node returns with its old replicas: each block is one too many, then trimmed.
-    start_node(cluster, fs, wait_until, victim)
+    start_datanode(victim)
     wait_until(lambda: states(fs)[victim] == "live", HEAL_TIMEOUT_S, f"{victim} live")
     wait_healthy(fs, wait_until, "/kill/a")
     assert all(len(h) == 3 for h in holders(fs, "/kill/a"))
@@ -133,7 +119,7 @@ def test_sigstop_past_the_dead_interval_then_sigcont(cluster, fs, wait_until, al
 
 
 def test_every_replica_down_fails_fast_then_reads_once_one_returns(cluster, fs, wait_until,
-                                                                   all_nodes_back):
+                                                                   start_datanode, all_nodes_back):
     data = payload(BLOCK + 10, seed=3)
     write(fs, "/lost/a", data, replication=1)
     wait_healthy(fs, wait_until, "/lost/a")
@@ -153,7 +139,7 @@ def test_every_replica_down_fails_fast_then_reads_once_one_returns(cluster, fs, 
         fs.cat("/lost/a")
     assert time.monotonic() - started < 5.0
     for victim in victims:
-        start_node(cluster, fs, wait_until, victim)
+        start_datanode(victim)
     wait_healthy(fs, wait_until, "/lost/a")
     assert fs.cat("/lost/a") == data
 
@@ -192,7 +178,8 @@ def test_truncated_meta_is_corrupt_not_unchecked(cluster, fs, wait_until, all_no
     assert fs.cat("/rot/b") == data
 
 
-def test_block_scanner_finds_damage_nobody_reads(cluster, fs, wait_until, all_nodes_back):
+def test_block_scanner_finds_damage_nobody_reads(cluster, fs, wait_until, start_datanode,
+                                                 all_nodes_back):
     data = payload(2 * BLOCK, seed=6)
     write(fs, "/rot/c", data)
     wait_healthy(fs, wait_until, "/rot/c")
@@ -204,9 +191,32 @@ def test_block_scanner_finds_damage_nobody_reads(cluster, fs, wait_until, all_no
     path.write_bytes(raw)
     # A restart is a fresh scanner: its first pass starts a few seconds later.
     cluster.kill(node, "TERM")
-    start_node(cluster, fs, wait_until, node)
+    start_datanode(node)
     wait_until(lambda: fsck(fs, "/rot/c")["corrupt"] or not path.exists(), HEAL_TIMEOUT_S,
                "the scanner to report the damage")
     wait_healthy(fs, wait_until, "/rot/c")
     assert not path.exists()
     assert fs.cat("/rot/c") == data
+
+
+def test_a_copy_source_whose_block_file_vanished_reports_it(cluster, fs, wait_until, start_datanode,
+                                                            all_nodes_back):
+    """The only copy source lost the block file from its disk (the DataNode still lists
+    the replica): its copy fails, it reports the replica corrupt and the copy failed,
+    and the block heals from the other holder as soon as it returns, well within the
+    NameNode's 60 s pending-copy timeout."""
+    data = payload(BLOCK // 2 + 99, seed=7)
+    write(fs, "/vanish/a", data, replication=2)
+    wait_healthy(fs, wait_until, "/vanish/a")
+    [[source, other]] = holders(fs, "/vanish/a")
+    block_id = fs.stat("/vanish/a")["blocks"][0]["id"]
+    block_file, _ = replica_files(cluster, source, block_id)
+    block_file.unlink()
+    cluster.kill(other, "KILL")                       # now only `source` could be copied from
+    wait_until(lambda: fsck(fs, "/vanish/a")["corrupt"] >= 1, HEAL_TIMEOUT_S,
+               f"{source} to report its replica unreadable")
+    start_datanode(other)
+    healed = wait_healthy(fs, wait_until, "/vanish/a")
+    [block] = healed["file_details"][0]["blocks"]
+    assert len([r for r in block["replicas"] if r["state"] == "Ready"]) == 2
+    assert fs.cat("/vanish/a") == data

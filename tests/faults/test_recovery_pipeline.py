@@ -13,7 +13,6 @@ import logging
 
 import pytest
 
-from cluster.local import StartupError
 from minidfs import errors
 from minidfs.checksum import first_bad_chunk
 from minidfs.client import health
@@ -35,28 +34,14 @@ def payload(size: int, seed: int) -> bytes:
     return (pattern * (size // len(pattern) + 1))[:size]
 
 
-def start_node(cluster, fs, wait_until, name: str) -> None:
-    """cluster.start, tolerating a launcher race: right after exec /proc/<pid>/cmdline
-    can read empty and cluster/processes.py then takes the new daemon for dead
-    (reported to the lead). The NameNode seeing the node live is what counts."""
-    try:
-        cluster.start(name)
-    except StartupError:
-        wait_until(lambda: any(n["name"] == name and n["state"] != "stopped"
-                               for n in cluster.status()), 5.0, f"{name} running")
-    wait_until(lambda: any(n["name"] == name and n["state"] == "live"
-                           for n in health.datanode_report(fs.namenode)),
-               HEAL_TIMEOUT_S, f"{name} live")
-
-
 @pytest.fixture
-def nodes_back(cluster, fs, wait_until):
+def nodes_back(cluster, fs, wait_until, start_datanode):
     try:
         yield
     finally:
         for node in cluster.status():
             if node["name"] in DATANODES and node["state"] == "stopped":
-                start_node(cluster, fs, wait_until, node["name"])
+                start_datanode(node["name"])
         wait_until(lambda: all(n["state"] == "live" for n in health.datanode_report(fs.namenode)),
                    HEAL_TIMEOUT_S, "every DataNode live")
 
@@ -121,7 +106,8 @@ def write_with_kill(cluster, fs, wait_until, path: str, data: bytes, kill_positi
 
 
 @pytest.mark.parametrize("position", [1, 2, 3])
-def test_kill_one_node_of_an_active_pipeline(cluster, fs, wait_until, nodes_back, caplog, position):
+def test_kill_one_node_of_an_active_pipeline(cluster, fs, wait_until, start_datanode,
+                                             nodes_back, caplog, position):
     caplog.set_level(logging.INFO, logger="minidfs.client.recovery")
     data = payload(6 * MiB + 4321, seed=position)
     path = f"/pipe/kill{position}"
@@ -143,14 +129,15 @@ def test_kill_one_node_of_an_active_pipeline(cluster, fs, wait_until, nodes_back
             assert read_replica(cluster, node, block) == data[start:start + block["length"]]
         start += block["length"]
     # The killed node returns with its stale copy (old genstamp): it is deleted.
-    start_node(cluster, fs, wait_until, victim)
+    start_datanode(victim)
     rbw = cluster.home.node_dir(victim) / "current" / "rbw"
     wait_until(lambda: not any(p.name.startswith(f"blk_{first['id']}") for p in rbw.iterdir()),
                HEAL_TIMEOUT_S, "the stale replica to be deleted")
     wait_settled(fs, wait_until, path)
 
 
-def test_two_nodes_lost_brings_in_a_replacement(cluster, fs, wait_until, nodes_back, caplog):
+def test_two_nodes_lost_brings_in_a_replacement(cluster, fs, wait_until, start_datanode,
+                                                nodes_back, caplog):
     caplog.set_level(logging.INFO, logger="minidfs.client.recovery")
     data = payload(3 * MiB + 777, seed=9)
     killed, genstamp, first = write_with_kill(cluster, fs, wait_until, "/pipe/two", data, [2, 3])
@@ -168,7 +155,7 @@ def test_two_nodes_lost_brings_in_a_replacement(cluster, fs, wait_until, nodes_b
         assert read_replica(cluster, node, block) == data
     # Two live nodes cannot hold three replicas: healthy once the others are back.
     for name in killed:
-        start_node(cluster, fs, wait_until, name)
+        start_datanode(name)
     wait_settled(fs, wait_until, "/pipe/two")
 
 
