@@ -9,6 +9,8 @@
         def reducer(self, word, counts):     # counts: a one-pass iterator
             yield word, sum(counts)
 
+A combiner that sums, `combiner = Job.sum_values` or the textbook one above, is
+recognised and run as a running total per key as the map emits (mapreduce/combiners.py).
 Optional: `partitioner(self, key, num_reducers) -> int`; hooks `mapper_init`,
 `mapper_final`, `reducer_init`, `reducer_final` (generators may yield output from them,
 e.g. in-mapper combining); `format_output(self, key, value) -> str` (default
@@ -28,6 +30,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from mapreduce import combiners
 from mapreduce.counters import Counters
 from mapreduce.mapside import DEFAULT_SPILL_THRESHOLD_BYTES
 from mapreduce.result import JobResult
@@ -55,6 +58,10 @@ class Job:
     input_path: str | None = None
     _counters: Counters | None = None
     _files: dict[str, str] = {}
+
+    # `combiner = Job.sum_values` (or `reducer = ...`): yields (key, sum(values)). As a
+    # combiner the map side keeps a running total per key instead of calling it.
+    sum_values = combiners.sum_values
 
     def mapper(self, key: Any, value: Any) -> Iterator[tuple[Any, Any]] | None:
         yield key, value

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from bisect import bisect_left
 from dataclasses import dataclass
 from operator import itemgetter, length_hint
@@ -35,6 +36,7 @@ import msgpack
 
 from mapreduce import counters as C
 from mapreduce import keys, merge
+from mapreduce.combiners import is_sum_combiner
 from mapreduce.counters import Counters
 from mapreduce.runfile import RunWriter, Segment, write_index
 from mapreduce.usercode import check_iterable, checked_pair, pairs
@@ -53,10 +55,16 @@ GROUP_OVERHEAD_BYTES = 200
 INT_VALUE_BYTES = 40
 STR_VALUE_BYTES = 64
 MIN_SPILL_THRESHOLD_BYTES = 4 * 1024
+# A summed str key: its dict entry, the str and a [total, records] list of two ints.
+SUM_KEY_BYTES = 200
+# With a combiner, a grouped key's values are combined in memory once this many wait,
+# so a hot key costs a bounded list, not a spill.
+COMBINE_BOUND_VALUES = 1024
 
 Combiner = Callable[[Any, Iterable[Any]], Any]
 Record = tuple[tuple, bytes, bytes]   # (sort key, key bytes, value bytes)
-Group = tuple[str, bytes, list]       # (key, key bytes, values in emit order)
+# (key, key bytes, values in emit order, [sum, records] or None, combined values or None)
+Group = tuple[str, bytes, list, "list[int] | None", "list | None"]
 
 _first = itemgetter(0)
 # Where str keys go among the other records: sort keys of lower rank compare below it.
@@ -89,6 +97,16 @@ class MapOutputBuffer:
         # str keys -> values; only with the default partitioner, which hashes the
         # key's encoding (a job's partitioner is called with every key it emits).
         self._groups: dict[str, list] | None = {} if partitioner is None else None
+        # With a sum combiner: str key -> [total, records] of its int values.
+        self._sums: dict[str, list[int]] | None = (
+            {} if partitioner is None and combiner is not None and is_sum_combiner(combiner)
+            else None)
+        # Encoded bytes of summed values beyond the one byte of a small int.
+        self._sum_wide_bytes = 0
+        # Combiner output of grouped keys whose value list reached COMBINE_BOUND_VALUES
+        # (already counted as map output), kept until the spill.
+        self._combined: dict[str, list] = {}
+        self._combine_bound = COMBINE_BOUND_VALUES if combiner is not None else sys.maxsize
         self._buffered_bytes = 0
         self._spills: list[tuple[str, list[Segment]]] = []
         self._records = 0
@@ -100,52 +118,128 @@ class MapOutputBuffer:
             # A str subclass has the same encoding as its plain str (its characters,
             # whatever its __str__ says), so it is the same key.
             key = key if type(key) is str else str.__str__(key)
-            values = groups.get(key)
-            if values is None:
-                groups[key] = [value]
-                self._buffered_bytes += GROUP_OVERHEAD_BYTES + len(key)
+            sums = self._sums
+            if sums is not None and type(value) is int:
+                self._add_to_sum(key, value)
             else:
-                values.append(value)
-            self._buffered_bytes += INT_VALUE_BYTES if type(value) is int else _value_bytes(value)
+                values = groups.get(key)
+                if values is None:
+                    groups[key] = [value]
+                    self._buffered_bytes += GROUP_OVERHEAD_BYTES + len(key)
+                else:
+                    values.append(value)
+                    if len(values) >= self._combine_bound:
+                        self._combine_in_memory(key, values)
+                self._buffered_bytes += INT_VALUE_BYTES if type(value) is int else _value_bytes(value)
         else:
             self._collect_record(key, value)
         if self._buffered_bytes >= self._threshold:
             self._spill()
 
     def collect_pairs(self, produced: Iterable[Any] | None, who: str = "mapper") -> None:
-        """collect() for every pair a user method produced (the map loop calls this once
-        per line). The body repeats collect's str-key path inline, with the byte count
-        in a local: this loop runs once per map output record, where a method call or
-        an attribute update per record is most of the cost."""
-        if type(produced) is not GeneratorType:
-            if produced is None:
-                return
-            check_iterable(produced, who)
+        """collect() for every pair a user method produced (mapper_init / final)."""
+        self.collect_mapped(_produced_once, ((produced, who),), who)
+
+    def collect_mapped(self, mapper: Callable[[Any, Any], Any],
+                       records: Iterable[tuple[Any, Any]], who: str = "mapper") -> None:
+        """collect() for every pair `mapper(k, v)` produces, over a batch of input
+        records (the map loop calls this once per batch of lines). This loop runs
+        once per map output record, where a method call or an attribute update per
+        record is most of the cost, so the common case is inline: a plain 2-tuple
+        with a str key that is already buffered, added to its running sum or
+        appended to its values, with memory checked only where it grows (a summed
+        key grows only when it is new). Everything else goes through collect()."""
         groups = self._groups
+        if groups is None:
+            for in_key, in_value in records:
+                for key, value in pairs(mapper(in_key, in_value), who):
+                    self.collect(key, value)
+            return
+        if self._sums is not None:
+            self._collect_summed(mapper, records, who)
+            return
+        groups_get = groups.get
+        collect = self.collect
         threshold = self._threshold
-        buffered = self._buffered_bytes
-        for item in produced:
-            if type(item) is tuple and len(item) == 2:
-                key, value = item
-            else:
-                key, value = checked_pair(item, who)
-            if groups is None or type(key) is not str:
-                self._buffered_bytes = buffered
-                self.collect(key, value)
-                buffered = self._buffered_bytes
-                continue
-            values = groups.get(key)
-            if values is None:
-                groups[key] = [value]
-                buffered += GROUP_OVERHEAD_BYTES + len(key)
-            else:
+        bound = self._combine_bound
+        for in_key, in_value in records:
+            produced = mapper(in_key, in_value)
+            if type(produced) is not GeneratorType:
+                if produced is None:
+                    continue
+                check_iterable(produced, who)
+            for item in produced:
+                if type(item) is tuple and len(item) == 2:
+                    key, value = item
+                else:
+                    key, value = checked_pair(item, who)
+                values = groups_get(key) if type(key) is str else None
+                if values is None or len(values) + 1 >= bound:
+                    collect(key, value)
+                    continue
                 values.append(value)
-            buffered += INT_VALUE_BYTES if type(value) is int else _value_bytes(value)
-            if buffered >= threshold:
-                self._buffered_bytes = buffered
-                self._spill()
-                buffered = 0
-        self._buffered_bytes = buffered
+                self._buffered_bytes += (INT_VALUE_BYTES if type(value) is int
+                                         else _value_bytes(value))
+                if self._buffered_bytes >= threshold:
+                    self._spill()
+
+    def _collect_summed(self, mapper: Callable[[Any, Any], Any],
+                        records: Iterable[tuple[Any, Any]], who: str) -> None:
+        """collect_mapped with a sum combiner: a known key's small int value is added
+        to its total; a new key, a wide int or any other pair goes through collect()."""
+        sums = self._sums
+        assert sums is not None
+        sums_get = sums.get
+        collect = self.collect
+        for in_key, in_value in records:
+            produced = mapper(in_key, in_value)
+            if type(produced) is not GeneratorType:
+                if produced is None:
+                    continue
+                check_iterable(produced, who)
+            for item in produced:
+                if type(item) is tuple:
+                    try:
+                        key, value = item
+                    except ValueError:
+                        key, value = checked_pair(item, who)
+                    if type(value) is int and -32 <= value < 128 and type(key) is str:
+                        entry = sums_get(key)
+                        if entry is not None:
+                            entry[0] += value
+                            entry[1] += 1
+                            continue
+                else:
+                    key, value = checked_pair(item, who)
+                collect(key, value)
+
+    def _add_to_sum(self, key: str, value: int) -> None:
+        assert self._sums is not None
+        entry = self._sums.get(key)
+        if entry is None:
+            self._sums[key] = [value, 1]
+            self._buffered_bytes += SUM_KEY_BYTES + len(key)
+        else:
+            entry[0] += value
+            entry[1] += 1
+        if not -32 <= value < 128:
+            self._sum_wide_bytes += _wide_int_bytes(value)
+
+    def _combine_in_memory(self, key: str, values: list) -> None:
+        """Combines a grouped key's values before the spill, so one hot key cannot fill
+        the buffer; the combiner sees what a round trip through the map output gives."""
+        assert self._combiner is not None
+        key_bytes = keys.pack(key, "map output key")
+        packed = _pack_list(values)
+        self._records += len(values)
+        self._output_bytes += (len(key_bytes) * len(values) + len(packed)
+                               - _array_header_bytes(len(values)))
+        decoded = msgpack.unpackb(packed, use_list=True, raw=False, strict_map_key=False)
+        combined = self._combined.setdefault(key, [])
+        before = _values_bytes(values) + _values_bytes(combined)
+        combined.extend(combine_values(self._combiner, key, decoded, self._counters))
+        values.clear()
+        self._buffered_bytes += _values_bytes(combined) - before
 
     def _collect_record(self, key: Any, value: Any) -> None:
         key_bytes = keys.pack(key, "map output key")
@@ -165,7 +259,8 @@ class MapOutputBuffer:
         if self._buffered_bytes or not self._spills:
             self._spill()
         self._counters.increment(C.FRAMEWORK, "map_output_records", self._records)
-        self._counters.increment(C.FRAMEWORK, "map_output_bytes", self._output_bytes)
+        self._counters.increment(C.FRAMEWORK, "map_output_bytes",
+                                 self._output_bytes + self._sum_wide_bytes)
         out_path = os.path.join(self._scratch_dir, "file.out")
         index_path = out_path + ".index"
         if len(self._spills) == 1:
@@ -197,36 +292,58 @@ class MapOutputBuffer:
         self._buffered_bytes = 0
 
     def _take_groups(self) -> list[list[Group]]:
-        """The grouped str keys, per partition, sorted, with their encodings."""
+        """The distinct str keys (grouped, summed or combined), per partition, sorted,
+        with their encodings: only these are encoded, hashed and sorted."""
         by_part: list[list[Group]] = [[] for _ in range(self._num_partitions)]
-        if not self._groups:
-            return by_part
         groups = self._groups
-        # Grouped records are counted here, a list length per key, not one by one.
-        self._records += sum(map(len, groups.values()))
-        for key in sorted(groups):
+        sums = self._sums or {}
+        combined = self._combined
+        if not groups and not sums and not combined:
+            return by_part
+        assert groups is not None
+        distinct = groups.keys() | sums.keys() | combined.keys() if sums or combined else groups
+        for key in sorted(distinct):
             key_bytes = keys.pack(key, "map output key")
             by_part[keys.hash_partition(key_bytes, self._num_partitions)].append(
-                (key, key_bytes, groups[key]))
-        # Emptied in place: collect_pairs holds this dict while it spills.
+                (key, key_bytes, groups.get(key) or [], sums.get(key), combined.get(key)))
+        # Emptied in place: collect_mapped holds these dicts while it spills.
         groups.clear()
+        sums.clear()
+        combined.clear()
         return by_part
 
     def _write_groups(self, writer: RunWriter, groups: list[Group]) -> None:
-        for key, key_bytes, values in groups:
+        for key, key_bytes, values, summed, combined in groups:
             if self._combiner is None:
                 encoded = _pack_each(values)
+                self._records += len(values)
                 self._output_bytes += len(key_bytes) * len(values) + sum(map(len, encoded))
                 for value_bytes in encoded:
                     writer.add(key_bytes, value_bytes)
                 continue
-            packed = _pack_list(values)
-            self._output_bytes += (len(key_bytes) * len(values) + len(packed)
-                                   - _array_header_bytes(len(values)))
-            decoded = msgpack.unpackb(packed, use_list=True, raw=False, strict_map_key=False)
-            for out_key_bytes, out_value_bytes in combine_list(self._combiner, key, decoded,
-                                                               self._counters):
-                writer.add(out_key_bytes, out_value_bytes)
+            if summed is not None:
+                total, count = summed
+                self._records += count
+                self._counters.increment(C.FRAMEWORK, "combine_input_records", count)
+                # Each summed value was one byte (wider ones are in _sum_wide_bytes).
+                self._output_bytes += (len(key_bytes) + 1) * count
+                if not values and not combined:
+                    writer.add(key_bytes, keys.pack(total, "combiner output value"))
+                    self._counters.increment(C.FRAMEWORK, "combine_output_records")
+                    continue
+                # Summed ints meet other values of the key: the combiner adds them all
+                # (the summed records were counted as combine input as they came).
+                combined = [total] + (combined or [])
+            decoded = _round_trip(combined) if combined else []
+            if values:
+                packed = _pack_list(values)
+                self._records += len(values)
+                self._output_bytes += (len(key_bytes) * len(values) + len(packed)
+                                       - _array_header_bytes(len(values)))
+                decoded += msgpack.unpackb(packed, use_list=True, raw=False, strict_map_key=False)
+            for out_value in combine_values(self._combiner, key, decoded, self._counters,
+                                            counted_inputs=1 if summed is not None else 0):
+                writer.add(key_bytes, keys.pack(out_value, "combiner output value"))
 
     def _merge_spills(self, out_path: str) -> list[Segment]:
         with RunWriter(out_path) as writer:
@@ -276,19 +393,41 @@ def _array_header_bytes(length: int) -> int:
     return 1 if length < 16 else 3 if length < 0x10000 else 5
 
 
-def combine_list(combiner: Combiner, key: str, values: list,
-                 counters: Counters) -> Iterator[tuple[bytes, bytes]]:
-    """Runs the combiner on one grouped key's decoded values; it may not change the key."""
+def _produced_once(produced: Any, _who: str) -> Any:
+    """collect_pairs' one "input record" is what a user method produced."""
+    return produced
+
+
+def _wide_int_bytes(value: int) -> int:
+    """Encoded bytes of a summed int beyond the one byte of a small one."""
+    return len(keys.pack(value, "map output value")) - 1
+
+
+def _values_bytes(values: list) -> int:
+    return sum(INT_VALUE_BYTES if type(v) is int else _value_bytes(v) for v in values)
+
+
+def _round_trip(values: list) -> list:
+    """The values as a reducer or a later combine would see them (tuples as lists)."""
+    return msgpack.unpackb(_pack_list(values), use_list=True, raw=False, strict_map_key=False)
+
+
+def combine_values(combiner: Combiner, key: str, values: list, counters: Counters,
+                   counted_inputs: int = 0) -> list:
+    """Runs the combiner on one grouped key's decoded values and returns the values it
+    produced; it may not change the key. counted_inputs: leading values already
+    counted as combine input (a running sum)."""
     remaining = iter(values)
-    produced = 0
+    out: list = []
     sort_key = keys.sort_key(key)
     for out_key, out_value in pairs(combiner(key, remaining), "combiner"):
         if keys.sort_key(out_key) != sort_key:
             raise JobError(f"combiner must keep the key: got {out_key!r:.80} for {key!r:.80}")
-        produced += 1
-        yield keys.pack(out_key, "combiner output key"), keys.pack(out_value, "combiner output value")
-    counters.increment(C.FRAMEWORK, "combine_input_records", len(values) - length_hint(remaining))
-    counters.increment(C.FRAMEWORK, "combine_output_records", produced)
+        out.append(out_value)
+    consumed = len(values) - length_hint(remaining)
+    counters.increment(C.FRAMEWORK, "combine_input_records", max(0, consumed - counted_inputs))
+    counters.increment(C.FRAMEWORK, "combine_output_records", len(out))
+    return out
 
 
 def combine(combiner: Combiner, group: Iterator[Record],

@@ -43,20 +43,20 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
         writer = TextWriter(text_out, job.format_output)
         emit = writer.write
 
-        def collect_pairs(produced: Any) -> None:
-            for key, value in pairs(produced, "mapper"):
-                writer.write(key, value)
+        def collect_mapped(mapper: Callable[[Any, Any], Any], batch: Any) -> None:
+            for offset, line in batch:
+                for key, value in pairs(mapper(offset, line), "mapper"):
+                    writer.write(key, value)
     else:
         buffer = MapOutputBuffer(num_reducers, scratch_dir, counters,
                                  spill_threshold_bytes=job.spill_threshold_bytes,
                                  partitioner=job.partitioner, combiner=job.combiner)
         emit = buffer.collect
-        collect_pairs = buffer.collect_pairs
+        collect_mapped = buffer.collect_mapped
     run_hook(job.mapper_init, emit, "mapper_init")
     mapper = job.mapper
     for batch in reader.batches(PROGRESS_EVERY_RECORDS):
-        for offset, line in batch:
-            collect_pairs(mapper(offset, line))
+        collect_mapped(mapper, batch)
         if progress is not None:
             progress(reader.progress())
     run_hook(job.mapper_final, emit, "mapper_final")

@@ -185,3 +185,101 @@ def test_external_merge_with_bounded_fan_in(tmp_path, fan_in) -> None:
         want[k].append(v)
     # Stable: values of one key come run by run, in each run's order.
     assert dict(grouped) == dict(want)
+
+
+# ---- the sum combiner fast path -------------------------------------------------------
+
+class _TextbookSum:
+    def combiner(self, word, counts):
+        yield word, sum(counts)
+
+
+class _NotASum:
+    def combiner(self, word, counts):
+        yield word, max(counts)
+
+
+def test_sum_combiners_are_recognised_and_look_alikes_are_not() -> None:
+    from mapreduce import Job
+    from mapreduce.combiners import is_sum_combiner
+
+    class Declared(Job):
+        combiner = Job.sum_values
+
+    assert is_sum_combiner(Declared().combiner)
+    assert is_sum_combiner(_TextbookSum().combiner)
+    assert not is_sum_combiner(_NotASum().combiner)
+    assert not is_sum_combiner(lambda k, vs: [(k, sum(vs))])
+    namespace = {"sum": lambda vs: 0}
+    exec("def combiner(self, word, counts):\n    yield word, sum(counts)\n", namespace)
+    assert not is_sum_combiner(namespace["combiner"].__get__(object()))   # shadowed sum
+
+
+def _mixed_pairs(n: int, seed: int) -> list:
+    """Mostly (str, small int); some wide ints, floats, non-str keys and 2-lists."""
+    rng = random.Random(seed)
+    out: list = []
+    for i in range(n):
+        key = f"w{rng.randint(0, 300)}"
+        roll = rng.random()
+        if roll < 0.85:
+            out.append((key, rng.randint(-5, 20)))
+        elif roll < 0.9:
+            out.append((key, rng.randint(1000, 10 ** 12)))
+        elif roll < 0.93:
+            out.append((key, 0.5))
+        elif roll < 0.97:
+            out.append((rng.randint(0, 50), 1))
+        else:
+            out.append([key, 3])
+    return out
+
+
+@pytest.mark.parametrize("threshold", [4096, 1 << 30])
+def test_sum_fast_path_matches_the_called_combiner(tmp_path, threshold) -> None:
+    """The running totals give the same output and the same map output counters as
+    calling an equivalent combiner that is not recognised (combine input too, when
+    both spill once: the sum path holds less, so it may spill less often)."""
+    pairs = _mixed_pairs(20_000, seed=threshold)
+    results = []
+    for name, combiner in (("fast", _TextbookSum().combiner),
+                           ("called", lambda k, vs: [(k, sum(vs))])):
+        folder = tmp_path / name
+        folder.mkdir()
+        counters = Counters()
+        buf = MapOutputBuffer(3, str(folder), counters, spill_threshold_bytes=threshold,
+                              combiner=combiner)
+        lines = [pairs[i:i + 7] for i in range(0, len(pairs), 7)]
+        buf.collect_mapped(lambda _offset, line: iter(line), enumerate(lines))
+        buf.collect("late", 2)
+        out = buf.finish()
+        totals: dict = {}
+        for p in range(3):
+            for k, v in read_output(out, p):
+                totals[k] = totals.get(k, 0) + v
+        results.append((totals, counters.get("mapreduce", "map_output_records"),
+                        counters.get("mapreduce", "map_output_bytes"),
+                        counters.get("mapreduce", "combine_input_records")
+                        if threshold > len(pairs) * 1000 else None))
+    assert results[0] == results[1]
+    want: dict = {}
+    for k, v in pairs:
+        want[k] = want.get(k, 0) + v
+    want["late"] = 2
+    assert results[0][0] == want
+    assert results[0][1] == len(pairs) + 1
+
+
+def test_hot_key_is_combined_in_memory_not_spilled(tmp_path) -> None:
+    """A general combiner runs on a key's values once COMBINE_BOUND_VALUES wait, so
+    one hot key cannot fill the buffer; the result is the same."""
+    counters = Counters()
+    buf = MapOutputBuffer(1, str(tmp_path), counters, spill_threshold_bytes=1 << 20,
+                          combiner=lambda k, vs: [(k, max(vs))])
+    for i in range(100_000):
+        buf.collect("hot", i)
+    assert len(buf._groups["hot"]) < 1024 and buf._buffered_bytes < 1 << 20
+    out = buf.finish()
+    assert read_output(out, 0) == [("hot", 99_999)]
+    assert counters.get("mapreduce", "map_spills") == 1
+    assert counters.get("mapreduce", "map_output_records") == 100_000
