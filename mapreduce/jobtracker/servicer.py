@@ -14,7 +14,11 @@ from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs.rpc.status import rpc_errors
 
-WATCH_INTERVAL_S = 0.25
+# A watch looks at the job whenever the JobTracker signals a change, and at least
+# this often (for changes nothing signals).
+WATCH_INTERVAL_S = 1.0
+# A Worker's doorbell stream is ended after this long; the Worker opens a new one.
+WORK_WATCH_MAX_S = 300.0
 # A watch that outlives this is ended; the client simply watches again.
 WATCH_MAX_S = 300.0
 DEFAULT_LIST_LIMIT = 100
@@ -39,6 +43,7 @@ class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WATCH_MAX_S
         last = None
+        seen = self.tracker.status_signal.sequence
         while True:
             status = self.tracker.status(job_id)
             if status != last:
@@ -46,7 +51,7 @@ class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
                 last = status
             if status["state"] in jobstatus.FINISHED_STATES or loop.time() > deadline:
                 return
-            await asyncio.sleep(WATCH_INTERVAL_S)
+            seen = await self.tracker.status_signal.wait(seen, WATCH_INTERVAL_S)
 
     @rpc_errors
     async def ListJobs(self, request: pb.ListJobsRequest, context) -> pb.JobList:
@@ -60,6 +65,18 @@ class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
     @rpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context) -> pb.HeartbeatReply:
         return self.tracker.heartbeat(request)
+
+    @rpc_errors
+    async def WatchWork(self, request: pb.WorkRequest, context) -> AsyncIterator[pb.WorkNudge]:
+        signal = self.tracker.work_signal
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WORK_WATCH_MAX_S
+        seen = signal.sequence
+        while loop.time() < deadline:
+            sequence = await signal.wait(seen, max(0.0, deadline - loop.time()))
+            if sequence != seen:
+                seen = sequence
+                yield pb.WorkNudge(sequence=sequence)
 
     @rpc_errors
     async def GetJobPackage(self, request: pb.JobRequest, context) -> pb.JobPackage:

@@ -25,6 +25,7 @@ from mapreduce.fs import plan_splits
 from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.model import Assignment, HeartbeatDecision, JobFinished, JobState
 from mapreduce.jobtracker.scheduler import MapInput, Scheduler, SchedulerConfig
+from mapreduce.jobtracker.signal import ChangeSignal
 from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.splits import Split
 from mapreduce.topology import locality_key, racks_of
@@ -79,6 +80,9 @@ class JobTracker:
         self._sequence = itertools.count(1)
         self._submit_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        # Workers heartbeat at once on work_signal; watchers look again on status_signal.
+        self.work_signal = ChangeSignal()
+        self.status_signal = ChangeSignal()
         self._tasks: set[asyncio.Task] = set()
         self.workers = {w.name: w for w in conf.workers}
 
@@ -102,9 +106,13 @@ class JobTracker:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-            for name in self.scheduler.tick(_now_ms()):
+            lost = self.scheduler.tick(_now_ms())
+            for name in lost:
                 log.warning("worker %s lost: re-running its attempts and map outputs", name)
+            if lost:
+                self.work_signal.changed()
             for event in self.scheduler.drain_events():
+                self.status_signal.changed()
                 self._spawn(self._finish_job(event))
 
     async def stop(self) -> None:
@@ -134,6 +142,7 @@ class JobTracker:
         log.info("job %s submitted: %s %s -> %s, %d maps, %d reduces", job_id, request.name,
                  request.input, request.output, len(splits), request.reducers)
         self._wake.set()
+        self.work_signal.changed()
         return job_id
 
     def _plan(self, input_path: str, output: str) -> list[Split]:
@@ -173,6 +182,8 @@ class JobTracker:
         if job_id in self.jobs:
             self.scheduler.kill_job(job_id, _now_ms())
             self._wake.set()
+            self.work_signal.changed()
+            self.status_signal.changed()
         return self.status(job_id)
 
     # ---- workers and task processes ----------------------------------------
@@ -203,6 +214,10 @@ class JobTracker:
                      f" ({assignment.locality.value})" if assignment.locality else "",
                      " speculative" if assignment.speculative else "")
         self._wake.set()
+        # A finished attempt may free work for others (the reduces after the last map).
+        if request.finished:
+            self.work_signal.changed()
+        self.status_signal.changed()
         return reply
 
     def _attempt_finished(self, result: pb.AttemptResult, now: int) -> None:
@@ -257,6 +272,7 @@ class JobTracker:
         self.scheduler.on_fetch_failure(request.job_id, request.map_index,
                                         request.map_attempt_id, _now_ms())
         self._wake.set()
+        self.work_signal.changed()
 
     def can_commit(self, attempt_id: str) -> bool:
         ids.parse_attempt(attempt_id)
@@ -290,6 +306,8 @@ class JobTracker:
             self._retain(status)
             del self.jobs[event.job_id]
             self.scheduler.forget(event.job_id)
+            self.status_signal.changed()
+            self.work_signal.changed()   # its local files can go
 
     def _commit(self, committer: OutputCommitter) -> list[str]:
         committer.commit_job()

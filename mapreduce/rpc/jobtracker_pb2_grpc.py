@@ -64,6 +64,11 @@ class JobTrackerStub:
                 request_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatReply.FromString,
                 _registered_method=True)
+        self.WatchWork = channel.unary_stream(
+                '/mapreduce.JobTracker/WatchWork',
+                request_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.WorkRequest.SerializeToString,
+                response_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.WorkNudge.FromString,
+                _registered_method=True)
         self.GetJobPackage = channel.unary_unary(
                 '/mapreduce.JobTracker/GetJobPackage',
                 request_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.SerializeToString,
@@ -128,6 +133,14 @@ class JobTrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchWork(self, request, context):
+        """A doorbell: a message whenever there may be new work (a job submitted, an
+        attempt finished, a fetch failed, a job killed); the Worker heartbeats at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJobPackage(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -184,6 +197,11 @@ def add_JobTrackerServicer_to_server(servicer, server):
                     servicer.Heartbeat,
                     request_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatRequest.FromString,
                     response_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatReply.SerializeToString,
+            ),
+            'WatchWork': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchWork,
+                    request_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.WorkRequest.FromString,
+                    response_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.WorkNudge.SerializeToString,
             ),
             'GetJobPackage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJobPackage,
@@ -368,6 +386,33 @@ class JobTracker:
             '/mapreduce.JobTracker/Heartbeat',
             mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatRequest.SerializeToString,
             mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mapreduce.JobTracker/WatchWork',
+            mapreduce_dot_rpc_dot_jobtracker__pb2.WorkRequest.SerializeToString,
+            mapreduce_dot_rpc_dot_jobtracker__pb2.WorkNudge.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,7 +5,10 @@ always sees a consistent list of running attempts): it carries the free slots, t
 running attempts' progress and the results of finished ones (re-sent until a
 heartbeat is answered); the reply brings new attempts, attempts to kill and finished
 jobs whose local files can go. A finished attempt triggers the next heartbeat at once
-(Hadoop's out-of-band heartbeat), so the next task starts without waiting.
+(Hadoop's out-of-band heartbeat), and so does the JobTracker's doorbell (WatchWork, a
+stream that says "there may be work": a job was submitted, a map finished elsewhere),
+so a new job's tasks and the reduces after the last map start without waiting for
+the heartbeat interval, and an idle Worker only heartbeats for liveness.
 
 A Worker has `slots` map slots and as many reduce slots (cluster.toml `slots`, 0 =
 the number of cores): separate pools, so reducers waiting for re-run maps never hold
@@ -94,6 +97,25 @@ class WorkerDaemon:
         jobs.mkdir(parents=True)
 
     async def run(self) -> None:
+        doorbell = asyncio.get_running_loop().create_task(self._watch_work())
+        try:
+            await self._heartbeats()
+        finally:
+            doorbell.cancel()
+            await asyncio.gather(doorbell, return_exceptions=True)
+
+    async def _watch_work(self) -> None:
+        """Wakes the heartbeat loop whenever the JobTracker says there may be work;
+        reconnects after an interval when the stream breaks or ends."""
+        while True:
+            try:
+                async for _ in self._jt.WatchWork(pb.WorkRequest(worker=self.node.name)):
+                    self.wake.set()
+            except grpc.RpcError:
+                pass
+            await asyncio.sleep(self.interval_s)
+
+    async def _heartbeats(self) -> None:
         failures = 0
         while True:
             sent = list(self.unsent)

@@ -32,7 +32,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import deque
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from minidfs import errors
 from minidfs.namenode import placement
@@ -56,6 +56,9 @@ MAX_COMMANDS_PER_REPLY = 1_000
 MAX_REPLICATION_SCANS_PER_TICK = 2_000
 COMPACT_MIN_ENTRIES = 4_096
 BULK_REPORT_REPLICAS = 10_000
+# A full report is applied in slices of this many replicas (and swept in slices of
+# this many blocks), the event loop free in between: ~10-30 ms of work each.
+REPORT_SLICE_REPLICAS = 10_000
 
 _LIVE_STATES = (READY, OPENING)
 # Replicas a decommissioning node must hand over before it is done.
@@ -106,6 +109,9 @@ class BlockManager:
         self._pending: dict[int, PendingReplication] = {}
         self._in_flight: dict[str, int] = {}           # source node -> replications
         self._now_ms = 0                               # of the last tick
+        # Nodes whose full report is being applied -> blocks they reported
+        # incrementally meanwhile (kept by the sweep).
+        self._reporting: dict[str, set[int]] = {}
 
     # ------------------------------------------------------ namespace effects
 
@@ -142,27 +148,61 @@ class BlockManager:
 
     def full_report(self, node: str, replicas: Iterable[tuple[int, int, int, bool]]) -> None:
         """Every replica `node` holds, as (block id, genstamp, length, finalized); best
-        passed as a generator. Memory: a report names every block, and Python objects
-        made for it that outlive it (a set of 200k ids) would sit among the block
-        map's new replica entries and keep the freed memory from going back (RSS grew
-        about 400 B per block more than the entries need). So the ids seen go to a
-        compact array, and what is kept refers to the block's own id object."""
-        seen = array("Q")
-        for block_id, genstamp, length, finalized in replicas:
-            seen.append(block_id)
-            self._replica(node, block_id, genstamp, length, finalized)
-        if len(seen) >= BULK_REPORT_REPLICAS:
-            self.bulk_frees += 1
-        seen = array("Q", sorted(seen))
-        for block in self.blocks.values():
-            if block.replicas and node in block.replicas and not _contains(seen, block.id):
-                del block.replicas[node]
-                self._check.add(block.id)
-        self.registry.report_done(node)
+        passed as a generator. All at once: see full_report_slices."""
+        for _ in self.full_report_slices(node, replicas):
+            pass
+
+    def full_report_slices(self, node: str, replicas: Iterable[tuple[int, int, int, bool]],
+                           slice_replicas: int = REPORT_SLICE_REPLICAS) -> Iterator[None]:
+        """full_report as steps: yields after every slice_replicas replicas and every
+        slice_replicas blocks of the sweep, so the caller can let other work run
+        between slices (a million-block report is seconds of Python). What runs in
+        between stays right: a replica the node reports incrementally meanwhile is
+        not swept away, and a node that dies or re-registers meanwhile ends the
+        report (its next full report starts over).
+
+        Memory: a report names every block, and Python objects made for it that
+        outlive it (a set of 200k ids) would sit among the block map's new replica
+        entries and keep the freed memory from going back (RSS grew about 400 B per
+        block more than the entries need). So the ids seen go to a compact array,
+        and what is kept refers to the block's own id object."""
+        received: set[int] = set()
+        self._reporting[node] = received
+        try:
+            seen = array("Q")
+            for block_id, genstamp, length, finalized in replicas:
+                seen.append(block_id)
+                self._replica(node, block_id, genstamp, length, finalized)
+                if len(seen) % slice_replicas == 0:
+                    yield
+                    if self._reporting.get(node) is not received:
+                        return
+            if len(seen) >= BULK_REPORT_REPLICAS:
+                self.bulk_frees += 1
+            seen = array("Q", sorted(seen))
+            block_ids = array("Q", self.blocks)
+            for start in range(0, len(block_ids), slice_replicas):
+                for block_id in block_ids[start:start + slice_replicas]:
+                    block = self.blocks.get(block_id)
+                    if (block is not None and block.replicas and node in block.replicas
+                            and block_id not in received and not _contains(seen, block_id)):
+                        del block.replicas[node]
+                        self._check.add(block_id)
+                if start + slice_replicas < len(block_ids):
+                    yield
+                    if self._reporting.get(node) is not received:
+                        return
+            self.registry.report_done(node)
+        finally:
+            if self._reporting.get(node) is received:
+                del self._reporting[node]
 
     def block_received(self, node: str, block_id: int, genstamp: int, length: int,
                        finalized: bool = True) -> None:
         self._replica(node, block_id, genstamp, length, finalized)
+        reporting = self._reporting.get(node)
+        if reporting is not None:
+            reporting.add(block_id)
         if not finalized:
             return
         self.registry.block_received(node)
@@ -250,6 +290,7 @@ class BlockManager:
 
     def _reset_node(self, node: str) -> None:
         self._commands.pop(node, None)
+        self._reporting.pop(node, None)   # a full report being applied is void
         for block_id, pending in list(self._pending.items()):
             if pending.source == node or node in pending.targets:
                 self._drop_pending(block_id)

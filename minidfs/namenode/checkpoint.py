@@ -144,6 +144,17 @@ class ImageStore:
         """Blocking: run it in an executor."""
         durable.write_atomic(self.dir / image_name(txid), data)
 
+    def tmp_path(self, txid: int) -> pathlib.Path:
+        """Where an image is written before install() (removed at start if left)."""
+        return self.dir / (image_name(txid) + ".tmp")
+
+    def install(self, txid: int) -> int:
+        """Renames a fully written tmp_path(txid) into place; returns its size.
+        Blocking: run it in an executor."""
+        final = self.dir / image_name(txid)
+        durable.rename_durably(self.tmp_path(txid), final)
+        return final.stat().st_size
+
     def prune(self) -> int:
         """Keeps the newest IMAGES_KEPT images; returns the oldest kept txid (0 if none),
         up to which edit segments are no longer needed."""

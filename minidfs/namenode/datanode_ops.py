@@ -8,6 +8,7 @@ addresses.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Iterable
 
 from minidfs import errors
@@ -60,6 +61,18 @@ class DatanodeOperations:
         if not self.fs.registry.is_live(name):
             return REREGISTER
         self.fs.bm.full_report(name, replicas)
+        self._after_report()
+        return self._commands(name)
+
+    async def block_report_sliced(self, name: str,
+                                  replicas: Iterable[tuple[int, int, int, bool]]) -> list[CommandView]:
+        """block_report for the server: applied in slices with the event loop free in
+        between, so a million-block report never stalls heartbeats and clients."""
+        check_name(name)
+        if not self.fs.registry.is_live(name):
+            return REREGISTER
+        for _ in self.fs.bm.full_report_slices(name, replicas):
+            await asyncio.sleep(0)
         self._after_report()
         return self._commands(name)
 

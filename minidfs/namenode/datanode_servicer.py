@@ -46,7 +46,7 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
 
     @rpc_errors
     async def BlockReport(self, request, context):
-        commands = self.ops.block_report(request.name, (
+        commands = await self.ops.block_report_sliced(request.name, (
             (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas))
         return pb.BlockReportResponse(commands=[command(c) for c in commands], **self._ha())
 

@@ -26,7 +26,7 @@ from typing import Callable
 
 from minidfs import memory
 from minidfs.config import Settings
-from minidfs.namenode import checkpoint, editlog_format
+from minidfs.namenode import checkpoint, editlog_format, image_writer
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
 from minidfs.errors import StandbyError
@@ -92,14 +92,17 @@ class Namesystem:
         """Loads the newest checkpoint, replays the log after it, opens the journal.
         Raises EditLogCorrupt when anything but a torn tail is damaged."""
         self.failed = asyncio.Event()
+        started_ms = mono_ms()
         image_txid = self.load_image()
+        image_ms = mono_ms() - started_ms
         self.journal.recover()
         for txid, record in self.journal.read_edits(image_txid + 1):
             self.apply_logged(txid, record)
         await self.journal.open(self.txid)
         self.update_safemode()
-        log.info("namespace loaded: image txid %d, last txid %d, %d files, %d blocks",
-                 image_txid, self.txid, self.ns.files, len(self.bm.blocks))
+        log.info("namespace loaded: image txid %d (%d ms), last txid %d (%d ms in all), "
+                 "%d files, %d blocks", image_txid, image_ms, self.txid,
+                 mono_ms() - started_ms, self.ns.files, len(self.bm.blocks))
         self.start_ticking()
 
     def load_image(self) -> int:
@@ -254,21 +257,39 @@ class Namesystem:
 
     async def checkpoint(self) -> None:
         """Writes fsimage_<txid>, keeps the newest IMAGES_KEPT and purges edit
-        segments the older kept image already covers."""
+        segments the older kept image already covers. The image is serialized in a
+        forked child from a snapshot taken before any await (a consistent cut), so
+        the loop keeps serving (image_writer.py)."""
         txid = self.txid
-        data = checkpoint.serialize(self.ns, txid)  # before any await: a consistent cut
-        # A standby applies only committed edits and never writes the journal: it
-        # neither rolls nor purges (the active purges what both images cover).
-        if self.ha.active:
-            await self.journal.roll()  # every edit <= txid is durable before the image is
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self.images.write, txid, data)
+        started_ms = mono_ms()
+        if image_writer.CAN_FORK:
+            tmp = self.images.tmp_path(txid)
+            pid = image_writer.fork_serializer(self.ns, txid, tmp)
+            try:
+                await self._roll_for_image()
+            finally:
+                # Reaped whatever happens, so no child is left behind.
+                waited = loop.run_in_executor(None, image_writer.wait_serializer, pid)
+                await waited
+            size = await loop.run_in_executor(None, self.images.install, txid)
+        else:
+            data = checkpoint.serialize(self.ns, txid)
+            await self._roll_for_image()
+            await loop.run_in_executor(None, self.images.write, txid, data)
+            size = len(data)
         self._checkpoint_txid = txid
         self._checkpoint_mono_ms = mono_ms()
         pruned_upto = self.images.prune()
         if self.ha.active:
             self.journal.purge(pruned_upto)
-        log.info("checkpoint at txid %d (%d bytes)", txid, len(data))
+        log.info("checkpoint at txid %d (%d bytes, %d ms)", txid, size, mono_ms() - started_ms)
+
+    async def _roll_for_image(self) -> None:
+        # A standby applies only committed edits and never writes the journal: it
+        # neither rolls nor purges (the active purges what both images cover).
+        if self.ha.active:
+            await self.journal.roll()  # every edit <= txid is durable before the image is
 
     # ------------------------------------------------------------------ tick
 
