@@ -12,6 +12,7 @@ See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import pathlib
 import shutil
@@ -28,6 +29,7 @@ GROUPS = (
     ("bench_put_get", ("put", "get")),
     ("bench_nn_ops", ("nn_ops",)),
     ("bench_nn_memory", ("nn_memory",)),
+    ("bench_nn_scale", ("nn_scale",)),
     ("bench_rereplication", ("rereplication",)),
     ("bench_wordcount", ("wordcount", "wordcount_inmapper")),
     ("bench_failover", ("failover",)),
@@ -79,11 +81,18 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only these ({', '.join(NAMES)}); put and get always run "
                              "together, get reads the file put wrote")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
+    parser.add_argument("--nn-scale-files", type=int, metavar="N",
+                        help="files in the nn_scale NameNode (default: 1000000, "
+                             "100000 with --quick)")
     # Tiny sizes for tests/integration/test_benchmarks_smoke.py: shape, not speed.
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     only = _parse_only(args.only, parser)
     sizes = harness.SMOKE if args.smoke else harness.QUICK if args.quick else harness.FULL
+    if args.nn_scale_files is not None:
+        if args.nn_scale_files < 1:
+            parser.error("--nn-scale-files must be at least 1")
+        sizes = dataclasses.replace(sizes, nn_scale_files=args.nn_scale_files)
 
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="minidfs-bench-"))
     results: list[Result] = []

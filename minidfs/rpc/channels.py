@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import grpc
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# A full block report of a million blocks is about 20 MB.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Deadlines (seconds). Metadata calls are quick; data calls are bounded per message
 # by the stream's own progress, with an overall cap.
 METADATA_DEADLINE_S = 15.0
