@@ -1,4 +1,5 @@
-"""Runs one task attempt as a child process and watches it.
+"""Runs one task attempt as a child process and watches it: a new interpreter
+(AttemptProcess) or a fork of the job's warm runner (WarmAttemptProcess, warm.py).
 
 Used by the Worker daemon (daemon.py). The child is `python -m mapreduce.worker.task`
 in its own session (so a kill reaches anything user code started), its stderr goes to
@@ -16,6 +17,10 @@ import pathlib
 import signal
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mapreduce.worker.warm import JobRunner
 
 log = logging.getLogger("mapreduce.worker")
 
@@ -130,3 +135,60 @@ class AttemptProcess:
                 return f.read().decode("utf-8", "replace").strip() or "(empty)"
         except OSError:
             return "(no log)"
+
+
+class WarmAttemptProcess(AttemptProcess):
+    """An attempt forked by the job's warm runner (warm.py) instead of a new
+    interpreter: the same protocol on a pipe, the same log file, killed the same way
+    (its pid leads its own session). It is not the Worker's child, so its end is the
+    end of its protocol pipe."""
+
+    def __init__(self, attempt_id: str, spec: dict, timeout_s: float,
+                 log_path: pathlib.Path, runner: "JobRunner") -> None:
+        super().__init__(attempt_id, spec, timeout_s, log_path, {})
+        self._runner = runner
+        self._pid: int | None = None
+        self._ended = False
+
+    async def run(self) -> AttemptOutcome:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        read_fd, write_fd = os.pipe()
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._pid = await self._runner.start_attempt(self.spec, write_fd, log_fd)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+            os.close(log_fd)
+        if self.killed:  # killed while starting
+            self._signal()
+        loop = asyncio.get_running_loop()
+        stdout = asyncio.StreamReader(limit=MAX_PROTOCOL_LINE_BYTES)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stdout), os.fdopen(read_fd, "rb", 0))
+        outcome = None
+        try:
+            outcome = await self._read(stdout)
+        finally:
+            if outcome is None:
+                self._signal()
+            self._ended = True
+            transport.close()
+        if outcome is not None:
+            return outcome
+        if self.killed:
+            return AttemptOutcome(False, "killed")
+        return AttemptOutcome(False, "task process exited without a result; end of its "
+                                     f"log:\n{self._log_tail()}")
+
+    def _signal(self) -> None:
+        if self._pid is not None and not self._ended:
+            try:
+                os.killpg(self._pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    async def _reap(self) -> None:
+        """Nothing to wait for: the runner reaps its children."""

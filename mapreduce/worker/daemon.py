@@ -12,9 +12,10 @@ the heartbeat interval, and an idle Worker only heartbeats for liveness.
 
 A Worker has `slots` map slots and as many reduce slots (cluster.toml `slots`, 0 =
 the number of cores): separate pools, so reducers waiting for re-run maps never hold
-the slots those maps need. Each attempt runs in a child process (attempts.py) after
-the job's package was
-fetched once per job into the local job folder (layout.py). A map attempt's output
+the slots those maps need. Each attempt runs in a process of its own (attempts.py),
+forked by the job's warm runner (warm.py, zygote.py: the engine imported once per
+Worker, the job's module once per job) after the job's package was fetched once per
+job into the local job folder (layout.py). A map attempt's output
 stays on local disk for the shuffle server until the job is cleaned up.
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
 from mapreduce.topology import worker_datanode
 from mapreduce.worker import layout
-from mapreduce.worker.attempts import AttemptOutcome, AttemptProcess
+from mapreduce.worker.attempts import AttemptOutcome, AttemptProcess, WarmAttemptProcess
+from mapreduce.worker.warm import WarmRunners
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.errors import ConfigError
 from minidfs.rpc import channels
@@ -88,6 +90,7 @@ class WorkerDaemon:
         self._channel = channels.aio_channel(conf.jobtracker.address)
         self._jt = jobtracker_pb2_grpc.JobTrackerStub(self._channel)
         self._child_env = _child_env()
+        self._warm = WarmRunners(self._child_env)
 
     def prepare(self) -> None:
         """A new incarnation starts empty: the JobTracker re-runs whatever the last one had."""
@@ -95,6 +98,7 @@ class WorkerDaemon:
         if jobs.exists():
             shutil.rmtree(jobs)
         jobs.mkdir(parents=True)
+        self._warm.start()
 
     async def run(self) -> None:
         doorbell = asyncio.get_running_loop().create_task(self._watch_work())
@@ -153,6 +157,7 @@ class WorkerDaemon:
             await self._kill(attempt_id)
         if tasks:
             await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+        await asyncio.to_thread(self._warm.stop)
         await self._channel.close()
 
     def _heartbeat(self, finished: list[pb.AttemptResult]) -> pb.HeartbeatRequest:
@@ -185,9 +190,13 @@ class WorkerDaemon:
             package = await self._package(a.job_id)
             attempt_dir = layout.attempt_dir(self.data_dir, a.attempt_id)
             await asyncio.to_thread(attempt_dir.mkdir, parents=True, exist_ok=True)
-            entry.process = AttemptProcess(a.attempt_id, self._spec(a, package, attempt_dir),
-                                           a.timeout_s, layout.attempt_log(self.data_dir, a.attempt_id),
-                                           self._child_env)
+            spec = self._spec(a, package, attempt_dir)
+            log_path = layout.attempt_log(self.data_dir, a.attempt_id)
+            runner = self._warm.job(a.job_id)
+            entry.process = (
+                WarmAttemptProcess(a.attempt_id, spec, a.timeout_s, log_path, runner)
+                if runner is not None else
+                AttemptProcess(a.attempt_id, spec, a.timeout_s, log_path, self._child_env))
             if not entry.killed:
                 log.info("%s starting", a.attempt_id)
                 outcome = await entry.process.run()
@@ -246,6 +255,7 @@ class WorkerDaemon:
                 await self._kill(attempt_id)
         self._packages.pop(job_id, None)
         self._package_locks.pop(job_id, None)
+        self._warm.end_job(job_id)
         await asyncio.to_thread(_remove, layout.job_dir(self.data_dir, job_id))
 
     # ---- job packages -------------------------------------------------------

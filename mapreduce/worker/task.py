@@ -1,6 +1,7 @@
 """One task attempt in its own process: `python -m mapreduce.worker.task`.
 
-Started by the Worker (mapreduce/worker/attempts.py) for every attempt, so user code
+Started by the Worker (mapreduce/worker/attempts.py) for every attempt, or forked by
+a warm runner (mapreduce/worker/zygote.py, which calls run_attempt), so user code
 that raises, hangs or calls os._exit only ends this process. It reads its assignment
 as JSON on stdin, imports the job's module from the package folder, runs the map or
 reduce task with the same engine code as the inline runner, and writes JSON lines on
@@ -84,10 +85,13 @@ def _commit_output(fs: DfsFileSystem, jobtracker, spec: dict, part: str,
     committer.commit_attempt(attempt, part)
 
 
-def run(spec: dict, reporter: Reporter) -> Counters:
+def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counters:
+    """Runs the attempt in `spec`; job_class: the job's class when this process has
+    imported it already (a warm runner), else it is imported here."""
     package = pathlib.Path(spec["package_dir"])
-    job_class = load_job_class(package, spec["module_name"], spec["module_file"],
-                               spec["class_name"])
+    if job_class is None:
+        job_class = load_job_class(package, spec["module_name"], spec["module_file"],
+                                   spec["class_name"])
     job = job_class()
     job._bind_files({name: str(package / name) for name in spec["files"]})
     from minidfs import Client
@@ -120,19 +124,28 @@ def run(spec: dict, reporter: Reporter) -> Counters:
     return counters
 
 
-def main() -> int:
-    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+def run_attempt(spec: dict, protocol, job_class: type | None = None) -> int:
+    """Runs one attempt and reports its result on `protocol`; the exit code."""
     reporter = Reporter(protocol)
     try:
-        spec = json.loads(sys.stdin.read())
-        counters = run(spec, reporter)
+        counters = run(spec, reporter, job_class)
     except BaseException as e:  # noqa: BLE001 - everything is this attempt's failure
         reporter.send({"result": "failed", "error": user_traceback(e)})
         return 1
     reporter.send({"result": "succeeded", "counters": counters.triples()})
     return 0
+
+
+def main() -> int:
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        spec = json.loads(sys.stdin.read())
+    except ValueError as e:
+        Reporter(protocol).send({"result": "failed", "error": f"bad assignment: {e}"})
+        return 1
+    return run_attempt(spec, protocol)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ BULK_REPORT_REPLICAS = 10_000
 # A full report is applied in slices of this many replicas (and swept in slices of
 # this many blocks), the event loop free in between: ~10-30 ms of work each.
 REPORT_SLICE_REPLICAS = 10_000
+# Changed blocks re-evaluated per slice (a tick does one; the namesystem the rest).
+CHECK_SLICE_BLOCKS = 20_000
 # The seen-blocks bitmap of a full report grows by at least this much at a time.
 _SEEN_SLACK_BYTES = 4096
 
@@ -315,13 +317,23 @@ class BlockManager:
             if now_ms >= pending.deadline_ms:
                 self._drop_pending(block_id)
                 self._check.add(block_id)
-        checks, self._check = self._check, set()
+        self.evaluate_checks(now_ms)
+        self._schedule_replications(now_ms)
+        return self._finish_decommissions()
+
+    def evaluate_checks(self, now_ms: int, limit: int = CHECK_SLICE_BLOCKS) -> bool:
+        """Re-evaluates up to `limit` changed blocks (after a full report that is
+        every block: seconds of Python at a million, so the caller runs the rest
+        in slices with other work between); True while some are left."""
+        if len(self._check) <= limit:
+            checks, self._check = self._check, set()
+        else:
+            checks = [self._check.pop() for _ in range(limit)]
         for block_id in checks:
             block = self.blocks.get(block_id)
             if block is not None and block.complete:
                 self._evaluate(block, now_ms)
-        self._schedule_replications(now_ms)
-        return self._finish_decommissions()
+        return bool(self._check)
 
     def live_replicas(self, block: BlockInfo) -> list[str]:
         """Nodes whose replica counts toward the block's replication: a good replica

@@ -311,6 +311,8 @@ class Namesystem:
         if self.ha.active:  # a standby only watches; the active schedules the work
             for name in self.bm.tick(now_ms):
                 log.info("datanode %s is decommissioned: its replicas are all copied elsewhere", name)
+            while self.bm.evaluate_checks(now_ms):
+                await asyncio.sleep(0)   # a million changed blocks: slices, loop free
         self.update_safemode(now_ms)
         if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)
