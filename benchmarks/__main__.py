@@ -31,7 +31,7 @@ GROUPS = (
     ("bench_nn_memory", ("nn_memory",)),
     ("bench_nn_scale", ("nn_scale",)),
     ("bench_rereplication", ("rereplication",)),
-    ("bench_wordcount", ("wordcount", "wordcount_inmapper")),
+    ("bench_wordcount", ("wordcount", "wordcount_inmapper", "small_job")),
     ("bench_failover", ("failover",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)

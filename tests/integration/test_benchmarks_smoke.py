@@ -48,12 +48,12 @@ def check_entry(name: str, entry: dict) -> None:
 def test_every_benchmark_runs_and_json_has_its_shape(tmp_path):
     proc, data = run_harness(tmp_path)
     for name in ("put", "get", "nn_ops.mkdir", "nn_ops.create", "nn_ops.stat", "nn_memory",
-                 "rereplication", "rereplication.detect"):
+                 "nn_scale", "rereplication", "rereplication.detect"):
         assert name in data, name
         assert "skipped" not in data[name], name
     assert data["put"]["target"] == "ratio >= 2" and data["nn_memory"]["unit"] == "B/file"
     # Benchmarks that have not landed are listed as skipped, not left out or faked.
-    for name in ("wordcount", "wordcount_inmapper", "failover"):
+    for name in ("wordcount", "wordcount_inmapper", "small_job", "failover"):
         assert name in data, name
     for name, entry in data.items():
         check_entry(name, entry)
