@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 
 from minidfs import fsmode
 from minidfs.errors import InvalidArgument
@@ -28,6 +29,22 @@ def current_user(explicit: str | None = None) -> str:
         except InvalidArgument as e:
             raise InvalidArgument(f"${ENV_USER}: {e}") from None
     return fsmode.check_name(getpass.getuser(), "user")
+
+
+def process_user() -> str:
+    """The OS user this process runs as (a NameNode's superuser is its process user)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def known_on_host(user: str) -> bool:
+    try:
+        pwd.getpwnam(user)
+    except (KeyError, UnicodeError, ValueError):
+        return False
+    return True
 
 
 def home_directory(user: str) -> str:

@@ -63,7 +63,7 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
 def fsck(path: str, as_json: bool, files: bool, blocks: bool, locations: bool) -> None:
     """Check the health of every block below PATH (default /)."""
     client = state().client()
-    result = health.fsck(client.namenode, paths.normalize_user_path(path), files=files,
+    result = health.fsck(client.namenode, client.resolve(path), files=files,
                          blocks=blocks, locations=locations)
     if as_json:
         click.echo(fmt.to_json(result))

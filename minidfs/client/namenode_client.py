@@ -11,6 +11,9 @@ client's id and a fresh call id once, before its first attempt; every retry send
 the same id, so a NameNode that already applied the call (possibly the other one,
 before a failover) answers from its retry cache instead of applying it twice or
 failing with "file exists" / "no such file".
+
+Every call carries `user` as call metadata (minidfs/identity.py): the NameNode
+checks permissions against it.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Any, Sequence
 
 import grpc
 
-from minidfs import errors
+from minidfs import errors, identity
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
 
@@ -39,9 +42,11 @@ FAILOVER_BACKOFF_MAX_S = 0.1
 
 class NamenodeClient:
     def __init__(self, addresses: Sequence[str], deadline_s: float = channels.METADATA_DEADLINE_S,
-                 failover_passes: int = FAILOVER_PASSES) -> None:
+                 failover_passes: int = FAILOVER_PASSES, user: str | None = None) -> None:
         if not addresses:
             raise errors.ConfigError("no NameNode address configured")
+        self.user = identity.current_user(user)
+        self._metadata = ((identity.METADATA_KEY, self.user),)
         self.addresses = list(addresses)
         self.deadline_s = deadline_s
         self.failover_passes = failover_passes
@@ -75,7 +80,8 @@ class NamenodeClient:
             index = (self._current + attempt) % len(self.addresses)
             address = self.addresses[index]
             try:
-                response = getattr(self._stub(address), method)(request, timeout=timeout)
+                response = getattr(self._stub(address), method)(request, timeout=timeout,
+                                                                metadata=self._metadata)
             except grpc.RpcError as e:
                 err = from_rpc_error(e)
                 if not isinstance(err, errors.Unavailable):

@@ -14,18 +14,11 @@ import os
 import pwd
 import time
 
+from minidfs.identity import known_on_host, process_user
 from minidfs.namenode.permission_checker import Caller
 
 CACHE_TTL_S = 300.0        # Hadoop's hadoop.security.groups.cache.secs
 CACHE_MAX_USERS = 10_000
-
-
-def process_user() -> str:
-    """The user this process runs as (the NameNode's superuser)."""
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
 
 
 def host_groups(user: str) -> list[str]:
@@ -72,13 +65,7 @@ class UserGroups:
 
     def known_user(self, user: str) -> bool:
         """A user chown may name: known to this host, to [groups], or the superuser."""
-        if user == self.superuser or user in self.static_groups:
-            return True
-        try:
-            pwd.getpwnam(user)
-        except (KeyError, UnicodeError, ValueError):
-            return False
-        return True
+        return user == self.superuser or user in self.static_groups or known_on_host(user)
 
     def known_group(self, group: str) -> bool:
         if group == self.supergroup or any(group in g for g in self.static_groups.values()):
