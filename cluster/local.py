@@ -66,11 +66,14 @@ class LocalCluster:
     def __init__(self, home: str | os.PathLike[str] | None = None, *, datanodes: int = 3,
                  workers: int = 0, ha: bool = False, block_size: int | None = None,
                  replication: int = 3, start_timeout_s: float = START_TIMEOUT_S,
-                 user: str | None = None, **settings: Any) -> None:
+                 user: str | None = None, groups: dict[str, list[str]] | None = None,
+                 **settings: Any) -> None:
         """user: whose home directory `up` makes (default $MINIDFS_USER, else the
-        OS user, who runs the daemons and is their superuser)."""
+        OS user, who runs the daemons and is their superuser). groups: cluster.toml's
+        [groups] table of a new home (user -> groups, docs/permissions.md)."""
         self.home = Home(resolve_home(home))
         self.user = user
+        self.groups = dict(groups or {})
         self._options = dict(datanodes=datanodes, workers=workers, ha=ha,
                              block_size=block_size, replication=replication, settings=settings)
         self.start_timeout_s = start_timeout_s
@@ -110,6 +113,7 @@ class LocalCluster:
                 raise ClusterError("--ha: not available yet (no JournalNode)")
             self.home.root.mkdir(parents=True, exist_ok=True)
             self.conf = plan(self.home, **self._options)
+            self.conf.groups.update(self.groups)
             user = identity.current_user(self.user)
             if not identity.known_on_host(user):
                 # A user this host does not know (MINIDFS_USER=alice on a laptop) still

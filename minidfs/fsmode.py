@@ -69,23 +69,26 @@ def parse_mode(text: str, current: int, is_dir: bool) -> int:
             raise InvalidArgument(f"{text}: not a valid mode (octal 000 to 1777, or symbolic like u+x,go-w)")
         return int(text, 8)
     mode = current & ALL_BITS
+    # As Hadoop's chmod: X means "execute if a directory or already executable by
+    # anyone" judged on the mode before this chmod, not between its clauses.
+    exe_ok = is_dir or bool(mode & 0o111)
     for clause in text.split(","):
         match = _SYMBOLIC.match(clause)
         if match is None:
             raise InvalidArgument(f"{text}: not a valid mode (octal 000 to 1777, or symbolic like u+x,go-w)")
         who, op, perms = match.groups()
-        mode = _apply_clause(mode, who or "a", op, perms, is_dir)
+        mode = _apply_clause(mode, who or "a", op, perms, exe_ok)
     return mode
 
 
-def _apply_clause(mode: int, who: str, op: str, perms: str, is_dir: bool) -> int:
+def _apply_clause(mode: int, who: str, op: str, perms: str, exe_ok: bool) -> int:
     bits = 0
     for p in perms:
         if p == "r":
             bits |= READ
         elif p == "w":
             bits |= WRITE
-        elif p == "x" or (p == "X" and (is_dir or mode & 0o111)):
+        elif p == "x" or (p == "X" and exe_ok):
             bits |= EXECUTE
     mask = 0
     for w in who:
