@@ -44,24 +44,25 @@ class UserGroups:
         self.supergroup = supergroup
         self.superuser = superuser or process_user()
         self.enabled = enabled
-        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._callers: dict[str, tuple[float, Caller]] = {}
 
     def groups(self, user: str) -> list[str]:
-        now = time.monotonic()
-        hit = self._cache.get(user)
-        if hit is not None and now - hit[0] < CACHE_TTL_S:
-            return hit[1]
         names = host_groups(user)
-        names += [g for g in self.static_groups.get(user, []) if g not in names]
-        if len(self._cache) >= CACHE_MAX_USERS:
-            self._cache.clear()
-        self._cache[user] = (now, names)
-        return names
+        return names + [g for g in self.static_groups.get(user, []) if g not in names]
 
     def caller(self, user: str) -> Caller:
+        """Asked once per RPC: cached (with the groups) for CACHE_TTL_S."""
+        now = time.monotonic()
+        hit = self._callers.get(user)
+        if hit is not None and now - hit[0] < CACHE_TTL_S:
+            return hit[1]
         groups = frozenset(self.groups(user))
         is_super = (not self.enabled or user == self.superuser or self.supergroup in groups)
-        return Caller(user, groups, is_super)
+        found = Caller(user, groups, is_super)
+        if len(self._callers) >= CACHE_MAX_USERS:
+            self._callers.clear()
+        self._callers[user] = (now, found)
+        return found
 
     def known_user(self, user: str) -> bool:
         """A user chown may name: known to this host, to [groups], or the superuser."""
