@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from minidfs import errors, paths
+from minidfs import errors
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, progress, reports_errors, state
 from minidfs.client import tree_copy

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from minidfs import paths
 from minidfs.cli import format as fmt
 from minidfs.cli.common import EXIT_ERROR, reports_errors, state
 from minidfs.client import health
