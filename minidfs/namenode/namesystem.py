@@ -29,7 +29,7 @@ from minidfs.config import Settings
 from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
-from minidfs.errors import StandbyError
+from minidfs.errors import EditNotDurable, StandbyError
 from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
@@ -213,9 +213,12 @@ class Namesystem:
             self.failed.set()
             if self.ha.enabled:
                 # HA: not fatal - the controller steps down; the client tries the other.
+                # The edit is applied here and may sit on a minority of JournalNodes,
+                # which the next active's recovery may adopt: the client must treat
+                # this as "maybe applied" (EditNotDurable), not as a refusal.
                 self.ha.journal_failed()
-                raise StandbyError(f"{self.ha.name}: edit not durable ({e}); this namenode "
-                                   "is stepping down, try the other namenode") from None
+                raise EditNotDurable(f"{self.ha.name}: edit not durable ({e}); this namenode "
+                                     "is stepping down, try the other namenode") from None
             raise
         if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
             self._start_checkpoint()
