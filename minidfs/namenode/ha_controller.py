@@ -274,6 +274,10 @@ class HaController:
             await loop.run_in_executor(None, journal.shutdown)
             return
         self._drop_standby_commands()
+        # A standby's lease clocks started when it applied each file's edits, and
+        # writers' renewals went to the old active: renew all, so a file being
+        # written is not recovered the moment this NameNode takes over.
+        self.fs.leases.renew_all(mono_ms())
         self.journal = journal
         journal.purge_limit = 0  # until the other NameNode tells its checkpoint
         self.fs.journal = journal
