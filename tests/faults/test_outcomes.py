@@ -18,6 +18,8 @@ import contextlib
 import hashlib
 import io
 import random
+import subprocess
+import sys
 import threading
 import time
 from typing import Callable, Iterator
@@ -37,6 +39,7 @@ WAIT_S = 40.0
 # unknown answers instead of riding it out (the default wait would).
 SHORT_WAIT_S = 2.0
 OPS_PER_KIND = 12              # the bound of each workload loop
+PACE_S = 0.25                  # between one thread's operations: the loop spans the outage
 OUTAGE_S = 6.0
 
 
@@ -95,8 +98,10 @@ def snapshot(fs: Client, root: str) -> dict[str, Entry]:
 class Workload:
     """One thread per kind of operation, each on its own paths, recording outcomes."""
 
-    def __init__(self, fs: Client, root: str, kinds: tuple[str, ...], count: int) -> None:
+    def __init__(self, fs: Client, root: str, kinds: tuple[str, ...], count: int,
+                 pace_s: float = 0.0) -> None:
         self.fs = fs
+        self.pace_s = pace_s
         self.root = root
         self.kinds = kinds
         self.count = count
@@ -145,6 +150,7 @@ class Workload:
             with self._lock:
                 self.history.append(op)
                 self.done[kind] += 1
+            self._stop.wait(self.pace_s)
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._run, args=(kind,), daemon=True)
@@ -178,21 +184,35 @@ def test_journal_quorum_lost_mid_workload_reports_honest_outcomes(tmp_path):
     with running(tmp_path / "c", ha=True, **HA_SETTINGS) as local:
         with local.client() as fs:
             work = Workload(impatient_client(local), "/q", ("mkdir", "rm", "mv", "put"),
-                            OPS_PER_KIND)
+                            OPS_PER_KIND, PACE_S)
             work.prepare(fs)
+        shell = None
         try:
             work.start()
             wait_for(lambda: work.ops_done() >= 4, "operations before the outage")
             local.kill("jn2")
             local.kill("jn3")
+            # The shell with the default wait (30 s) rides the outage out: it says it
+            # is waiting, and its mkdir ends ok once the JournalNodes are back.
+            shell = subprocess.Popen(
+                [sys.executable, "-m", "minidfs.cli.main", "--conf", str(local.conf_path),
+                 "mkdir", "/q/shell"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             time.sleep(OUTAGE_S)
             local.start("jn2")
             local.start("jn3")
+            _, stderr = shell.communicate(timeout=WAIT_S)
         finally:
             work.stop()
             work.fs.close()
+            if shell is not None and shell.poll() is None:
+                shell.kill()
+                shell.wait()
+        assert shell.returncode == 0, stderr
+        assert stderr.decode().splitlines() == [
+            "minidfs: mkdir: waiting for an active NameNode… (Ctrl-C to stop)"]
         the_active(local)
         with local.client() as fs:
+            assert fs.info("/q/shell")["type"] == "directory"
             verdict = work.verdict(fs)
         assert verdict.ok, "\n".join(verdict.violations)
         # The outage really cut some operations short (else this proved nothing).
