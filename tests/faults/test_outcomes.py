@@ -162,11 +162,16 @@ class Workload:
         with self._lock:
             return sum(self.done.values())
 
+    def finish(self, timeout_s: float = 120.0) -> None:
+        """Waits until every thread ran its bounded loop to the end."""
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in self._threads), "a workload thread hung"
+
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join(120)
-        assert not any(t.is_alive() for t in self._threads), "a workload thread hung"
+        self.finish()
 
     def verdict(self, fs: Client) -> history.Verdict:
         verdict = history.check(self.history, snapshot(fs, self.root))
@@ -243,6 +248,7 @@ def test_sigkill_active_mid_renames_and_deletes(tmp_path):
                 work.start()
                 wait_for(lambda: work.ops_done() >= 8, "operations before the kill")
                 local.kill(old)
+                work.finish()
             finally:
                 work.stop()
             new = the_active(local, other_than=old)
