@@ -149,8 +149,9 @@ def reports_errors(func: F) -> F:
         except BrokenPipeError:
             _silence_stdout()
             click.get_current_context().exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            fail("interrupted", EXIT_INTERRUPTED)
+        except KeyboardInterrupt as e:
+            # A Ctrl-C while a change was out says its outcome is unknown (namenode_client).
+            fail(str(e) or "interrupted", EXIT_INTERRUPTED)
         except (errors.MinidfsError, OSError, grpc.RpcError) as e:
             fail(describe(e, state().conf_path))
     return wrapper  # type: ignore[return-value]

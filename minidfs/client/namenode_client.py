@@ -53,12 +53,24 @@ MIN_ATTEMPT_DEADLINE_S = 1.0
 # have an unknown outcome; a read that failed changed nothing.
 MUTATIONS = frozenset({
     "Mkdirs", "Create", "Delete", "Rename", "SetReplication", "AddBlock", "AbandonBlock",
-    "Complete", "UpdateBlockForPipeline", "SafeMode", "Decommission", "TransitionToStandby",
+    "Complete", "UpdateBlockForPipeline", "Decommission", "TransitionToStandby",
 })
 PATH_FIELDS = ("path", "src")
 # Answers that deny the change (like a refusal): after an attempt that may have
 # applied it they prove nothing - the retry cache may have lost the first attempt.
 DENIALS: dict[str, Callable[[Any], bool]] = {"Delete": lambda response: not response.deleted}
+
+
+class OutcomeUnknownInterrupt(KeyboardInterrupt):
+    """Ctrl-C while a change was out (or after an attempt that may have applied it):
+    it may or may not have happened. The shell prints the message (exit 130)."""
+
+
+def _subject(request: Any) -> str:
+    """"PATH: " for a request about a path (the prefix of its outcome messages)."""
+    subject = next((getattr(request, f) for f in PATH_FIELDS
+                    if f in request.DESCRIPTOR.fields_by_name and getattr(request, f)), "")
+    return f"{subject}: " if subject else ""
 
 
 class NamenodeClient:
@@ -96,9 +108,19 @@ class NamenodeClient:
     def call(self, method: str, request: Any, deadline_s: float | None = None) -> Any:
         """Sends one ClientNamenode RPC, failing over between NameNodes when needed.
         Raises OutcomeUnknownError when a mutation may have been applied but no
-        attempt could say so."""
-        timeout = deadline_s or self.deadline_s
+        attempt could say so; OutcomeUnknownInterrupt for a Ctrl-C at such a time."""
         self._tag(request)
+        maybe_applied = [False]
+        try:
+            return self._call(method, request, deadline_s or self.deadline_s, maybe_applied)
+        except KeyboardInterrupt:
+            if maybe_applied[0]:
+                raise OutcomeUnknownInterrupt(
+                    f"{_subject(request)}outcome unknown: interrupted while {method} "
+                    "may have been applied") from None
+            raise
+
+    def _call(self, method: str, request: Any, timeout: float, maybe_applied: list[bool]) -> Any:
         mutation = method in MUTATIONS
         started = time.monotonic()
         give_up = started + self.wait_s
@@ -109,12 +131,14 @@ class NamenodeClient:
             index = (self._current + attempt) % len(self.addresses)
             address = self.addresses[index]
             attempt_s = min(timeout, max(give_up - time.monotonic(), MIN_ATTEMPT_DEADLINE_S))
+            maybe_applied[0] = mutation   # while an attempt is out, it may be applied
             try:
                 response = getattr(self._stub(address), method)(request, timeout=attempt_s)
             except grpc.RpcError as e:
                 err = from_rpc_error(e)
                 if mutation and uncertain is None and may_have_applied(e):
                     uncertain = err
+                maybe_applied[0] = uncertain is not None
                 if not isinstance(err, errors.Unavailable):
                     self._current = index
                     if uncertain is not None:
@@ -148,13 +172,10 @@ class NamenodeClient:
 
     def _unknown(self, method: str, request: Any, cause: errors.MinidfsError,
                  then: errors.MinidfsError | None) -> errors.OutcomeUnknownError:
-        subject = next((getattr(request, f) for f in PATH_FIELDS
-                        if f in request.DESCRIPTOR.fields_by_name and getattr(request, f)), "")
-        prefix = f"{subject}: " if subject else ""
         later = f"; then {then}" if then is not None else \
             f"; no active NameNode could tell within {self.wait_s:g} s"
         return errors.OutcomeUnknownError(
-            f"{prefix}outcome unknown: {method} may have been applied: {cause}{later}")
+            f"{_subject(request)}outcome unknown: {method} may have been applied: {cause}{later}")
 
     def _tag(self, request: Any) -> None:
         """Gives a non-idempotent request its retry-cache id (once: retries keep it)."""

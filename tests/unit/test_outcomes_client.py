@@ -155,3 +155,22 @@ def test_waiting_is_announced_once_after_a_second(namenode):
         mkdir(nn)
     assert calls["wait"] == 1
     assert time.monotonic() - started >= 1.6
+
+
+def test_the_shell_says_outcome_unknown_in_one_line(namenode, tmp_path):
+    from click.testing import CliRunner
+
+    from minidfs import config
+    from minidfs.cli.main import cli
+
+    servicer, address = namenode
+    servicer.script = ["not_durable"]
+    path = tmp_path / "cluster.toml"
+    config.save(config.ClusterConfig(
+        path=None, settings=config.Settings(client_failover_wait_s=0.5),
+        nodes={"nn1": config.NodeConfig("nn1", "namenode", address, tmp_path / "nn1")}), path)
+    result = CliRunner().invoke(cli, ["--conf", str(path), "mkdir", "/q0"], prog_name="minidfs")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "minidfs: mkdir: /q0: outcome unknown: Mkdirs may have been applied: nn1: edit not "
+        "durable (journal quorum lost); no active NameNode could tell within 0.5 s"]
