@@ -27,7 +27,7 @@ from typing import IO, Any, Callable, Iterator
 
 from minidfs import config, errors, paths
 from minidfs.client import tree_copy
-from minidfs.client.namenode_client import NamenodeClient
+from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.rpc import client_namenode_pb2 as pb
 
 log = logging.getLogger("minidfs.client")
@@ -389,7 +389,7 @@ class Client:
         try:
             with writer:
                 _copy(source, writer, progress)
-        except errors.OutcomeUnknownError as e:
+        except (errors.OutcomeUnknownError, OutcomeUnknownInterrupt) as e:
             if writer.raw.completing:
                 # Every byte was acked before the close's Complete, so the file is
                 # whole if that Complete applied, and lease recovery makes it whole

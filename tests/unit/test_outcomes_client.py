@@ -174,3 +174,19 @@ def test_the_shell_says_outcome_unknown_in_one_line(namenode, tmp_path):
     assert result.stderr.splitlines() == [
         "minidfs: mkdir: /q0: outcome unknown: Mkdirs may have been applied: nn1: edit not "
         "durable (journal quorum lost); no active NameNode could tell within 0.5 s"]
+
+
+def test_ctrl_c_while_a_change_is_out_is_outcome_unknown(namenode):
+    import os
+    import signal
+    import threading
+
+    from minidfs.client.namenode_client import OutcomeUnknownInterrupt
+
+    servicer, address = namenode
+    servicer.script = ["slow"]
+    nn = NamenodeClient([address], deadline_s=5.0, wait_s=5.0)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(OutcomeUnknownInterrupt,
+                       match="^/q0: outcome unknown: interrupted while Mkdirs may have been applied$"):
+        mkdir(nn)
