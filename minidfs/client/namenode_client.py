@@ -24,6 +24,7 @@ never the refusal, which would claim nothing happened.
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 import threading
 import time
@@ -35,6 +36,8 @@ from minidfs import errors
 from minidfs.config import Settings
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error, may_have_applied
+
+log = logging.getLogger("minidfs.client.namenode")
 
 # How long a call keeps trying to find an active NameNode (the default of
 # cluster.toml's client_failover_wait_s): an HA failover takes a lease (3 s) plus
@@ -151,6 +154,9 @@ class NamenodeClient:
                 if uncertain is not None and denied is not None and denied(response):
                     raise self._unknown(method, request, uncertain,
                                         errors.MinidfsError("the retry changed nothing"))
+                if uncertain is not None:
+                    log.info("%s%s settled ok by a retry after an attempt that may have "
+                             "applied it (%s)", _subject(request), method, uncertain)
                 return response
             passes_done = (attempt + 1) // len(self.addresses)
             if (attempt + 1) % len(self.addresses) == 0:
