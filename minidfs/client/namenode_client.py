@@ -160,8 +160,11 @@ class NamenodeClient:
                 return response
             passes_done = (attempt + 1) // len(self.addresses)
             if (attempt + 1) % len(self.addresses) == 0:
-                if ((self.failover_passes is not None and passes_done >= self.failover_passes)
-                        or time.monotonic() >= give_up):
+                if self.failover_passes is not None and passes_done >= self.failover_passes:
+                    why = f"no NameNode could tell in {passes_done} pass(es) over the NameNodes"
+                    break
+                if time.monotonic() >= give_up:
+                    why = f"no active NameNode could tell within {self.wait_s:g} s"
                     break
                 time.sleep(FAILOVER_BACKOFF_S)
             if not noticed and self.on_wait is not None \
@@ -170,18 +173,19 @@ class NamenodeClient:
                 self.on_wait()
         answers = "; ".join(f"{address}: {err}" for address, err in last.items())
         if uncertain is not None:
-            raise self._unknown(method, request, uncertain, None)
+            raise self._unknown(method, request, uncertain, why)
         kinds = {type(err) for err in last.values()}
         # Every NameNode said "standby": keep that class (callers may tell it apart).
         cls = kinds.pop() if len(kinds) == 1 else errors.Unavailable
         raise cls(f"no active NameNode answered {method}: {answers}")
 
-    def _unknown(self, method: str, request: Any, cause: errors.MinidfsError,
-                 then: errors.MinidfsError | None) -> errors.OutcomeUnknownError:
-        later = f"; then {then}" if then is not None else \
-            f"; no active NameNode could tell within {self.wait_s:g} s"
+    @staticmethod
+    def _unknown(method: str, request: Any, cause: errors.MinidfsError,
+                 then: errors.MinidfsError | str) -> errors.OutcomeUnknownError:
+        """cause: the attempt that may have applied it; then: what came after."""
+        later = f"then {then}" if isinstance(then, errors.MinidfsError) else then
         return errors.OutcomeUnknownError(
-            f"{_subject(request)}outcome unknown: {method} may have been applied: {cause}{later}")
+            f"{_subject(request)}outcome unknown: {method} may have been applied: {cause}; {later}")
 
     def _tag(self, request: Any) -> None:
         """Gives a non-idempotent request its retry-cache id (once: retries keep it)."""
