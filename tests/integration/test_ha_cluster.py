@@ -211,6 +211,9 @@ def test_owners_and_modes_survive_a_failover(home, conf):
     ok(minidfs(home, "--user", "alice", "mkdir", "/tmp/alice-ha"))
     ok(minidfs(home, "--user", "alice", "chmod", "1700", "/tmp/alice-ha"))
     first = active_name(home)
+    refused = minidfs(home, "--user", "alice", "admin", "ha", "failover")
+    assert refused.returncode == 1 and b"user=alice is not a superuser" in refused.stderr
+    assert active_name(home) == first
     ok(minidfs(home, "admin", "ha", "failover"))
     assert active_name(home) != first
     info = json.loads(ok(minidfs(home, "stat", "--json", "/tmp/alice-ha")).stdout)
