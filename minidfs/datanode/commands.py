@@ -75,8 +75,12 @@ class CommandRunner:
                 await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets)
                 log.info("block %d: copied to %s", block.id, names)
             except (errors.ChecksumError, OSError) as e:
-                # Corrupt, or its files unreadable or gone from the disk: either way this
-                # replica cannot serve, and the NameNode must copy from another one.
+                # Corrupt, or its files unreadable: this replica cannot serve, and the
+                # NameNode must copy from another one. Files gone from the disk or a
+                # failing volume make it lost instead (storage.io_failed reports it).
+                replica = self.storage.get(block.id)
+                if isinstance(e, OSError) and replica is not None:
+                    await asyncio.to_thread(self.storage.io_failed, replica, e)
                 replica = self.storage.mark_corrupt(block.id, str(e))
                 if replica is not None:
                     await self.on_corrupt([replica])

@@ -99,6 +99,14 @@ class NamenodeLink:
         for session in self._sessions:
             session.queue_event(deleted=block)
 
+    def replicas_lost(self, replicas: list[Replica]) -> None:
+        """Replicas whose files are gone (storage.on_lost): the NameNodes drop them
+        from their block maps and have the blocks copied again."""
+        for replica in replicas:
+            block = common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length)
+            for session in self._sessions:
+                session.queue_event(lost=block)
+
     def copy_failed(self, block: common.Block) -> None:
         for session in self._sessions:
             session.queue_event(copy_failed=block)
@@ -111,7 +119,8 @@ class NamenodeLink:
 
     def storage_report(self) -> pb.StorageReport:
         capacity, used, remaining = self.storage.capacity()
-        return pb.StorageReport(capacity=capacity, used=used, remaining=remaining)
+        return pb.StorageReport(capacity=capacity, used=used, remaining=remaining,
+                                volumes=[common.VolumeReport(**v) for v in self.storage.volume_reports()])
 
 
 class _NamenodeSession:
@@ -122,8 +131,8 @@ class _NamenodeSession:
         self.stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(self.channel)
         self.client_stub = client_namenode_pb2_grpc.ClientNamenodeStub(self.channel)
         # Replica news not sent yet, block id -> ("received", ReplicaReport) or
-        # ("deleted", Block): only the latest per block, so a replica deleted and
-        # received again within one batch cannot be read back in the wrong order.
+        # ("deleted" / "lost", Block): only the latest per block, so a replica deleted
+        # and received again within one batch cannot be read back in the wrong order.
         self.events: dict[int, tuple[str, pb.ReplicaReport | common.Block]] = {}
         self.copy_failed: dict[int, common.Block] = {}
         self.wake = asyncio.Event()
@@ -131,7 +140,7 @@ class _NamenodeSession:
         self.reported_epoch = -1   # epoch of the last full report an active NameNode got
 
     def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None,
-                    copy_failed: common.Block | None = None) -> None:
+                    copy_failed: common.Block | None = None, lost: common.Block | None = None) -> None:
         if not self.registered:
             return  # the full report after registering will carry it
         if len(self.events) + len(self.copy_failed) >= MAX_PENDING_INCREMENTAL:
@@ -143,6 +152,9 @@ class _NamenodeSession:
         elif deleted is not None:
             self.events.pop(deleted.id, None)
             self.events[deleted.id] = ("deleted", deleted)
+        elif lost is not None:
+            self.events.pop(lost.id, None)
+            self.events[lost.id] = ("lost", lost)
         elif copy_failed is not None:
             self.copy_failed[copy_failed.id] = copy_failed
         self.wake.set()
@@ -229,8 +241,9 @@ class _NamenodeSession:
         self.events, self.copy_failed = {}, {}
         request = pb.IncrementalBlockReportRequest(name=self.link.node.name,
                                                    copy_failed=list(copy_failed.values()))
+        lists = {"received": request.received, "deleted": request.deleted, "lost": request.lost}
         for kind, message in events.values():
-            (request.received if kind == "received" else request.deleted).append(message)
+            lists[kind].append(message)
         await self.stub.BlockReceivedAndDeleted(request, timeout=channels.METADATA_DEADLINE_S)
 
     def _obey(self, reply: pb.HeartbeatResponse | pb.BlockReportResponse) -> None:

@@ -323,7 +323,11 @@ class Storage:
             replica = Replica(block_id, genstamp, 0, RBW, volume.rbw_dir / f"blk_{block_id}",
                               volume.rbw_dir / f"blk_{block_id}_{genstamp}.meta", chunk_size,
                               volume=volume)
-            writer = ReplicaWriter(self, replica)
+            try:
+                writer = ReplicaWriter(self, replica)
+            except OSError:
+                self.check_volume(volume)
+                raise
             self._replicas[block_id] = replica
             self._writers[block_id] = writer
             return writer
@@ -432,14 +436,22 @@ class Storage:
         caller treats the replica as unreadable this time). Blocking. Returns the
         one-line reason for the caller's error."""
         volume = replica.volume
-        why = volume.check() if volume is not None and not volume.failed else None
-        if why:
-            self.fail_volume(volume, why)
-            return f"block {replica.block_id}: its volume failed: {why}"
+        if volume is not None and self.check_volume(volume):
+            return f"block {replica.block_id}: its volume failed: {volume.failure}"
         if isinstance(error, FileNotFoundError):
             self.replica_lost(replica, "replica file is missing from the disk")
             return f"block {replica.block_id}: replica file is missing from the disk"
         return f"block {replica.block_id}: replica unreadable: {error.strerror or error}"
+
+    def check_volume(self, volume: Volume) -> bool:
+        """Checks a volume after an I/O error and fails it if it is unusable; True if
+        it is (or already was) failed. Blocking."""
+        if volume.failed:
+            return True
+        why = volume.check()
+        if why:
+            self.fail_volume(volume, why)
+        return bool(why)
 
     def replica_lost(self, replica: Replica, why: str) -> bool:
         """Takes a replica whose files are gone out of the map (if it is still the one

@@ -352,6 +352,7 @@ class _Session:
                 self.writer.write(request.offset, data, checksums)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: write failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: write failed: {e.strerror or e}"
             if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and (
@@ -364,6 +365,7 @@ class _Session:
                 replica = await asyncio.to_thread(self.writer.finalize)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: finalize failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
             self.done = True
@@ -373,4 +375,11 @@ class _Session:
     def _abort(self) -> None:
         self.done = True
         self.writer.abort()
+
+    def _check_volume(self, error: OSError) -> None:
+        """An I/O error other than a full disk may be the volume failing: check it in
+        the background (a failed one is taken out of service)."""
+        volume = self.writer.replica.volume
+        if error.errno != errno.ENOSPC and volume is not None:
+            asyncio.ensure_future(asyncio.to_thread(self.ctx.storage.check_volume, volume))
 

@@ -179,6 +179,15 @@ class BlockManager:
         if block.replicas and block.replicas.pop(node, None) is not None:
             self._check.add(block_id)
 
+    def replica_lost(self, node: str, block_id: int, genstamp: int) -> None:
+        """`node` found its replica gone (files missing, volume failed): dropped like a
+        deleted one, and a copy it was the source of is chosen again at once."""
+        self.block_deleted(node, block_id, genstamp)
+        pending = self._pending.get(block_id)
+        if pending is not None and pending.source == node:
+            self._drop_pending(block_id)
+            self._check.add(block_id)
+
     def copy_failed(self, node: str, block_id: int) -> None:
         """`node` could not carry out its REPLICATE of the block: choose again after
         COPY_RETRY_DELAY_MS (not at once: a target that refuses would be picked in a
