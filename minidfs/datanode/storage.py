@@ -462,7 +462,7 @@ class Storage:
             writer = self._writers.pop(replica.block_id, None)
             if writer is not None:
                 writer.close()
-            self.used_bytes -= self._replica_bytes(replica)
+            self.used_bytes -= _counted_bytes(replica)
             del self._replicas[replica.block_id]
         log.warning("block %d: replica lost: %s (%s)", replica.block_id, why, replica.block_path)
         self.on_lost([replica], why)
@@ -481,7 +481,7 @@ class Storage:
                 if writer is not None:
                     writer.close()
                 del self._replicas[replica.block_id]
-            self.used_bytes = sum(self._replica_bytes(r) for r in self._replicas.values())
+                self.used_bytes -= _counted_bytes(replica)
         log.error("volume %s failed: %s; %d replicas lost, %d of %d volumes failed", volume.root,
                   why, len(lost), len(self.failed_volumes()), len(self.volumes))
         if lost:
@@ -584,6 +584,14 @@ class Storage:
             except FileNotFoundError:
                 pass
         return total
+
+
+def _counted_bytes(replica: Replica) -> int:
+    """What used_bytes counts for a replica whose files may be gone already: its
+    block plus a meta covering it."""
+    if replica.meta_path is None or not replica.chunk_size:
+        return replica.length
+    return replica.length + disk_diff.expected_meta_bytes(replica.length, replica.chunk_size)
 
 
 def _replica_problem(replica: Replica) -> str | None:

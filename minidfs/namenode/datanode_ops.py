@@ -8,6 +8,7 @@ addresses.
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterable
 
 from minidfs import errors
@@ -15,6 +16,8 @@ from minidfs.namenode import block_manager
 from minidfs.namenode.datanode_registry import VolumeInfo
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.views import CommandView, NodeRef
+
+log = logging.getLogger("minidfs.namenode.datanodes")
 
 MAX_NODE_NAME_CHARS = 64
 MAX_ADDRESS_CHARS = 256
@@ -89,6 +92,9 @@ class DatanodeOperations:
             self.fs.bm.block_deleted(name, block_id, genstamp)
         for block_id in copy_failed:
             self.fs.bm.copy_failed(name, block_id)
+        if lost:
+            log.warning("%s lost %d replicas (files gone from its disk or a failed volume): "
+                        "copying them again", name, len(lost))
         for block_id, genstamp in lost:
             self.fs.bm.replica_lost(name, block_id, genstamp)
         self._after_report()
