@@ -187,6 +187,21 @@ class BlockManager:
         if pending is not None and pending.source == node:
             self._drop_pending(block_id)
             self._check.add(block_id)
+        self._not_coming(block_id, node)
+
+    def _not_coming(self, block_id: int, node: str) -> None:
+        """The replica a pending copy (or a just-closed pipeline) waits for on `node`
+        will not arrive good (lost, corrupt): stop waiting for it, so the block is
+        copied again now rather than after the wait times out."""
+        targets = self.uc_targets.get(block_id)
+        if targets and node in targets:
+            targets.remove(node)
+        pending = self._pending.get(block_id)
+        if pending is not None and node in pending.targets:
+            pending.targets.discard(node)
+            if not pending.targets:
+                self._drop_pending(block_id)
+            self._check.add(block_id)
 
     def copy_failed(self, node: str, block_id: int) -> None:
         """`node` could not carry out its REPLICATE of the block: choose again after
@@ -233,6 +248,7 @@ class BlockManager:
             block.replicas = {}
         block.replicas[node] = CORRUPT
         self._check.add(block_id)
+        self._not_coming(block_id, node)
 
     # --------------------------------------------------------------- liveness
 
@@ -300,7 +316,7 @@ class BlockManager:
         self.reported_lengths.pop(block.id, None)
         replicas = block.replicas or {}
         if targets:
-            waiting = {t for t in targets if replicas.get(t) not in _LIVE_STATES}
+            waiting = {t for t in targets if replicas.get(t) not in (*_LIVE_STATES, CORRUPT, DROPPED)}
             if waiting:
                 self._pending[block.id] = PendingReplication(
                     None, waiting, now_ms + PIPELINE_REPORT_GRACE_MS)
