@@ -62,10 +62,8 @@ class BlockScanner:
             # Off the event loop: a failing open checks the volume (storage.io_failed).
             reader = await asyncio.to_thread(self.storage.open_reader, replica.block_id,
                                              replica.genstamp)
-        except errors.ReplicaNotFound:
-            return False  # its files are gone: reported lost, or deleted since the pass started
         except errors.MinidfsError:
-            return True  # already known bad
+            return True  # deleted since the pass started, or already known bad or lost
         why = None
         step = max(reader.chunk_size, SCAN_READ_BYTES - SCAN_READ_BYTES % reader.chunk_size)
         try:
@@ -79,7 +77,8 @@ class BlockScanner:
         except errors.MinidfsError as e:
             why = str(e)
         except OSError as e:
-            why = await asyncio.to_thread(self.storage.io_failed, reader.replica, e)
+            await asyncio.to_thread(self.storage.io_failed, reader.replica, e)
+            return False  # lost or corrupt, and reported either way
         finally:
             reader.close()
         if why is None:

@@ -60,6 +60,12 @@ class DataNode:
         self.peers = Peers()
         self.server: object = None
         self.tasks: list[asyncio.Task] = []
+        self._reports: set[asyncio.Task] = set()   # ReportBadBlocks calls storage asked for
+
+    def _report_bad_soon(self, replicas: list) -> None:
+        task = asyncio.get_running_loop().create_task(self.link.report_bad(replicas))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
 
     def _too_many_failed_volumes(self, why: str) -> None:
         if not self.fatal:
@@ -74,6 +80,8 @@ class DataNode:
         # Storage finds losses in threads too: hop onto the loop before touching the link.
         self.storage.on_lost = lambda replicas, why: loop.call_soon_threadsafe(
             self.link.replicas_lost, replicas)
+        self.storage.on_corrupt = lambda replicas: loop.call_soon_threadsafe(
+            self._report_bad_soon, replicas)
         self.storage.on_too_many_failed = lambda why: loop.call_soon_threadsafe(
             self._too_many_failed_volumes, why)
         self.commands = CommandRunner(

@@ -84,8 +84,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 try:
                     data, checksums = await asyncio.to_thread(reader.read, position, size)
                 except OSError as e:
-                    raise errors.ReplicaNotFound(
-                        await asyncio.to_thread(self.storage.io_failed, reader.replica, e)) from None
+                    raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
                 if len(data) != size:
                     raise errors.ChecksumError(
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")

@@ -100,6 +100,7 @@ class Storage:
         self._turn = 0                  # volume_choice tie-breaker
         # Set by the DataNode; called from whichever thread found the loss.
         self.on_lost: Callable[[list[Replica], str], None] = lambda replicas, why: None
+        self.on_corrupt: Callable[[list[Replica]], None] = lambda replicas: None
         self.on_too_many_failed: Callable[[str], None] = lambda why: None
 
     # ---- start-up -------------------------------------------------------------
@@ -412,8 +413,8 @@ class Storage:
 
     def open_reader(self, block_id: int, genstamp: int) -> "ReplicaReader":
         """A reader of a replica at least as new as genstamp; ReplicaNotFound or
-        ChecksumError (corrupt replica) otherwise. Files that cannot be opened make
-        the replica lost (io_failed): ReplicaNotFound."""
+        ChecksumError (corrupt replica) otherwise, also when its files cannot be
+        opened (io_failed)."""
         replica = self.get(block_id)
         if replica is None:
             raise errors.ReplicaNotFound(f"block {block_id}: no replica on this node")
@@ -425,23 +426,29 @@ class Storage:
         try:
             return ReplicaReader(replica)
         except OSError as e:
-            raise errors.ReplicaNotFound(self.io_failed(replica, e)) from None
+            raise self.io_failed(replica, e) from None
 
     # ---- lost replicas, failed volumes -------------------------------------------
 
-    def io_failed(self, replica: Replica, error: OSError) -> str:
+    def io_failed(self, replica: Replica, error: OSError) -> errors.MinidfsError:
         """A file operation on replica's files failed: checks its volume; a failed
-        volume is taken out of service, else a replica whose file is gone is lost
-        (the I/O error of one file with a healthy volume leaves the map alone: the
-        caller treats the replica as unreadable this time). Blocking. Returns the
-        one-line reason for the caller's error."""
+        volume is taken out of service, else a replica whose file is gone is lost,
+        else (one file failing on a healthy volume) the replica is corrupt and handed
+        to on_corrupt (kept in the map, so the NameNode replaces it and then has it
+        deleted, rather than a lost one that a later scan would find again).
+        Blocking. Returns the error for the caller to raise: ReplicaNotFound (gone)
+        or ChecksumError (corrupt)."""
+        block_id = replica.block_id
         volume = replica.volume
         if volume is not None and self.check_volume(volume):
-            return f"block {replica.block_id}: its volume failed: {volume.failure}"
+            return errors.ReplicaNotFound(f"block {block_id}: its volume failed: {volume.failure}")
         if isinstance(error, FileNotFoundError):
             self.replica_lost(replica, "replica file is missing from the disk")
-            return f"block {replica.block_id}: replica file is missing from the disk"
-        return f"block {replica.block_id}: replica unreadable: {error.strerror or error}"
+            return errors.ReplicaNotFound(f"block {block_id}: replica file is missing from the disk")
+        why = f"replica file unreadable: {error.strerror or error}"
+        if self.mark_corrupt(block_id, why) is replica:
+            self.on_corrupt([replica])
+        return errors.ChecksumError(f"block {block_id}: {why}")
 
     def check_volume(self, volume: Volume) -> bool:
         """Checks a volume after an I/O error and fails it if it is unusable; True if

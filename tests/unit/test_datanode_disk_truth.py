@@ -183,3 +183,17 @@ def test_config_data_dirs_round_trip(tmp_path):
         with pytest.raises(errors.ConfigError, match="data_dirs"):
             config.parse({"nodes": {"dn1": {"kind": "datanode", "address": "h:1", "data_dirs": bad}}},
                          tmp_path / "c.toml")
+
+
+def test_an_unreadable_file_on_a_healthy_volume_makes_the_replica_corrupt(tmp_path):
+    storage = _storage([tmp_path / "d0"])
+    lost, _ = _recorder(storage)
+    corrupt = []
+    storage.on_corrupt = corrupt.extend
+    replica = _write(storage, 8, os.urandom(2 * CHUNK))
+    replica.block_path.unlink()
+    os.symlink(replica.block_path.name, replica.block_path)   # a loop: ELOOP on open
+    with pytest.raises(errors.ChecksumError, match="unreadable"):
+        storage.open_reader(8, 1)
+    assert corrupt == [replica] and lost == [] and storage.get(8).state == CORRUPT
+    assert not storage.volumes[0].failed
