@@ -24,6 +24,7 @@ from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
+from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
 log = logging.getLogger("minidfs.datanode")
@@ -59,6 +60,8 @@ class DataNode:
                                failed_volumes_tolerated=conf.settings.failed_volumes_tolerated)
         self.peers = Peers()
         self.server: object = None
+        self.face = HttpFace(node, "datanode")
+        self.face.ready = self._ready
         self.tasks: list[asyncio.Task] = []
         self._reports: set[asyncio.Task] = set()   # ReportBadBlocks calls storage asked for
 
@@ -108,6 +111,7 @@ class DataNode:
             raise errors.ConfigError(f"cannot listen on {self.node.address} (port in use?)")
         await server.start()
         self.server = server
+        await self.face.start()
         self.link.start()
         self.tasks.append(loop.create_task(self.scanner.run()))
         self.tasks.append(loop.create_task(self.directory_scanner.run()))
@@ -119,7 +123,14 @@ class DataNode:
     def active_transfers(self) -> int:
         return len(self.ctx.active) + self.service.active_reads + self.commands.active_transfers
 
+    def _ready(self) -> tuple[bool, str]:
+        """/readyz: registered with the active NameNode."""
+        if self.link.registered_with_active():
+            return True, "registered with the active namenode"
+        return False, "not registered with an active namenode"
+
     async def stop(self) -> None:
+        await self.face.stop()
         if self.server is not None:
             await self.server.stop(STOP_GRACE_S)
         for task in self.tasks:
