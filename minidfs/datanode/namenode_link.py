@@ -94,6 +94,15 @@ class NamenodeLink:
         for session in self._sessions:
             await session.channel.close()
 
+    async def flush(self, timeout_s: float) -> None:
+        """Sends every NameNode the replica news not sent yet, waiting at most
+        timeout_s (best effort: a stopping node's last word)."""
+        sends = [s.flush() for s in self._sessions]
+        try:
+            await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("could not send the last replica reports within %gs", timeout_s)
+
     def replica_received(self, replica: Replica) -> None:
         for session in self._sessions:
             session.queue_event(received=replica_report(replica))
@@ -239,6 +248,10 @@ class _NamenodeSession:
             if now >= next_report:
                 next_report = now + settings.block_report_interval_s
                 await self._full_report()
+
+    async def flush(self) -> None:
+        if self.registered and (self.events or self.copy_failed):
+            await self._incremental()
 
     async def _incremental(self) -> None:
         events, copy_failed = self.events, self.copy_failed
