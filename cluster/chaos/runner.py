@@ -36,6 +36,7 @@ STORAGE_WORKERS = 3
 RECOVERY_TIMEOUT_S = 120.0
 OPERATION_GRACE_S = 60.0
 READ_ATTEMPTS = 3
+OBSERVE_THREADS = 8
 READ_RETRY_PAUSE_S = 2.0
 WINDOW_S = 5.0
 ACTIVE_LINE = re.compile(r"(\S+) is now active \(Primary\) in epoch (\d+)")
@@ -188,19 +189,33 @@ def _observe(make_client, root: str, worker_dirs: list[str]):
                     open_files.append(entry["path"])
                 else:
                     pending.append(entry["path"])
-        for attempt in range(READ_ATTEMPTS):
-            if attempt:
-                time.sleep(READ_RETRY_PAUSE_S)
-            for path in pending:
+    for attempt in range(READ_ATTEMPTS):
+        if attempt:
+            time.sleep(READ_RETRY_PAUSE_S)
+        _read_all(make_client, pending, observed, unreadable)
+        pending = sorted(unreadable)
+        if not pending:
+            break
+    return observed, open_files, unreadable
+
+
+def _read_all(make_client, paths: list[str], observed: dict, unreadable: dict) -> None:
+    """Reads paths with OBSERVE_THREADS clients at once (one Client per thread)."""
+    def read_slice(part: list[str]) -> None:
+        with make_client() as fs:
+            for path in part:
                 try:
                     observed[path] = digest(fs.cat(path))
                     unreadable.pop(path, None)
                 except Exception as e:
                     unreadable[path] = f"{type(e).__name__}: {e}"[:300]
-            pending = sorted(unreadable)
-            if not pending:
-                break
-    return observed, open_files, unreadable
+
+    threads = [threading.Thread(target=read_slice, args=(paths[i::OBSERVE_THREADS],), daemon=True)
+               for i in range(min(OBSERVE_THREADS, len(paths)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _job_violations(make_client, ops, texts: list[bytes]) -> list[checker.Violation]:

@@ -49,7 +49,7 @@ def test_the_checker_catches_a_datanode_that_acknowledges_what_it_never_wrote(
     monkeypatch.setenv("MINIDFS_TEST_DISCARD_ACKED_DATA", "1")
     with LocalCluster(tmp_path / "c", datanodes=3) as local:
         monkeypatch.delenv("MINIDFS_TEST_DISCARD_ACKED_DATA")
-        code, report, err = chaos(local.home.root, "--duration", "10s", "--seed", "3",
+        code, report, err = chaos(local.home.root, "--duration", "5s", "--seed", "3",
                                   "--faults", "kill", "--recovery-timeout", "5s")
         assert code == 1, err
         assert report["verdict"] == "lost"
