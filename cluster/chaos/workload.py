@@ -20,7 +20,7 @@ from typing import Callable
 import xxhash
 
 from cluster.chaos.history import FAILED, OK, UNKNOWN, History
-from minidfs import errors
+from minidfs import history
 
 CHUNK_BYTES = 64 * 1024
 # Sizes of the files written, by share: most small, some several 64 KiB blocks long.
@@ -37,13 +37,14 @@ def digest(data: bytes) -> str:
 
 
 def outcome_of(e: BaseException) -> str:
-    """failed only when the client says the change did not and will not happen."""
-    unknown = getattr(errors, "OutcomeUnknownError", None)
-    if unknown is not None and isinstance(e, unknown):
+    """minidfs.history's rule (failed only when the client promised nothing changed),
+    except that an exception which is no minidfs error counts as unknown here: the
+    run goes on, and the report lists the error."""
+    try:
+        said = history.outcome_of(e)
+    except BaseException:
         return UNKNOWN
-    if isinstance(e, errors.MinidfsError):
-        return FAILED
-    return UNKNOWN
+    return {history.OK: OK, history.FAIL: FAILED}.get(said, UNKNOWN)
 
 
 def _short(e: BaseException) -> str:

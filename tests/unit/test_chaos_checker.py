@@ -63,3 +63,17 @@ def test_reads_must_return_the_acknowledged_bytes():
     ops = [op("read", "/a", OK, "d1", expected="d1"), op("read", "/a", FAILED, expected="d1"),
            op("read", "/a", OK, "zz", expected="d1")]
     assert kinds(read_violations(ops)) == [("corrupt-read", "/a")]
+
+
+def test_an_unknown_write_may_leave_an_empty_file_but_an_ok_one_may_not():
+    from cluster.chaos.checker import EMPTY
+    assert judge([op("write", "/u", UNKNOWN, "d2")], {"/u": EMPTY}) == []
+    assert kinds(judge([op("write", "/a", OK, "d1")], {"/a": EMPTY})) == [("corrupt", "/a")]
+
+
+def test_outcomes_follow_the_clients_word():
+    from cluster.chaos.workload import outcome_of
+    from minidfs import errors
+    assert outcome_of(errors.FileExists("/a: file exists")) == FAILED
+    assert outcome_of(errors.OutcomeUnknownError("/a: outcome unknown")) == UNKNOWN
+    assert outcome_of(RuntimeError("a bug")) == UNKNOWN
