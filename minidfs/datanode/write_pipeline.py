@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
@@ -61,6 +62,10 @@ MAX_REQUEST_DATA_BYTES = channels.MAX_MESSAGE_BYTES - 64 * 1024
 # fsync at finalize (which the client waits for) has little left to write.
 WRITEBACK_EVERY_BYTES = 8 * 1024 * 1024
 DATA_FIELD = pb.WriteBlockRequest.DESCRIPTOR.fields_by_name["data"].number
+# Test-only: a DataNode that acknowledges packets whose bytes it never wrote (it
+# writes zeros), so tests/faults/test_chaos.py can show the chaos checker catches a
+# broken promise. Read once at import; nothing sets it outside that test.
+DISCARD_ACKED_DATA_FOR_TESTS = os.environ.get("MINIDFS_TEST_DISCARD_ACKED_DATA") == "1"
 
 
 class Received:
@@ -348,6 +353,8 @@ class _Session:
                 packet = request.seqno - len(checksums) + 1 + bad
                 self._abort()
                 return ERROR_CHECKSUM, f"{name}: block {block}: checksum mismatch in packet {packet}"
+            if DISCARD_ACKED_DATA_FOR_TESTS:
+                data = memoryview(bytes(len(data)))
             try:
                 self.writer.write(request.offset, data, checksums)
             except OSError as e:
