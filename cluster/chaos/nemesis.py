@@ -182,8 +182,7 @@ class Nemesis:
 
 
 def _data_dirs(node) -> list:
-    dirs = getattr(node, "data_dirs", None) or node.extra.get("data_dirs") or []
-    return [pathlib.Path(d) for d in dirs] or [node.data_dir]
+    return list(node.volume_dirs)
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:
