@@ -31,6 +31,7 @@ from mapreduce.topology import locality_key, racks_of
 from minidfs import paths
 from minidfs.config import ClusterConfig
 from minidfs.errors import FileNotFound, InvalidArgument, JobError, MinidfsError
+from minidfs.event_feed import EventFeed
 
 log = logging.getLogger("mapreduce.jobtracker")
 
@@ -69,10 +70,11 @@ class JobTracker:
         self.history = history
         settings = conf.settings
         self.heartbeat_interval_s = settings.mapreduce_heartbeat_interval_s
+        self.events = EventFeed(conf.jobtracker.name if conf.jobtracker else "jobtracker")
         self.scheduler = Scheduler(SchedulerConfig(
             worker_timeout_ms=int(settings.mapreduce_worker_timeout_s * 1000),
             reduce_slowstart=settings.mapreduce_reduce_slowstart,
-            speculative=settings.mapreduce_speculative))
+            speculative=settings.mapreduce_speculative), self.events.emit)
         self.jobs: dict[str, JobRecord] = {}
         self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self.stamp = time.strftime("%Y%m%d%H%M%S")

@@ -30,6 +30,7 @@ from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
 from minidfs.errors import StandbyError
+from minidfs.event_feed import EventFeed
 from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
@@ -64,6 +65,9 @@ class Namesystem:
         self.journal = journal or FileJournal(current)
         # Without HA: always active. With HA the controller (ha_controller.py) sets it.
         self.ha = ha or HaState("namenode", enabled=False)
+        # Outlives reset(): a step-down rebuilds the cores, not the history of events.
+        self.events = EventFeed(self.ha.name)
+        self.ha.emit = self.events.emit
         self.failed = asyncio.Event()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -74,12 +78,13 @@ class Namesystem:
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
         self.ns = Namespace()
-        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
-        self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
+        emit = self.events.emit
+        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000), emit)
+        self.bm = BlockManager(self.registry, settings.replication_streams_per_node, emit)
         self.leases = LeaseManager(int(settings.lease_soft_limit_s * 1000),
                                    int(settings.lease_hard_limit_s * 1000))
         self.safemode = SafeMode(settings.safemode_threshold,
-                                 int(settings.safemode_extension_s * 1000))
+                                 int(settings.safemode_extension_s * 1000), emit)
         self.retry_cache = RetryCache()
         self.txid = 0
         self._checkpoint_txid = 0
@@ -97,6 +102,7 @@ class Namesystem:
         for txid, record in self.journal.read_edits(image_txid + 1):
             self.apply_logged(txid, record)
         await self.journal.open(self.txid)
+        self.events.emit("safemode_entered", reason="start-up: waiting for block reports")
         self.update_safemode()
         log.info("namespace loaded: image txid %d, last txid %d, %d files, %d blocks",
                  image_txid, self.txid, self.ns.files, len(self.bm.blocks))
@@ -269,6 +275,7 @@ class Namesystem:
         if self.ha.active:
             self.journal.purge(pruned_upto)
         log.info("checkpoint at txid %d (%d bytes)", txid, len(data))
+        self.events.emit("checkpoint_written", txid=txid, bytes=len(data))
 
     # ------------------------------------------------------------------ tick
 

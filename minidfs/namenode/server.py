@@ -32,7 +32,7 @@ from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
 from minidfs.namenode.active_guard import ActiveGuard
 from minidfs.namenode.ha_controller import HaController
-from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
+from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
@@ -65,7 +65,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         controller = HaController(fs, conf, node) if ha.enabled else None
         server = channels.aio_server(interceptors=[ActiveGuard(ha)] if ha.enabled else None)
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            HaClientNamenodeServicer(ClientOperations(fs), node.name, controller), server)
+            NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
             DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
         try:
