@@ -379,7 +379,8 @@ class Scheduler:
     def _launch(self, job: Job, task: Task, worker: Worker, now_ms: int,
                 locality: Locality | None = None, speculative: bool = False) -> Assignment:
         attempt_id = ids.attempt_id(job.id, task.kind, task.index, len(task.attempts))
-        attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative)
+        attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative,
+                          locality=locality)
         if not any(t.attempts for t in job.tasks):
             self.emit("job_running", job=job.id)
         self.emit("attempt_speculated" if speculative else "attempt_started", attempt=attempt_id,

@@ -77,6 +77,9 @@ class JobTracker:
             speculative=settings.mapreduce_speculative), self.events.emit)
         self.jobs: dict[str, JobRecord] = {}
         self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        # The attempts of the newest finished jobs, for their job pages (not in history).
+        self.finished_attempts: collections.OrderedDict[str, list[dict[str, Any]]] = \
+            collections.OrderedDict()
         self.stamp = time.strftime("%Y%m%d%H%M%S")
         self._sequence = itertools.count(1)
         self._submit_lock = asyncio.Lock()
@@ -165,6 +168,19 @@ class JobTracker:
             "submitted_ms": record.submitted_ms, "finished_ms": record.finished_ms,
             "running_attempts": view.running_attempts, "output_paths": record.output_paths,
         }
+
+    def attempts(self, job_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a job, task by task, for its status page (monotonic times
+        become durations; a finished job's come from finished_attempts, or none)."""
+        job = self.scheduler.jobs.get(job_id)
+        if job is None:
+            return self.finished_attempts.get(job_id, [])
+        now = _now_ms()
+        return [{"attempt": a.id, "kind": t.kind, "task": t.index, "state": a.state.value,
+                 "worker": a.worker, "locality": a.locality.value if a.locality else "",
+                 "speculative": a.speculative, "progress": round(a.progress, 3),
+                 "duration_ms": (a.finished_ms or now) - a.started_ms, "error": a.error}
+                for t in job.tasks for a in t.attempts]
 
     def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         statuses = [self.status(j) for j in self.jobs] + list(self.finished.values())
@@ -290,6 +306,9 @@ class JobTracker:
             await asyncio.to_thread(self._record_history, status)
         finally:
             self._retain(status)
+            self.finished_attempts[event.job_id] = self.attempts(event.job_id)
+            while len(self.finished_attempts) > MAX_RETAINED_JOBS:
+                self.finished_attempts.popitem(last=False)
             del self.jobs[event.job_id]
             self.scheduler.forget(event.job_id)
 
