@@ -42,7 +42,9 @@ class JobtrackerPages:
         self.name = conf.jobtracker.name if conf.jobtracker else "jobtracker"
 
     def _job(self, job_id: str) -> dict[str, Any]:
-        status = dict(self.tracker.status(job_id))
+        from mapreduce import ids
+
+        status = dict(self.tracker.status(ids.validate_job_id(job_id)))
         status["elapsed_s"] = round(_elapsed_s(status), 1)
         status["attempts"] = self.tracker.attempts(job_id)
         return status
