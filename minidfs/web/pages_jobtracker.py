@@ -122,8 +122,8 @@ def job_html(s: dict[str, Any]) -> str:
                 + pages.table(ATTEMPT_HEADERS, [attempt_row(a) for a in s.get("attempts", [])],
                               "attempts")
                 + ("" if s.get("attempts") else
-                   '<p class="note">Attempts of jobs finished before the JobTracker '
-                   'started are not kept.</p>') + "</section>")
+                   '<p class="note" id="attempts-note">No attempts yet (those of jobs that '
+                   'finished before the JobTracker started are not kept).</p>') + "</section>")
     return overview + counters + attempts
 
 

@@ -78,6 +78,8 @@
               { cls: "job-state", text: a.state + (a.speculative ? " (speculative)" : "") },
               a.worker, a.locality || "-", (a.duration_ms / 1000).toFixed(1) + " s", lastLine(a.error)];
     }));
+    var note = document.getElementById("attempts-note");
+    if (note) { note.style.display = (s.attempts || []).length ? "none" : ""; }
     document.body.setAttribute("data-state", s.state);
     return !FINISHED[s.state];
   }
