@@ -42,7 +42,8 @@ class EventFeed:
 
     def emit(self, kind: str, **subjects: object) -> None:
         event = self.ring.add(int(time.time() * 1000), kind, subjects)
-        log.info("event %s %s", kind, " ".join(f"{k}={v}" for k, v in event.subjects.items()))
+        if log.isEnabledFor(logging.DEBUG):   # one per block when a node dies: not at INFO
+            log.debug("event %s %s", kind, " ".join(f"{k}={v}" for k, v in event.subjects.items()))
         for sub in list(self._subscribers):
             try:
                 sub.queue.put_nowait(event)

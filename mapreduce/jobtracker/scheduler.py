@@ -381,7 +381,7 @@ class Scheduler:
         attempt_id = ids.attempt_id(job.id, task.kind, task.index, len(task.attempts))
         attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative,
                           locality=locality)
-        if not any(t.attempts for t in job.tasks):
+        if not job.workers_used:    # its first attempt
             self.emit("job_running", job=job.id)
         self.emit("attempt_speculated" if speculative else "attempt_started", attempt=attempt_id,
                   worker=worker.name, **({"locality": locality.value} if locality else {}))
