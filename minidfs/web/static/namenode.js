@@ -53,7 +53,7 @@
     if (role) {
       var word = s.serving ? "active" : (s.role !== "active" ? "standby" : "not serving");
       role.textContent = word;
-      role.className = "role role-" + word.replace(" ", ".");
+      role.className = "role role-" + word.replace(" ", "-");
     }
     var note = document.getElementById("standby-note");
     if (note) {
