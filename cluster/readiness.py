@@ -14,7 +14,7 @@ import socket
 import urllib.error
 import urllib.request
 
-from minidfs import errors
+from minidfs import errors, identity
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.config import ClusterConfig
 from minidfs.rpc import client_namenode_pb2 as pb
@@ -51,7 +51,7 @@ def readyz(http_address: str, timeout_s: float = READYZ_TIMEOUT_S) -> tuple[bool
 def probe_client(conf: ClusterConfig) -> NamenodeClient:
     """A NameNode client that gives up fast: the caller polls."""
     return NamenodeClient([n.address for n in conf.namenodes], deadline_s=PROBE_DEADLINE_S,
-                          failover_passes=1)
+                          failover_passes=1, user=identity.process_user())
 
 
 def live_datanodes(nn: NamenodeClient) -> set[str]:

@@ -40,6 +40,7 @@ from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.user_groups import UserGroups
 from minidfs.namenode.views import StatsView
 
 log = logging.getLogger("minidfs.namenode")
@@ -63,7 +64,8 @@ def mono_ms() -> int:
 
 class Namesystem:
     def __init__(self, settings: Settings, data_dir: pathlib.Path,
-                 journal: Journal | None = None, ha: HaState | None = None) -> None:
+                 journal: Journal | None = None, ha: HaState | None = None,
+                 groups: dict[str, list[str]] | None = None) -> None:
         self.settings = settings
         current = pathlib.Path(data_dir) / "current"
         self.images = checkpoint.ImageStore(current)
@@ -73,6 +75,9 @@ class Namesystem:
         # Outlives reset(): a step-down rebuilds the cores, not the history of events.
         self.events = EventFeed(self.ha.name)
         self.ha.emit = self.events.emit
+        # Superusers and groups (permissions); `groups` is cluster.toml's [groups].
+        self.users = UserGroups(groups or {}, settings.superusergroup,
+                                enabled=settings.permissions_enabled)
         self.failed = asyncio.Event()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -82,7 +87,7 @@ class Namesystem:
         """Empty cores, before loading; again when an HA NameNode steps down, since its
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
-        self.ns = Namespace()
+        self.ns = self._empty_namespace()
         emit = self.events.emit
         self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000), emit)
         self.bm = BlockManager(self.registry, settings.replication_streams_per_node, emit)
@@ -115,13 +120,16 @@ class Namesystem:
 
     def load_image(self) -> int:
         """Installs the newest checkpoint image (if any); returns its txid."""
-        ns, image_txid = self.images.load_newest()
+        ns, image_txid = self.images.load_newest(self.users.superuser, self.users.supergroup)
         self._install(ns)
         # Decoding the image made transient objects as large as the namespace.
         memory.release_free_memory()
         self.txid = self._checkpoint_txid = image_txid
         self._checkpoint_mono_ms = mono_ms()
         return image_txid
+
+    def _empty_namespace(self) -> Namespace:
+        return Namespace(owner=self.users.superuser, group=self.users.supergroup)
 
     def apply_logged(self, txid: int, record: Record) -> None:
         """Applies one edit read back from the journal (replay, or a standby tailing)."""
