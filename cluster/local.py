@@ -282,6 +282,9 @@ class LocalCluster:
                 "state": state,
                 "log": str(self.home.log_path(node.name)),
             }
+            if state == processes.RUNNING and node.http_address:
+                # The node's own word (/readyz): e.g. a standby NameNode is alive, not ready.
+                row["ready"], row["ready_reason"] = readiness.readyz(node.http_address)
             if node.kind == "namenode" and conf.settings.ha:
                 # The NameNodes tell their role (it changes on failover), with the
                 # seed's words: Primary, ActiveSecondary, IdleSecondary.

@@ -65,6 +65,8 @@ class ProgressPrinter:
         if status.get("submitted"):
             click.echo(f"Submitted job {status['job_id']} ({status['maps_total']} maps, "
                        f"{status['reduces_total']} reduces)", err=True)
+            if status.get("page"):
+                click.echo(f"The url to track the job: {status['page']}", err=True)
             return
         line = jobstatus.progress_line(status)
         if line != self.last:

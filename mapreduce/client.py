@@ -37,8 +37,13 @@ class JobTrackerClient:
             raise ConfigError(f"{cluster.path}: the cluster has no JobTracker "
                               f"(start it with workers, e.g. `minidfs cluster up --workers 2`)")
         self.address = cluster.jobtracker.address
+        self.http_address = cluster.jobtracker.http_address
         self._channel = channels.sync_channel(self.address)
         self._stub = jobtracker_pb2_grpc.JobTrackerStub(self._channel)
+
+    def page_url(self, job_id: str) -> str:
+        """The job's status page on the JobTracker's HTTP face ("" without one)."""
+        return f"http://{self.http_address}/job/{job_id}" if self.http_address else ""
 
     def submit(self, request: pb.SubmitRequest) -> str:
         with translate():

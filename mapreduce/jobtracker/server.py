@@ -18,6 +18,8 @@ from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.rpc import channels
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("mapreduce.jobtracker")
@@ -30,9 +32,11 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     loop = asyncio.get_running_loop()
     filesystems = UserFileSystems(conf)
     tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"))
-    server = channels.aio_server()
+    obs = Observability("jobtracker")
+    server = channels.aio_server(interceptors=obs.interceptors)
     jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
     face = HttpFace(node, "jobtracker")
+    observe_daemons.mount_jobtracker(face, obs, server, tracker, conf)
     ticker = None
     try:
         try:

@@ -14,6 +14,7 @@ from mapreduce.jobtracker.tracker import JobTracker
 from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs import errors, fsmode, identity
+from minidfs.rpc.events_calls import EventCalls
 from minidfs.rpc.status import rpc_errors
 
 WATCH_INTERVAL_S = 0.25
@@ -23,9 +24,10 @@ DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
 
 
-class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
+class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
     def __init__(self, tracker: JobTracker) -> None:
         self.tracker = tracker
+        self.event_feed = tracker.events
 
     def _user(self, context) -> str:
         user = identity.from_metadata(context.invocation_metadata())

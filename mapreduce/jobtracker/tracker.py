@@ -38,6 +38,7 @@ from minidfs.config import ClusterConfig
 from minidfs.errors import (
     FileNotFound, InvalidArgument, JobError, MinidfsError, PermissionDeniedError,
 )
+from minidfs.event_feed import EventFeed
 from minidfs.namenode.user_groups import UserGroups
 
 log = logging.getLogger("mapreduce.jobtracker")
@@ -81,12 +82,16 @@ class JobTracker:
         self.history = history
         settings = conf.settings
         self.heartbeat_interval_s = settings.mapreduce_heartbeat_interval_s
+        self.events = EventFeed(conf.jobtracker.name if conf.jobtracker else "jobtracker")
         self.scheduler = Scheduler(SchedulerConfig(
             worker_timeout_ms=int(settings.mapreduce_worker_timeout_s * 1000),
             reduce_slowstart=settings.mapreduce_reduce_slowstart,
-            speculative=settings.mapreduce_speculative))
+            speculative=settings.mapreduce_speculative), self.events.emit)
         self.jobs: dict[str, JobRecord] = {}
         self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        # The attempts of the newest finished jobs, for their job pages (not in history).
+        self.finished_attempts: collections.OrderedDict[str, list[dict[str, Any]]] = \
+            collections.OrderedDict()
         self.stamp = time.strftime("%Y%m%d%H%M%S")
         self._sequence = itertools.count(1)
         self._submit_lock = asyncio.Lock()
@@ -186,6 +191,19 @@ class JobTracker:
             "running_attempts": view.running_attempts, "output_paths": record.output_paths,
             "user": record.user,
         }
+
+    def attempts(self, job_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a job, task by task, for its status page (monotonic times
+        become durations; a finished job's come from finished_attempts, or none)."""
+        job = self.scheduler.jobs.get(job_id)
+        if job is None:
+            return self.finished_attempts.get(job_id, [])
+        now = _now_ms()
+        return [{"attempt": a.id, "kind": t.kind, "task": t.index, "state": a.state.value,
+                 "worker": a.worker, "locality": a.locality.value if a.locality else "",
+                 "speculative": a.speculative, "progress": round(a.progress, 3),
+                 "duration_ms": (a.finished_ms or now) - a.started_ms, "error": a.error}
+                for t in job.tasks for a in t.attempts]
 
     def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         statuses = [self.status(j) for j in self.jobs] + list(self.finished.values())
@@ -312,6 +330,9 @@ class JobTracker:
             await asyncio.to_thread(self._record_history, status)
         finally:
             self._retain(status)
+            self.finished_attempts[event.job_id] = self.attempts(event.job_id)
+            while len(self.finished_attempts) > MAX_RETAINED_JOBS:
+                self.finished_attempts.popitem(last=False)
             del self.jobs[event.job_id]
             self.scheduler.forget(event.job_id)
 

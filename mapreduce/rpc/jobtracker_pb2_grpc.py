@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mapreduce.rpc import jobtracker_pb2 as mapreduce_dot_rpc_dot_jobtracker__pb2
+from minidfs.rpc import events_pb2 as minidfs_dot_rpc_dot_events__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -61,6 +62,16 @@ class JobTrackerStub:
                 '/mapreduce.JobTracker/KillJob',
                 request_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.SerializeToString,
                 response_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.FromString,
+                _registered_method=True)
+        self.GetEvents = channel.unary_unary(
+                '/mapreduce.JobTracker/GetEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+                _registered_method=True)
+        self.FollowEvents = channel.unary_stream(
+                '/mapreduce.JobTracker/FollowEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
                 '/mapreduce.JobTracker/Heartbeat',
@@ -127,6 +138,19 @@ class JobTrackerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEvents(self, request, context):
+        """The JobTracker's event feed (jobs and attempts; docs/observe.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Heartbeat(self, request, context):
         """---- Workers and their task processes ----
         """
@@ -185,6 +209,16 @@ def add_JobTrackerServicer_to_server(servicer, server):
                     servicer.KillJob,
                     request_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.FromString,
                     response_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.SerializeToString,
+            ),
+            'GetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.SerializeToString,
+            ),
+            'FollowEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
             ),
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
@@ -350,6 +384,60 @@ class JobTracker:
             '/mapreduce.JobTracker/KillJob',
             mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.SerializeToString,
             mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mapreduce.JobTracker/GetEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mapreduce.JobTracker/FollowEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,7 +59,8 @@ def run_cluster(job: "Job", input: str, output: str, reducers: int, files: list[
     with JobTrackerClient(conf, user=user) as jobtracker:
         job_id = jobtracker.submit(request)
         if progress is not None:
-            progress({**jobtracker.status(job_id), "submitted": True})
+            progress({**jobtracker.status(job_id), "submitted": True,
+                      "page": jobtracker.page_url(job_id)})
         status = jobtracker.wait(job_id, follow)
     return result_of(status, started, maps_done_at[0] if maps_done_at else None)
 

@@ -7,6 +7,7 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
 from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
 from minidfs.cli.common import CliState
@@ -38,6 +39,7 @@ cli.add_command(demo)
 cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
+admin_group.add_command(events_command)
 
 
 def main() -> None:

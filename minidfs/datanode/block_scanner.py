@@ -17,6 +17,7 @@ from typing import Awaitable, Callable
 
 from minidfs import errors
 from minidfs.checksum import first_bad_chunk
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import Replica, ReplicaReader, Storage
 
 log = logging.getLogger("minidfs.datanode.scanner")
@@ -84,5 +85,6 @@ class BlockScanner:
         if why is None:
             return True
         if self.storage.mark_corrupt(replica.block_id, why) is not None:
+            TRAFFIC.checksum_errors += 1
             await self.on_corrupt([replica])
         return False

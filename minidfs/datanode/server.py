@@ -24,6 +24,8 @@ from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
 from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
@@ -112,8 +114,10 @@ class DataNode:
         self.directory_scanner = DirectoryScanner(
             self.storage, self.conf.settings.directory_scan_interval_s, self.link.report_bad,
             self.link.replica_received)
-        server = channels.aio_server()
+        obs = Observability("datanode")
+        server = channels.aio_server(interceptors=obs.interceptors)
         add_to_server(self.service, server)
+        observe_daemons.mount_datanode(self.face, obs, server, self)
         try:
             port = server.add_insecure_port(channels.bind_address(self.node.address))
         except RuntimeError:

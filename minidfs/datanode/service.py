@@ -14,6 +14,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.datanode import transfer, wire, write_pipeline
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
@@ -91,6 +92,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
                 yield wire.encode_with_data(small, READ_DATA_FIELD, data)
+                TRAFFIC.bytes_read += size
                 position += size
                 if position >= end:
                     break

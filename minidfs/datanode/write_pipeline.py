@@ -34,6 +34,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.checksum import chunk_count, first_bad_chunk
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode import meta_format, wire
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, ReplicaWriter, Storage, check_block_id, check_genstamp
@@ -351,12 +352,14 @@ class _Session:
             bad = first_bad_chunk(data, checksums, self.header.chunk_size)
             if bad is not None:
                 packet = request.seqno - len(checksums) + 1 + bad
+                TRAFFIC.checksum_errors += 1
                 self._abort()
                 return ERROR_CHECKSUM, f"{name}: block {block}: checksum mismatch in packet {packet}"
             if DISCARD_ACKED_DATA_FOR_TESTS:
                 data = memoryview(bytes(len(data)))
             try:
                 self.writer.write(request.offset, data, checksums)
+                TRAFFIC.bytes_written += len(data)
             except OSError as e:
                 self._abort()
                 self._check_volume(e)

@@ -35,6 +35,7 @@ from collections import deque
 from typing import Iterable, NamedTuple
 
 from minidfs import errors
+from minidfs.events import Emit, no_events
 from minidfs.namenode import placement
 from minidfs.namenode.datanode_registry import DECOMMISSIONED, DatanodeRegistry
 from minidfs.namenode.inode import (
@@ -85,8 +86,10 @@ class PendingReplication:
 
 
 class BlockManager:
-    def __init__(self, registry: DatanodeRegistry, replication_streams_per_node: int) -> None:
+    def __init__(self, registry: DatanodeRegistry, replication_streams_per_node: int,
+                 emit: Emit = no_events) -> None:
         self.registry = registry
+        self.emit = emit
         self.streams_per_node = replication_streams_per_node
         self.blocks: dict[int, BlockInfo] = {}
         # Under-construction blocks only: the pipeline handed out by AddBlock, and
@@ -168,6 +171,8 @@ class BlockManager:
         self.registry.block_received(node)
         pending = self._pending.get(block_id)
         if pending is not None:
+            if pending.source is not None and node in pending.targets:
+                self.emit("replica_copied", block=block_id, source=pending.source, target=node)
             pending.targets.discard(node)
             if not pending.targets:
                 self._drop_pending(block_id)
@@ -232,6 +237,9 @@ class BlockManager:
                 replicas[node] = IN_BUILD
             return
         if block.committed and length != block.length:
+            if replicas.get(node) != CORRUPT:
+                self.emit("corrupt_replica", block=block_id, node=node,
+                          reason=f"length {length}, expected {block.length}")
             replicas[node] = CORRUPT
         else:
             replicas[node] = READY
@@ -246,6 +254,8 @@ class BlockManager:
             return
         if block.replicas is None:
             block.replicas = {}
+        if block.replicas.get(node) != CORRUPT:
+            self.emit("corrupt_replica", block=block_id, node=node, reason="reported bad")
         block.replicas[node] = CORRUPT
         self._check.add(block_id)
         self._not_coming(block_id, node)
@@ -355,11 +365,14 @@ class BlockManager:
         racks = [n.rack for n in nodes]
         nodes.sort(key=lambda n: (-racks.count(n.rack), n.remaining, n.name))
         for node in nodes[:excess]:
-            self._drop_replica(block, node.name)
+            if self._drop_replica(block, node.name):
+                self.emit("surplus_replica_deleted", block=block.id, node=node.name)
 
-    def _drop_replica(self, block: BlockInfo, node: str) -> None:
+    def _drop_replica(self, block: BlockInfo, node: str) -> bool:
         if self._queue(node, Command(DELETE, block.id, block.genstamp, block.length)):
             block.replicas[node] = DROPPED
+            return True
+        return False
 
     def _set_under(self, block_id: int, live_count: int | None, readable: bool = True) -> None:
         """Files the block under its live count (None: fully replicated); a block with
@@ -428,6 +441,10 @@ class BlockManager:
         for target in targets:
             target.scheduled += 1
         self._pending[block.id] = PendingReplication(source, set(names), now_ms + REPLICATION_TIMEOUT_MS)
+        # Priority as HDFS counts it: 0 is the most urgent (one live replica left).
+        self.emit("replication_queued", block=block.id, priority=max(0, len(live) - 1),
+                  live=len(live), expected=block.expected_replication, source=source,
+                  targets=names)
         self._in_flight[source] = self._in_flight.get(source, 0) + 1
         return True
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from minidfs.events import Emit, no_events
+
 LIVE = "live"
 DEAD = "dead"
 IN_SERVICE = ""
@@ -82,8 +84,9 @@ class DatanodeDescriptor:
 
 
 class DatanodeRegistry:
-    def __init__(self, dead_node_interval_ms: int) -> None:
+    def __init__(self, dead_node_interval_ms: int, emit: Emit = no_events) -> None:
         self.dead_node_interval_ms = dead_node_interval_ms
+        self.emit = emit
         self.nodes: dict[str, DatanodeDescriptor] = {}
         self.excluded: set[str] = set()     # set by the namesystem: the namespace's own set
 
@@ -103,8 +106,12 @@ class DatanodeRegistry:
         node = self.nodes.get(name)
         if node is None:
             node = self.nodes[name] = DatanodeDescriptor(name, address, rack, now_ms)
+            self.emit("datanode_registered", node=name, address=address, rack=rack)
             if name in self.excluded:
                 node.admin_state = DECOMMISSIONING
+                self.emit("datanode_decommissioning", node=name)
+        elif not node.live:
+            self.emit("datanode_returned", node=name, address=address)
         node.address, node.rack = address, rack
         node.state = LIVE
         node.last_heartbeat_ms = now_ms
@@ -132,12 +139,15 @@ class DatanodeRegistry:
                 node.active_transfers = 0
                 node.scheduled = 0
                 died.append(node)
+                self.emit("datanode_dead", node=node.name,
+                          silent_ms=now_ms - node.last_heartbeat_ms)
         return died
 
     def set_admin_state(self, name: str, admin_state: str) -> DatanodeDescriptor | None:
         node = self.nodes.get(name)
-        if node is not None:
+        if node is not None and node.admin_state != admin_state:
             node.admin_state = admin_state
+            self.emit(f"datanode_{admin_state or 'in_service'}", node=name)
         return node
 
     def sync_admin_state(self, name: str) -> bool:
@@ -147,10 +157,10 @@ class DatanodeRegistry:
         if node is None:
             return False
         if name in self.excluded and node.admin_state == IN_SERVICE:
-            node.admin_state = DECOMMISSIONING
+            self.set_admin_state(name, DECOMMISSIONING)
             return True
         if name not in self.excluded and node.admin_state != IN_SERVICE:
-            node.admin_state = IN_SERVICE
+            self.set_admin_state(name, IN_SERVICE)
             return True
         return False
 

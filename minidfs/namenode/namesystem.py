@@ -30,6 +30,7 @@ from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
 from minidfs.errors import EditNotDurable, StandbyError
+from minidfs.event_feed import EventFeed
 from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
@@ -71,6 +72,9 @@ class Namesystem:
         self.journal = journal or FileJournal(current)
         # Without HA: always active. With HA the controller (ha_controller.py) sets it.
         self.ha = ha or HaState("namenode", enabled=False)
+        # Outlives reset(): a step-down rebuilds the cores, not the history of events.
+        self.events = EventFeed(self.ha.name)
+        self.ha.emit = self.events.emit
         # Superusers and groups (permissions); `groups` is cluster.toml's [groups].
         self.users = UserGroups(groups or {}, settings.superusergroup,
                                 enabled=settings.permissions_enabled)
@@ -84,12 +88,13 @@ class Namesystem:
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
         self.ns = self._empty_namespace()
-        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
-        self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
+        emit = self.events.emit
+        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000), emit)
+        self.bm = BlockManager(self.registry, settings.replication_streams_per_node, emit)
         self.leases = LeaseManager(int(settings.lease_soft_limit_s * 1000),
                                    int(settings.lease_hard_limit_s * 1000))
         self.safemode = SafeMode(settings.safemode_threshold,
-                                 int(settings.safemode_extension_s * 1000))
+                                 int(settings.safemode_extension_s * 1000), emit)
         self.retry_cache = RetryCache()
         self.txid = 0
         self._checkpoint_txid = 0
@@ -107,6 +112,7 @@ class Namesystem:
         for txid, record in self.journal.read_edits(image_txid + 1):
             self.apply_logged(txid, record)
         await self.journal.open(self.txid)
+        self.events.emit("safemode_entered", reason="start-up: waiting for block reports")
         self.update_safemode()
         log.info("namespace loaded: image txid %d, last txid %d, %d files, %d blocks",
                  image_txid, self.txid, self.ns.files, len(self.bm.blocks))
@@ -285,6 +291,7 @@ class Namesystem:
         if self.ha.active:
             self.journal.purge(pruned_upto)
         log.info("checkpoint at txid %d (%d bytes)", txid, len(data))
+        self.events.emit("checkpoint_written", txid=txid, bytes=len(data))
 
     # ------------------------------------------------------------------ tick
 

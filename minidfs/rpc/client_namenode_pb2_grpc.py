@@ -5,6 +5,7 @@ import warnings
 
 from minidfs.rpc import client_namenode_pb2 as minidfs_dot_rpc_dot_client__namenode__pb2
 from minidfs.rpc import common_pb2 as minidfs_dot_rpc_dot_common__pb2
+from minidfs.rpc import events_pb2 as minidfs_dot_rpc_dot_events__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -159,6 +160,16 @@ class ClientNamenodeStub:
                 '/minidfs.ClientNamenode/TransitionToStandby',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+                _registered_method=True)
+        self.GetEvents = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+                _registered_method=True)
+        self.FollowEvents = channel.unary_stream(
+                '/minidfs.ClientNamenode/FollowEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
 
 
@@ -337,6 +348,20 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEvents(self, request, context):
+        """This NameNode's event feed (docs/observe.md); a standby answers with its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowEvents(self, request, context):
+        """The events after after_seq, then each new one as it happens (admin events --follow).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -464,6 +489,16 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.TransitionToStandby,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.SerializeToString,
+            ),
+            'GetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.SerializeToString,
+            ),
+            'FollowEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1141,6 +1176,60 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/TransitionToStandby',
             minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
             minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/minidfs.ClientNamenode/FollowEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,
