@@ -22,6 +22,7 @@ from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
+from minidfs.web import webhdfs_datanode
 from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
@@ -57,6 +58,7 @@ class DataNode:
         self.server: object = None
         self.face = HttpFace(node, "datanode")
         self.face.ready = self._ready
+        webhdfs_datanode.mount(self.face, conf, node)
         self.tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:

@@ -157,6 +157,10 @@ class ClientOperations:
         paths.validate(path)
         await self.fs.mutate(path, lambda: self.fs.ns.set_replication(path, replication))
 
+    async def set_times(self, path: str, mtime_ms: int) -> None:
+        paths.validate(path)
+        await self.fs.mutate(path, lambda: self.fs.ns.set_times(path, mtime_ms))
+
     def renew_lease(self, client: str) -> None:
         namespace.check_client(client, "lease")
         self.fs.leases.renew(client, mono_ms())

@@ -32,6 +32,7 @@ MAX_BLOCKS_PER_FILE = 100_000
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
 MAX_CLIENT_NAME_CHARS = 256
 MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
+MAX_TIME_MS = 253402300799999        # 9999-12-31T23:59:59.999Z: any later time is a typo
 
 
 class Effects:
@@ -295,6 +296,18 @@ class Namespace:
             return []
         return [edits.set_replication(path, replication)]
 
+    def set_times(self, path: str, mtime_ms: int) -> list[Record]:
+        """Sets a file's or directory's modification time (HDFS setTimes; access times
+        are not kept, as in HDFS with dfs.namenode.accesstime.precision = 0)."""
+        paths.validate(path)
+        if not 0 <= mtime_ms <= MAX_TIME_MS:
+            raise errors.InvalidArgument(f"{path}: modification time must be between 0 and "
+                                         f"{MAX_TIME_MS} ms, got {mtime_ms}")
+        node = self._node(path)
+        if node.mtime_ms == mtime_ms:
+            return []
+        return [edits.set_times(path, mtime_ms)]
+
     def set_datanode_excluded(self, name: str, on: bool) -> list[Record]:
         if not isinstance(name, str) or not name or len(name) > MAX_DATANODE_NAME_CHARS \
                 or not name.isprintable():
@@ -449,6 +462,9 @@ class Namespace:
         old_parent.mtime_ms = mtime
         new_parent.mtime_ms = mtime
 
+    def _apply_set_times(self, rec: Record, fx: Effects) -> None:
+        self._node(rec["path"]).mtime_ms = rec["mtime"]
+
     def _apply_set_replication(self, rec: Record, fx: Effects) -> None:
         file = self._node(rec["path"])
         if not isinstance(file, INodeFile):
@@ -511,4 +527,5 @@ _APPLY = {
     edits.RENAME: Namespace._apply_rename,
     edits.SET_REPLICATION: Namespace._apply_set_replication,
     edits.SET_DATANODE_EXCLUDED: Namespace._apply_set_datanode_excluded,
+    edits.SET_TIMES: Namespace._apply_set_times,
 }

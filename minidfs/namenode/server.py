@@ -36,6 +36,7 @@ from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
+from minidfs.web import webhdfs_namenode
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
@@ -76,6 +77,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             raise StartupError(f"cannot listen on {node.address}: address in use or unavailable")
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
+        webhdfs_namenode.mount(face, fs, conf)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

@@ -1,0 +1,292 @@
+"""WebHDFS REST v1 on a DataNode's HTTP face: the data side the NameNode redirects to.
+
+The NameNode's 307 `Location` names everything (op, path, offset, length, overwrite,
+replication, blocksize, user.name), so clients that send nothing more work. Bytes move
+through this DataNode's own `minidfs.Client` (client node = this DataNode), so reads
+are the verified read path (checksums, failover to another replica, the local replica
+first) and writes the normal 3-replica pipeline with this node first. Nothing is ever
+buffered whole: OPEN streams COPY_CHUNK_BYTES at a time with a Content-Length, CREATE
+reads the body (plain or chunked) as it arrives.
+
+- OPEN: `offset` (a repeated one: the last wins, Hadoop appends its own), `length`.
+- CREATE: the body goes to a hidden temporary file beside the target
+  (`.<name>.<hex>._COPYING_`, which Hadoop input listings skip), renamed onto the
+  target only after close succeeded at the NameNode, then 201. A client that drops
+  the connection mid-body leaves no file, or the old file untouched with overwrite.
+- APPEND: minidfs has no append in the NameNode yet, so APPEND is a rewrite: the old
+  bytes and the body go to a temporary file that replaces the old one, costing time
+  proportional to the file's size (fsspec writes through CREATE + APPEND). Appends
+  to one file through one DataNode are serialized; see docs/http.md.
+- GETFILECHECKSUM: Hadoop's MD5-of-MD5-of-CRC32 over 512-byte chunks per block, so a
+  file with the same bytes and block size has the checksum HDFS computes with
+  dfs.checksum.type = CRC32.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import secrets
+import struct
+import zlib
+from typing import IO, Any
+
+from aiohttp import web
+
+from minidfs import errors, paths
+from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.web import webhdfs_reply as reply
+from minidfs.web.face import HttpFace
+from minidfs.web.webhdfs_params import PREFIX, Params, clean_path
+
+# Slices moved per thread hop: big, since every call into a block stream has a cost.
+COPY_CHUNK_BYTES = 1024 * 1024
+# Concurrent blocking client calls (each streaming request holds one at a time).
+MAX_CLIENT_THREADS = 16
+CHECKSUM_CHUNK_BYTES = 512
+CHECKSUM_BYTES_LENGTH = 28      # int bytesPerCRC + long crcPerBlock + 16-byte MD5
+TEMP_SUFFIX = "._COPYING_"
+
+
+def temp_path(path: str) -> str:
+    return paths.join(paths.parent(path),
+                      f".{paths.basename(path)}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def block_checksum(data: memoryview) -> bytes:
+    """MD5 of the big-endian CRC32 of every 512-byte chunk of one block (HDFS's)."""
+    crcs = b"".join(struct.pack(">I", zlib.crc32(data[i:i + CHECKSUM_CHUNK_BYTES]))
+                    for i in range(0, len(data), CHECKSUM_CHUNK_BYTES))
+    return hashlib.md5(crcs).digest()
+
+
+def file_checksum(block_md5s: list[bytes], crc_per_block: int) -> dict[str, Any]:
+    md5 = hashlib.md5(b"".join(block_md5s)).digest()
+    raw = struct.pack(">iq", CHECKSUM_CHUNK_BYTES, crc_per_block) + md5
+    return {"FileChecksum": {
+        "algorithm": f"MD5-of-{crc_per_block}MD5-of-{CHECKSUM_CHUNK_BYTES}CRC32",
+        "bytes": raw.hex(), "length": CHECKSUM_BYTES_LENGTH}}
+
+
+class WebHdfsDatanode:
+    def __init__(self, conf: ClusterConfig, node: NodeConfig) -> None:
+        self.conf = conf
+        self.node = node
+        self._client: Any = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            MAX_CLIENT_THREADS, thread_name_prefix="webhdfs")
+        self._appending: set[str] = set()   # paths with an APPEND in progress here
+
+    def client(self):
+        if self._client is None:
+            from minidfs.client.client import Client
+
+            self._client = Client(self.conf, client_node=self.node.name)
+        return self._client
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def close(self, app: web.Application | None = None) -> None:
+        if self._client is not None:
+            await self._run(self._client.close)
+        self._pool.shutdown(wait=False)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        params = Params.of(request.query)
+        op = params.op()
+        routes = {("GET", "OPEN"): self.open, ("PUT", "CREATE"): self.create,
+                  ("POST", "APPEND"): self.append, ("GET", "GETFILECHECKSUM"): self.checksum}
+        handler = routes.get((request.method, op))
+        if handler is None:
+            raise errors.InvalidArgument(
+                f"op={op} with HTTP {request.method}: not a DataNode operation "
+                f"(send it to the NameNode)")
+        path = clean_path(request.match_info.get("path", ""))
+        params.user("")
+        return await handler(request, path, params)
+
+    # ------------------------------------------------------------------ reads
+
+    async def open(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+        offset, length = params.offset(), params.length()
+        client = self.client()
+        stream: IO[bytes] = await self._run(client.open, path, "rb")
+        try:
+            size = await self._run(lambda: stream.raw.length)
+            if offset > size:
+                raise errors.InvalidArgument(f"offset={offset} is beyond the end of {path} ({size} bytes)")
+            count = size - offset if length is None else min(length, size - offset)
+            if offset:
+                await self._run(stream.seek, offset)
+            first = await self._run(stream.read, min(COPY_CHUNK_BYTES, count)) if count else b""
+            response = web.StreamResponse(headers={"Content-Length": str(count),
+                                                   "Content-Type": "application/octet-stream"})
+            reply.mark(request, response)
+            await response.prepare(request)
+            sent, chunk = 0, first
+            while chunk:
+                sent += len(chunk)
+                left = count - sent
+                ahead = (asyncio.ensure_future(self._run(stream.read, min(COPY_CHUNK_BYTES, left)))
+                         if left > 0 else None)
+                try:
+                    await response.write(chunk)
+                except BaseException:
+                    if ahead is not None:
+                        await asyncio.gather(ahead, return_exceptions=True)
+                    raise
+                chunk = await ahead if ahead is not None else b""
+            if sent != count:
+                raise errors.MinidfsError(f"{path}: read {sent} of {count} bytes")
+            await response.write_eof()
+            return response
+        finally:
+            await self._run(stream.close)
+
+    async def checksum(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+        client = self.client()
+        stat = await self._run(client.stat, path)
+        if stat["type"] != "file":
+            raise errors.FileNotFound(f"Path is not a file: {path}")
+        blocks = stat["blocks"]
+
+        def compute() -> list[bytes]:
+            digests = []
+            with client.open(path, "rb") as f:
+                for block in blocks:
+                    data = f.read(block["length"])
+                    if len(data) != block["length"]:
+                        raise errors.MinidfsError(f"{path}: file changed while summing")
+                    digests.append(block_checksum(memoryview(data)))
+            return digests
+
+        digests = await self._run(compute)
+        crc_per_block = (-(-blocks[0]["length"] // CHECKSUM_CHUNK_BYTES)) if len(blocks) > 1 else 0
+        return reply.json_reply(request, file_checksum(digests, crc_per_block))
+
+    # ------------------------------------------------------------------ writes
+
+    async def create(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+        overwrite = params.boolean("overwrite", False)
+        replication = params.replication() or None
+        block_size = params.block_size() or None
+        params.permission()
+        await self._check_target(path, overwrite)
+        await self._write_then_replace(request, path, overwrite, replication, block_size, None)
+        namenode_http = self.conf.namenodes[0].http_address
+        headers = {"Location": f"webhdfs://{namenode_http}{path}"} if namenode_http else {}
+        return reply.mark(request, web.Response(status=201, headers=headers))
+
+    async def append(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+        params.integer("buffersize", None, 1, 1 << 30)
+        if path in self._appending:
+            raise errors.LeaseError(f"{path}: another APPEND to it is in progress")
+        self._appending.add(path)
+        try:
+            info = await self._run(self.client().info, path)
+            if info["type"] != "file":
+                raise errors.FileNotFound(f"Path is not a file: {path}")
+            if info["under_construction"]:
+                raise errors.LeaseError(f"{path}: file is being written by another client")
+            await self._write_then_replace(request, path, True, info["replication"],
+                                           info["block_size"], path)
+        finally:
+            self._appending.discard(path)
+        return reply.mark(request, web.Response(status=200))
+
+    async def _check_target(self, path: str, overwrite: bool) -> None:
+        client = self.client()
+        try:
+            info = await self._run(client.info, path)
+        except errors.FileNotFound:
+            return
+        if info["type"] == "directory":
+            raise errors.IsADirectory(f"{path} already exists as a directory")
+        if not overwrite:
+            raise errors.FileExists(f"{path} already exists")
+
+    async def _write_then_replace(self, request: web.Request, path: str, overwrite: bool,
+                                  replication: int | None, block_size: int | None,
+                                  prefix_from: str | None) -> None:
+        """Body (after the bytes of `prefix_from`, for APPEND) -> temporary file ->
+        rename onto path. Any failure, a dropped client included, removes the
+        temporary file and leaves path as it was."""
+        client = self.client()
+        temp = temp_path(path)
+        writer = await self._run(lambda: client.open(temp, "wb", replication=replication,
+                                                     block_size=block_size))
+        try:
+            if prefix_from is not None:
+                await self._run(_copy_file, client, prefix_from, writer)
+            await self._stream_body(request, writer)
+            await self._run(writer.close)
+            await self._run(self._replace, temp, path, overwrite)
+        except BaseException:
+            await asyncio.shield(self._run(self._discard, writer, temp))
+            raise
+
+    async def _stream_body(self, request: web.Request, writer: IO[bytes]) -> None:
+        pending: asyncio.Future | None = None
+        batch = bytearray()
+        try:
+            while True:
+                data = await request.content.read(COPY_CHUNK_BYTES)
+                if data:
+                    batch += data
+                if batch and (len(batch) >= COPY_CHUNK_BYTES or not data):
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(self._run(writer.write, bytes(batch)))
+                    batch = bytearray()
+                if not data:
+                    break
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+
+    def _replace(self, temp: str, path: str, overwrite: bool) -> None:
+        client = self.client()
+        if overwrite:
+            try:
+                if client.info(path)["type"] == "directory":
+                    raise errors.IsADirectory(f"{path} already exists as a directory")
+                client.delete(path)
+            except errors.FileNotFound:
+                pass
+        elif client.exists(path):
+            raise errors.FileExists(f"{path} already exists")
+        client.rename(temp, path)
+
+    def _discard(self, writer: IO[bytes], temp: str) -> None:
+        client = self.client()
+        try:
+            client.delete(temp)
+        except errors.MinidfsError:
+            pass
+        try:
+            writer.close()
+        except (errors.MinidfsError, OSError, ValueError):
+            pass  # the file is gone: closing it cannot succeed and need not
+
+
+def _copy_file(client, source: str, writer: IO[bytes]) -> None:
+    with client.open(source, "rb") as f:
+        while True:
+            data = f.read(COPY_CHUNK_BYTES)
+            if not data:
+                return
+            writer.write(data)
+
+
+def mount(face: HttpFace, conf: ClusterConfig, node: NodeConfig) -> WebHdfsDatanode:
+    """Adds the data side of /webhdfs/v1 to a DataNode's HTTP face; its client closes
+    with the face."""
+    webhdfs = WebHdfsDatanode(conf, node)
+    reply.install(face.app)
+    face.app.router.add_route("*", PREFIX + "{path:.*}", reply.guarded(webhdfs.handle))
+    face.app.on_cleanup.append(webhdfs.close)
+    return webhdfs
