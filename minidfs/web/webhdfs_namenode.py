@@ -38,6 +38,7 @@ DIR_PERMISSION = "755"
 FILE_PERMISSION = "644"
 # Bytes per checksum chunk of GETFILECHECKSUM (HDFS's bytes-per-checksum default).
 CHECKSUM_CHUNK_BYTES = 512
+NOT_FOUND_SUFFIX = ": no such file or directory"
 
 
 class WebHdfsNamenode:
@@ -86,7 +87,13 @@ class WebHdfsNamenode:
             raise errors.StandbyError(
                 f"Operation category {'READ' if request.method == 'GET' else 'WRITE'} is not "
                 f"supported in state standby ({self.fs.ha.name}: {self.fs.ha.refusal(now_ms)})")
-        return await handler(request, path, params)
+        try:
+            return await handler(request, path, params)
+        except errors.FileNotFound as e:
+            if str(e).endswith(NOT_FOUND_SUFFIX):
+                # Apache's words: clients such as HdfsCLI match "does not exist".
+                raise errors.FileNotFound(f"File does not exist: {path}") from None
+            raise
 
     # ------------------------------------------------------------------ helpers
 
