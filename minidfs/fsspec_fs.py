@@ -202,7 +202,9 @@ class MinidfsFileSystem(AbstractFileSystem):
 
     def get_file(self, rpath, lpath, callback=None, outfile=None, **kwargs):
         rpath = self._strip_protocol(rpath)
-        if self.isdir(rpath):
+        if outfile is None and hasattr(lpath, "write"):
+            outfile = lpath
+        if outfile is None and self.isdir(rpath):
             os.makedirs(lpath, exist_ok=True)
             return
         with builtin_errors(rpath), self.client.open(rpath, "rb") as source:
@@ -211,6 +213,7 @@ class MinidfsFileSystem(AbstractFileSystem):
             if outfile is not None:
                 _copy(source, outfile, callback)
                 return
+            os.makedirs(os.path.dirname(os.path.abspath(lpath)), exist_ok=True)
             with open(lpath, "wb") as sink:
                 _copy(source, sink, callback)
 
@@ -241,10 +244,15 @@ class MinidfsFile(AbstractBufferedFile):
             if not autocommit:
                 self.path = paths.join(paths.parent(path),
                                        f".{paths.basename(path)}.{os.urandom(6).hex()}._COPYING_")
-            with builtin_errors(path):
-                self._writer = fs.client.open(
-                    self.path, "wb", overwrite=mode == "wb",
-                    replication=kwargs.get("replication"), block_size=kwargs.get("dfs_block_size"))
+            try:
+                with builtin_errors(path):
+                    self._writer = fs.client.open(
+                        self.path, "wb", overwrite=mode == "wb",
+                        replication=kwargs.get("replication"),
+                        block_size=kwargs.get("dfs_block_size"))
+            except BaseException:
+                self.closed = True   # nothing to flush when the object is collected
+                raise
 
     def _fetch_range(self, start, end):
         with builtin_errors(self.path):

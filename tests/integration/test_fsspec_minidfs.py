@@ -1,0 +1,89 @@
+"""`minidfs://` (minidfs/fsspec_fs.py) on a real cluster: fsspec's own conformance
+suite (fsspec.tests.abstract: copy, get, put, open, pipe), URLs through the
+`fsspec.specs` entry point, ranged reads, and pandas reading and writing CSV."""
+from __future__ import annotations
+
+import os
+import posixpath
+
+import fsspec
+import pytest
+from fsspec.tests import abstract
+
+from minidfs.fsspec_fs import MinidfsFileSystem
+
+CLUSTER_OPTIONS = {"datanodes": 3, "workers": 0, "block_size": 64 * 1024}
+
+
+@pytest.fixture(scope="module")
+def minidfs_fs(cluster):
+    fs = MinidfsFileSystem(conf=str(cluster.conf.path), skip_instance_cache=True)
+    yield fs
+    fs.client.close()
+
+
+class MinidfsFixtures(abstract.AbstractFixtures):
+    @pytest.fixture
+    def fs(self, minidfs_fs):
+        return minidfs_fs
+
+    @pytest.fixture
+    def fs_join(self):
+        return posixpath.join
+
+    @pytest.fixture
+    def fs_path(self, minidfs_fs):
+        path = "/fsspec-abstract"
+        minidfs_fs.makedirs(path, exist_ok=True)
+        yield path
+        minidfs_fs.rm(path, recursive=True)
+
+
+class TestMinidfsCopy(abstract.AbstractCopyTests, MinidfsFixtures):
+    pass
+
+
+class TestMinidfsGet(abstract.AbstractGetTests, MinidfsFixtures):
+    pass
+
+
+class TestMinidfsPut(abstract.AbstractPutTests, MinidfsFixtures):
+    pass
+
+
+class TestMinidfsOpen(abstract.AbstractOpenTests, MinidfsFixtures):
+    pass
+
+
+class TestMinidfsPipe(abstract.AbstractPipeTests, MinidfsFixtures):
+    pass
+
+
+def test_urls_through_the_entry_point(cluster, monkeypatch):
+    monkeypatch.setenv("MINIDFS_HOME", str(cluster.conf.path.parent))
+    MinidfsFileSystem.clear_instance_cache()   # one cached per storage options
+    data = os.urandom(300_000)
+    with fsspec.open("minidfs:///urls/a.bin", "wb") as f:
+        f.write(data)
+    with fsspec.open("minidfs:///urls/a.bin", "rb", block_size=70_000) as f:
+        f.seek(100_000)
+        assert f.read(150_000) == data[100_000:250_000]
+    fs = fsspec.filesystem("minidfs")
+    assert fs.cat_file("/urls/a.bin", start=-10) == data[-10:]
+    assert fs.info("minidfs:///urls/a.bin")["size"] == 300_000
+    with pytest.raises(FileNotFoundError):
+        fs.info("/urls/missing")
+    with pytest.raises(FileExistsError):
+        fs.pipe_file("/urls/a.bin", b"x", mode="create")
+    fs.rm("/urls", recursive=True)
+    assert not fs.exists("/urls")
+
+
+def test_pandas_csv(cluster, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("MINIDFS_HOME", str(cluster.conf.path.parent))
+    MinidfsFileSystem.clear_instance_cache()
+    frame = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 2000, "n": range(6000)})
+    frame.to_csv("minidfs:///pandas/cities.csv", index=False)
+    assert pd.read_csv("minidfs:///pandas/cities.csv").equals(frame)
