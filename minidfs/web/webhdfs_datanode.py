@@ -189,8 +189,10 @@ class WebHdfsDatanode:
                 raise errors.FileNotFound(f"Path is not a file: {path}")
             if info["under_construction"]:
                 raise errors.LeaseError(f"{path}: file is being written by another client")
-            await self._write_then_replace(request, path, True, info["replication"],
-                                           info["block_size"], path)
+            first = await request.content.read(COPY_CHUNK_BYTES)
+            if first:   # appending nothing changes nothing (fsspec's close sends an empty one)
+                await self._write_then_replace(request, path, True, info["replication"],
+                                               info["block_size"], path, first)
         finally:
             self._appending.discard(path)
         return reply.mark(request, web.Response(status=200))
@@ -208,8 +210,9 @@ class WebHdfsDatanode:
 
     async def _write_then_replace(self, request: web.Request, path: str, overwrite: bool,
                                   replication: int | None, block_size: int | None,
-                                  prefix_from: str | None) -> None:
-        """Body (after the bytes of `prefix_from`, for APPEND) -> temporary file ->
+                                  prefix_from: str | None, first: bytes = b"") -> None:
+        """Body (after the bytes of `prefix_from`, for APPEND; `first`: its start, already
+        read) -> temporary file ->
         rename onto path. Any failure, a dropped client included, removes the
         temporary file and leaves path as it was."""
         client = self.client()
@@ -219,16 +222,16 @@ class WebHdfsDatanode:
         try:
             if prefix_from is not None:
                 await self._run(_copy_file, client, prefix_from, writer)
-            await self._stream_body(request, writer)
+            await self._stream_body(request, writer, first)
             await self._run(writer.close)
             await self._run(self._replace, temp, path, overwrite)
         except BaseException:
             await asyncio.shield(self._run(self._discard, writer, temp))
             raise
 
-    async def _stream_body(self, request: web.Request, writer: IO[bytes]) -> None:
+    async def _stream_body(self, request: web.Request, writer: IO[bytes], first: bytes) -> None:
         pending: asyncio.Future | None = None
-        batch = bytearray()
+        batch = bytearray(first)
         try:
             while True:
                 data = await request.content.read(COPY_CHUNK_BYTES)
@@ -237,7 +240,7 @@ class WebHdfsDatanode:
                 if batch and (len(batch) >= COPY_CHUNK_BYTES or not data):
                     if pending is not None:
                         await pending
-                    pending = asyncio.ensure_future(self._run(writer.write, bytes(batch)))
+                    pending = asyncio.ensure_future(self._run(writer.write, batch))
                     batch = bytearray()
                 if not data:
                     break
