@@ -182,6 +182,12 @@ def test_bad_input_is_refused_and_changes_nothing(nn_http, fs, path, op, method,
     assert call(webhdfs(nn_http, "/bad/f", "GETFILESTATUS"))[0] == 200   # still serving
 
 
+def test_oversized_headers_are_refused_not_buffered(nn_http, fs):
+    status, _, _ = call(webhdfs(nn_http, "/", "GETFILESTATUS"), headers={"X-Big": "x" * 20_000})
+    assert status == 400
+    assert call(webhdfs(nn_http, "/", "GETFILESTATUS"))[0] == 200
+
+
 def test_java_clients_get_json_without_content_type(nn_http, fs):
     java = {"User-Agent": "Java/17.0.15"}
     status, headers, body = call(webhdfs(nn_http, "/", "GETFILESTATUS"), headers=java)
@@ -192,27 +198,27 @@ def test_java_clients_get_json_without_content_type(nn_http, fs):
     assert headers["Content-Type"].startswith("application/json")
 
 
-def _dropped_create(location: str, sent_bytes: int) -> None:
-    """A PUT that promises more than it sends, then hangs up."""
-    url = urllib.parse.urlsplit(location)
-    with socket.create_connection((url.hostname, url.port), timeout=TIMEOUT_S) as sock:
-        sock.sendall((f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
-                      f"Content-Length: {sent_bytes * 4}\r\n\r\n").encode())
-        sock.sendall(os.urandom(sent_bytes))
+def _copying(fs) -> bool:
+    return any("_COPYING_" in e["path"] for e in fs.ls("/dropped"))
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_dropped_create_leaves_no_file_or_the_old_one(nn_http, fs, wait_until, overwrite):
     target = f"/dropped/over_{overwrite}"
     old = b"the old bytes"
+    fs.mkdir("/dropped", parents=True)
     if overwrite:
         fs.put(io.BytesIO(old), target)
     _, headers, _ = call(webhdfs(nn_http, target, "CREATE", overwrite=str(overwrite).lower()),
                          "PUT", follow=False)
-    _dropped_create(headers["Location"], 300_000)
-    # The DataNode notices the hang-up, removes its temporary file, keeps serving.
-    wait_until(lambda: not any("_COPYING_" in e["path"] for e in fs.ls("/dropped")),
-               TIMEOUT_S, "temporary file removed")
+    url = urllib.parse.urlsplit(headers["Location"])
+    # A PUT that promises more than it sends, then hangs up once the DataNode is writing.
+    with socket.create_connection((url.hostname, url.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall((f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                      f"Content-Length: 10000000\r\n\r\n").encode())
+        sock.sendall(os.urandom(300_000))
+        wait_until(lambda: _copying(fs), TIMEOUT_S, "the upload's temporary file")
+    wait_until(lambda: not _copying(fs), TIMEOUT_S, "temporary file removed")
     if overwrite:
         assert fs.cat(target) == old
     else:
