@@ -53,11 +53,11 @@ def temp_path(path: str) -> str:
                       f".{paths.basename(path)}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
 
 
-def block_checksum(data: memoryview) -> bytes:
-    """MD5 of the big-endian CRC32 of every 512-byte chunk of one block (HDFS's)."""
-    crcs = b"".join(struct.pack(">I", zlib.crc32(data[i:i + CHECKSUM_CHUNK_BYTES]))
+def chunk_crcs(data: memoryview) -> bytes:
+    """The big-endian CRC32 of every 512-byte chunk of data (HDFS's block checksums);
+    the MD5 of a block's CRCs is its part of the file checksum."""
+    return b"".join(struct.pack(">I", zlib.crc32(data[i:i + CHECKSUM_CHUNK_BYTES]))
                     for i in range(0, len(data), CHECKSUM_CHUNK_BYTES))
-    return hashlib.md5(crcs).digest()
 
 
 def file_checksum(block_md5s: list[bytes], crc_per_block: int) -> dict[str, Any]:
@@ -124,6 +124,7 @@ class WebHdfsDatanode:
                                                    "Content-Type": "application/octet-stream"})
             reply.mark(request, response)
             await response.prepare(request)
+            reply.streaming(request)
             sent, chunk = 0, first
             while chunk:
                 sent += len(chunk)
@@ -152,13 +153,18 @@ class WebHdfsDatanode:
         blocks = stat["blocks"]
 
         def compute() -> list[bytes]:
+            # COPY_CHUNK_BYTES is a multiple of 512, so slices keep chunk boundaries.
             digests = []
             with client.open(path, "rb") as f:
                 for block in blocks:
-                    data = f.read(block["length"])
-                    if len(data) != block["length"]:
-                        raise errors.MinidfsError(f"{path}: file changed while summing")
-                    digests.append(block_checksum(memoryview(data)))
+                    md5, left = hashlib.md5(), block["length"]
+                    while left:
+                        data = f.read(min(COPY_CHUNK_BYTES, left))
+                        if not data:
+                            raise errors.MinidfsError(f"{path}: file changed while summing")
+                        md5.update(chunk_crcs(memoryview(data)))
+                        left -= len(data)
+                    digests.append(md5.digest())
             return digests
 
         digests = await self._run(compute)

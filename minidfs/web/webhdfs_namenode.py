@@ -97,19 +97,16 @@ class WebHdfsNamenode:
 
     # ------------------------------------------------------------------ helpers
 
-    def _ownership(self, path: str, view: FileView) -> shapes.Ownership:
-        node = self.fs.ns.get(path)
+    def _status(self, view: FileView, suffix: str) -> dict:
+        node = self.fs.ns.get(view.path)
         owner = getattr(node, "owner", None) or self.nn_user
         group = getattr(node, "group", None) or DEFAULT_GROUP
         mode = getattr(node, "mode", None)
         permission = (format(mode, "o") if isinstance(mode, int)
                       else DIR_PERMISSION if view.is_dir else FILE_PERMISSION)
-        return shapes.Ownership(owner, group, permission)
-
-    def _status(self, view: FileView, suffix: str) -> dict:
-        node = self.fs.ns.get(view.path)
         children = len(node.children) if isinstance(node, INodeDirectory) else 0
-        return shapes.file_status(view, suffix, self._ownership(view.path, view), children)
+        return shapes.file_status(view, suffix, shapes.Ownership(owner, group, permission),
+                                  children)
 
     def _file(self, path: str) -> FileView:
         view = self.ops.get_file_info(path)

@@ -23,6 +23,7 @@ log = logging.getLogger("minidfs.web")
 
 JAVA_AGENT_PREFIX = "Java/"
 _BARE_KEY = "minidfs_webhdfs_bare"
+_STREAMING_KEY = "minidfs_webhdfs_streaming"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,6 +37,12 @@ def mark(request: web.Request, response: web.StreamResponse) -> web.StreamRespon
     if wants_bare(request):
         response[_BARE_KEY] = True
     return response
+
+
+def streaming(request: web.Request) -> None:
+    """The handler has sent its headers: a later error can only cut the body short
+    (the client sees fewer bytes than Content-Length), never become a second answer."""
+    request[_STREAMING_KEY] = True
 
 
 def json_reply(request: web.Request, body: Any, status: int = 200,
@@ -72,5 +79,7 @@ def guarded(handler: Handler) -> Handler:
         except (web.HTTPException, ConnectionResetError):
             raise
         except Exception as e:  # noqa: BLE001 - a malformed request never crashes the face
+            if request.get(_STREAMING_KEY):
+                raise
             return error_reply(request, e)
     return run

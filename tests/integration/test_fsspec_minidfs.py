@@ -1,6 +1,7 @@
 """`minidfs://` (minidfs/fsspec_fs.py) on a real cluster: fsspec's own conformance
 suite (fsspec.tests.abstract: copy, get, put, open, pipe), URLs through the
-`fsspec.specs` entry point, ranged reads, and pandas reading and writing CSV."""
+`fsspec.specs` entry point, ranged reads, pandas reading and writing CSV and Parquet,
+and pyarrow's filesystem over it."""
 from __future__ import annotations
 
 import os
@@ -87,3 +88,21 @@ def test_pandas_csv(cluster, monkeypatch):
     frame = pd.DataFrame({"city": ["Oslo", "Lima", "Pune"] * 2000, "n": range(6000)})
     frame.to_csv("minidfs:///pandas/cities.csv", index=False)
     assert pd.read_csv("minidfs:///pandas/cities.csv").equals(frame)
+
+
+def test_parquet_and_pyarrow_filesystem(minidfs_fs):
+    import pandas as pd
+    import pyarrow.fs
+
+    frame = pd.DataFrame({"k": list(range(5000)), "v": [f"row{i}" for i in range(5000)]})
+    frame.to_parquet("minidfs:///parquet/t.parquet",
+                     storage_options={"conf": minidfs_fs.storage_options["conf"]})
+    back = pd.read_parquet("/parquet/t.parquet", filesystem=minidfs_fs)
+    assert back.equals(frame)
+    arrow = pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(minidfs_fs))
+    info = arrow.get_file_info("/parquet/t.parquet")
+    assert info.type == pyarrow.fs.FileType.File and info.size == minidfs_fs.size("/parquet/t.parquet")
+    with arrow.open_input_file("/parquet/t.parquet") as f:
+        assert f.read(4) == b"PAR1"
+    minidfs_fs.rm("/parquet", recursive=True)
+

@@ -14,7 +14,7 @@ from minidfs.namenode import edits
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.views import FileView
 from minidfs.web import webhdfs_json
-from minidfs.web.webhdfs_datanode import block_checksum, file_checksum
+from minidfs.web.webhdfs_datanode import chunk_crcs, file_checksum
 from minidfs.web.webhdfs_errors import remote_exception
 from minidfs.web.webhdfs_params import Params, clean_path
 
@@ -88,7 +88,7 @@ def test_checksum_is_hadoops_md5_of_md5_of_crc32():
     data = bytes(range(256)) * 5   # 1280 bytes: chunks of 512, 512, 256
     crcs = b"".join(struct.pack(">I", zlib.crc32(data[i:i + 512])) for i in (0, 512, 1024))
     block = hashlib.md5(crcs).digest()
-    assert block_checksum(memoryview(data)) == block
+    assert chunk_crcs(memoryview(data)) == crcs
     shaped = file_checksum([block], 0)["FileChecksum"]
     assert shaped["algorithm"] == "MD5-of-0MD5-of-512CRC32" and shaped["length"] == 28
     assert bytes.fromhex(shaped["bytes"]) == struct.pack(">iq", 512, 0) + hashlib.md5(block).digest()
