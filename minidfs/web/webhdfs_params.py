@@ -35,9 +35,6 @@ class Params:
         items = query.items() if hasattr(query, "items") else query
         return cls(items)  # type: ignore[arg-type]
 
-    def has(self, name: str) -> bool:
-        return name in self._values
-
     def op(self) -> str:
         op = self._values.get("op", "")
         if not op:
