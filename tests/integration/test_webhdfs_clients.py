@@ -259,6 +259,12 @@ def test_fsspec_webhdfs(webhdfs_fs, fs, tmp_path):
         f.write(data)
     assert fs.cat("/fsspec/dir/chunks.bin") == data
 
+    assert w.ukey("/fsspec/dir/big.bin") == w.ukey("/fsspec/dir/chunks.bin")   # GETFILECHECKSUM
+    assert w.content_summary("/fsspec")["length"] == 2 * MULTI_BLOCK_BYTES
+    assert w.home_directory() == "/user/alice"
+    w.cp_file("/fsspec/dir/big.bin", "/fsspec/copy.bin")
+    assert fs.cat("/fsspec/copy.bin") == data
+
     w.pipe("/fsspec/small.txt", b"hello")
     assert w.cat("/fsspec/small.txt") == b"hello"
     w.mv("/fsspec/small.txt", "/fsspec/moved.txt")
