@@ -111,7 +111,10 @@ class WebHdfsDatanode:
     async def open(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
         offset, length = params.offset(), params.length()
         client = self.client()
-        stream: IO[bytes] = await self._run(client.open, path, "rb")
+        try:
+            stream: IO[bytes] = await self._run(client.open, path, "rb")
+        except errors.IsADirectory:
+            raise errors.FileNotFound(f"Path is not a file: {path}") from None
         try:
             size = await self._run(lambda: stream.raw.length)
             if offset > size:
