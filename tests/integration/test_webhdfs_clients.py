@@ -83,6 +83,25 @@ def test_create_and_open_with_redirects_followed_by_hand(nn_http, fs):
     assert status == 200 and json.loads(body)["Location"].startswith("http://")
 
 
+def test_open_reads_around_a_corrupt_local_replica(cluster, nn_http, fs):
+    """The DataNode serves OPEN through the verified read path: a damaged replica on
+    its own disk costs a checksum error and a read from another replica, not bad bytes."""
+    data = os.urandom(300_000)
+    fs.put(io.BytesIO(data), "/rot/a.bin")
+    _, headers, _ = call(webhdfs(nn_http, "/rot/a.bin", "OPEN"), follow=False)
+    serving = urllib.parse.urlsplit(headers["Location"]).netloc
+    [node] = [n.name for n in cluster.conf.datanodes if n.http_address == serving]
+    block_id = fs.stat("/rot/a.bin")["blocks"][0]["id"]
+    [block_file] = cluster.home.node_dir(node).rglob(f"blk_{block_id}")
+    with open(block_file, "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    status, _, body = call(headers["Location"])
+    assert status == 200 and body == data
+
+
 def test_namenode_ops_json_shapes(nn_http, fs):
     fs.put(io.BytesIO(b"x" * 200_000), "/shapes/f.txt")
     _, _, body = call(webhdfs(nn_http, "/shapes/f.txt", "GETFILESTATUS"))
