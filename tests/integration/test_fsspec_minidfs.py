@@ -1,7 +1,7 @@
 """`minidfs://` (minidfs/fsspec_fs.py) on a real cluster: fsspec's own conformance
 suite (fsspec.tests.abstract: copy, get, put, open, pipe), URLs through the
 `fsspec.specs` entry point, ranged reads, pandas reading and writing CSV and Parquet,
-and pyarrow's filesystem over it."""
+pyarrow's filesystem over it, and dask.bag reading text in block-sized partitions."""
 from __future__ import annotations
 
 import os
@@ -105,4 +105,17 @@ def test_parquet_and_pyarrow_filesystem(minidfs_fs):
     with arrow.open_input_file("/parquet/t.parquet") as f:
         assert f.read(4) == b"PAR1"
     minidfs_fs.rm("/parquet", recursive=True)
+
+
+def test_dask_bag_read_text(minidfs_fs):
+    import dask.bag as db
+
+    for i in range(3):
+        minidfs_fs.pipe_file(f"/dask/{i}.log", b"hello world\n" * 20_000)
+    bag = db.read_text("minidfs:///dask/*.log", blocksize=100_000,
+                       storage_options={"conf": minidfs_fs.storage_options["conf"]})
+    assert bag.npartitions == 6
+    counts = dict(bag.str.split().flatten().frequencies().compute(scheduler="sync"))
+    assert counts == {"hello": 60_000, "world": 60_000}
+    minidfs_fs.rm("/dask", recursive=True)
 
