@@ -30,6 +30,9 @@ class RemoteException(NamedTuple):
 
 # Most specific class first: the first entry the error is an instance of wins.
 _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
+    # Before StandbyError, its base: the edit may have been applied, so no client may
+    # take it for a refusal and resend it elsewhere (docs/outcomes.md).
+    (errors.EditNotDurable, 403, "java.io.IOException"),
     (errors.StandbyError, 403, "org.apache.hadoop.ipc.StandbyException"),
     (errors.SafeModeStarting, 403, "org.apache.hadoop.ipc.RetriableException"),
     (errors.SafeModeError, 403, "org.apache.hadoop.hdfs.server.namenode.SafeModeException"),

@@ -61,6 +61,8 @@ def test_non_canonical_paths_are_refused(raw):
     (errors.FileNotFound("p"), 404, "FileNotFoundException"),
     (errors.FileExists("p"), 403, "FileAlreadyExistsException"),
     (errors.StandbyError("p"), 403, "StandbyException"),
+    (errors.EditNotDurable("p"), 403, "IOException"),
+    (errors.OutcomeUnknownError("p"), 403, "IOException"),
     (errors.SafeModeStarting("p"), 403, "RetriableException"),
     (errors.SafeModeError("p"), 403, "SafeModeException"),
     (errors.DirectoryNotEmpty("p"), 403, "PathIsNotEmptyDirectoryException"),
