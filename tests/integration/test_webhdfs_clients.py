@@ -102,7 +102,7 @@ def test_open_reads_around_a_corrupt_local_replica(cluster, nn_http, fs):
     assert status == 200 and body == data
 
 
-def test_namenode_ops_json_shapes(nn_http, fs):
+def test_namenode_ops_json_shapes(nn_http, fs, wait_until):
     fs.put(io.BytesIO(b"x" * 200_000), "/shapes/f.txt")
     _, _, body = call(webhdfs(nn_http, "/shapes/f.txt", "GETFILESTATUS"))
     status = json.loads(body)["FileStatus"]
@@ -128,11 +128,15 @@ def test_namenode_ops_json_shapes(nn_http, fs):
     assert summary["length"] == 200_000 and summary["fileCount"] == 1
     assert summary["directoryCount"] == 6 and summary["spaceConsumed"] == 600_000
 
-    _, _, body = call(webhdfs(nn_http, "/shapes/f.txt", "GETFILEBLOCKLOCATIONS"))
-    blocks = json.loads(body)["BlockLocations"]["BlockLocation"]
+    def locations():
+        _, _, body = call(webhdfs(nn_http, "/shapes/f.txt", "GETFILEBLOCKLOCATIONS"))
+        blocks = json.loads(body)["BlockLocations"]["BlockLocation"]
+        # Replicas beyond the first are reported to the NameNode asynchronously.
+        return blocks if all(len(b["hosts"]) == 3 for b in blocks) else None
+    blocks = wait_until(locations, TIMEOUT_S, "every replica reported")
     assert [b["offset"] for b in blocks] == [0, 65536, 131072, 196608]
     datanode_addresses = {n.address for n in fs.conf.datanodes}
-    assert all(set(b["names"]) <= datanode_addresses and len(b["hosts"]) == 3 for b in blocks)
+    assert all(set(b["names"]) <= datanode_addresses for b in blocks)
     _, _, body = call(webhdfs(nn_http, "/shapes/f.txt", "GET_BLOCK_LOCATIONS", offset=70_000, length=1))
     located = json.loads(body)["LocatedBlocks"]
     assert located["fileLength"] == 200_000
