@@ -14,6 +14,7 @@ hands the body over 10 KiB at a time). Megabytes are 10^6 bytes.
 """
 from __future__ import annotations
 
+import getpass
 import os
 import pathlib
 import time
@@ -88,7 +89,9 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
     with LocalCluster(workdir / "cluster", datanodes=DATANODES, workers=0,
                       replication=REPLICATION) as cluster:
         host, port = cluster.conf.node("nn1").http_address.rsplit(":", 1)
-        web = fsspec.filesystem("webhdfs", host=host, port=int(port), skip_instance_cache=True)
+        # As the NameNode's superuser (the process user), like the native client here.
+        web = fsspec.filesystem("webhdfs", host=host, port=int(port), user=getpass.getuser(),
+                                skip_instance_cache=True)
         with cluster.client() as fs:
             progress(f"webhdfs_put: {total // MIB} MiB through fsspec webhdfs, then natively")
             web_put_s = _write(lambda: web.open("/bench/web.bin", "wb", block_size=total),

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.web import webhdfs_reply as reply
 from minidfs.web.face import HttpFace
@@ -43,6 +43,9 @@ from minidfs.web.webhdfs_params import PREFIX, Params, clean_path
 COPY_CHUNK_BYTES = 1024 * 1024
 # Concurrent blocking client calls (each streaming request holds one at a time).
 MAX_CLIENT_THREADS = 16
+# Distinct user.name values served (a Client each, kept for the DataNode's life).
+MAX_USERS = 256
+ANONYMOUS_USER = "dr.who"
 CHECKSUM_CHUNK_BYTES = 512
 CHECKSUM_BYTES_LENGTH = 28      # int bytesPerCRC + long crcPerBlock + 16-byte MD5
 TEMP_SUFFIX = "._COPYING_"
@@ -72,24 +75,29 @@ class WebHdfsDatanode:
     def __init__(self, conf: ClusterConfig, node: NodeConfig) -> None:
         self.conf = conf
         self.node = node
-        self._client: Any = None
+        self._clients: dict[str, Any] = {}     # user.name -> that user's Client
         self._pool = concurrent.futures.ThreadPoolExecutor(
             MAX_CLIENT_THREADS, thread_name_prefix="webhdfs")
         self._appending: set[str] = set()   # paths with an APPEND in progress here
 
-    def client(self):
-        if self._client is None:
+    def client(self, user: str):
+        """The Client acting as `user` (one each: its lease covers that user's writes)."""
+        client = self._clients.get(user)
+        if client is None:
+            if len(self._clients) >= MAX_USERS:
+                raise errors.Unavailable(f"more than {MAX_USERS} distinct users on this DataNode")
             from minidfs.client.client import Client
 
-            self._client = Client(self.conf, client_node=self.node.name)
-        return self._client
+            client = self._clients[user] = Client(self.conf, client_node=self.node.name,
+                                                  user=user)
+        return client
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def close(self, app: web.Application | None = None) -> None:
-        if self._client is not None:
-            await self._run(self._client.close)
+        for client in self._clients.values():
+            await self._run(client.close)
         self._pool.shutdown(wait=False)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -103,14 +111,14 @@ class WebHdfsDatanode:
                 f"op={op} with HTTP {request.method}: not a DataNode operation "
                 f"(send it to the NameNode)")
         path = clean_path(request.match_info.get("path", ""))
-        params.user("")
-        return await handler(request, path, params)
+        user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
+        return await handler(request, path, params, self.client(user))
 
     # ------------------------------------------------------------------ reads
 
-    async def open(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+    async def open(self, request: web.Request, path: str, params: Params,
+                   client) -> web.StreamResponse:
         offset, length = params.offset(), params.length()
-        client = self.client()
         try:
             stream: IO[bytes] = await self._run(client.open, path, "rb")
         except errors.IsADirectory:
@@ -148,8 +156,8 @@ class WebHdfsDatanode:
         finally:
             await self._run(stream.close)
 
-    async def checksum(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
-        client = self.client()
+    async def checksum(self, request: web.Request, path: str, params: Params,
+                       client) -> web.StreamResponse:
         stat = await self._run(client.stat, path)
         if stat["type"] != "file":
             raise errors.FileNotFound(f"Path is not a file: {path}")
@@ -176,38 +184,41 @@ class WebHdfsDatanode:
 
     # ------------------------------------------------------------------ writes
 
-    async def create(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+    async def create(self, request: web.Request, path: str, params: Params,
+                     client) -> web.StreamResponse:
         overwrite = params.boolean("overwrite", False)
         replication = params.replication() or None
         block_size = params.block_size() or None
         params.permission()
-        await self._check_target(path, overwrite)
-        await self._write_then_replace(request, path, overwrite, replication, block_size, None)
+        await self._check_target(client, path, overwrite)
+        await self._write_then_replace(client, request, path, overwrite, replication,
+                                       block_size, None)
         namenode_http = self.conf.namenodes[0].http_address
         headers = {"Location": f"webhdfs://{namenode_http}{path}"} if namenode_http else {}
         return reply.mark(request, web.Response(status=201, headers=headers))
 
-    async def append(self, request: web.Request, path: str, params: Params) -> web.StreamResponse:
+    async def append(self, request: web.Request, path: str, params: Params,
+                     client) -> web.StreamResponse:
         params.integer("buffersize", None, 1, 1 << 30)
         if path in self._appending:
             raise errors.LeaseError(f"{path}: another APPEND to it is in progress")
         self._appending.add(path)
         try:
-            info = await self._run(self.client().info, path)
+            info = await self._run(client.info, path)
             if info["type"] != "file":
                 raise errors.FileNotFound(f"Path is not a file: {path}")
             if info["under_construction"]:
                 raise errors.LeaseError(f"{path}: file is being written by another client")
             first = await request.content.read(COPY_CHUNK_BYTES)
             if first:   # appending nothing changes nothing (fsspec's close sends an empty one)
-                await self._write_then_replace(request, path, True, info["replication"],
-                                               info["block_size"], path, first)
+                await self._write_then_replace(client, request, path, True,
+                                               info["replication"], info["block_size"], path,
+                                               first)
         finally:
             self._appending.discard(path)
         return reply.mark(request, web.Response(status=200))
 
-    async def _check_target(self, path: str, overwrite: bool) -> None:
-        client = self.client()
+    async def _check_target(self, client, path: str, overwrite: bool) -> None:
         try:
             info = await self._run(client.info, path)
         except errors.FileNotFound:
@@ -217,14 +228,13 @@ class WebHdfsDatanode:
         if not overwrite:
             raise errors.FileExists(f"{path} already exists")
 
-    async def _write_then_replace(self, request: web.Request, path: str, overwrite: bool,
+    async def _write_then_replace(self, client, request: web.Request, path: str, overwrite: bool,
                                   replication: int | None, block_size: int | None,
                                   prefix_from: str | None, first: bytes = b"") -> None:
         """Body (after the bytes of `prefix_from`, for APPEND; `first`: its start, already
         read) -> temporary file ->
         rename onto path. Any failure, a dropped client included, removes the
         temporary file and leaves path as it was."""
-        client = self.client()
         temp = temp_path(path)
         writer = await self._run(lambda: client.open(temp, "wb", replication=replication,
                                                      block_size=block_size))
@@ -233,9 +243,9 @@ class WebHdfsDatanode:
                 await self._run(_copy_file, client, prefix_from, writer)
             await self._stream_body(request, writer, first)
             await self._run(writer.close)
-            await self._run(self._replace, temp, path, overwrite)
+            await self._run(_replace, client, temp, path, overwrite)
         except BaseException:
-            await asyncio.shield(self._run(self._discard, writer, temp))
+            await asyncio.shield(self._run(_discard, client, writer, temp))
             raise
 
     async def _stream_body(self, request: web.Request, writer: IO[bytes], first: bytes) -> None:
@@ -260,29 +270,28 @@ class WebHdfsDatanode:
             if pending is not None:
                 await asyncio.gather(pending, return_exceptions=True)
 
-    def _replace(self, temp: str, path: str, overwrite: bool) -> None:
-        client = self.client()
-        if overwrite:
-            try:
-                if client.info(path)["type"] == "directory":
-                    raise errors.IsADirectory(f"{path} already exists as a directory")
-                client.delete(path)
-            except errors.FileNotFound:
-                pass
-        elif client.exists(path):
-            raise errors.FileExists(f"{path} already exists")
-        client.rename(temp, path)
-
-    def _discard(self, writer: IO[bytes], temp: str) -> None:
-        client = self.client()
+def _replace(client, temp: str, path: str, overwrite: bool) -> None:
+    if overwrite:
         try:
-            client.delete(temp)
-        except errors.MinidfsError:
+            if client.info(path)["type"] == "directory":
+                raise errors.IsADirectory(f"{path} already exists as a directory")
+            client.delete(path)
+        except errors.FileNotFound:
             pass
-        try:
-            writer.close()
-        except (errors.MinidfsError, OSError, ValueError):
-            pass  # the file is gone: closing it cannot succeed and need not
+    elif client.exists(path):
+        raise errors.FileExists(f"{path} already exists")
+    client.rename(temp, path)
+
+
+def _discard(client, writer: IO[bytes], temp: str) -> None:
+    try:
+        client.delete(temp)
+    except errors.MinidfsError:
+        pass
+    try:
+        writer.close()
+    except (errors.MinidfsError, OSError, ValueError):
+        pass  # the file is gone: closing it cannot succeed and need not
 
 
 def _copy_file(client, source: str, writer: IO[bytes]) -> None:

@@ -37,6 +37,7 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     (errors.SafeModeStarting, 403, "org.apache.hadoop.ipc.RetriableException"),
     (errors.SafeModeError, 403, "org.apache.hadoop.hdfs.server.namenode.SafeModeException"),
     (errors.Unavailable, 403, "org.apache.hadoop.ipc.RetriableException"),
+    (errors.PermissionDeniedError, 403, "org.apache.hadoop.security.AccessControlException"),
     (errors.InvalidArgument, 400, "java.lang.IllegalArgumentException"),
     (errors.Unsupported, 400, "java.lang.UnsupportedOperationException"),
     (errors.FileNotFound, 404, "java.io.FileNotFoundException"),

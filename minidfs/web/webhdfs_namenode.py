@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig
 from minidfs.namenode import namespace, placement
 from minidfs.namenode.client_ops import ClientOperations
@@ -33,6 +33,9 @@ from minidfs.web import webhdfs_reply as reply
 from minidfs.web.face import HttpFace
 from minidfs.web.webhdfs_params import PREFIX, Params, clean_path
 
+# Apache's identity for a request without user.name (hadoop.http.staticuser.user).
+ANONYMOUS_USER = "dr.who"
+CALLER_KEY = web.RequestKey("minidfs_webhdfs_caller", object)
 DEFAULT_GROUP = "supergroup"
 DIR_PERMISSION = "755"
 FILE_PERMISSION = "644"
@@ -62,7 +65,7 @@ class WebHdfsNamenode:
             "PUT": {
                 "CREATE": self.create, "MKDIRS": self.mkdirs, "RENAME": self.rename,
                 "SETREPLICATION": self.set_replication, "SETTIMES": self.set_times,
-                "SETPERMISSION": self.not_yet, "SETOWNER": self.not_yet,
+                "SETPERMISSION": self.set_permission, "SETOWNER": self.set_owner,
             },
             "POST": {"APPEND": self.append},
             "DELETE": {"DELETE": self.delete},
@@ -81,7 +84,8 @@ class WebHdfsNamenode:
                     raise errors.InvalidArgument(f"op={op} must be sent with HTTP {method}")
             raise errors.InvalidArgument(f"op={op}: no such WebHDFS operation")
         path = clean_path(request.match_info.get("path", ""))
-        params.user(self.nn_user)
+        user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
+        request[CALLER_KEY] = self.fs.users.caller(user)
         now_ms = mono_ms()
         if not self.fs.ha.serving(now_ms):
             raise errors.StandbyError(
@@ -108,11 +112,15 @@ class WebHdfsNamenode:
         return shapes.file_status(view, suffix, shapes.Ownership(owner, group, permission),
                                   children)
 
-    def _file(self, path: str) -> FileView:
-        view = self.ops.get_file_info(path)
+    def _file(self, request: web.Request, path: str) -> FileView:
+        view = self.ops.get_file_info(path, self._caller(request))
         if view.is_dir:
             raise errors.FileNotFound(f"Path is not a file: {path}")
         return view
+
+    @staticmethod
+    def _caller(request: web.Request):
+        return request[CALLER_KEY]
 
     def _check_ancestors(self, path: str) -> None:
         """A file on the way to path is ParentNotDirectory (missing ones are created)."""
@@ -136,7 +144,7 @@ class WebHdfsNamenode:
         http = self._http_of(datanode)
         if not http:
             raise errors.Unavailable(f"{datanode}: no HTTP address in {self.conf.path}")
-        query = {"op": op, "user.name": params.user(self.nn_user), **extra}
+        query = {"op": op, "user.name": params.user(ANONYMOUS_USER), **extra}
         location = (f"http://{http}{PREFIX}{urllib.parse.quote(path)}?"
                     f"{urllib.parse.urlencode(query)}")
         if params.boolean("noredirect", False):
@@ -156,13 +164,14 @@ class WebHdfsNamenode:
     # ------------------------------------------------------------------ reads
 
     async def get_file_status(self, request, path, params):
-        view = self.ops.get_file_info(path)
+        view = self.ops.get_file_info(path, self._caller(request))
         return reply.json_reply(request, {"FileStatus": self._status(view, "")})
 
     async def list_status(self, request, path, params):
         statuses, start_after = [], ""
         while True:
-            page, more = self.ops.list_status(path, start_after, namespace.LIST_LIMIT_MAX)
+            page, more = self.ops.list_status(path, start_after, namespace.LIST_LIMIT_MAX,
+                                              self._caller(request))
             for view in page:
                 suffix = "" if view.path == path and not view.is_dir else paths.basename(view.path)
                 statuses.append(self._status(view, suffix))
@@ -173,7 +182,8 @@ class WebHdfsNamenode:
 
     async def list_status_batch(self, request, path, params):
         start_after = params.text("startafter")
-        page, more = self.ops.list_status(path, start_after, namespace.LIST_LIMIT_MAX)
+        page, more = self.ops.list_status(path, start_after, namespace.LIST_LIMIT_MAX,
+                                          self._caller(request))
         node = self.fs.ns.get(path)
         remaining = 0
         if more and isinstance(node, INodeDirectory):
@@ -186,7 +196,7 @@ class WebHdfsNamenode:
             "remainingEntries": remaining}})
 
     async def content_summary(self, request, path, params):
-        s = self.ops.content_summary(path)
+        s = self.ops.content_summary(path, self._caller(request))
         return reply.json_reply(request, shapes.content_summary(
             s.length, s.file_count, s.directory_count, s.space_consumed))
 
@@ -201,14 +211,14 @@ class WebHdfsNamenode:
             view.file_length, view.blocks, view.under_construction, http_of))
 
     def _located(self, request: web.Request, path: str, params: Params):
-        self._file(path)
+        self._file(request, path)
         local = self.conf.datanode_on_host(request.remote or "")
         length = params.length()
         return self.ops.get_block_locations(path, params.offset(), length or 0,
-                                            local.name if local else "")
+                                            local.name if local else "", self._caller(request))
 
     async def home_directory(self, request, path, params):
-        return reply.json_reply(request, {"Path": f"/user/{params.user(self.nn_user)}"})
+        return reply.json_reply(request, {"Path": f"/user/{params.user(ANONYMOUS_USER)}"})
 
     async def server_defaults(self, request, path, params):
         s = self.fs.settings
@@ -216,7 +226,7 @@ class WebHdfsNamenode:
             s.block_size_bytes, s.replication, CHECKSUM_CHUNK_BYTES, s.chunk_size_bytes))
 
     async def open(self, request, path, params):
-        view = self._file(path)
+        view = self._file(request, path)
         offset, length = params.offset(), params.length()
         if offset > view.length:
             raise errors.InvalidArgument(
@@ -229,7 +239,8 @@ class WebHdfsNamenode:
 
     def _read_datanode(self, request: web.Request, path: str, offset: int) -> str:
         local = self.conf.datanode_on_host(request.remote or "")
-        located = self.ops.get_block_locations(path, offset, 1, local.name if local else "")
+        located = self.ops.get_block_locations(path, offset, 1, local.name if local else "",
+                                               self._caller(request))
         holders = [r.name for b in located.blocks[:1] for r in b.locations if self._http_of(r.name)]
         if not holders:
             return self._live_datanode(request)
@@ -237,7 +248,7 @@ class WebHdfsNamenode:
         return (same_host or holders)[0]
 
     async def file_checksum(self, request, path, params):
-        self._file(path)
+        self._file(request, path)
         return self._redirect(request, self._read_datanode(request, path, 0), path,
                               "GETFILECHECKSUM", params, {})
 
@@ -271,7 +282,7 @@ class WebHdfsNamenode:
         return self._redirect(request, first.name, path, "CREATE", params, extra)
 
     async def append(self, request, path, params):
-        view = self._file(path)
+        view = self._file(request, path)
         params.integer("buffersize", None, 1, 1 << 30)
         if view.under_construction:
             raise errors.LeaseError(f"{path}: file is being written by another client")
@@ -280,44 +291,51 @@ class WebHdfsNamenode:
                               "APPEND", params, {})
 
     async def mkdirs(self, request, path, params):
-        params.permission()
-        await self.ops.mkdirs(path, True)
+        await self.ops.mkdirs(path, True, None, self._caller(request), params.permission())
         return reply.json_reply(request, shapes.boolean(True))
 
     async def rename(self, request, path, params):
         destination = params.dfs_path("destination")
         try:
-            await self.ops.rename(path, destination)
+            await self.ops.rename(path, destination, None, self._caller(request))
         except (errors.FileNotFound, errors.FileExists, errors.NotADirectory):
             # HDFS's rename answers false, not an error, for these.
             return reply.json_reply(request, shapes.boolean(False))
         return reply.json_reply(request, shapes.boolean(True))
 
     async def delete(self, request, path, params):
-        deleted = await self.ops.delete(path, params.boolean("recursive", False))
+        deleted = await self.ops.delete(path, params.boolean("recursive", False), None,
+                                        self._caller(request))
         return reply.json_reply(request, shapes.boolean(deleted))
 
     async def set_replication(self, request, path, params):
         replication = params.replication()
-        view = self.ops.get_file_info(path)
+        view = self.ops.get_file_info(path, self._caller(request))
         if view.is_dir:
             return reply.json_reply(request, shapes.boolean(False))
         if replication:
-            await self.ops.set_replication(path, replication)
+            await self.ops.set_replication(path, replication, self._caller(request))
         return reply.json_reply(request, shapes.boolean(True))
 
     async def set_times(self, request, path, params):
         mtime = params.integer("modificationtime", -1, -1, namespace.MAX_TIME_MS)
         params.integer("accesstime", -1, -1, namespace.MAX_TIME_MS)
-        self.ops.get_file_info(path)
+        self.ops.get_file_info(path, self._caller(request))
         if mtime is not None and mtime >= 0:
-            await self.ops.set_times(path, mtime)
+            await self.ops.set_times(path, mtime, self._caller(request))
         return reply.mark(request, web.Response(status=200))
 
-    async def not_yet(self, request, path, params):
-        raise errors.Unsupported(
-            f"{params.op()}: owners and permissions are not supported yet (minidfs "
-            f"permissions work, issue 9)")
+    async def set_permission(self, request, path, params):
+        mode = params.permission()
+        # Apache's default permission is 755 (for files as for directories).
+        await self.ops.set_permission(path, format(0o755 if mode is None else mode, "o"),
+                                      False, self._caller(request))
+        return reply.mark(request, web.Response(status=200))
+
+    async def set_owner(self, request, path, params):
+        owner, group = params.text("owner") or None, params.text("group") or None
+        await self.ops.set_owner(path, owner, group, False, self._caller(request))
+        return reply.mark(request, web.Response(status=200))
 
 
 def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig) -> WebHdfsNamenode:

@@ -22,8 +22,8 @@ from minidfs.web.webhdfs_errors import remote_exception
 log = logging.getLogger("minidfs.web")
 
 JAVA_AGENT_PREFIX = "Java/"
-_BARE_KEY = "minidfs_webhdfs_bare"
-_STREAMING_KEY = "minidfs_webhdfs_streaming"
+_BARE_KEY = web.ResponseKey("minidfs_webhdfs_bare", bool)
+_STREAMING_KEY = web.RequestKey("minidfs_webhdfs_streaming", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

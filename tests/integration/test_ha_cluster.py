@@ -8,6 +8,7 @@ cluster is stopped in the fixture's finally.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -141,7 +142,7 @@ def test_webhdfs_standby_answers_standby_exception_and_hdfscli_moves_on(home, co
     assert json.loads(refused.value.read())["RemoteException"]["exception"] == "StandbyException"
     # Both NameNodes, the standby first: HdfsCLI skips it on StandbyException.
     urls = ";".join(f"http://{conf.node(n).http_address}" for n in (standby, active))
-    client = InsecureClient(urls, user="alice")
+    client = InsecureClient(urls, user=getpass.getuser())   # the superuser: may write at /
     client.write("/webhdfs-ha/a.txt", data=b"through the active", overwrite=True)
     with client.read("/webhdfs-ha/a.txt") as reader:
         assert reader.read() == b"through the active"

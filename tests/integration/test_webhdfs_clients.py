@@ -5,6 +5,7 @@ client that drops a CREATE mid-body leaves no file (or the old one); Hadoop's ow
 client (User-Agent Java/...) gets its JSON without a Content-Type (the Spark rule)."""
 from __future__ import annotations
 
+import getpass
 import io
 import json
 import os
@@ -18,10 +19,13 @@ import pytest
 CLUSTER_OPTIONS = {"datanodes": 3, "workers": 0, "block_size": 64 * 1024}
 MULTI_BLOCK_BYTES = 1_000_003          # 16 blocks of 64 KiB, a short last one
 TIMEOUT_S = 30
+# The NameNode's process user is its superuser (the tests' own Client acts as it too).
+SUPERUSER = getpass.getuser()
 
 
 @pytest.fixture(scope="module")
-def nn_http(cluster):
+def nn_http(cluster, fs):
+    fs.chmod("/", "777")     # the clients below act as alice, who may create at the top
     return cluster.conf.node("nn1").http_address
 
 
@@ -42,8 +46,8 @@ def call(url: str, method: str = "GET", data: bytes | None = None,
         return e.code, e.headers, e.read()
 
 
-def webhdfs(nn_http: str, path: str, op: str, method: str = "GET", **params) -> str:
-    query = urllib.parse.urlencode({"op": op, "user.name": "alice", **params})
+def webhdfs(nn_http: str, path: str, op: str, user: str = SUPERUSER, **params) -> str:
+    query = urllib.parse.urlencode({"op": op, "user.name": user, **params})
     return f"http://{nn_http}/webhdfs/v1{urllib.parse.quote(path)}?{query}"
 
 
@@ -142,7 +146,7 @@ def test_namenode_ops_json_shapes(nn_http, fs, wait_until):
     assert located["fileLength"] == 200_000
     assert [b["startOffset"] for b in located["locatedBlocks"]] == [65536]
 
-    _, _, body = call(webhdfs(nn_http, "/", "GETHOMEDIRECTORY"))
+    _, _, body = call(webhdfs(nn_http, "/", "GETHOMEDIRECTORY", user="alice"))
     assert json.loads(body) == {"Path": "/user/alice"}
     _, _, body = call(webhdfs(nn_http, "/", "GETSERVERDEFAULTS"))
     assert json.loads(body)["FsServerDefaults"]["blockSize"] == 64 * 1024
@@ -168,8 +172,29 @@ def test_namenode_ops_json_shapes(nn_http, fs, wait_until):
     assert json.loads(call(webhdfs(nn_http, "/shapes", "DELETE", recursive="true"),
                            "DELETE")[2]) == {"boolean": True}
     assert not fs.exists("/shapes")
-    status, _, body = call(webhdfs(nn_http, "/x", "SETOWNER", owner="bob"), "PUT")
-    assert status == 400 and remote(body) == "UnsupportedOperationException"
+
+
+def test_permissions_count_through_user_name(nn_http, fs):
+    # nobody: a user this host knows, so chown may name it
+    fs.put(io.BytesIO(b"mine"), "/perm/f")        # the superuser's, in its 755 directory
+    status, _, body = call(webhdfs(nn_http, "/perm/f", "DELETE", user="nobody"), "DELETE")
+    assert status == 403 and remote(body) == "AccessControlException"
+    location = json.loads(call(webhdfs(nn_http, "/perm/new", "CREATE", user="nobody",
+                                       noredirect="true"), "PUT")[2])["Location"]
+    status, _, body = call(location, "PUT", data=b"x")
+    assert status == 403 and remote(body) == "AccessControlException"
+    assert not fs.exists("/perm/new")
+    assert call(webhdfs(nn_http, "/perm", "SETOWNER", owner="nobody"), "PUT")[0] == 200
+    assert call(webhdfs(nn_http, "/perm", "SETPERMISSION", user="nobody", permission="700"),
+                "PUT")[0] == 200
+    status, _, body = call(webhdfs(nn_http, "/perm", "GETFILESTATUS", user="nobody"))
+    assert json.loads(body)["FileStatus"]["owner"] == "nobody"
+    assert json.loads(body)["FileStatus"]["permission"] == "700"
+    _, headers, _ = call(webhdfs(nn_http, "/perm/by-alice", "CREATE", user="nobody"), "PUT",
+                         follow=False)
+    assert call(headers["Location"], "PUT", data=b"hers")[0] == 201
+    assert fs.info("/perm/by-alice")["owner"] == "nobody"
+    fs.delete("/perm", recursive=True)
 
 
 @pytest.mark.parametrize("path, op, method, params, code, exception", [
@@ -197,7 +222,7 @@ def test_bad_input_is_refused_and_changes_nothing(nn_http, fs, path, op, method,
         fs.put(io.BytesIO(b"12345"), "/bad/f")
     before = fs.ls("/bad", recursive=True)
     url = (f"http://{nn_http}/webhdfs/v1{urllib.parse.quote(path, safe='/')}?"
-           + urllib.parse.urlencode({"op": op, **params}))
+           + urllib.parse.urlencode({"op": op, "user.name": SUPERUSER, **params}))
     status, headers, body = call(url, method, follow=False)
     assert (status, remote(body)) == (code, exception)
     assert json.loads(body)["RemoteException"]["message"]
