@@ -156,13 +156,3 @@ class FencedError(PreconditionFailed):
 
 
 ALL_ERRORS[FencedError.__name__] = FencedError
-
-
-class Unsupported(MinidfsError):
-    """A known operation minidfs does not do (yet), e.g. WebHDFS SETOWNER before
-    permissions exist: a clear refusal instead of a silent no-op."""
-
-    grpc_code = "UNIMPLEMENTED"
-
-
-ALL_ERRORS[Unsupported.__name__] = Unsupported

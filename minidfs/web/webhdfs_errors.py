@@ -39,7 +39,6 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     (errors.Unavailable, 403, "org.apache.hadoop.ipc.RetriableException"),
     (errors.PermissionDeniedError, 403, "org.apache.hadoop.security.AccessControlException"),
     (errors.InvalidArgument, 400, "java.lang.IllegalArgumentException"),
-    (errors.Unsupported, 400, "java.lang.UnsupportedOperationException"),
     (errors.FileNotFound, 404, "java.io.FileNotFoundException"),
     (errors.FileExists, 403, "org.apache.hadoop.fs.FileAlreadyExistsException"),
     # HDFS: creating over a directory is "already exists as a directory".

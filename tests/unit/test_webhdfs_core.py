@@ -66,7 +66,6 @@ def test_non_canonical_paths_are_refused(raw):
     (errors.SafeModeStarting("p"), 403, "RetriableException"),
     (errors.SafeModeError("p"), 403, "SafeModeException"),
     (errors.DirectoryNotEmpty("p"), 403, "PathIsNotEmptyDirectoryException"),
-    (errors.Unsupported("p"), 400, "UnsupportedOperationException"),
     (errors.PipelineError("p"), 403, "IOException"),
     (KeyError("p"), 500, "RuntimeException"),
 ])
