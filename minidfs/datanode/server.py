@@ -26,6 +26,7 @@ from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
 from minidfs.observe import Observability
 from minidfs.web import observe_daemons
+from minidfs.web import webhdfs_datanode
 from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
@@ -67,6 +68,7 @@ class DataNode:
         self.server: object = None
         self.face = HttpFace(node, "datanode")
         self.face.ready = self._ready
+        webhdfs_datanode.mount(self.face, conf, node)
         self.tasks: list[asyncio.Task] = []
         self._reports: set[asyncio.Task] = set()   # ReportBadBlocks calls storage asked for
 

@@ -258,6 +258,15 @@ class ClientOperations:
 
         return len(await self.fs.mutate(path, validate))
 
+    async def set_times(self, path: str, mtime_ms: int, caller: Caller | None = None) -> None:
+        paths.validate(path)
+
+        def validate() -> list:
+            self._check(caller, path, access=fsmode.WRITE)   # as HDFS's setTimes
+            return self.fs.ns.set_times(path, mtime_ms)
+
+        await self.fs.mutate(path, validate)
+
     def renew_lease(self, client: str) -> None:
         namespace.check_client(client, "lease")
         self.fs.leases.renew(client, mono_ms())

@@ -25,6 +25,7 @@ CLOSE = "CLOSE"                    # path, lens, mtime: final lengths of every b
 DELETE = "DELETE"                  # path, mtime (the parent's new mtime)
 RENAME = "RENAME"                  # src, dst (the final path), mtime
 SET_REPLICATION = "SET_REPLICATION"  # path, repl
+SET_TIMES = "SET_TIMES"            # path, mtime: a user set the modification time (WebHDFS SETTIMES)
 SET_PERMISSION = "SET_PERMISSION"  # path, perm
 SET_OWNER = "SET_OWNER"            # path, owner and/or group (an absent key: unchanged)
 # Not the tree, but durable cluster state all the same: an admin asked that DataNode
@@ -45,6 +46,7 @@ RPC = "rpc"
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
     DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED, SET_PERMISSION, SET_OWNER,
+    SET_TIMES,
 })
 
 
@@ -96,6 +98,10 @@ def rename(src: str, dst: str, mtime_ms: int) -> Record:
 
 def set_replication(path: str, replication: int) -> Record:
     return {"op": SET_REPLICATION, "path": path, "repl": replication}
+
+
+def set_times(path: str, mtime_ms: int) -> Record:
+    return {"op": SET_TIMES, "path": path, "mtime": mtime_ms}
 
 
 def set_datanode_excluded(name: str, on: bool) -> Record:

@@ -33,6 +33,7 @@ MAX_BLOCKS_PER_FILE = 100_000
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
 MAX_CLIENT_NAME_CHARS = 256
 MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
+MAX_TIME_MS = 253402300799999        # 9999-12-31T23:59:59.999Z: any later time is a typo
 MAX_RECURSIVE_INODES = 100_000       # chmod / chown -R: inodes changed by one call
 DEFAULT_DIR_MODE = 0o755             # what records and images without modes mean
 DEFAULT_FILE_MODE = 0o644
@@ -310,6 +311,18 @@ class Namespace:
             return []
         return [edits.set_replication(path, replication)]
 
+    def set_times(self, path: str, mtime_ms: int) -> list[Record]:
+        """Sets a file's or directory's modification time (HDFS setTimes; access times
+        are not kept, as in HDFS with dfs.namenode.accesstime.precision = 0)."""
+        paths.validate(path)
+        if not 0 <= mtime_ms <= MAX_TIME_MS:
+            raise errors.InvalidArgument(f"{path}: modification time must be between 0 and "
+                                         f"{MAX_TIME_MS} ms, got {mtime_ms}")
+        node = self._node(path)
+        if node.mtime_ms == mtime_ms:
+            return []
+        return [edits.set_times(path, mtime_ms)]
+
     def subtree(self, path: str, recursive: bool) -> list[INode]:
         """The inode at path, and with recursive everything below it (parents first);
         bounded by MAX_RECURSIVE_INODES."""
@@ -522,6 +535,9 @@ class Namespace:
         old_parent.mtime_ms = mtime
         new_parent.mtime_ms = mtime
 
+    def _apply_set_times(self, rec: Record, fx: Effects) -> None:
+        self._node(rec["path"]).mtime_ms = rec["mtime"]
+
     def _apply_set_replication(self, rec: Record, fx: Effects) -> None:
         file = self._node(rec["path"])
         if not isinstance(file, INodeFile):
@@ -599,6 +615,7 @@ _APPLY = {
     edits.RENAME: Namespace._apply_rename,
     edits.SET_REPLICATION: Namespace._apply_set_replication,
     edits.SET_DATANODE_EXCLUDED: Namespace._apply_set_datanode_excluded,
+    edits.SET_TIMES: Namespace._apply_set_times,
     edits.SET_PERMISSION: Namespace._apply_set_permission,
     edits.SET_OWNER: Namespace._apply_set_owner,
 }

@@ -38,6 +38,7 @@ from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
 from minidfs.web import observe_namenode
+from minidfs.web import webhdfs_namenode
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
@@ -81,6 +82,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
         observe_namenode.mount(face, obs, server, fs, conf)
+        webhdfs_namenode.mount(face, fs, conf)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

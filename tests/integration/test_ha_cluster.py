@@ -8,6 +8,7 @@ cluster is stopped in the fixture's finally.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -124,6 +125,28 @@ def test_standby_refuses_reads_and_writes(home, conf):
         assert nn.call("GetHaStatus", pb.GetHaStatusRequest()).role == "standby"
     finally:
         nn.close()
+
+
+def test_webhdfs_standby_answers_standby_exception_and_hdfscli_moves_on(home, conf):
+    import urllib.error
+    import urllib.request
+
+    from hdfs import InsecureClient
+
+    active = active_name(home)
+    standby = "nn2" if active == "nn1" else "nn1"
+    url = f"http://{conf.node(standby).http_address}/webhdfs/v1/?op=GETFILESTATUS"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=WAIT_S)
+    assert refused.value.code == 403
+    assert json.loads(refused.value.read())["RemoteException"]["exception"] == "StandbyException"
+    # Both NameNodes, the standby first: HdfsCLI skips it on StandbyException.
+    urls = ";".join(f"http://{conf.node(n).http_address}" for n in (standby, active))
+    client = InsecureClient(urls, user=getpass.getuser())   # the superuser: may write at /
+    client.write("/webhdfs-ha/a.txt", data=b"through the active", overwrite=True)
+    with client.read("/webhdfs-ha/a.txt") as reader:
+        assert reader.read() == b"through the active"
+    assert client.delete("/webhdfs-ha", recursive=True)
 
 
 def test_graceful_failover_and_retry_cache_across_it(home, conf):
