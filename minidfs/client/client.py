@@ -29,6 +29,7 @@ from minidfs import config, errors, paths
 from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.rpc import client_namenode_pb2 as pb
+from minidfs.rpc.channel_pool import ChannelPool
 
 log = logging.getLogger("minidfs.client")
 
@@ -174,6 +175,8 @@ class Client:
         self._lease = _LeaseRenewer(self._nn, self.client_name, interval_s)
         self._writers: set[_LeasedWriter] = set()
         self._writers_lock = threading.Lock()
+        # Every DataNode channel of this client's streams, reused across files.
+        self.channel_pool = ChannelPool()
         self._closed = False
 
     @property
@@ -330,7 +333,8 @@ class Client:
     def _input_stream(self, path: str, verify: bool) -> io.RawIOBase:
         from minidfs.client.input_stream import DFSInputStream
 
-        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify)
+        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
+                              pool=self.channel_pool)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,
                      block_size: int | None) -> _LeasedWriter:
@@ -341,13 +345,16 @@ class Client:
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
-            client_node=self.client_node, create_parent=True)).status
+            client_node=self.client_node, create_parent=True, add_block=True))
+        status = created.status
         settings = self.conf.settings
         raw = DFSOutputStream(
             self._nn, path, self.client_name,
-            block_size=created.block_size or block_size or settings.block_size_bytes,
-            replication=created.replication or replication or settings.replication,
-            chunk_size=settings.chunk_size_bytes, client_node=self.client_node)
+            block_size=status.block_size or block_size or settings.block_size_bytes,
+            replication=status.replication or replication or settings.replication,
+            chunk_size=settings.chunk_size_bytes, client_node=self.client_node,
+            pool=self.channel_pool,
+            first_block=created.first_block if created.HasField("first_block") else None)
         writer = _LeasedWriter(raw, self._writer_closed)
         with self._writers_lock:
             self._writers.add(writer)
@@ -361,15 +368,19 @@ class Client:
 
     def put(self, local: str | os.PathLike[str] | IO[bytes], remote: str,
             overwrite: bool = False, replication: int | None = None,
-            block_size: int | None = None, *, progress: ProgressFn | None = None) -> str:
+            block_size: int | None = None, *, progress: ProgressFn | None = None,
+            threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a local file (or a readable binary stream) to `remote`; into it when
         `remote` is a directory. Returns the DFS path written. A failed copy removes
-        the partial file. A local directory is copied whole (tree_copy.py)."""
+        the partial file. A local directory is copied whole (tree_copy.py), `threads`
+        files at a time (default: settings.client_copy_threads)."""
         remote = paths.normalize_user_path(remote)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
             return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]
-                                      replication, block_size, progress)
+                                      replication, block_size, progress,
+                                      self._copy_threads(threads), files_progress)
         # The local side first: a typo in a local name should not cost a round trip.
         source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
         with source as stream:
@@ -400,27 +411,47 @@ class Client:
             log.warning("%s: could not remove the partial file: %s", path, e)
 
     def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
-            progress: ProgressFn | None = None, verify: bool = True) -> str:
+            progress: ProgressFn | None = None, verify: bool = True, threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a DFS file to a local path (into it when it is a directory). The
         local file appears whole or not at all. Returns the local path written. A DFS
-        directory is copied whole (tree_copy.py)."""
+        directory is copied whole (tree_copy.py), `threads` files at a time."""
         remote = paths.normalize_user_path(remote)
         if self._info(remote).is_dir:
-            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify)
+            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify,
+                                      self._copy_threads(threads), files_progress)
         target = pathlib.Path(local)
         if target.is_dir():
             target = target / paths.basename(remote)
         if target.exists() and not overwrite:
             raise errors.FileExists(f"{target}: local file exists")
+        self._download(remote, target, overwrite, progress, verify)
+        return str(target)
+
+    def _download(self, remote: str, target: pathlib.Path, overwrite: bool,
+                  progress: ProgressFn | None, verify: bool) -> None:
+        """Copies DFS file `remote` to exactly `target`, written aside and renamed, so
+        the name only ever holds a whole file (the partial one goes on any error)."""
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
         try:
             with self.open(remote, "rb", verify=verify) as source, open(partial, "wb") as sink:
                 _copy(source, sink, progress)
             os.replace(partial, target)
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            if e.filename in (None, str(partial)) and e.strerror:
+                # Name the file the user asked for, not our temporary one (disk full).
+                raise OSError(e.errno, e.strerror, str(target)) from None
+            raise
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return str(target)
+
+    def _copy_threads(self, threads: int | None) -> int:
+        count = self.conf.settings.client_copy_threads if threads is None else threads
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise errors.InvalidArgument(f"{count}: threads must be a positive integer")
+        return count
 
     def cat(self, path: str) -> bytes:
         with self.open(path, "rb") as f:
@@ -441,6 +472,7 @@ class Client:
             except (errors.MinidfsError, OSError) as e:
                 log.warning("closing a file left open failed: %s", e)
         self._lease.close()
+        self.channel_pool.close()
         self._nn.close()
 
     def __enter__(self) -> "Client":

@@ -76,7 +76,12 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         view = await self.ops.create(
             request.path, request.overwrite, request.replication, request.block_size,
             request.client_name, request.client_node, request.create_parent, rpc_id(request))
-        return pb.CreateResponse(status=file_status(view))
+        response = pb.CreateResponse(status=file_status(view))
+        if request.add_block:
+            first = await self.ops.first_block(request.path, request.client_name)
+            if first is not None:
+                response.first_block.CopyFrom(located_block(first))
+        return response
 
     @rpc_errors
     async def AddBlock(self, request, context):

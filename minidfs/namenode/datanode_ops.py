@@ -76,6 +76,8 @@ class DatanodeOperations:
             self.fs.bm.block_deleted(name, block_id, genstamp)
         for block_id in copy_failed:
             self.fs.bm.copy_failed(name, block_id)
+        if received:
+            self.fs.replicas_reported()
         self._after_report()
 
     def _after_report(self) -> None:
