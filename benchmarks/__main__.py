@@ -31,6 +31,7 @@ GROUPS = (
     ("bench_rereplication", ("rereplication",)),
     ("bench_wordcount", ("wordcount", "wordcount_inmapper")),
     ("bench_failover", ("failover",)),
+    ("bench_small_files", ("small_files",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)
 

@@ -92,6 +92,7 @@ class _BlockPipeline:
         self._cond = threading.Condition()
         self._error: errors.MinidfsError | None = None
         self._failed_index: int | None = None
+        self._connected = False     # the first node's initial metadata: the pipeline is up
         self._finished = False
         self._requests: queue.Queue = queue.Queue()
         # Requests go out as wire bytes built by wire.encode_with_data: protobuf
@@ -138,8 +139,13 @@ class _BlockPipeline:
             pass  # the first node refused the connection at once: handled below
         timeout = SETUP_ACK_TIMEOUT_PER_NODE_S * len(self.targets)
         with self._cond:
-            if not self._cond.wait_for(lambda: not self.unacked or self._error, timeout):
+            # Connected within the setup timeout; the ack may take longer (a small
+            # file's first request is also its last: the ack waits for the fsyncs).
+            if not self._cond.wait_for(lambda: self._connected or not self.unacked or self._error,
+                                       timeout):
                 self._fail(0, f"no setup ack within {timeout:g}s")
+            if not self._cond.wait_for(lambda: not self.unacked or self._error, ACK_TIMEOUT_S):
+                self._fail(None, f"no ack within {ACK_TIMEOUT_S:g}s")
             if self._error is not None:
                 self.abort()
                 if recovery:
@@ -213,6 +219,10 @@ class _BlockPipeline:
 
     def _read_acks(self) -> None:
         try:
+            self._call.initial_metadata()      # "connected" (write_pipeline.py)
+            with self._cond:
+                self._connected = True
+                self._cond.notify_all()
             for ack in self._call:
                 bad = [i for i, s in enumerate(ack.statuses) if s != pb.WriteBlockAck.SUCCESS]
                 if len(ack.statuses) != len(self.targets) and not bad:
