@@ -22,6 +22,7 @@ import os
 import pathlib
 import secrets
 import socket
+import stat as stat_mode
 import threading
 from typing import IO, Any, Callable, Iterator
 
@@ -399,7 +400,7 @@ class Client:
         writer = self._open_writer(target, overwrite, replication, block_size)
         try:
             with writer:
-                _copy(source, writer, progress)
+                _copy(source, writer, progress, _local_size(source))
         except BaseException:
             self._remove_partial(target)
             raise
@@ -434,8 +435,10 @@ class Client:
         the name only ever holds a whole file (the partial one goes on any error)."""
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
         try:
-            with self.open(remote, "rb", verify=verify) as source, open(partial, "wb") as sink:
-                _copy(source, sink, progress)
+            # The raw stream: it fills a whole buffer per call, a BufferedReader
+            # would only add a copy.
+            with self._input_stream(remote, verify) as source, open(partial, "wb") as sink:
+                _copy(source, sink, progress, source.length)
             os.replace(partial, target)
         except OSError as e:
             partial.unlink(missing_ok=True)
@@ -485,9 +488,13 @@ class Client:
         return f"Client(conf={str(self.conf_path)!r}, client_name={self.client_name!r})"
 
 
-def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> None:
-    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer."""
-    buffer = bytearray(COPY_CHUNK_BYTES)
+def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None,
+          size_hint: int | None = None) -> None:
+    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer (no
+    bigger than a known size needs, plus one byte to see the end: a 10 KiB file
+    should not zero 4 MiB)."""
+    buffer = bytearray(COPY_CHUNK_BYTES if size_hint is None else
+                       max(1, min(COPY_CHUNK_BYTES, size_hint + 1)))
     view = memoryview(buffer)
     readinto = getattr(source, "readinto", None)
     while True:
@@ -502,3 +509,13 @@ def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> No
         sink.write(chunk)
         if progress is not None:
             progress(n)
+
+
+def _local_size(stream: IO[bytes]) -> int | None:
+    """The size of a local regular file behind stream, None for a pipe or socket."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    # (An empty-looking regular file may be /proc-like: no hint then.)
+    return info.st_size if stat_mode.S_ISREG(info.st_mode) and info.st_size else None
