@@ -23,7 +23,7 @@ COPY_CHUNK_BYTES = 4 * 1024 * 1024
 
 THREADS = click.option(
     "-t", "--threads", type=click.IntRange(min=1),
-    help="Files of a directory copy in flight at once (default: client_copy_threads, 8).")
+    help="Files of a directory copy in flight at once (default: client_copy_threads, 16).")
 
 
 @click.command()

@@ -238,26 +238,30 @@ class Client:
         status = self._info(path)
         if not status.is_dir:
             return [entry_dict(status)]
-        return list(self._walk(path, recursive))
+        return [entry for entry, _ in self._walk(path, recursive)]
 
-    def _walk(self, root: str, recursive: bool) -> Iterator[dict[str, Any]]:
+    def _walk(self, root: str, recursive: bool, need_locations: bool = False
+              ) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(entry dict, its LocatedBlocks with need_locations else None) under root."""
         # An explicit stack: paths may be nested deeper than Python's recursion limit.
-        stack = [self._list_dir(root)]
+        stack = [self._list_dir(root, need_locations)]
         while stack:
-            status = next(stack[-1], None)
+            status, located = next(stack[-1], (None, None))
             if status is None:
                 stack.pop()
                 continue
-            yield entry_dict(status)
+            yield entry_dict(status), located
             if recursive and status.is_dir:
-                stack.append(self._list_dir(status.path))
+                stack.append(self._list_dir(status.path, need_locations))
 
-    def _list_dir(self, path: str) -> Iterator[Any]:
+    def _list_dir(self, path: str, need_locations: bool) -> Iterator[tuple[Any, Any]]:
         start_after = ""
         while True:
             page = self._nn.call("ListStatus", pb.ListStatusRequest(
-                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT))
-            yield from page.entries
+                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT,
+                need_locations=need_locations, client_node=self.client_node))
+            located = page.locations if need_locations else [None] * len(page.entries)
+            yield from zip(page.entries, located)
             if not page.has_more or not page.entries:
                 return
             start_after = paths.basename(page.entries[-1].path)
@@ -331,11 +335,11 @@ class Client:
             return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
         return stream
 
-    def _input_stream(self, path: str, verify: bool) -> io.RawIOBase:
+    def _input_stream(self, path: str, verify: bool, located: Any = None) -> io.RawIOBase:
         from minidfs.client.input_stream import DFSInputStream
 
         return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
-                              pool=self.channel_pool)
+                              pool=self.channel_pool, located=located)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,
                      block_size: int | None) -> _LeasedWriter:
@@ -430,14 +434,16 @@ class Client:
         return str(target)
 
     def _download(self, remote: str, target: pathlib.Path, overwrite: bool,
-                  progress: ProgressFn | None, verify: bool) -> None:
+                  progress: ProgressFn | None, verify: bool, located: Any = None) -> None:
         """Copies DFS file `remote` to exactly `target`, written aside and renamed, so
-        the name only ever holds a whole file (the partial one goes on any error)."""
+        the name only ever holds a whole file (the partial one goes on any error).
+        `located`: its block locations when a listing brought them already."""
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
         try:
             # The raw stream: it fills a whole buffer per call, a BufferedReader
             # would only add a copy.
-            with self._input_stream(remote, verify) as source, open(partial, "wb") as sink:
+            with self._input_stream(remote, verify, located) as source, \
+                    open(partial, "wb") as sink:
                 _copy(source, sink, progress, source.length)
             os.replace(partial, target)
         except OSError as e:

@@ -136,10 +136,12 @@ class _BlockReader:
 
 class DFSInputStream(io.RawIOBase):
     """`pool`: the owning Client's channels; without one the stream opens a private
-    pool and closes it with itself."""
+    pool and closes it with itself. `located`: the file's LocatedBlocks when a
+    listing brought them (ListStatus need_locations), saving the first
+    GetBlockLocations."""
 
     def __init__(self, nn: NamenodeClient, path: str, *, client_node: str = "", verify: bool = True,
-                 pool: ChannelPool | None = None) -> None:
+                 pool: ChannelPool | None = None, located: nn_pb.LocatedBlocks | None = None) -> None:
         super().__init__()
         self.nn = nn
         self.path = path
@@ -154,7 +156,10 @@ class DFSInputStream(io.RawIOBase):
         self._pool = ChannelPool(max_channels=4) if pool is None else pool
         self._dead: set[str] = set()   # nodes that failed this stream: tried last
         self._failed: set[tuple[int, str]] = set()   # (block id, node) pairs not to retry
-        self._fetch_locations(0)
+        if located is None:
+            self._fetch_locations(0)
+        else:
+            self._use_locations(located)
 
     @property
     def length(self) -> int:
@@ -187,6 +192,9 @@ class DFSInputStream(io.RawIOBase):
     def _fetch_locations(self, offset: int) -> None:
         located = self.nn.call("GetBlockLocations", nn_pb.GetBlockLocationsRequest(
             path=self.path, offset=offset, length=LOCATIONS_PREFETCH_BYTES, client_node=self.client_node))
+        self._use_locations(located)
+
+    def _use_locations(self, located: nn_pb.LocatedBlocks) -> None:
         self._length = located.file_length
         self._blocks = sorted(located.blocks, key=lambda b: b.offset)
         self._starts = [b.offset for b in self._blocks]

@@ -195,9 +195,11 @@ def get_tree(client: "Client", remote: str, local: pathlib.Path, overwrite: bool
         raise errors.FileExists(f"{target}: local file exists (and is not a directory)")
     if not target.parent.is_dir():
         raise errors.FileNotFound(f"{target.parent}: no such local directory")
-    entries = client.ls(remote, recursive=True)
+    # With every file's block locations (one listing, not a round trip per file).
+    listed = list(client._walk(remote, recursive=True, need_locations=True))
     prefix = len(remote) + (0 if remote == "/" else 1)
-    plan = [(e, target / e["path"][prefix:]) for e in entries]
+    plan = [(e, target / e["path"][prefix:]) for e, _ in listed]
+    located = {e["path"]: blocks for e, blocks in listed}
     for entry, dest in plan:
         if entry["type"] == "file" and dest.is_dir():
             raise errors.FileExists(f"{dest}: is a local directory")
@@ -212,7 +214,7 @@ def get_tree(client: "Client", remote: str, local: pathlib.Path, overwrite: bool
 
     def download(remote_path: str, dest: pathlib.Path) -> Callable[[ProgressFn], None]:
         def copy(counted: ProgressFn) -> None:
-            client._download(remote_path, dest, overwrite, counted, verify)
+            client._download(remote_path, dest, overwrite, counted, verify, located[remote_path])
         return copy
 
     copy_files([(str(dest), download(e["path"], dest)) for e, dest in plan if e["type"] == "file"],

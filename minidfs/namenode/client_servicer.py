@@ -8,7 +8,7 @@ from __future__ import annotations
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.fsck import FsckReport
 from minidfs.namenode.retry_cache import RpcKey, rpc_key
-from minidfs.namenode.views import FileView, LocatedBlockView, NodeRef
+from minidfs.namenode.views import FileView, LocatedBlocksView, LocatedBlockView, NodeRef
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc import client_namenode_pb2_grpc as pb_grpc
 from minidfs.rpc import common_pb2
@@ -31,6 +31,12 @@ def located_block(view: LocatedBlockView) -> common_pb2.LocatedBlock:
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
         offset=view.offset, locations=[datanode_id(r) for r in view.locations],
         corrupt=view.corrupt)
+
+
+def located_blocks(view: LocatedBlocksView) -> pb.LocatedBlocks:
+    return pb.LocatedBlocks(file_length=view.file_length,
+                            blocks=[located_block(b) for b in view.blocks],
+                            under_construction=view.under_construction)
 
 
 def fsck_response(report: FsckReport) -> pb.FsckResponse:
@@ -104,11 +110,8 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetBlockLocations(self, request, context):
-        view = self.ops.get_block_locations(request.path, request.offset, request.length,
-                                            request.client_node)
-        return pb.LocatedBlocks(file_length=view.file_length,
-                                blocks=[located_block(b) for b in view.blocks],
-                                under_construction=view.under_construction)
+        return located_blocks(self.ops.get_block_locations(
+            request.path, request.offset, request.length, request.client_node))
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
@@ -117,7 +120,12 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     @rpc_errors
     async def ListStatus(self, request, context):
         entries, more = self.ops.list_status(request.path, request.start_after, request.limit)
-        return pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+        response = pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+        if request.need_locations:
+            for entry in entries:
+                response.locations.append(pb.LocatedBlocks() if entry.is_dir else located_blocks(
+                    self.ops.get_block_locations(entry.path, 0, 0, request.client_node)))
+        return response
 
     @rpc_errors
     async def Delete(self, request, context):
