@@ -218,6 +218,7 @@ class _Downstream:
         self.nodes = nodes
         self.peers = ctx.peers
         self.error = ""
+        self.connected_ok = False
         self.call = ctx.peers.write_block_raw(nodes[0].address)(timeout=channels.DATA_STREAM_DEADLINE_S)
 
     def _fail(self, why: str) -> None:
@@ -230,10 +231,20 @@ class _Downstream:
     async def forward(self, request: bytes) -> None:
         if self.error:
             return
+        # A write waits for the connection (and later for flow control): bounded, so
+        # a hung downstream cannot stop this node from writing and acking its own
+        # status (the receiver forwards before it writes locally).
+        timeout = DOWNSTREAM_ACK_TIMEOUT_S if self.connected_ok else (
+            DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * len(self.nodes))
         try:
-            await self.call.write(request)
+            await asyncio.wait_for(self.call.write(request), timeout)
+        except asyncio.TimeoutError:
+            self._fail(f"cannot forward: not taken within {timeout:g}s")
         except (grpc.RpcError, asyncio.InvalidStateError) as e:
             self._fail(f"cannot forward: {_rpc_text(e)}")
+        except asyncio.CancelledError:
+            _reraise_if_task_cancelled()
+            self._fail("cannot forward: the call was given up")
 
     async def done_writing(self) -> None:
         if not self.error:
@@ -241,6 +252,8 @@ class _Downstream:
                 await self.call.done_writing()
             except (grpc.RpcError, asyncio.InvalidStateError) as e:
                 self._fail(f"cannot close the stream: {_rpc_text(e)}")
+            except asyncio.CancelledError:
+                _reraise_if_task_cancelled()
 
     async def connected(self) -> None:
         """Waits for the downstream's "connected" (its initial metadata); a node that
@@ -250,6 +263,7 @@ class _Downstream:
         timeout = DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * len(self.nodes)
         try:
             await asyncio.wait_for(self.call.initial_metadata(), timeout)
+            self.connected_ok = True
         except asyncio.TimeoutError:
             self._fail(f"not connected within {timeout:g}s")
         except (grpc.RpcError, asyncio.InvalidStateError) as e:
@@ -277,6 +291,15 @@ class _Downstream:
 
     def close(self) -> None:
         self.call.cancel()
+
+
+def _reraise_if_task_cancelled() -> None:
+    """A write on a call that _fail cancelled (a downstream that never connected)
+    raises CancelledError too: only the task's own cancellation goes on up, or the
+    receiver would die without queuing this node's status and no ack would come."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 def _rpc_text(e: BaseException) -> str:

@@ -149,3 +149,23 @@ def test_datanode_killed_while_its_pooled_channel_is_idle(cluster, tmp_path, sta
                 assert fs.cat(f"/idle/w{i}") == data
         finally:
             start_datanode(victim)
+
+
+def test_hung_datanode_in_a_small_file_pipeline_is_named_and_left_out(cluster, fs, wait_until):
+    """A small file's first request is its header, data and `last` at once; the
+    "connected" signal (initial metadata) still names a node that hangs (SIGSTOP)
+    within the setup timeout, and the write goes on without it."""
+    data = os.urandom(10_000)
+    victim = "dn3"        # never the writer's local first node (dn1): found by a DataNode
+    cluster.kill(victim, "STOP")
+    try:
+        started = time.monotonic()
+        with fs.open("/hung/a", "wb", replication=3) as f:
+            f.write(data)
+        # Not the 60 s ack timeout: at most the setup timeouts of two hops, with slack.
+        assert time.monotonic() - started < 40.0
+        [block] = fs.stat("/hung/a")["blocks"]
+        assert victim not in block["locations"] and len(block["locations"]) == 2
+        assert fs.cat("/hung/a") == data
+    finally:
+        cluster.kill(victim, "CONT")
