@@ -5,10 +5,13 @@ into 64 KiB packets (the checksum unit); REQUEST_PACKETS packets travel in one
 WriteBlock request because Python gRPC pays per message. Up to WINDOW_PACKETS
 packets are in flight un-acked: the caller's thread builds and queues requests,
 gRPC's thread streams them, and an ack-reader thread retires them, so the
-pipeline never runs stop-and-wait. For every block: AddBlock (committing the
-previous one with its length), a setup request that must be acked by every
-target (else AbandonBlock and AddBlock again excluding the failed node), the
-data, then `last=true` and every ack. close() finalizes the last block and calls
+pipeline never runs stop-and-wait. For every block: its targets (from Create for
+the first block, else AddBlock, committing the previous one with its length, as
+soon as a byte for it is written), then its first request carrying the pipeline
+header, which must be acked by every target before more is sent (else
+AbandonBlock and AddBlock again excluding the failed node), the rest of the
+data, then `last=true` and every ack. A small file is one request: header, data
+and `last`. close() finalizes the last block and calls
 Complete until the NameNode says done. close() returns only when every DataNode
 of every pipeline has acked every byte.
 
@@ -286,7 +289,11 @@ class DFSOutputStream(io.RawIOBase):
         self._own_pool = pool is None
         self._pool = ChannelPool(max_channels=4) if pool is None else pool
         self._leases: dict[str, Lease] = {}
-        self._first_block = first_block
+        # The next block's targets, allocated before its first request is sent: by
+        # Create for the first block, by AddBlock as soon as a byte for a later block
+        # is written (as before the header carried data, so close() still has no
+        # NameNode call left but Complete once every byte is buffered).
+        self._next_block = first_block
         self._failed = False
         self.bytes_written = 0
         # Set once every byte is acked and Complete is sent: from here a failure may
@@ -305,6 +312,8 @@ class DFSOutputStream(io.RawIOBase):
         try:
             done = 0
             while done < len(view):
+                if self._pipeline is None and self._next_block is None:
+                    self._next_block = self._add_block([])
                 block_length = self._pipeline.length if self._pipeline is not None else 0
                 target = min(self._request_bytes, self.block_size - block_length)
                 take = min(target - len(self._buf), len(view) - done)
@@ -372,15 +381,18 @@ class DFSOutputStream(io.RawIOBase):
             lease.release()
         self._pool.forget(address)
 
+    def _add_block(self, excluded: list[str]) -> common.LocatedBlock:
+        return self.nn.call("AddBlock", nn_pb.AddBlockRequest(
+            path=self.path, client_name=self.client_name, previous=self._previous,
+            excluded_nodes=excluded))
+
     def _open_block(self, first: bytes | bytearray | memoryview, last: bool) -> _BlockPipeline:
         excluded: list[str] = []
         last_error = ""
         for _ in range(PIPELINE_SETUP_ATTEMPTS):
-            located, self._first_block = self._first_block, None
-            if located is None or excluded:
-                located = self.nn.call("AddBlock", nn_pb.AddBlockRequest(
-                    path=self.path, client_name=self.client_name, previous=self._previous,
-                    excluded_nodes=excluded))
+            located, self._next_block = self._next_block, None
+            if located is None:
+                located = self._add_block(excluded)
             if not located.locations:
                 raise errors.PipelineError(f"{self.path}: the NameNode gave no DataNode for a new block")
             pipeline = _BlockPipeline(self.path, located, self.chunk_size,
@@ -429,12 +441,12 @@ class DFSOutputStream(io.RawIOBase):
                     if self._pipeline is not None or self._buf:
                         self._send(self._buf, last=True)
                         self._buf.clear()
-                    if self._first_block is not None:
+                    if self._next_block is not None:
                         # An empty file: give back the block Create handed out.
                         self.nn.call("AbandonBlock", nn_pb.AbandonBlockRequest(
                             path=self.path, client_name=self.client_name,
-                            block=self._first_block.block))
-                        self._first_block = None
+                            block=self._next_block.block))
+                        self._next_block = None
                     self._complete()
                 except BaseException:
                     self._fail()
