@@ -8,6 +8,7 @@ import click
 import minidfs
 from minidfs.cli.admin_commands import admin_group
 from minidfs.cli.cluster_commands import cluster_group
+from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
@@ -21,11 +22,12 @@ from minidfs.cli.ha_commands import ha_group
               help="Cluster file (default $MINIDFS_HOME/cluster.toml or ./.minidfs/cluster.toml).")
 @click.option("--home", type=click.Path(file_okay=False),
               help="Cluster home folder holding cluster.toml.")
+@click.option("--user", help="Act as this user (simple mode; default $MINIDFS_USER, else the OS user).")
 @click.version_option(minidfs.__version__, prog_name="minidfs")
 @click.pass_context
-def cli(ctx: click.Context, conf: str | None, home: str | None) -> None:
-    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /."""
-    ctx.obj = CliState(conf, home)
+def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None) -> None:
+    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /user/<user>."""
+    ctx.obj = CliState(conf, home, user)
 
 
 for _command in COMMANDS:
