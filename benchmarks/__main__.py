@@ -32,6 +32,7 @@ GROUPS = (
     ("bench_wordcount", ("wordcount", "wordcount_inmapper")),
     ("bench_failover", ("failover",)),
     ("bench_webhdfs", ("webhdfs_put", "webhdfs_get")),
+    ("bench_small_files", ("small_files",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)
 

@@ -41,6 +41,8 @@ class Sizes:
     wordcount_peers: bool = False
     # Failover: SIGKILLs of the active NameNode measured (the figure is their median).
     failover_runs: int = 5
+    # Small files: how many 10 KiB files the tree copies move.
+    small_files: int = 1000
 
 
 FULL = Sizes("full", put_bytes=256 * MIB, nn_ops_per_client=1500,
@@ -48,12 +50,12 @@ FULL = Sizes("full", put_bytes=256 * MIB, nn_ops_per_client=1500,
              wordcount_bytes=200_000_000, wordcount_peers=True, failover_runs=5)
 QUICK = Sizes("quick", put_bytes=64 * MIB, nn_ops_per_client=300,
               nn_memory_files=20_000, rereplication_bytes=64 * MIB,
-              wordcount_bytes=30_000_000, failover_runs=3)
+              wordcount_bytes=30_000_000, failover_runs=3, small_files=300)
 # For the smoke test only: checks every code path and the JSON shape, not speed.
 # A short dead interval keeps the re-replication benchmark from idling 10 s.
 SMOKE = Sizes("smoke", put_bytes=4 * MIB, nn_ops_per_client=20,
               nn_memory_files=2_000, rereplication_bytes=4 * MIB, dead_node_interval_s=3.0,
-              wordcount_bytes=400_000, failover_runs=1)
+              wordcount_bytes=400_000, failover_runs=1, small_files=30)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,6 +49,8 @@ class Settings:
     block_report_interval_s: float = 60.0
     lease_soft_limit_s: float = 30.0
     lease_hard_limit_s: float = 120.0
+    # Files a directory put / get keeps in flight (the shell's --threads overrides).
+    client_copy_threads: int = 16
     checkpoint_txns: int = 50_000
     checkpoint_interval_s: float = 600.0
     safemode_threshold: float = 0.999

@@ -111,7 +111,8 @@ def run(spec: dict, reporter: Reporter) -> Counters:
                                                         text_out=out, progress=reporter.progress))
     else:
         fetcher = Fetcher(jobtracker, attempt.job_id, spec["attempt_id"], attempt.index,
-                          scratch, lambda f: reporter.progress(f * SHUFFLE_SHARE))
+                          scratch, lambda f: reporter.progress(f * SHUFFLE_SHARE),
+                          fs.client.channel_pool)
         runs = fetcher.fetch_all(spec["num_maps"])
         counters.increment(C.FRAMEWORK, "reduce_shuffle_bytes", fetcher.bytes_fetched)
         _commit_output(fs, jobtracker, spec, ids.part_name(ids.REDUCE, attempt.index),

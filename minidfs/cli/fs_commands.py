@@ -16,30 +16,42 @@ import click
 
 from minidfs import errors
 from minidfs.cli import format as fmt
-from minidfs.cli.common import SIZE, progress, reports_errors, state
+from minidfs.cli.common import SIZE, progress, reports_errors, state, tree_progress
 from minidfs.client import tree_copy
 
 COPY_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+THREADS = click.option(
+    "-t", "--threads", type=click.IntRange(min=1),
+    help="Files of a directory copy in flight at once (default: client_copy_threads, 16).")
 
 
 @click.command()
 @click.option("-f", "--force", is_flag=True, help="Replace an existing file.")
 @click.option("--replication", type=click.IntRange(min=1), help="Replicas per block.")
 @click.option("--block-size", type=SIZE, help="Block size, e.g. 64KiB, 1MiB, 128M.")
+@THREADS
 @click.argument("local")
 @click.argument("remote")
 @reports_errors
-def put(force: bool, replication: int | None, block_size: int | None, local: str,
-        remote: str) -> None:
+def put(force: bool, replication: int | None, block_size: int | None, threads: int | None,
+        local: str, remote: str) -> None:
     """Copy LOCAL (a file, a directory, or - for stdin) to REMOTE (into it, if a directory)."""
     client = state().client()
     if local == "-":
         client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
                    replication=replication, block_size=block_size)
         return
+    if os.path.isdir(local):
+        files = tree_copy.local_tree(pathlib.Path(local))[1] if sys.stderr.isatty() else []
+        with tree_progress(len(files), sum(size for _, size in files), f"put {local}") as line:
+            client.put(local, remote, overwrite=force, replication=replication,
+                       block_size=block_size, threads=threads,
+                       progress=line.add_bytes if line else None,
+                       files_progress=line.file_done if line else None)
+        return
     size = os.path.getsize(local) if os.path.isfile(local) else None
-    if os.path.isdir(local) and sys.stderr.isatty():
-        size = tree_copy.tree_size(pathlib.Path(local))
     with progress(size, f"put {local}") as bar:
         client.put(local, remote, overwrite=force, replication=replication,
                    block_size=block_size, progress=bar)
@@ -47,15 +59,22 @@ def put(force: bool, replication: int | None, block_size: int | None, local: str
 
 @click.command()
 @click.option("-f", "--force", is_flag=True, help="Replace an existing local file.")
+@THREADS
 @click.argument("remote")
 @click.argument("local")
 @reports_errors
-def get(force: bool, remote: str, local: str) -> None:
+def get(force: bool, threads: int | None, remote: str, local: str) -> None:
     """Copy REMOTE (a file or a directory) to LOCAL (into it, if a directory)."""
     client = state().client()
-    size = client.du(remote)["length"] if sys.stderr.isatty() else None
-    with progress(size, f"get {remote}") as bar:
-        client.get(remote, local, overwrite=force, progress=bar)
+    usage = client.du(remote) if sys.stderr.isatty() else None
+    if usage is not None and usage["directories"]:
+        with tree_progress(usage["files"], usage["length"], f"get {remote}") as line:
+            client.get(remote, local, overwrite=force, threads=threads,
+                       progress=line.add_bytes if line else None,
+                       files_progress=line.file_done if line else None)
+        return
+    with progress(usage["length"] if usage else None, f"get {remote}") as bar:
+        client.get(remote, local, overwrite=force, progress=bar, threads=threads)
 
 
 @click.command()

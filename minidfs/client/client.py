@@ -27,6 +27,7 @@ import os
 import pathlib
 import secrets
 import socket
+import stat as stat_mode
 import threading
 from typing import IO, Any, Callable, Iterator
 
@@ -34,6 +35,7 @@ from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.rpc import client_namenode_pb2 as pb
+from minidfs.rpc.channel_pool import ChannelPool
 
 log = logging.getLogger("minidfs.client")
 
@@ -187,6 +189,8 @@ class Client:
         self._lease = _LeaseRenewer(self._nn, self.client_name, interval_s)
         self._writers: set[_LeasedWriter] = set()
         self._writers_lock = threading.Lock()
+        # Every DataNode channel of this client's streams, reused across files.
+        self.channel_pool = ChannelPool()
         self._closed = False
 
     @property
@@ -283,26 +287,30 @@ class Client:
         status = self._info(path)
         if not status.is_dir:
             return [entry_dict(status)]
-        return list(self._walk(path, recursive))
+        return [entry for entry, _ in self._walk(path, recursive)]
 
-    def _walk(self, root: str, recursive: bool) -> Iterator[dict[str, Any]]:
+    def _walk(self, root: str, recursive: bool, need_locations: bool = False
+              ) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(entry dict, its LocatedBlocks with need_locations else None) under root."""
         # An explicit stack: paths may be nested deeper than Python's recursion limit.
-        stack = [self._list_dir(root)]
+        stack = [self._list_dir(root, need_locations)]
         while stack:
-            status = next(stack[-1], None)
+            status, located = next(stack[-1], (None, None))
             if status is None:
                 stack.pop()
                 continue
-            yield entry_dict(status)
+            yield entry_dict(status), located
             if recursive and status.is_dir:
-                stack.append(self._list_dir(status.path))
+                stack.append(self._list_dir(status.path, need_locations))
 
-    def _list_dir(self, path: str) -> Iterator[Any]:
+    def _list_dir(self, path: str, need_locations: bool) -> Iterator[tuple[Any, Any]]:
         start_after = ""
         while True:
             page = self._nn.call("ListStatus", pb.ListStatusRequest(
-                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT))
-            yield from page.entries
+                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT,
+                need_locations=need_locations, client_node=self.client_node))
+            located = page.locations if need_locations else [None] * len(page.entries)
+            yield from zip(page.entries, located)
             if not page.has_more or not page.entries:
                 return
             start_after = paths.basename(page.entries[-1].path)
@@ -376,10 +384,11 @@ class Client:
             return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
         return stream
 
-    def _input_stream(self, path: str, verify: bool) -> io.RawIOBase:
+    def _input_stream(self, path: str, verify: bool, located: Any = None) -> io.RawIOBase:
         from minidfs.client.input_stream import DFSInputStream
 
-        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify)
+        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
+                              pool=self.channel_pool, located=located)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,
                      block_size: int | None) -> _LeasedWriter:
@@ -390,14 +399,17 @@ class Client:
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
-            client_node=self.client_node, create_parent=True,
-            mode=fsmode.apply_umask(fsmode.FILE_DEFAULT, self._umask))).status
+            client_node=self.client_node, create_parent=True, add_block=True,
+            mode=fsmode.apply_umask(fsmode.FILE_DEFAULT, self._umask)))
+        status = created.status
         settings = self.conf.settings
         raw = DFSOutputStream(
             self._nn, path, self.client_name,
-            block_size=created.block_size or block_size or settings.block_size_bytes,
-            replication=created.replication or replication or settings.replication,
-            chunk_size=settings.chunk_size_bytes, client_node=self.client_node)
+            block_size=status.block_size or block_size or settings.block_size_bytes,
+            replication=status.replication or replication or settings.replication,
+            chunk_size=settings.chunk_size_bytes, client_node=self.client_node,
+            pool=self.channel_pool,
+            first_block=created.first_block if created.HasField("first_block") else None)
         writer = _LeasedWriter(raw, self._writer_closed)
         with self._writers_lock:
             self._writers.add(writer)
@@ -411,15 +423,19 @@ class Client:
 
     def put(self, local: str | os.PathLike[str] | IO[bytes], remote: str,
             overwrite: bool = False, replication: int | None = None,
-            block_size: int | None = None, *, progress: ProgressFn | None = None) -> str:
+            block_size: int | None = None, *, progress: ProgressFn | None = None,
+            threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a local file (or a readable binary stream) to `remote`; into it when
         `remote` is a directory. Returns the DFS path written. A failed copy removes
-        the partial file. A local directory is copied whole (tree_copy.py)."""
+        the partial file. A local directory is copied whole (tree_copy.py), `threads`
+        files at a time (default: settings.client_copy_threads)."""
         remote = self.resolve(remote)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
             return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]
-                                      replication, block_size, progress)
+                                      replication, block_size, progress,
+                                      self._copy_threads(threads), files_progress)
         # The local side first: a typo in a local name should not cost a round trip.
         source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
         with source as stream:
@@ -438,7 +454,7 @@ class Client:
         writer = self._open_writer(target, overwrite, replication, block_size)
         try:
             with writer:
-                _copy(source, writer, progress)
+                _copy(source, writer, progress, _local_size(source))
         except (errors.OutcomeUnknownError, OutcomeUnknownInterrupt) as e:
             if writer.raw.completing:
                 # Every byte was acked before the close's Complete, so the file is
@@ -464,27 +480,51 @@ class Client:
                     f"file could not be removed ({e})") from None
 
     def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
-            progress: ProgressFn | None = None, verify: bool = True) -> str:
+            progress: ProgressFn | None = None, verify: bool = True, threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a DFS file to a local path (into it when it is a directory). The
         local file appears whole or not at all. Returns the local path written. A DFS
-        directory is copied whole (tree_copy.py)."""
+        directory is copied whole (tree_copy.py), `threads` files at a time."""
         remote = self.resolve(remote)
         if self._info(remote).is_dir:
-            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify)
+            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify,
+                                      self._copy_threads(threads), files_progress)
         target = pathlib.Path(local)
         if target.is_dir():
             target = target / paths.basename(remote)
         if target.exists() and not overwrite:
             raise errors.FileExists(f"{target}: local file exists")
+        self._download(remote, target, overwrite, progress, verify)
+        return str(target)
+
+    def _download(self, remote: str, target: pathlib.Path, overwrite: bool,
+                  progress: ProgressFn | None, verify: bool, located: Any = None) -> None:
+        """Copies DFS file `remote` to exactly `target`, written aside and renamed, so
+        the name only ever holds a whole file (the partial one goes on any error).
+        `located`: its block locations when a listing brought them already."""
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
         try:
-            with self.open(remote, "rb", verify=verify) as source, open(partial, "wb") as sink:
-                _copy(source, sink, progress)
+            # The raw stream: it fills a whole buffer per call, a BufferedReader
+            # would only add a copy.
+            with self._input_stream(remote, verify, located) as source, \
+                    open(partial, "wb") as sink:
+                _copy(source, sink, progress, source.length)
             os.replace(partial, target)
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            if e.filename in (None, str(partial)) and e.strerror:
+                # Name the file the user asked for, not our temporary one (disk full).
+                raise OSError(e.errno, e.strerror, str(target)) from None
+            raise
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return str(target)
+
+    def _copy_threads(self, threads: int | None) -> int:
+        count = self.conf.settings.client_copy_threads if threads is None else threads
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise errors.InvalidArgument(f"{count}: threads must be a positive integer")
+        return count
 
     def cat(self, path: str) -> bytes:
         with self.open(path, "rb") as f:
@@ -505,6 +545,7 @@ class Client:
             except (errors.MinidfsError, OSError) as e:
                 log.warning("closing a file left open failed: %s", e)
         self._lease.close()
+        self.channel_pool.close()
         self._nn.close()
 
     def __enter__(self) -> "Client":
@@ -518,9 +559,13 @@ class Client:
                 f"client_name={self.client_name!r})")
 
 
-def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> None:
-    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer."""
-    buffer = bytearray(COPY_CHUNK_BYTES)
+def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None,
+          size_hint: int | None = None) -> None:
+    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer (no
+    bigger than a known size needs, plus one byte to see the end: a 10 KiB file
+    should not zero 4 MiB)."""
+    buffer = bytearray(COPY_CHUNK_BYTES if size_hint is None else
+                       max(1, min(COPY_CHUNK_BYTES, size_hint + 1)))
     view = memoryview(buffer)
     readinto = getattr(source, "readinto", None)
     while True:
@@ -535,3 +580,13 @@ def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> No
         sink.write(chunk)
         if progress is not None:
             progress(n)
+
+
+def _local_size(stream: IO[bytes]) -> int | None:
+    """The size of a local regular file behind stream, None for a pipe or socket."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    # (An empty-looking regular file may be /proc-like: no hint then.)
+    return info.st_size if stat_mode.S_ISREG(info.st_mode) and info.st_size else None

@@ -58,7 +58,8 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
 
     @rpc_errors
     async def WriteBlock(self, request_iterator, context):
-        async for ack in write_pipeline.serve(self.ctx, request_iterator):
+        async for ack in write_pipeline.serve(self.ctx, request_iterator,
+                                              lambda: context.send_initial_metadata(())):
             yield ack
 
     @rpc_errors

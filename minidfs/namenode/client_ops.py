@@ -27,6 +27,9 @@ from minidfs.namenode.views import (
 
 MAX_BAD_REPLICAS_PER_REPORT = 10_000
 MAX_EXCLUDED_NODES = 1_000
+# How long a Complete waits for its last block's first replica report before
+# answering "not yet" (the client then retries with backoff).
+COMPLETE_WAIT_S = 1.0
 
 
 def file_view(node: INode, path: str | None = None) -> FileView:
@@ -163,6 +166,15 @@ class ClientOperations:
         return LocatedBlockView(block.id, block.genstamp, 0, self._offset(block),
                                 self._refs(targets))
 
+    async def first_block(self, path: str, client: str) -> LocatedBlockView | None:
+        """The first block of a file just created, for a Create that asked for it (one
+        round trip fewer per file); None when it cannot be had: the file is created
+        all the same, and the client's own AddBlock then meets the error."""
+        try:
+            return await self.add_block(path, client, None, [])
+        except errors.MinidfsError:
+            return None
+
     async def abandon_block(self, path: str, client: str, block_id: int) -> None:
         paths.validate(path)
         check_id(block_id, f"{path}: block")
@@ -172,6 +184,7 @@ class ClientOperations:
         paths.validate(path)
         last = block_arg(last, f"{path}: last block")
         fs = self.fs
+        await self._await_last_replica(path, last)
         fs.safemode.check(path)
         file = fs.ns.get_file(path)
         if file.client is None:
@@ -185,6 +198,20 @@ class ClientOperations:
             fs.log_edits(fs.ns.close(path, wall_ms()))
         await fs.sync()
         return done
+
+    async def _await_last_replica(self, path: str, last: tuple[int, int, int] | None) -> None:
+        """Holds a Complete until a DataNode has reported the last block finalized
+        (at most COMPLETE_WAIT_S): the client has the acks already, the report is a
+        few ms behind, and answering "not yet" would cost the client a sleep and a
+        second call. Everything is checked afresh afterwards."""
+        deadline_ms = mono_ms() + int(COMPLETE_WAIT_S * 1000)
+        while (remaining_ms := deadline_ms - mono_ms()) > 0:
+            file = self.fs.ns.get(path)
+            if (last is None or not isinstance(file, INodeFile) or not file.blocks
+                    or file.blocks[-1].id != last[0]
+                    or self.fs.bm.has_finalized_replica(file.blocks[-1])):
+                return
+            await self.fs.replica_news(remaining_ms / 1000)
 
     async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None,
                      caller: Caller | None = None) -> bool:

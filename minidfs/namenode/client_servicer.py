@@ -12,7 +12,7 @@ from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.permission_checker import Caller
 from minidfs.namenode.fsck import FsckReport
 from minidfs.namenode.retry_cache import RpcKey, rpc_key
-from minidfs.namenode.views import FileView, LocatedBlockView, NodeRef
+from minidfs.namenode.views import FileView, LocatedBlocksView, LocatedBlockView, NodeRef
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc import client_namenode_pb2_grpc as pb_grpc
 from minidfs.rpc import common_pb2
@@ -36,6 +36,12 @@ def located_block(view: LocatedBlockView) -> common_pb2.LocatedBlock:
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
         offset=view.offset, locations=[datanode_id(r) for r in view.locations],
         corrupt=view.corrupt)
+
+
+def located_blocks(view: LocatedBlocksView) -> pb.LocatedBlocks:
+    return pb.LocatedBlocks(file_length=view.file_length,
+                            blocks=[located_block(b) for b in view.blocks],
+                            under_construction=view.under_construction)
 
 
 def fsck_response(report: FsckReport) -> pb.FsckResponse:
@@ -91,7 +97,12 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             request.path, request.overwrite, request.replication, request.block_size,
             request.client_name, request.client_node, request.create_parent, rpc_id(request),
             self._caller(context), request.mode if request.HasField("mode") else None)
-        return pb.CreateResponse(status=file_status(view))
+        response = pb.CreateResponse(status=file_status(view))
+        if request.add_block:
+            first = await self.ops.first_block(request.path, request.client_name)
+            if first is not None:
+                response.first_block.CopyFrom(located_block(first))
+        return response
 
     @rpc_errors
     async def AddBlock(self, request, context):
@@ -114,11 +125,9 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetBlockLocations(self, request, context):
-        view = self.ops.get_block_locations(request.path, request.offset, request.length,
-                                            request.client_node, self._caller(context))
-        return pb.LocatedBlocks(file_length=view.file_length,
-                                blocks=[located_block(b) for b in view.blocks],
-                                under_construction=view.under_construction)
+        return located_blocks(self.ops.get_block_locations(
+            request.path, request.offset, request.length, request.client_node,
+            self._caller(context)))
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
@@ -126,9 +135,16 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def ListStatus(self, request, context):
+        caller = self._caller(context)
         entries, more = self.ops.list_status(request.path, request.start_after, request.limit,
-                                             self._caller(context))
-        return pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+                                             caller)
+        response = pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+        if request.need_locations:
+            # Each file as its own GetBlockLocations would be: read permission checked.
+            for entry in entries:
+                response.locations.append(pb.LocatedBlocks() if entry.is_dir else located_blocks(
+                    self.ops.get_block_locations(entry.path, 0, 0, request.client_node, caller)))
+        return response
 
     @rpc_errors
     async def Delete(self, request, context):

@@ -97,6 +97,8 @@ class DatanodeOperations:
                         "copying them again", name, len(lost))
         for block_id, genstamp in lost:
             self.fs.bm.replica_lost(name, block_id, genstamp)
+        if received:
+            self.fs.replicas_reported()
         self._after_report()
 
     def _after_report(self) -> None:

@@ -81,6 +81,9 @@ class Namesystem:
         self.failed = asyncio.Event()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        # Set (and replaced) whenever DataNodes report replicas, so a Complete waiting
+        # for its last block's first finalized replica wakes at once (client_ops.py).
+        self._replica_news = asyncio.Event()
         self.reset()
 
     def reset(self) -> None:
@@ -100,6 +103,17 @@ class Namesystem:
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
         self._bulk_frees_released = 0     # bm.bulk_frees already followed by a trim
+
+    def replicas_reported(self) -> None:
+        news, self._replica_news = self._replica_news, asyncio.Event()
+        news.set()
+
+    async def replica_news(self, timeout_s: float) -> None:
+        """Returns when DataNodes next report replicas, or after timeout_s."""
+        try:
+            await asyncio.wait_for(self._replica_news.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
 
     # -------------------------------------------------------------- lifecycle
 
