@@ -1,14 +1,16 @@
 """The ClientNamenode operations: one method per RPC, plain values in and out.
 
 Called by client_servicer.py (which translates protobuf) and by tests. Each
-method validates its arguments (paths, ranges, names), then works through the
-namesystem: mutations go through `Namesystem.mutate` (safe mode, validate,
-apply, log, sync), reads look at the pure cores directly.
+method validates its arguments (paths, ranges, names, and the cluster's fs-limits
+through limits.py), then works through the namesystem: mutations go through
+`Namesystem.mutate` (safe mode, validate, apply, log, sync), reads look at the
+pure cores directly.
 """
 from __future__ import annotations
 
 from minidfs import errors, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
+from minidfs.namenode.limits import Limits
 from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
@@ -45,6 +47,7 @@ def block_arg(block: tuple[int, int, int] | None, what: str) -> tuple[int, int, 
 class ClientOperations:
     def __init__(self, fs: Namesystem) -> None:
         self.fs = fs
+        self.limits = Limits(fs.settings)
 
     # ------------------------------------------------------------ mutations
 
@@ -53,15 +56,25 @@ class ClientOperations:
 
     async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None) -> None:
         paths.validate(path)
-        await self.fs.mutate(path, lambda: self.fs.ns.mkdirs(path, parents, wall_ms()), rpc)
+
+        def validate() -> list:
+            records = self.fs.ns.mkdirs(path, parents, wall_ms())
+            if records:
+                self.limits.check_new_path(path)
+                self.limits.check_room(self.fs.ns, path)
+            return records
+
+        await self.fs.mutate(path, validate, rpc)
 
     async def create(self, path: str, overwrite: bool, replication: int, block_size: int,
                      client: str, client_node: str, create_parent: bool,
                      rpc: RpcKey | None = None) -> FileView:
         paths.validate(path)
-        namespace.check_client(client, path)
-        replication = replication or self.fs.settings.replication
-        block_size = block_size or self.fs.settings.block_size_bytes
+        limits = self.limits
+        limits.check_client_name(client, path)
+        limits.check_new_path(path)
+        replication = limits.check_replication(replication or self.fs.settings.replication, path)
+        block_size = limits.check_block_size(block_size or self.fs.settings.block_size_bytes, path)
 
         def validate() -> list:
             records = self.fs.ns.create(path, replication, block_size, client, overwrite,
@@ -70,6 +83,10 @@ class ClientOperations:
             if (isinstance(old, INodeFile) and old.client not in (None, client)
                     and not self.fs.leases.soft_expired(old.client, mono_ms())):
                 raise errors.LeaseError(f"{path}: file is being written by another client")
+            limits.check_room(self.fs.ns, path)
+            # Replacing a file this client has open closes that one: no more open.
+            replaced = isinstance(old, INodeFile) and old.client == client
+            limits.check_open_files(client, self.fs.leases.open_files(client) - replaced)
             return records
 
         await self.fs.mutate(path, validate, rpc)
@@ -91,6 +108,7 @@ class ClientOperations:
             if retry is not None:
                 chosen.append(retry)
                 return []
+            self.limits.check_another_block(fs.ns, path)
             file = fs.ns.get_file(path)
             chosen.extend(placement.choose_targets(
                 fs.registry.nodes.values(), file.replication, file.block_size,
@@ -151,14 +169,22 @@ class ClientOperations:
     async def rename(self, src: str, dst: str, rpc: RpcKey | None = None) -> None:
         paths.validate(src)
         paths.validate(dst)
-        await self.fs.mutate(src, lambda: self.fs.ns.rename(src, dst, wall_ms()), rpc)
+
+        def validate() -> list:
+            records = self.fs.ns.rename(src, dst, wall_ms())
+            if records:
+                self.limits.check_rename_room(self.fs.ns, src, dst)
+            return records
+
+        await self.fs.mutate(src, validate, rpc)
 
     async def set_replication(self, path: str, replication: int) -> None:
         paths.validate(path)
+        self.limits.check_replication(replication, path)
         await self.fs.mutate(path, lambda: self.fs.ns.set_replication(path, replication))
 
     def renew_lease(self, client: str) -> None:
-        namespace.check_client(client, "lease")
+        self.limits.check_client_name(client, "lease")
         self.fs.leases.renew(client, mono_ms())
 
     async def get_additional_datanodes(self, path: str, client: str, block: tuple[int, int],
