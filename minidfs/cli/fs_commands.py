@@ -32,6 +32,9 @@ def put(force: bool, replication: int | None, block_size: int | None, local: str
         remote: str) -> None:
     """Copy LOCAL (a file, a directory, or - for stdin) to REMOTE (into it, if a directory)."""
     client = state().client()
+    if block_size is not None:
+        # Before the Client's own check, to add the hint: a bare `64` means bytes.
+        client.limits.check_block_size(block_size, paths.normalize_user_path(remote), hint=True)
     if local == "-":
         client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
                    replication=replication, block_size=block_size)

@@ -28,6 +28,7 @@ from typing import IO, Any, Callable, Iterator
 from minidfs import config, errors, paths
 from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient
+from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
 
 log = logging.getLogger("minidfs.client")
@@ -166,6 +167,9 @@ class Client:
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
         self._nn = NamenodeClient(addresses)
+        # The cluster file's fs-limits, checked here first to fail before any call
+        # (the NameNode checks them again: it is the authority).
+        self.limits = Limits(self.conf.settings)
         self.client_name = (f"minidfs_{socket.gethostname()}_{os.getpid()}_"
                             f"{secrets.token_hex(4)}")
         self.client_node = find_client_node(self.conf) if client_node is None else client_node
@@ -221,6 +225,7 @@ class Client:
         if isinstance(replication, bool) or not isinstance(replication, int) or replication < 1:
             raise errors.InvalidArgument(f"{replication}: replication must be a positive integer")
         path = paths.normalize_user_path(path)
+        self.limits.check_replication(replication, path)
         targets = [e["path"] for e in self.ls(path, recursive=True) if e["type"] == "file"]
         for target in targets:
             self._nn.call("SetReplication",
@@ -338,6 +343,7 @@ class Client:
 
         if self._closed:
             raise errors.MinidfsError(f"{path}: client is closed")
+        self._check_write_options(path, replication, block_size)
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
@@ -354,6 +360,14 @@ class Client:
         self._lease.acquire()
         return writer
 
+    def _check_write_options(self, path: str, replication: int | None,
+                             block_size: int | None) -> None:
+        # None (or 0, the protocol's word for it) means the cluster default.
+        if replication:
+            self.limits.check_replication(replication, path)
+        if block_size:
+            self.limits.check_block_size(block_size, path)
+
     def _writer_closed(self, writer: _LeasedWriter) -> None:
         with self._writers_lock:
             self._writers.discard(writer)
@@ -366,6 +380,7 @@ class Client:
         `remote` is a directory. Returns the DFS path written. A failed copy removes
         the partial file. A local directory is copied whole (tree_copy.py)."""
         remote = paths.normalize_user_path(remote)
+        self._check_write_options(remote, replication, block_size)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
             return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]
