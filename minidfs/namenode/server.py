@@ -33,6 +33,7 @@ from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
 from minidfs.namenode.active_guard import ActiveGuard
 from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
+from minidfs.namenode.string_bound import StringBound
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
@@ -62,7 +63,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         ha = HaState(node.name, enabled=conf.settings.ha)
         fs = Namesystem(conf.settings, node.data_dir, ha=ha)
         controller = HaController(fs, conf, node) if ha.enabled else None
-        server = channels.aio_server(interceptors=[ActiveGuard(ha)] if ha.enabled else None)
+        guards = [StringBound(conf.settings.max_string_field_bytes)]
+        server = channels.aio_server(interceptors=guards + ([ActiveGuard(ha)] if ha.enabled else []))
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
             HaClientNamenodeServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(

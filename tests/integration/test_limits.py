@@ -87,6 +87,9 @@ def test_the_python_api_and_the_namenode_refuse_bad_block_sizes(fs, sh, tmp_path
     with pytest.raises(errors.InvalidArgument, match="max_replication"):
         fs.namenode.call("Create", pb.CreateRequest(
             path="/api/raw", client_name="raw", replication=513, create_parent=True))
+    with pytest.raises(errors.InvalidArgument, match="max_string_field_bytes"):
+        fs.namenode.call("Create", pb.CreateRequest(
+            path="/api/raw", client_name="raw", client_node="n" * 10_000, create_parent=True))
     assert counts(sh) == before
     assert not fs.exists("/api")
 

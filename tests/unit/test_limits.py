@@ -151,6 +151,21 @@ def test_settings_that_contradict_each_other_are_refused(settings: dict, named: 
         config.check_settings(Settings(**settings))
 
 
+def test_every_string_of_a_request_is_bounded() -> None:
+    from minidfs.namenode.string_bound import check_strings
+    from minidfs.rpc import client_namenode_pb2 as pb
+
+    check_strings(pb.CreateRequest(path="/" + "p" * 63, client_node="n" * 64), 64)
+    with pytest.raises(errors.InvalidArgument, match=r"^client_node: a string of 65 bytes, "
+                       r"more than the maximum 64 \(max_string_field_bytes\)$"):
+        check_strings(pb.CreateRequest(path="/p", client_node="n" * 65), 64)
+    with pytest.raises(errors.InvalidArgument, match="excluded_nodes: a string of 66 bytes"):
+        check_strings(pb.AddBlockRequest(excluded_nodes=["ok", "ü" * 33]), 64)   # UTF-8 bytes
+    nested = pb.DatanodeReportResponse(nodes=[pb.DatanodeInfo(replica_states={"k" * 65: 1})])
+    with pytest.raises(errors.InvalidArgument, match="replica_states"):
+        check_strings(nested, 64)                     # in a map inside a repeated message
+
+
 # ----------------------------------------------- through ClientOperations
 
 
