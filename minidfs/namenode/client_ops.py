@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from minidfs import errors, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
-from minidfs.namenode.limits import Limits
 from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
+from minidfs.namenode.limits import Limits
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
 from minidfs.namenode.views import (
