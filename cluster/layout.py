@@ -112,11 +112,13 @@ def plan(home: Home, *, datanodes: int, workers: int, ha: bool, block_size: int 
     if block_size is not None and block_size < 1:
         raise ConfigError(f"{block_size}: block size must be positive")
     names = node_names(datanodes, workers, ha)
-    ports = free_ports(len(names))
+    # Two ports a node: gRPC, then its HTTP face.
+    ports = free_ports(2 * len(names))
     nodes = {
-        name: config.NodeConfig(name=name, kind=kind, address=f"{LOOPBACK}:{port}",
+        name: config.NodeConfig(name=name, kind=kind, address=f"{LOOPBACK}:{ports[2 * i]}",
+                                http_address=f"{LOOPBACK}:{ports[2 * i + 1]}",
                                 data_dir=home.node_dir(name))
-        for (name, kind), port in zip(names, ports)
+        for i, (name, kind) in enumerate(names)
     }
     return config.ClusterConfig(
         path=home.conf_path, settings=make_settings(block_size, replication, ha, settings),

@@ -240,7 +240,7 @@ class LocalCluster:
     # ---- looking -----------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
-        """{"name", "kind", "role", "address", "pid", "state"} per node, in start order."""
+        """{"name", "kind", "role", "address", "http", "pid", "state"} per node, in start order."""
         conf = self._require_conf()
         ha_roles = self._ha_roles(conf)
         rows = []
@@ -251,6 +251,7 @@ class LocalCluster:
                 "kind": node.kind,
                 "role": _role(conf, node),
                 "address": node.address,
+                "http": node.http_address or None,
                 "pid": self._pid(node.name) if state != processes.STOPPED else None,
                 "state": state,
                 "log": str(self.home.log_path(node.name)),

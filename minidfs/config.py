@@ -89,6 +89,7 @@ class NodeConfig:
     rack: str = "/default"
     capacity_bytes: int = 0       # 0 = whatever the disk has
     slots: int = 0                # workers: task slots, 0 = number of cores
+    http_address: str = ""        # host:port of its HTTP face (docs/http.md); "" = none
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -206,6 +207,8 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
             raise ConfigError(f"nodes.{name}: kind must be one of {', '.join(NODE_KINDS)}")
         values = {k: v for k, v in raw.items() if k in node_fields}
         values["address"] = _check_address(name, raw.get("address"))
+        if raw.get("http_address"):
+            values["http_address"] = _check_address(f"{name}: http_address", raw["http_address"])
         data_dir = pathlib.Path(os.path.expanduser(str(raw.get("data_dir", f"nodes/{name}"))))
         values["data_dir"] = data_dir if data_dir.is_absolute() else (base / data_dir)
         extra = {k: v for k, v in raw.items() if k not in node_fields}
@@ -261,6 +264,8 @@ def dumps(config: ClusterConfig) -> str:
             pass
         values = {"kind": node.kind, "address": node.address, "data_dir": data_dir,
                   "rack": node.rack, "capacity_bytes": node.capacity_bytes, "slots": node.slots}
+        if node.http_address:
+            values["http_address"] = node.http_address
         values.update(node.extra)
         lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.rpc import channels
+from minidfs.web.face import HttpFace
 
 log = logging.getLogger("mapreduce.jobtracker")
 
@@ -33,6 +34,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     tracker = JobTracker(conf, DfsFileSystem(client), History(node.data_dir / "history"))
     server = channels.aio_server()
     jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
+    face = HttpFace(node, "jobtracker")
     ticker = None
     try:
         try:
@@ -46,12 +48,14 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
                   f"(port in use?)", file=sys.stderr)
             return 1
         await server.start()
+        await face.start()
         ticker = loop.create_task(tracker.run())
         log.info("serving on %s with %d workers configured", node.address, len(conf.workers))
         await stop.wait()
         log.info("stopping")
         return 0
     finally:
+        await face.stop()
         await server.stop(STOP_GRACE_S)
         if ticker is not None:
             ticker.cancel()

@@ -79,6 +79,7 @@ class WorkerDaemon:
         self.running: dict[str, RunningAttempt] = {}
         self.unsent: list[pb.AttemptResult] = []
         self.wake = asyncio.Event()
+        self.heard_from_jobtracker = False
         self._packages: dict[str, PackageInfo] = {}
         self._package_locks: dict[str, asyncio.Lock] = {}
         self._channel = channels.aio_channel(conf.jobtracker.address)
@@ -106,6 +107,7 @@ class WorkerDaemon:
                 await asyncio.sleep(self.interval_s)
                 continue
             failures = 0
+            self.heard_from_jobtracker = True
             del self.unsent[:len(sent)]
             self.interval_s = reply.heartbeat_interval_s or self.interval_s
             for attempt_id in reply.kill:
@@ -119,6 +121,9 @@ class WorkerDaemon:
             except asyncio.TimeoutError:
                 pass
             self.wake.clear()
+
+    def known_to_jobtracker(self) -> bool:
+        return self.heard_from_jobtracker
 
     async def stop(self) -> None:
         tasks = [entry.task for entry in self.running.values() if entry.task is not None]

@@ -17,6 +17,7 @@ from minidfs import errors
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.rpc import channels
+from minidfs.web.face import HttpFace
 
 log = logging.getLogger("mapreduce.worker")
 
@@ -39,7 +40,16 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
         print(f"minidfs worker {node.name}: cannot listen on {node.address} (port in use?)",
               file=sys.stderr)
         return 1
+    face = HttpFace(node, "worker")
+    face.ready = lambda: ((True, "known to the jobtracker") if worker.known_to_jobtracker()
+                          else (False, "not yet known to the jobtracker"))
     await server.start()
+    try:
+        await face.start()
+    except OSError as e:
+        await server.stop(0)
+        print(f"minidfs worker {node.name}: {e}", file=sys.stderr)
+        return 1
     heartbeats = loop.create_task(worker.run())
     log.info("serving on %s with %d slots beside %s", node.address, worker.slots,
              worker.datanode or "no DataNode")
@@ -50,6 +60,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     finally:
         heartbeats.cancel()
         await asyncio.gather(heartbeats, return_exceptions=True)
+        await face.stop()
         await worker.stop()
         await server.stop(STOP_GRACE_S)
 

@@ -86,7 +86,7 @@ def status(home: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(fmt.to_json({"nodes": nodes}))
         return
-    columns = fmt.STATUS_COLUMNS + ("ha_state", "nn_state")
+    columns = fmt.STATUS_COLUMNS + ("ha_state", "nn_state", "http")
     for line in fmt.table(([n.get(c) for c in columns] for n in nodes), [c.upper() for c in columns]):
         click.echo(line)
 

@@ -76,6 +76,10 @@ class NamenodeLink:
         self.highest_epoch = epoch
         return True
 
+    def registered_with_active(self) -> bool:
+        """Some NameNode that answered as active has this node's full block report."""
+        return any(s.registered and s.reported_epoch >= 0 for s in self._sessions)
+
     @property
     def datanode_id(self) -> common.DatanodeId:
         return common.DatanodeId(name=self.node.name, address=self.node.address, rack=self.node.rack)

@@ -22,6 +22,7 @@ from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
+from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
 log = logging.getLogger("minidfs.datanode")
@@ -54,6 +55,8 @@ class DataNode:
                                capacity_bytes=node.capacity_bytes)
         self.peers = Peers()
         self.server: object = None
+        self.face = HttpFace(node, "datanode")
+        self.face.ready = self._ready
         self.tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -80,6 +83,7 @@ class DataNode:
             raise errors.ConfigError(f"cannot listen on {self.node.address} (port in use?)")
         await server.start()
         self.server = server
+        await self.face.start()
         self.link.start()
         self.tasks.append(asyncio.get_running_loop().create_task(self.scanner.run()))
         replicas = self.storage.replicas()
@@ -88,7 +92,14 @@ class DataNode:
     def active_transfers(self) -> int:
         return len(self.ctx.active) + self.service.active_reads + self.commands.active_transfers
 
+    def _ready(self) -> tuple[bool, str]:
+        """/readyz: registered with the active NameNode."""
+        if self.link.registered_with_active():
+            return True, "registered with the active namenode"
+        return False, "not registered with an active namenode"
+
     async def stop(self) -> None:
+        await self.face.stop()
         if self.server is not None:
             await self.server.stop(STOP_GRACE_S)
         for task in self.tasks:

@@ -105,6 +105,10 @@ class JournalService(journal_pb2_grpc.JournalServicer):
         check_positive("epoch", info.epoch)
         return handle, info.epoch, info.committed_txid
 
+    def formatted(self) -> bool:
+        """Holds at least one journal (a NameNode has written to it): /readyz."""
+        return bool(self.journals)
+
     def close(self) -> None:
         for handle in self.journals.values():
             handle.storage.close()

@@ -13,6 +13,7 @@ from minidfs.config import ClusterConfig
 from minidfs.journalnode.journal_service import JournalService
 from minidfs import daemon_entry
 from minidfs.rpc import channels, journal_pb2_grpc
+from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.journalnode")
 # In-flight RPCs get this long to finish after SIGTERM.
@@ -29,13 +30,18 @@ async def serve(conf: ClusterConfig, name: str) -> None:
         server.add_insecure_port(channels.bind_address(node.address))
     except RuntimeError as e:
         raise daemon_entry.StartupError(f"cannot listen on {node.address}: {e}") from None
+    face = HttpFace(node, "journalnode")
+    face.ready = lambda: ((True, "journal formatted") if service.formatted()
+                          else (False, "journal not formatted yet"))
     stop = daemon_entry.stop_event()
     await server.start()
     log.info("serving on %s, data in %s", node.address, node.data_dir)
     try:
+        await face.start()
         await stop.wait()
         log.info("stopping")
     finally:
+        await face.stop()
         await server.stop(STOP_GRACE_S)
         service.close()
 

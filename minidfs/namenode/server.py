@@ -33,10 +33,11 @@ from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
 from minidfs.namenode.active_guard import ActiveGuard
 from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
-from minidfs.namenode.string_bound import StringBound
 from minidfs.namenode.ha_state import HaState
-from minidfs.namenode.namesystem import Namesystem
+from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.string_bound import StringBound
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
+from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
 
@@ -75,28 +76,44 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             raise StartupError(f"cannot listen on {node.address}: {e}") from None
         if port == 0:
             raise StartupError(f"cannot listen on {node.address}: address in use or unavailable")
+        face = HttpFace(node, "namenode")
+        face.ready = lambda: _namenode_ready(fs)
         if controller is not None:
-            return await _serve_ha(server, fs, controller, node)
+            return await _serve_ha(server, face, fs, controller, node)
         await fs.start()
         try:
             await server.start()
+            await face.start()
             log.info("namenode %s serving on %s", node.name, node.address)
             stopped = await _wait_for_stop(fs)
             log.info("namenode %s stopping (%s)", node.name, stopped)
+            await face.stop()
             await server.stop(STOP_GRACE_S)
         finally:
+            await face.stop()
             await fs.stop()
         return 1 if fs.failed.is_set() else 0
     finally:
         os.close(lock_fd)
 
 
-async def _serve_ha(server, fs: Namesystem, controller: HaController, node: NodeConfig) -> int:
+def _namenode_ready(fs: Namesystem) -> tuple[bool, str]:
+    """/readyz: ready means active and out of safe mode (a standby is alive, not ready)."""
+    if not fs.ha.serving(mono_ms()):
+        return False, f"not active ({fs.ha.role}, {fs.ha.word})"
+    if fs.safemode.on:
+        return False, "in safe mode"
+    return True, "active"
+
+
+async def _serve_ha(server, face: HttpFace, fs: Namesystem, controller: HaController,
+                    node: NodeConfig) -> int:
     """HA: a journal failure steps down instead of stopping; only a signal or a dead
     controller (e.g. corrupt edits read from the JournalNodes) ends the daemon."""
     await controller.start()
     try:
         await server.start()
+        await face.start()
         log.info("namenode %s serving on %s (HA, starting as standby)", node.name, node.address)
         loop = asyncio.get_running_loop()
         stop = daemon_entry.stop_event()
@@ -108,8 +125,10 @@ async def _serve_ha(server, fs: Namesystem, controller: HaController, node: Node
         if error is not None:
             print(f"minidfs namenode {node.name}: {error}", file=sys.stderr)
         log.info("namenode %s stopping (%s)", node.name, "controller failed" if crashed else "signal")
+        await face.stop()
         await server.stop(STOP_GRACE_S)
     finally:
+        await face.stop()
         await controller.stop()
     return 1 if crashed else 0
 

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.request
 
 import psutil
 import pytest
@@ -77,8 +78,12 @@ def test_status_json(home):
     assert nodes["nn1"]["role"] == "active" and nodes["dn1"]["kind"] == "datanode"
     table = ok(minidfs(home, "cluster", "status")).stdout.decode().splitlines()
     assert table[0].split() == ["NAME", "KIND", "ROLE", "ADDRESS", "PID", "STATE",
-                                "HA_STATE", "NN_STATE"]
+                                "HA_STATE", "NN_STATE", "HTTP"]
     assert nodes["dn1"]["nn_state"] == "live"
+    for node in nodes.values():
+        host, port = node["http"].rsplit(":", 1)
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=10) as reply:
+            assert reply.status == 200
 
 
 def test_second_up_is_refused(home):

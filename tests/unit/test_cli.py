@@ -109,7 +109,7 @@ def test_status_of_a_stopped_cluster(run, tmp_path):
     result = run("cluster", "status", "--json", "--home", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"nodes": [{
-        "name": "nn1", "kind": "namenode", "role": "active", "address": "127.0.0.1:1",
+        "name": "nn1", "kind": "namenode", "role": "active", "address": "127.0.0.1:1", "http": None,
         "pid": None, "state": "stopped", "log": str(tmp_path / "logs" / "nn1.log")}]}
     result = run("cluster", "kill", "--home", str(tmp_path), "nn1")
     assert result.exit_code == 1
