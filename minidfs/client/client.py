@@ -204,7 +204,7 @@ class Client:
         return self._info_or_none(paths.normalize_user_path(path)) is not None
 
     def mkdir(self, path: str, parents: bool = False) -> None:
-        path = paths.normalize_user_path(path)
+        path = self.limits.check_new_path(paths.normalize_user_path(path))
         self._nn.call("Mkdirs", pb.MkdirsRequest(path=path, parents=parents))
 
     def delete(self, path: str, recursive: bool = False) -> bool:
@@ -362,6 +362,7 @@ class Client:
 
     def _check_write_options(self, path: str, replication: int | None,
                              block_size: int | None) -> None:
+        self.limits.check_new_path(path)
         # None (or 0, the protocol's word for it) means the cluster default.
         if replication:
             self.limits.check_replication(replication, path)

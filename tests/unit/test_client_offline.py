@@ -138,3 +138,7 @@ def test_write_options_are_checked_before_any_call(tmp_path):
             fs.put(io.BytesIO(b"x"), "/a", replication=513)
         with pytest.raises(errors.InvalidArgument, match="max_replication"):
             fs.setrep("/a", 1000)
+        with pytest.raises(errors.InvalidPath, match="reserved"):
+            fs.mkdir("/.reserved/x")
+        with pytest.raises(errors.InvalidPath, match="max_path_depth"):
+            fs.put(io.BytesIO(b"x"), "/d" * 1001)
