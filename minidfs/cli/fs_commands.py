@@ -114,7 +114,7 @@ def rm(recursive: bool, path: tuple[str, ...]) -> None:
             raise errors.IsADirectory(f"{p}: is a directory (use rm -r)")
         if not client.delete(p, recursive=recursive):
             raise errors.FileNotFound(f"{p}: no such file or directory")
-        click.echo(f"Deleted {p}")
+        click.echo(f"Deleted {fmt.escape_name(p)}")
 
 
 @click.command()
@@ -157,7 +157,7 @@ def df(as_json: bool) -> None:
 def setrep(replication: int, path: str) -> None:
     """Set the replication of a file (or of every file below a directory)."""
     state().client().setrep(path, replication)
-    click.echo(f"Replication {replication} set: {paths.normalize_user_path(path)}")
+    click.echo(f"Replication {replication} set: {fmt.escape_name(paths.normalize_user_path(path))}")
 
 
 @click.command()
