@@ -72,6 +72,9 @@ class Settings:
     # the journal every ha_tail_interval_s.
     ha_lease_duration_s: float = 3.0
     ha_tail_interval_s: float = 0.2
+    # How long a client call keeps looking for an active NameNode before it gives up
+    # (failed, or "outcome unknown" for a change that may have applied; docs/outcomes.md).
+    client_failover_wait_s: float = 30.0
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0
@@ -197,6 +200,8 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     settings = Settings(**{k: v for k, v in raw_settings.items() if k in known})
     settings.extra = {k: v for k, v in raw_settings.items() if k not in known}
     check_settings(settings)
+    if not settings.client_failover_wait_s >= 0:
+        raise ConfigError("cluster: client_failover_wait_s must be a number of seconds >= 0")
     nodes: dict[str, NodeConfig] = {}
     node_fields = {f.name for f in dataclasses.fields(NodeConfig)} - {"extra", "name"}
     for name, raw in data.get("nodes", {}).items():

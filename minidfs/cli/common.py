@@ -2,8 +2,10 @@
 
 Used by the command modules in minidfs/cli/. A user error (a minidfs exception, a
 local OSError, an unreachable cluster) becomes exactly one line on stderr,
-`minidfs: <cmd>: <message>`, and exit status 1 — never a traceback. Usage errors
-stay click's (exit status 2).
+`minidfs: <cmd>: <message>`, and exit status 1 — never a traceback; a change that
+may have happened says so (`minidfs: mkdir: /q0: outcome unknown: ...`, exit 1;
+docs/outcomes.md). Usage errors stay click's (exit status 2). While a call waits
+for an active NameNode (after a second) one notice line goes to stderr first.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import functools
 import os
 import pathlib
 import sys
+import threading
 from typing import Any, Callable, Iterator, TypeVar
 
 import click
@@ -75,8 +78,24 @@ class CliState:
                     f"cluster not reachable at {path}: no cluster file "
                     "(start one with `minidfs cluster up`)")
             self._client = Client(conf=path)
+            self._client.namenode.on_wait = _say_waiting()
             click.get_current_context().call_on_close(self._client.close)
         return self._client
+
+
+WAITING_NOTICE = "waiting for an active NameNode… (Ctrl-C to stop)"
+
+
+def _say_waiting() -> Callable[[], None]:
+    """The NameNode client's on_wait for a command: the notice once, on stderr."""
+    line = f"minidfs: {command_name(click.get_current_context())}: {WAITING_NOTICE}"
+    said = threading.Event()   # the lease renewer's thread may wait too
+
+    def say() -> None:
+        if not said.is_set():
+            said.set()
+            click.echo(line, err=True)
+    return say
 
 
 def state() -> CliState:
@@ -130,8 +149,9 @@ def reports_errors(func: F) -> F:
         except BrokenPipeError:
             _silence_stdout()
             click.get_current_context().exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            fail("interrupted", EXIT_INTERRUPTED)
+        except KeyboardInterrupt as e:
+            # A Ctrl-C while a change was out says its outcome is unknown (namenode_client).
+            fail(str(e) or "interrupted", EXIT_INTERRUPTED)
         except (errors.MinidfsError, OSError, grpc.RpcError) as e:
             fail(describe(e, state().conf_path))
     return wrapper  # type: ignore[return-value]

@@ -27,7 +27,7 @@ from typing import IO, Any, Callable, Iterator
 
 from minidfs import config, errors, paths
 from minidfs.client import tree_copy
-from minidfs.client.namenode_client import NamenodeClient
+from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
 
@@ -166,7 +166,7 @@ class Client:
         addresses = [n.address for n in self.conf.namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
-        self._nn = NamenodeClient(addresses)
+        self._nn = NamenodeClient(addresses, wait_s=self.conf.settings.client_failover_wait_s)
         # The cluster file's fs-limits, checked here first to fail before any call
         # (the NameNode checks them again: it is the authority).
         self.limits = Limits(self.conf.settings)
@@ -405,15 +405,29 @@ class Client:
         try:
             with writer:
                 _copy(source, writer, progress)
-        except BaseException:
-            self._remove_partial(target)
+        except (errors.OutcomeUnknownError, OutcomeUnknownInterrupt) as e:
+            if writer.raw.completing:
+                # Every byte was acked before the close's Complete, so the file is
+                # whole if that Complete applied, and lease recovery makes it whole
+                # otherwise: keep it, never report it failed (docs/outcomes.md).
+                raise
+            self._remove_partial(target, e)
+            raise
+        except BaseException as e:
+            self._remove_partial(target, e)
             raise
 
-    def _remove_partial(self, path: str) -> None:
+    def _remove_partial(self, path: str, cause: BaseException) -> None:
+        """Deletes what a failed put left. When that is not certain to have worked the
+        put's outcome is unknown (a partial file may remain): OutcomeUnknownError."""
         try:
             self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=False))
         except errors.MinidfsError as e:
             log.warning("%s: could not remove the partial file: %s", path, e)
+            if not isinstance(cause, errors.OutcomeUnknownError):
+                raise errors.OutcomeUnknownError(
+                    f"{path}: outcome unknown: the write failed ({cause}) and its partial "
+                    f"file could not be removed ({e})") from None
 
     def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
             progress: ProgressFn | None = None, verify: bool = True) -> str:

@@ -256,6 +256,9 @@ class DFSOutputStream(io.RawIOBase):
         self._channels: dict[str, grpc.Channel] = {}
         self._failed = False
         self.bytes_written = 0
+        # Set once every byte is acked and Complete is sent: from here a failure may
+        # leave the file whole (the put's outcome is then unknown, not failed).
+        self.completing = False
 
     def writable(self) -> bool:
         return True
@@ -348,6 +351,7 @@ class DFSOutputStream(io.RawIOBase):
         deadline = time.monotonic() + COMPLETE_MAX_WAIT_S
         backoff = COMPLETE_BACKOFF_S
         request = nn_pb.CompleteRequest(path=self.path, client_name=self.client_name, last=self._previous)
+        self.completing = True
         while not self.nn.call("Complete", request).done:
             if time.monotonic() >= deadline:
                 raise errors.PipelineError(

@@ -63,6 +63,12 @@ class LeaseManager:
         if lease is not None:
             lease.last_renewed_ms = now_ms
 
+    def renew_all(self, now_ms: int) -> None:
+        """A fresh period for every writer: the NameNode could not hear from them (it
+        was paused, or has just become active), so their silence proves nothing."""
+        for lease in self.leases.values():
+            lease.last_renewed_ms = now_ms
+
     def soft_expired(self, holder: str, now_ms: int) -> bool:
         lease = self.leases.get(holder)
         return lease is None or now_ms - lease.last_renewed_ms > self.soft_limit_ms

@@ -29,7 +29,7 @@ from minidfs.config import Settings
 from minidfs.namenode import checkpoint, editlog_format
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
-from minidfs.errors import StandbyError
+from minidfs.errors import EditNotDurable, StandbyError
 from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
@@ -44,6 +44,11 @@ from minidfs.namenode.views import StatsView
 log = logging.getLogger("minidfs.namenode")
 
 TICK_INTERVAL_S = 0.5
+# A tick this late means the NameNode was not running (SIGSTOP, a stalled host):
+# writers' renewals may be queued unread, so leases get a fresh period before any
+# is judged expired - else a paused NameNode would, on waking, recover (and cut
+# short) files whose writers were alive all along.
+PAUSED_TICK_GAP_MS = int(4 * TICK_INTERVAL_S * 1000)
 MAX_LEASE_RECOVERIES_PER_TICK = 100
 
 
@@ -213,9 +218,12 @@ class Namesystem:
             self.failed.set()
             if self.ha.enabled:
                 # HA: not fatal - the controller steps down; the client tries the other.
+                # The edit is applied here and may sit on a minority of JournalNodes,
+                # which the next active's recovery may adopt: the client must treat
+                # this as "maybe applied" (EditNotDurable), not as a refusal.
                 self.ha.journal_failed()
-                raise StandbyError(f"{self.ha.name}: edit not durable ({e}); this namenode "
-                                   "is stepping down, try the other namenode") from None
+                raise EditNotDurable(f"{self.ha.name}: edit not durable ({e}); this namenode "
+                                     "is stepping down, try the other namenode") from None
             raise
         if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
             self._start_checkpoint()
@@ -274,9 +282,15 @@ class Namesystem:
 
     async def _ticker(self) -> None:
         while True:
+            slept_from_ms = mono_ms()
             await asyncio.sleep(TICK_INTERVAL_S)
+            now_ms = mono_ms()
+            if now_ms - slept_from_ms > PAUSED_TICK_GAP_MS:
+                log.warning("namenode tick %.1f s late (paused?): every lease renewed",
+                            (now_ms - slept_from_ms) / 1000)
+                self.leases.renew_all(now_ms)
             try:
-                await self.tick(mono_ms())
+                await self.tick(now_ms)
             except JournalError:
                 return
             except Exception:  # noqa: BLE001 - the ticker must outlive one bad tick

@@ -74,14 +74,20 @@ def test_unreachable_cluster_is_one_line_exit_1(run, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    conf = config.ClusterConfig(path=None, settings=config.Settings(), nodes={
-        "nn1": config.NodeConfig("nn1", "namenode", f"127.0.0.1:{port}", tmp_path / "nn1")})
+    conf = config.ClusterConfig(path=None, settings=config.Settings(client_failover_wait_s=2.0),
+                                nodes={"nn1": config.NodeConfig("nn1", "namenode",
+                                                                f"127.0.0.1:{port}", tmp_path / "nn1")})
     path = tmp_path / "cluster.toml"
     config.save(conf, path)
     result = run("--conf", str(path), "ls", "/")
     assert result.exit_code == 1
-    line = one_error_line(result)
+    # After a second of waiting the shell says so, then gives up with one error line.
+    notice, line = result.stderr.splitlines()
+    assert notice == "minidfs: ls: waiting for an active NameNode… (Ctrl-C to stop)"
+    assert "Traceback" not in result.output
     assert line.startswith(f"minidfs: ls: cluster not reachable at {path}: "), line
+    # Nothing was sent (connection refused): a read, and a definite failure anyway.
+    assert "outcome unknown" not in line
 
 
 def _dead_cluster_conf(path):
