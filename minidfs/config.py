@@ -66,6 +66,11 @@ class Settings:
     max_open_files_per_client: int = 10_000
     max_client_name_chars: int = 256
     max_string_field_bytes: int = 8 * 1024
+    # DataNode disks (docs/datanode.md): the directory scanner compares every volume
+    # with the replica map (and checks the volume) this often; a DataNode stops once
+    # more than failed_volumes_tolerated of its data dirs have failed.
+    directory_scan_interval_s: float = 60.0
+    failed_volumes_tolerated: int = 0
     ha: bool = False
     # HA (docs/ha.md): the active's lease on the JournalNodes; it renews every third
     # of it and a standby takes over once it lapsed on a majority. The standby tails
@@ -92,8 +97,14 @@ class NodeConfig:
     rack: str = "/default"
     capacity_bytes: int = 0       # 0 = whatever the disk has
     slots: int = 0                # workers: task slots, 0 = number of cores
+    data_dirs: list[pathlib.Path] = field(default_factory=list)  # DataNodes: several volumes
     http_address: str = ""        # host:port of its HTTP face (docs/http.md); "" = none
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def volume_dirs(self) -> list[pathlib.Path]:
+        """A DataNode's volumes: `data_dirs` when given, else its one `data_dir`."""
+        return self.data_dirs or [self.data_dir]
 
     @property
     def host(self) -> str:
@@ -193,6 +204,17 @@ def check_settings(s: Settings) -> None:
                           f"max_replication ({s.max_replication})")
 
 
+def _data_dirs(name: str, raw: object, base: pathlib.Path) -> list[pathlib.Path]:
+    if (not isinstance(raw, list) or not raw
+            or not all(isinstance(d, str) and d for d in raw)):
+        raise ConfigError(f"nodes.{name}: data_dirs must be a non-empty list of folder paths")
+    dirs = [pathlib.Path(os.path.expanduser(d)) for d in raw]
+    dirs = [d if d.is_absolute() else base / d for d in dirs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError(f"nodes.{name}: data_dirs names a folder twice")
+    return dirs
+
+
 def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     base = path.parent if path else pathlib.Path.cwd()
     known = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
@@ -216,6 +238,8 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
             values["http_address"] = _check_address(f"{name}: http_address", raw["http_address"])
         data_dir = pathlib.Path(os.path.expanduser(str(raw.get("data_dir", f"nodes/{name}"))))
         values["data_dir"] = data_dir if data_dir.is_absolute() else (base / data_dir)
+        if "data_dirs" in raw:
+            values["data_dirs"] = _data_dirs(name, raw["data_dirs"], base)
         extra = {k: v for k, v in raw.items() if k not in node_fields}
         nodes[name] = NodeConfig(name=name, extra=extra, **values)
     return ClusterConfig(path=path, settings=settings, nodes=nodes)
@@ -269,11 +293,20 @@ def dumps(config: ClusterConfig) -> str:
             pass
         values = {"kind": node.kind, "address": node.address, "data_dir": data_dir,
                   "rack": node.rack, "capacity_bytes": node.capacity_bytes, "slots": node.slots}
+        if node.data_dirs:
+            values["data_dirs"] = [_relative(d, base) for d in node.data_dirs]
         if node.http_address:
             values["http_address"] = node.http_address
         values.update(node.extra)
         lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def _relative(path: pathlib.Path, base: pathlib.Path) -> pathlib.Path:
+    try:
+        return path.relative_to(base)
+    except ValueError:
+        return path
 
 
 def save(config: ClusterConfig, path: str | os.PathLike[str]) -> None:

@@ -8,6 +8,7 @@ import click
 import minidfs
 from minidfs.cli.admin_commands import admin_group
 from minidfs.cli.cluster_commands import cluster_group
+from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo

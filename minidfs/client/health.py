@@ -77,6 +77,9 @@ def datanode_report(nn: NamenodeClient) -> list[dict[str, Any]]:
         "capacity": n.capacity, "used": n.used, "remaining": n.remaining,
         "last_contact_s": round(n.last_contact_ms / 1000, 1), "blocks": n.blocks,
         "active_transfers": n.active_transfers, "replica_states": dict(sorted(n.replica_states.items())),
+        "volumes": [{"path": v.path, "failure": v.failure, "replicas": v.replicas,
+                     "capacity": v.capacity, "remaining": v.remaining} for v in n.volumes],
+        "failed_volumes": sum(1 for v in n.volumes if v.failure),
     } for n in reply.nodes]
 
 

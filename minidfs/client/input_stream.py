@@ -8,9 +8,11 @@ how much is buffered) and serves read()/readinto() from it, so sequential reads
 cost one call per block, not one per read. Every response is checked against its
 checksums; a mismatch is reported (ReportBadBlocks) and the read moves on to the
 next replica, as it does from a node that is dead, hung past
-channels.CONNECT_TIMEOUT_S, or answers with an error. With no replica left it
-asks the NameNode again (MISSING_BLOCK_REFETCHES, with backoff), then raises
-BlockMissingError.
+channels.CONNECT_TIMEOUT_S, or answers with an error. A failure the stream
+recovers from is one warning line per failed node, once the next replica served
+(`warning: /f: block 7: the replica on dn1 is gone; read from dn2`); the details
+are logged at debug. With no replica left it asks the NameNode again
+(MISSING_BLOCK_REFETCHES, with backoff), then raises BlockMissingError.
 """
 from __future__ import annotations
 
@@ -51,9 +53,18 @@ def _parse_response(raw: bytes) -> tuple[pb.ReadBlockResponse, memoryview]:
 
 
 class _ReplicaFailed(Exception):
-    def __init__(self, why: str, corrupt: bool = False) -> None:
+    def __init__(self, why: str, corrupt: bool = False, gone: bool = False) -> None:
         super().__init__(why)
         self.corrupt = corrupt
+        self.gone = gone      # the node says it has no such replica (NOT_FOUND)
+
+    def short(self) -> str:
+        """What happened to the replica, for the one warning line."""
+        if self.gone:
+            return "is gone"
+        if self.corrupt:
+            return "is corrupt"
+        return f"could not be read ({self})"
 
 
 def _connect(address: str, timeout_s: float) -> grpc.Channel:
@@ -117,7 +128,8 @@ class _BlockReader:
             raise _ReplicaFailed(f"stream ended before offset {position}") from None
         except grpc.RpcError as e:
             raise _ReplicaFailed(str(from_rpc_error(e)),
-                                 corrupt=e.code() == grpc.StatusCode.DATA_LOSS) from None
+                                 corrupt=e.code() == grpc.StatusCode.DATA_LOSS,
+                                 gone=e.code() == grpc.StatusCode.NOT_FOUND) from None
         if self.verify:
             bad = first_bad_chunk(data, response.checksums, response.chunk_size or 1)
             if bad is not None:
@@ -148,6 +160,9 @@ class DFSInputStream(io.RawIOBase):
         self._channels: dict[str, grpc.Channel] = {}
         self._dead: set[str] = set()   # nodes that failed this stream: tried last
         self._failed: set[tuple[int, str]] = set()   # (block id, node) pairs not to retry
+        # Failures not yet told to the user: told once another replica served.
+        self._untold: dict[str, tuple[int, _ReplicaFailed]] = {}
+        self._told: set[str] = set()
         self._fetch_locations(0)
 
     @property
@@ -236,7 +251,9 @@ class DFSInputStream(io.RawIOBase):
                 try:
                     self._reader = _BlockReader(self._channel(node.address), node, located, position,
                                                 self.verify)
-                    return self._reader.readinto(out, position)
+                    n = self._reader.readinto(out, position)
+                    self._tell_recovered(node)
+                    return n
                 except _ReplicaFailed as e:
                     self._replica_failed(located, node, e)
         raise errors.BlockMissingError(
@@ -250,8 +267,18 @@ class DFSInputStream(io.RawIOBase):
         self._dead.clear()
         return self._block_at(self._pos)
 
+    def _tell_recovered(self, served_by: common.DatanodeId) -> None:
+        """One warning line per node that failed this stream, once a replica served."""
+        for name, (block_id, e) in self._untold.items():
+            log.warning("warning: %s: block %d: the replica on %s %s; read from %s",
+                        self.path, block_id, name, e.short(), served_by.name)
+            self._told.add(name)
+        self._untold.clear()
+
     def _replica_failed(self, located: common.LocatedBlock, node: common.DatanodeId, e: _ReplicaFailed) -> None:
-        log.warning("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
+        log.debug("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
+        if node.name not in self._told:
+            self._untold.setdefault(node.name, (located.block.id, e))
         self._dead.add(node.name)
         self._failed.add((located.block.id, node.name))
         self._drop_reader()

@@ -81,7 +81,10 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
             while True:
                 size = min(step, end - position)
                 # Cold reads can block on the disk: keep the event loop serving others.
-                data, checksums = await asyncio.to_thread(reader.read, position, size)
+                try:
+                    data, checksums = await asyncio.to_thread(reader.read, position, size)
+                except OSError as e:
+                    raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
                 if len(data) != size:
                     raise errors.ChecksumError(
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")

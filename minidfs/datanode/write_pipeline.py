@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable
 
@@ -61,6 +62,10 @@ MAX_REQUEST_DATA_BYTES = channels.MAX_MESSAGE_BYTES - 64 * 1024
 # fsync at finalize (which the client waits for) has little left to write.
 WRITEBACK_EVERY_BYTES = 8 * 1024 * 1024
 DATA_FIELD = pb.WriteBlockRequest.DESCRIPTOR.fields_by_name["data"].number
+# Test-only: a DataNode that acknowledges packets whose bytes it never wrote (it
+# writes zeros), so tests/faults/test_chaos.py can show the chaos checker catches a
+# broken promise. Read once at import; nothing sets it outside that test.
+DISCARD_ACKED_DATA_FOR_TESTS = os.environ.get("MINIDFS_TEST_DISCARD_ACKED_DATA") == "1"
 
 
 class Received:
@@ -348,10 +353,13 @@ class _Session:
                 packet = request.seqno - len(checksums) + 1 + bad
                 self._abort()
                 return ERROR_CHECKSUM, f"{name}: block {block}: checksum mismatch in packet {packet}"
+            if DISCARD_ACKED_DATA_FOR_TESTS:
+                data = memoryview(bytes(len(data)))
             try:
                 self.writer.write(request.offset, data, checksums)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: write failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: write failed: {e.strerror or e}"
             if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and (
@@ -364,6 +372,7 @@ class _Session:
                 replica = await asyncio.to_thread(self.writer.finalize)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: finalize failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
             self.done = True
@@ -373,4 +382,11 @@ class _Session:
     def _abort(self) -> None:
         self.done = True
         self.writer.abort()
+
+    def _check_volume(self, error: OSError) -> None:
+        """An I/O error other than a full disk may be the volume failing: check it in
+        the background (a failed one is taken out of service)."""
+        volume = self.writer.replica.volume
+        if error.errno != errno.ENOSPC and volume is not None:
+            asyncio.ensure_future(asyncio.to_thread(self.ctx.storage.check_volume, volume))
 

@@ -179,6 +179,30 @@ class BlockManager:
         if block.replicas and block.replicas.pop(node, None) is not None:
             self._check.add(block_id)
 
+    def replica_lost(self, node: str, block_id: int, genstamp: int) -> None:
+        """`node` found its replica gone (files missing, volume failed): dropped like a
+        deleted one, and a copy it was the source of is chosen again at once."""
+        self.block_deleted(node, block_id, genstamp)
+        pending = self._pending.get(block_id)
+        if pending is not None and pending.source == node:
+            self._drop_pending(block_id)
+            self._check.add(block_id)
+        self._not_coming(block_id, node)
+
+    def _not_coming(self, block_id: int, node: str) -> None:
+        """The replica a pending copy (or a just-closed pipeline) waits for on `node`
+        will not arrive good (lost, corrupt): stop waiting for it, so the block is
+        copied again now rather than after the wait times out."""
+        targets = self.uc_targets.get(block_id)
+        if targets and node in targets:
+            targets.remove(node)
+        pending = self._pending.get(block_id)
+        if pending is not None and node in pending.targets:
+            pending.targets.discard(node)
+            if not pending.targets:
+                self._drop_pending(block_id)
+            self._check.add(block_id)
+
     def copy_failed(self, node: str, block_id: int) -> None:
         """`node` could not carry out its REPLICATE of the block: choose again after
         COPY_RETRY_DELAY_MS (not at once: a target that refuses would be picked in a
@@ -224,6 +248,7 @@ class BlockManager:
             block.replicas = {}
         block.replicas[node] = CORRUPT
         self._check.add(block_id)
+        self._not_coming(block_id, node)
 
     # --------------------------------------------------------------- liveness
 
@@ -291,7 +316,7 @@ class BlockManager:
         self.reported_lengths.pop(block.id, None)
         replicas = block.replicas or {}
         if targets:
-            waiting = {t for t in targets if replicas.get(t) not in _LIVE_STATES}
+            waiting = {t for t in targets if replicas.get(t) not in (*_LIVE_STATES, CORRUPT, DROPPED)}
             if waiting:
                 self._pending[block.id] = PendingReplication(
                     None, waiting, now_ms + PIPELINE_REPORT_GRACE_MS)

@@ -317,7 +317,8 @@ class ClientOperations:
         return [DatanodeView(NodeRef(n.name, n.address, n.rack), n.report_state, n.capacity,
                              n.used, n.remaining, now - n.last_heartbeat_ms,
                              counts.get(n.name, 0), n.active_transfers,
-                             {fsck.STATE_WORDS.get(s, s): c for s, c in states.get(n.name, {}).items()})
+                             {fsck.STATE_WORDS.get(s, s): c for s, c in states.get(n.name, {}).items()},
+                             n.volumes)
                 for n in sorted(self.fs.registry.nodes.values(), key=lambda n: n.name)]
 
     def fsck(self, path: str, list_files: bool, max_files: int) -> fsck.FsckReport:

@@ -166,7 +166,8 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             pb.DatanodeInfo(id=datanode_id(n.node), state=n.state, capacity=n.capacity,
                             used=n.used, remaining=n.remaining, last_contact_ms=n.last_contact_ms,
                             blocks=n.blocks, active_transfers=n.active_transfers,
-                            replica_states=n.replica_states or {})
+                            replica_states=n.replica_states or {},
+                            volumes=[common_pb2.VolumeReport(**v._asdict()) for v in n.volumes])
             for n in self.ops.datanode_report()])
 
     @rpc_errors

@@ -19,6 +19,8 @@ finds again that its blocks are all copied and makes it DECOMMISSIONED.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 LIVE = "live"
 DEAD = "dead"
 IN_SERVICE = ""
@@ -26,9 +28,19 @@ DECOMMISSIONING = "decommissioning"
 DECOMMISSIONED = "decommissioned"
 
 
+class VolumeInfo(NamedTuple):
+    """One data dir of a DataNode, as its last heartbeat described it."""
+    path: str
+    failure: str          # empty when healthy
+    replicas: int
+    capacity: int
+    remaining: int
+
+
 class DatanodeDescriptor:
     __slots__ = ("name", "address", "rack", "capacity", "used", "remaining",
-                 "active_transfers", "last_heartbeat_ms", "state", "scheduled", "admin_state")
+                 "active_transfers", "last_heartbeat_ms", "state", "scheduled", "admin_state",
+                 "volumes")
 
     def __init__(self, name: str, address: str, rack: str, now_ms: int) -> None:
         self.name = name
@@ -44,6 +56,7 @@ class DatanodeDescriptor:
         # counts them so a burst of AddBlocks does not pick the same node each time.
         self.scheduled = 0
         self.admin_state = IN_SERVICE
+        self.volumes: tuple[VolumeInfo, ...] = ()
 
     @property
     def live(self) -> bool:
@@ -62,8 +75,10 @@ class DatanodeDescriptor:
             return DEAD
         return self.admin_state or LIVE
 
-    def update_storage(self, capacity: int, used: int, remaining: int) -> None:
+    def update_storage(self, capacity: int, used: int, remaining: int,
+                       volumes: tuple[VolumeInfo, ...] = ()) -> None:
         self.capacity, self.used, self.remaining = capacity, used, remaining
+        self.volumes = volumes
 
 
 class DatanodeRegistry:
@@ -83,7 +98,8 @@ class DatanodeRegistry:
         return node is not None and node.live
 
     def register(self, name: str, address: str, rack: str, capacity: int, used: int,
-                 remaining: int, now_ms: int) -> DatanodeDescriptor:
+                 remaining: int, now_ms: int,
+                 volumes: tuple[VolumeInfo, ...] = ()) -> DatanodeDescriptor:
         node = self.nodes.get(name)
         if node is None:
             node = self.nodes[name] = DatanodeDescriptor(name, address, rack, now_ms)
@@ -93,15 +109,16 @@ class DatanodeRegistry:
         node.state = LIVE
         node.last_heartbeat_ms = now_ms
         node.scheduled = 0
-        node.update_storage(capacity, used, remaining)
+        node.update_storage(capacity, used, remaining, volumes)
         return node
 
     def heartbeat(self, name: str, capacity: int, used: int, remaining: int,
-                  active_transfers: int, now_ms: int) -> DatanodeDescriptor | None:
+                  active_transfers: int, now_ms: int,
+                  volumes: tuple[VolumeInfo, ...] = ()) -> DatanodeDescriptor | None:
         node = self.nodes.get(name)
         if node is None or not node.live:
             return None
-        node.update_storage(capacity, used, remaining)
+        node.update_storage(capacity, used, remaining, volumes)
         node.active_transfers = active_transfers
         node.last_heartbeat_ms = now_ms
         return node

@@ -64,6 +64,7 @@ class DatanodeView(NamedTuple):
     blocks: int
     active_transfers: int
     replica_states: dict[str, int] | None = None   # state word -> replicas on the node
+    volumes: tuple = ()                            # datanode_registry.VolumeInfo
 
 
 class CommandView(NamedTuple):

@@ -271,3 +271,28 @@ def test_tables_sized_for_a_start_up_are_rebuilt_once_it_settles() -> None:
 def test_memory_release_is_supported_here() -> None:
     from minidfs import memory
     assert memory.release_free_memory() in (True, False)   # never raises
+
+
+def test_a_pipeline_target_reported_bad_or_lost_is_not_waited_for() -> None:
+    """A just-closed block's pipeline grace waits for its targets' reports; a target
+    whose replica is corrupt (or lost from its disk) will not report a good one, so
+    the block is copied again at once, not after the grace period."""
+    for bad in ("corrupt", "lost"):
+        c = Cluster(4)
+        c.apply(c.ns.create("/f", 3, 1024, "c", False, True, 1))
+        c.apply(c.ns.add_block("/f", "c", None)[0])
+        b = c.ns.get_file("/f").blocks[0]
+        c.bm.uc_targets[b.id] = ["dn1", "dn2", "dn3"]
+        for node in ("dn1", "dn2", "dn3"):
+            c.bm.block_received(node, b.id, b.genstamp, LEN)
+        c.apply(c.ns.commit_last("/f", "c", (b.id, b.genstamp, LEN)))
+        c.apply(c.ns.close("/f", 2))
+        if bad == "corrupt":
+            c.bm.report_bad("dn3", b.id, b.genstamp)
+        else:
+            c.bm.replica_lost("dn3", b.id, b.genstamp)
+        c.bm.tick(now_ms=0)
+        copies = [cmd for n in ("dn1", "dn2") for cmd in c.commands(n) if cmd.action == REPLICATE]
+        # A node that lost its copy may take a new one; a corrupt copy's node may not.
+        expected = [("dn4",)] if bad == "corrupt" else [("dn3",), ("dn4",)]
+        assert len(copies) == 1 and copies[0].targets in expected, bad
