@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 
-from minidfs import errors
+from minidfs import errors, identity
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.config import ClusterConfig
 from minidfs.rpc import client_namenode_pb2 as pb
@@ -33,7 +33,7 @@ def port_open(address: str, timeout_s: float = PORT_PROBE_TIMEOUT_S) -> bool:
 def probe_client(conf: ClusterConfig) -> NamenodeClient:
     """A NameNode client that gives up fast: the caller polls."""
     return NamenodeClient([n.address for n in conf.namenodes], deadline_s=PROBE_DEADLINE_S,
-                          failover_passes=1)
+                          failover_passes=1, user=identity.process_user())
 
 
 def live_datanodes(nn: NamenodeClient) -> set[str]:

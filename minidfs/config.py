@@ -85,6 +85,12 @@ class Settings:
     mapreduce_worker_timeout_s: float = 10.0
     mapreduce_reduce_slowstart: float = 1.0
     mapreduce_speculative: bool = True
+    # Permissions (docs/permissions.md): the umask of new files and directories
+    # (octal text), the group whose members are superusers, and whether the
+    # NameNode checks at all (owners and modes are kept either way).
+    umask: str = "022"
+    superusergroup: str = "supergroup"
+    permissions_enabled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -120,6 +126,9 @@ class ClusterConfig:
     path: pathlib.Path | None
     settings: Settings
     nodes: dict[str, NodeConfig]
+    # [groups]: user -> groups, for users the NameNode's host does not know (or
+    # extra groups for those it does).
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def home(self) -> pathlib.Path:
@@ -242,7 +251,19 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
             values["data_dirs"] = _data_dirs(name, raw["data_dirs"], base)
         extra = {k: v for k, v in raw.items() if k not in node_fields}
         nodes[name] = NodeConfig(name=name, extra=extra, **values)
-    return ClusterConfig(path=path, settings=settings, nodes=nodes)
+    return ClusterConfig(path=path, settings=settings, nodes=nodes,
+                         groups=_parse_groups(data.get("groups", {})))
+
+
+def _parse_groups(raw: object) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        raise ConfigError("groups: must be a table of user = [\"group\", ...]")
+    groups = {}
+    for user, names in raw.items():
+        if not isinstance(names, list) or not all(isinstance(g, str) and g for g in names):
+            raise ConfigError(f"groups.{user}: must be a list of group names")
+        groups[str(user)] = list(names)
+    return groups
 
 
 def load(path: str | os.PathLike[str]) -> ClusterConfig:
@@ -299,6 +320,10 @@ def dumps(config: ClusterConfig) -> str:
             values["http_address"] = node.http_address
         values.update(node.extra)
         lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    if config.groups:
+        lines += ["", "[groups]"]
+        lines += [f"{_toml_value(user)} = {_toml_value(names)}"
+                  for user, names in config.groups.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -30,6 +30,12 @@ class FileExists(MinidfsError):
     grpc_code = "ALREADY_EXISTS"
 
 
+class PermissionDeniedError(MinidfsError):
+    """The caller's user may not do this (HDFS's AccessControlException)."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
 class PreconditionFailed(MinidfsError):
     grpc_code = "FAILED_PRECONDITION"
 
@@ -142,7 +148,7 @@ class JobError(MinidfsError):
 ALL_ERRORS: dict[str, type[MinidfsError]] = {
     cls.__name__: cls
     for cls in [
-        MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists,
+        MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists, PermissionDeniedError,
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
         SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
         OutcomeUnknownError, ChecksumError,

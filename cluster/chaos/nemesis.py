@@ -55,7 +55,8 @@ class Nemesis:
                         [(f.heal_s, 1, i) for i, f in enumerate(self.schedule)])
         for at_s, is_heal, index in events:
             wait_s = at_s - self.clock()
-            if wait_s > 0 and stop.wait(wait_s):
+            # A nemesis behind its schedule (slow restarts) must still stop on time.
+            if stop.is_set() or (wait_s > 0 and stop.wait(wait_s)):
                 break
             fault = self.schedule[index]
             if is_heal:

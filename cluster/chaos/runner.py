@@ -159,9 +159,24 @@ def run(local, options: Options) -> dict[str, Any]:
                                                 f"epoch {epoch} claimed by {', '.join(names)}"))
     if recovery_s is None:
         violations.append(checker.Violation("not-healthy", "/", 0, f"fsck not HEALTHY within "
-                                            f"{options.recovery_timeout_s:g} s after the faults stopped"))
+                                            f"{options.recovery_timeout_s:g} s after the faults "
+                                            f"stopped: {_fsck_summary(make_client)}"))
     return _report(options, plan, nemesis, ops, violations, observed, open_files,
                    faults_end_s, recovery_s, all_running, hung, epochs, root)
+
+
+def _fsck_summary(make_client) -> str:
+    try:
+        with make_client() as fs:
+            r = health.fsck(fs.namenode, "/", files=True, blocks=True, locations=True)
+    except Exception as e:
+        return f"fsck failed: {e}"
+    bad = [f"{f['path']} {b['id']} live {b['live']}/{b['expected']} {b['problems']} "
+           f"{[(x['datanode'], x['state']) for x in b.get('replicas', [])]}"
+           for f in r.get("file_details", []) for b in f.get("blocks", []) if b["problems"]]
+    return (f"{r['status']}: under-replicated {r['under_replicated']}, missing {r['missing']}, "
+            f"corrupt {r['corrupt']}, live DataNodes {r['live_datanodes']}, dead "
+            f"{r['dead_datanodes']}; first blocks: {'; '.join(bad[:5])}")
 
 
 def _healthy(make_client) -> bool:

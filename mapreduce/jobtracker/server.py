@@ -10,7 +10,7 @@ import asyncio
 import logging
 import sys
 
-from mapreduce.dfs import DfsFileSystem
+from mapreduce.dfs import UserFileSystems
 from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.servicer import JobTrackerServicer
 from mapreduce.jobtracker.tracker import JobTracker
@@ -28,10 +28,8 @@ STOP_GRACE_S = 3.0
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     stop = daemon_entry.stop_event()
     loop = asyncio.get_running_loop()
-    from minidfs import Client
-
-    client = Client(conf, client_node="")
-    tracker = JobTracker(conf, DfsFileSystem(client), History(node.data_dir / "history"))
+    filesystems = UserFileSystems(conf)
+    tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"))
     server = channels.aio_server()
     jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
     face = HttpFace(node, "jobtracker")
@@ -61,7 +59,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
         await tracker.stop()
-        client.close()
+        filesystems.close()
 
 
 def main(conf: ClusterConfig, name: str) -> int:

@@ -26,7 +26,10 @@ if _version_not_supported:
 
 
 class JobTrackerStub:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -87,7 +90,10 @@ class JobTrackerStub:
 
 
 class JobTrackerServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     def Submit(self, request, context):
         """---- clients ----
@@ -214,7 +220,10 @@ def add_JobTrackerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JobTracker:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     @staticmethod
     def Submit(request,

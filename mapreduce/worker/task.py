@@ -92,7 +92,9 @@ def run(spec: dict, reporter: Reporter) -> Counters:
     job._bind_files({name: str(package / name) for name in spec["files"]})
     from minidfs import Client
 
-    fs = DfsFileSystem(Client(spec["conf"], client_node=spec["datanode"]))
+    # The task reads its input and writes its output as the job's submitter.
+    fs = DfsFileSystem(Client(spec["conf"], client_node=spec["datanode"],
+                              user=spec["user"] or None))
     jobtracker = _jobtracker(spec["jobtracker"])
     scratch = spec["attempt_dir"]
     counters = Counters()

@@ -50,7 +50,8 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
     if workers is None:
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
-                           ha=ha, block_size=block_size, replication=replication)
+                           ha=ha, block_size=block_size, replication=replication,
+                           user=state().user)
     try:
         cluster.up()
     except StartupError as e:

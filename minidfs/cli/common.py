@@ -52,9 +52,10 @@ SIZE = SizeType()
 class CliState:
     """Root options and the Client, made on first use and closed when the command ends."""
 
-    def __init__(self, conf: str | None, home: str | None) -> None:
+    def __init__(self, conf: str | None, home: str | None, user: str | None = None) -> None:
         self.conf = conf
         self.home = home
+        self.user = user
         self._client: Any = None
 
     @property
@@ -77,7 +78,7 @@ class CliState:
                 raise errors.ClusterError(
                     f"cluster not reachable at {path}: no cluster file "
                     "(start one with `minidfs cluster up`)")
-            self._client = Client(conf=path)
+            self._client = Client(conf=path, user=self.user)
             self._client.namenode.on_wait = _say_waiting()
             click.get_current_context().call_on_close(self._client.close)
         return self._client

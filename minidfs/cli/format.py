@@ -10,6 +10,7 @@ import datetime
 import json
 from typing import Any, Iterable, Sequence
 
+from minidfs.fsmode import mode_string
 from minidfs.sizes import format_size
 
 STATUS_COLUMNS = ("name", "kind", "role", "address", "pid", "state")
@@ -46,14 +47,23 @@ def escape_name(name: str) -> str:
 
 
 def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
-    """An `hdfs dfs -ls`-like table: type, replication, length, modified, path."""
+    """`hdfs dfs -ls`'s long format: mode, replication ("-" for a directory), owner,
+    group, length, modified, path:
+        -rw-r--r--   3 alice supergroup   1234 2026-12-01 18:38 /user/alice/a.txt"""
     lines = [f"Found {len(entries)} items"] if header else []
-    width = max((len(str(e["length"])) for e in entries), default=1)
+
+    def replicas(e: dict[str, Any]) -> str:
+        return "-" if e["type"] == "directory" else str(e["replication"])
+
+    repl_w = max((len(replicas(e)) for e in entries), default=3)
+    owner_w = max((len(e["owner"]) for e in entries), default=0)
+    group_w = max((len(e["group"]) for e in entries), default=0)
+    length_w = max((len(str(e["length"])) for e in entries), default=1)
     for e in entries:
-        is_dir = e["type"] == "directory"
-        replication = "-" if is_dir else str(e["replication"])
+        mode = mode_string(e["type"] == "directory", int(e["permission"], 8))
         mark = UNDER_CONSTRUCTION_MARK if e.get("under_construction") else ""
-        lines.append(f"{'d' if is_dir else '-'} {replication:>3} {e['length']:>{width}} "
+        lines.append(f"{mode} {replicas(e):>{max(repl_w, 3)}} {e['owner']:<{owner_w}} "
+                     f"{e['group']:<{group_w}} {e['length']:>{length_w}} "
                      f"{format_time_ms(e['modified'])} {escape_name(e['path'])}{mark}")
     return lines
 
@@ -89,6 +99,10 @@ def stat_lines(info: dict[str, Any]) -> list[str]:
         f"type: {info['type']}",
         f"length: {info['length']}",
         f"modified: {format_time_ms(info['modified'])}",
+        f"owner: {info['owner']}",
+        f"group: {info['group']}",
+        f"permission: {mode_string(info['type'] == 'directory', int(info['permission'], 8))}"
+        f" ({info['permission']})",
     ]
     if info.get("under_construction"):
         lines.append("under construction: yes (open for writing, or its writer vanished)")

@@ -1,8 +1,9 @@
-"""The file commands of the `minidfs` shell: put get cat mkdir ls rm mv du df setrep stat.
+"""The file commands of the `minidfs` shell: put get cat mkdir ls rm mv du df setrep
+stat chmod chown chgrp.
 
 Registered on the root group by minidfs/cli/main.py. Each is a thin layer over one
-minidfs.Client call; relative DFS paths are taken from "/"; --json prints the
-Client's dicts as they are (the formats are in docs/shell.md).
+minidfs.Client call; relative DFS paths are taken from /user/<user>; --json prints
+the Client's dicts as they are (the formats are in docs/shell.md).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 
 import click
 
-from minidfs import errors, paths
+from minidfs import errors
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, progress, reports_errors, state
 from minidfs.client import tree_copy
@@ -34,7 +35,7 @@ def put(force: bool, replication: int | None, block_size: int | None, local: str
     client = state().client()
     if block_size is not None:
         # Before the Client's own check, to add the hint: a bare `64` means bytes.
-        client.limits.check_block_size(block_size, paths.normalize_user_path(remote), hint=True)
+        client.limits.check_block_size(block_size, client.resolve(remote), hint=True)
     if local == "-":
         client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
                    replication=replication, block_size=block_size)
@@ -86,17 +87,20 @@ def mkdir(parents: bool, path: tuple[str, ...]) -> None:
 
 @click.command()
 @click.option("-R", "--recursive", is_flag=True, help="List every descendant.")
+@click.option("-l", "long_format", is_flag=True,
+              help="The long format (what ls always prints, as `hdfs dfs -ls`).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of entries.")
 @click.argument("path", default="/")
 @reports_errors
-def ls(recursive: bool, as_json: bool, path: str) -> None:
-    """List a directory's entries (or a file itself)."""
+def ls(recursive: bool, long_format: bool, as_json: bool, path: str) -> None:
+    """List a directory's entries (or a file itself): mode, replicas, owner, group,
+    length, modified, path."""
     client = state().client()
     entries = client.ls(path, recursive=recursive)
     if as_json:
         click.echo(fmt.to_json(entries))
         return
-    is_listing = not (len(entries) == 1 and entries[0]["path"] == paths.normalize_user_path(path))
+    is_listing = not (len(entries) == 1 and entries[0]["path"] == client.resolve(path))
     for line in fmt.ls_lines(entries, header=is_listing and not recursive):
         click.echo(line)
 
@@ -109,7 +113,7 @@ def rm(recursive: bool, path: tuple[str, ...]) -> None:
     """Delete files (and directories with -r)."""
     client = state().client()
     for p in path:
-        p = paths.normalize_user_path(p)
+        p = client.resolve(p)
         if not recursive and client.info(p)["type"] == "directory":
             raise errors.IsADirectory(f"{p}: is a directory (use rm -r)")
         if not client.delete(p, recursive=recursive):
@@ -156,8 +160,9 @@ def df(as_json: bool) -> None:
 @reports_errors
 def setrep(replication: int, path: str) -> None:
     """Set the replication of a file (or of every file below a directory)."""
-    state().client().setrep(path, replication)
-    click.echo(f"Replication {replication} set: {fmt.escape_name(paths.normalize_user_path(path))}")
+    client = state().client()
+    client.setrep(path, replication)
+    click.echo(f"Replication {replication} set: {fmt.escape_name(client.resolve(path))}")
 
 
 @click.command()
@@ -174,4 +179,43 @@ def stat(as_json: bool, path: str) -> None:
         click.echo(line)
 
 
-COMMANDS = [put, get, cat, mkdir, ls, rm, mv, du, df, setrep, stat]
+@click.command()
+@click.option("-R", "--recursive", is_flag=True, help="Also everything below (all or nothing).")
+@click.argument("mode")
+@click.argument("path", nargs=-1, required=True)
+@reports_errors
+def chmod(recursive: bool, mode: str, path: tuple[str, ...]) -> None:
+    """Set the mode: octal (755, 1777) or symbolic (u+x,go-w, a=rX, +t)."""
+    client = state().client()
+    for p in path:
+        client.chmod(p, mode, recursive=recursive)
+
+
+@click.command()
+@click.option("-R", "--recursive", is_flag=True, help="Also everything below (all or nothing).")
+@click.argument("owner_group", metavar="OWNER[:GROUP]")
+@click.argument("path", nargs=-1, required=True)
+@reports_errors
+def chown(recursive: bool, owner_group: str, path: tuple[str, ...]) -> None:
+    """Set the owner (superusers only) and optionally the group: alice, alice:staff, :staff."""
+    owner, _, group = owner_group.partition(":")
+    if not owner and not group:
+        raise errors.InvalidArgument(f"{owner_group!r}: give OWNER, OWNER:GROUP or :GROUP")
+    client = state().client()
+    for p in path:
+        client.chown(p, owner or None, group or None, recursive=recursive)
+
+
+@click.command()
+@click.option("-R", "--recursive", is_flag=True, help="Also everything below (all or nothing).")
+@click.argument("group")
+@click.argument("path", nargs=-1, required=True)
+@reports_errors
+def chgrp(recursive: bool, group: str, path: tuple[str, ...]) -> None:
+    """Set the group (the owner may pick any group they belong to)."""
+    client = state().client()
+    for p in path:
+        client.chgrp(p, group, recursive=recursive)
+
+
+COMMANDS = [put, get, cat, mkdir, ls, rm, mv, du, df, setrep, stat, chmod, chown, chgrp]

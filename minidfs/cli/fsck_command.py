@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from minidfs import paths
 from minidfs.cli import format as fmt
 from minidfs.cli.common import EXIT_ERROR, reports_errors, state
 from minidfs.client import health
@@ -67,7 +66,7 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
 def fsck(path: str, as_json: bool, files: bool, blocks: bool, locations: bool) -> None:
     """Check the health of every block below PATH (default /)."""
     client = state().client()
-    result = health.fsck(client.namenode, paths.normalize_user_path(path), files=files,
+    result = health.fsck(client.namenode, client.resolve(path), files=files,
                          blocks=blocks, locations=locations)
     if as_json:
         click.echo(fmt.to_json(result))

@@ -22,11 +22,12 @@ from minidfs.cli.ha_commands import ha_group
               help="Cluster file (default $MINIDFS_HOME/cluster.toml or ./.minidfs/cluster.toml).")
 @click.option("--home", type=click.Path(file_okay=False),
               help="Cluster home folder holding cluster.toml.")
+@click.option("--user", help="Act as this user (simple mode; default $MINIDFS_USER, else the OS user).")
 @click.version_option(minidfs.__version__, prog_name="minidfs")
 @click.pass_context
-def cli(ctx: click.Context, conf: str | None, home: str | None) -> None:
-    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /."""
-    ctx.obj = CliState(conf, home)
+def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None) -> None:
+    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /user/<user>."""
+    ctx.obj = CliState(conf, home, user)
 
 
 for _command in COMMANDS:

@@ -11,7 +11,12 @@ is still being written.
 Listings and stats come back as plain dicts, the same ones `minidfs ls --json` and
 `minidfs stat --json` print:
     {"path", "type": "file"|"directory", "length", "replication", "block_size",
-     "modified": epoch ms, "under_construction"}
+     "modified": epoch ms, "under_construction", "owner", "group",
+     "permission": octal text ("644"), "sticky"}
+
+The client acts as one user (`user=`, else $MINIDFS_USER, else the OS user; see
+minidfs/identity.py): the NameNode checks every call against it, and relative
+paths start at that user's home, /user/<user>, as in HDFS.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import socket
 import threading
 from typing import IO, Any, Callable, Iterator
 
-from minidfs import config, errors, paths
+from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.namenode.limits import Limits
@@ -59,6 +64,10 @@ def entry_dict(status: Any) -> dict[str, Any]:
         "block_size": status.block_size,
         "modified": status.modified_ms,
         "under_construction": status.under_construction,
+        "owner": status.owner,
+        "group": status.group,
+        "permission": fsmode.octal(status.permission),
+        "sticky": bool(status.permission & fsmode.STICKY),
     }
 
 
@@ -157,7 +166,7 @@ class Client:
 
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
                  home: str | os.PathLike[str] | None = None,
-                 client_node: str | None = None) -> None:
+                 client_node: str | None = None, user: str | None = None) -> None:
         if isinstance(conf, config.ClusterConfig):
             self.conf = conf
         else:
@@ -166,7 +175,11 @@ class Client:
         addresses = [n.address for n in self.conf.namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
-        self._nn = NamenodeClient(addresses, wait_s=self.conf.settings.client_failover_wait_s)
+        self._nn = NamenodeClient(addresses, wait_s=self.conf.settings.client_failover_wait_s,
+                                  user=user)
+        self.user = self._nn.user
+        self.home = identity.home_directory(self.user)
+        self._umask = fsmode.parse_umask(self.conf.settings.umask)
         # The cluster file's fs-limits, checked here first to fail before any call
         # (the NameNode checks them again: it is the authority).
         self.limits = Limits(self.conf.settings)
@@ -187,6 +200,10 @@ class Client:
 
     # ---- namespace ---------------------------------------------------------------
 
+    def resolve(self, path: str) -> str:
+        """The absolute DFS path of what a user typed: relative to /user/<user>."""
+        return paths.normalize_user_path(path, self.home)
+
     def _info(self, path: str) -> Any:
         return self._nn.call("GetFileInfo", pb.PathRequest(path=path))
 
@@ -198,23 +215,24 @@ class Client:
 
     def info(self, path: str) -> dict[str, Any]:
         """The `ls` dict of path itself (file or directory)."""
-        return entry_dict(self._info(paths.normalize_user_path(path)))
+        return entry_dict(self._info(self.resolve(path)))
 
     def exists(self, path: str) -> bool:
-        return self._info_or_none(paths.normalize_user_path(path)) is not None
+        return self._info_or_none(self.resolve(path)) is not None
 
     def mkdir(self, path: str, parents: bool = False) -> None:
-        path = self.limits.check_new_path(paths.normalize_user_path(path))
-        self._nn.call("Mkdirs", pb.MkdirsRequest(path=path, parents=parents))
+        path = self.limits.check_new_path(self.resolve(path))
+        self._nn.call("Mkdirs", pb.MkdirsRequest(
+            path=path, parents=parents, mode=fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask)))
 
     def delete(self, path: str, recursive: bool = False) -> bool:
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         return self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=recursive)).deleted
 
     rm = delete
 
     def rename(self, src: str, dst: str) -> None:
-        src, dst = paths.normalize_user_path(src), paths.normalize_user_path(dst)
+        src, dst = self.resolve(src), self.resolve(dst)
         self._nn.call("Rename", pb.RenameRequest(src=src, dst=dst))
 
     mv = rename
@@ -224,7 +242,7 @@ class Client:
         `hdfs dfs -setrep` does). Returns how many files were changed."""
         if isinstance(replication, bool) or not isinstance(replication, int) or replication < 1:
             raise errors.InvalidArgument(f"{replication}: replication must be a positive integer")
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         self.limits.check_replication(replication, path)
         targets = [e["path"] for e in self.ls(path, recursive=True) if e["type"] == "file"]
         for target in targets:
@@ -232,10 +250,41 @@ class Client:
                           pb.SetReplicationRequest(path=target, replication=replication))
         return len(targets)
 
+    def chmod(self, path: str, mode: int | str, recursive: bool = False) -> int:
+        """Sets the mode: an int (0o750) or text as `chmod` takes it ("750", "u+x,go-w").
+        With recursive, of everything below too; nothing changes unless the caller
+        may change all of it. Returns how many inodes changed."""
+        if isinstance(mode, int) and not isinstance(mode, bool):
+            if not 0 <= mode <= fsmode.ALL_BITS:
+                raise errors.InvalidArgument(f"{mode:o}: not a valid mode (000 to 1777)")
+            mode = fsmode.octal(mode)
+        if not isinstance(mode, str):
+            raise errors.InvalidArgument(f"{mode!r}: a mode is an int or a string")
+        fsmode.parse_mode(mode, 0, False)   # a malformed mode fails here, not remotely
+        return self._nn.call("SetPermission", pb.SetPermissionRequest(
+            path=self.resolve(path), mode=mode, recursive=recursive)).changed
+
+    def chown(self, path: str, owner: str | None = None, group: str | None = None,
+              recursive: bool = False) -> int:
+        """Sets the owner and/or the group (None: unchanged); returns how many inodes
+        changed. Only a superuser may change the owner."""
+        if owner is None and group is None:
+            raise errors.InvalidArgument(f"{path}: give an owner, a group or both")
+        if owner is not None:
+            fsmode.check_name(owner, "user")
+        if group is not None:
+            fsmode.check_name(group, "group")
+        return self._nn.call("SetOwner", pb.SetOwnerRequest(
+            path=self.resolve(path), owner=owner or "", group=group or "",
+            recursive=recursive)).changed
+
+    def chgrp(self, path: str, group: str, recursive: bool = False) -> int:
+        return self.chown(path, None, group, recursive)
+
     def ls(self, path: str = "/", recursive: bool = False) -> list[dict[str, Any]]:
         """A file lists itself; a directory lists its children (all descendants with
         recursive=True, each directory followed by its contents)."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         status = self._info(path)
         if not status.is_dir:
             return [entry_dict(status)]
@@ -266,7 +315,7 @@ class Client:
     def stat(self, path: str) -> dict[str, Any]:
         """The `ls` dict plus "blocks": [{"id", "genstamp", "offset", "length",
         "locations": [DataNode names], "corrupt"}] in file order."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         status = self._info(path)
         result = entry_dict(status)
         result["blocks"] = []
@@ -284,7 +333,7 @@ class Client:
         return result
 
     def du(self, path: str) -> dict[str, Any]:
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         summary = self._nn.call("GetContentSummary", pb.PathRequest(path=path))
         return {
             "path": path,
@@ -319,7 +368,7 @@ class Client:
         """"rb"/"wb" give buffered binary files (reads are seekable); "r"/"w" text
         (UTF-8 unless `encoding`). Writing creates the file; the data is durable on
         every DataNode of the pipeline once close() returns."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         if mode in _READ_MODES:
             stream: IO[Any] = io.BufferedReader(self._input_stream(path, verify), BUFFER_BYTES)
             text = _READ_MODES[mode]
@@ -347,7 +396,8 @@ class Client:
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
-            client_node=self.client_node, create_parent=True)).status
+            client_node=self.client_node, create_parent=True,
+            mode=fsmode.apply_umask(fsmode.FILE_DEFAULT, self._umask))).status
         settings = self.conf.settings
         raw = DFSOutputStream(
             self._nn, path, self.client_name,
@@ -380,7 +430,7 @@ class Client:
         """Copies a local file (or a readable binary stream) to `remote`; into it when
         `remote` is a directory. Returns the DFS path written. A failed copy removes
         the partial file. A local directory is copied whole (tree_copy.py)."""
-        remote = paths.normalize_user_path(remote)
+        remote = self.resolve(remote)
         self._check_write_options(remote, replication, block_size)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
@@ -434,7 +484,7 @@ class Client:
         """Copies a DFS file to a local path (into it when it is a directory). The
         local file appears whole or not at all. Returns the local path written. A DFS
         directory is copied whole (tree_copy.py)."""
-        remote = paths.normalize_user_path(remote)
+        remote = self.resolve(remote)
         if self._info(remote).is_dir:
             return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify)
         target = pathlib.Path(local)
@@ -480,7 +530,8 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(conf={str(self.conf_path)!r}, client_name={self.client_name!r})"
+        return (f"Client(conf={str(self.conf_path)!r}, user={self.user!r}, "
+                f"client_name={self.client_name!r})")
 
 
 def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> None:

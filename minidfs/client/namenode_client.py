@@ -20,6 +20,9 @@ sending, the journal failed after the NameNode's local append) makes the call's
 outcome uncertain. A later retry that succeeds settles it (ok); when the retries
 run out, or a retry is refused outright, the call raises OutcomeUnknownError -
 never the refusal, which would claim nothing happened.
+
+Every call carries `user` as call metadata (minidfs/identity.py): the NameNode
+checks permissions against it.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from typing import Any, Callable, Sequence
 
 import grpc
 
-from minidfs import errors
+from minidfs import errors, identity
 from minidfs.config import Settings
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error, may_have_applied
@@ -57,6 +60,7 @@ MIN_ATTEMPT_DEADLINE_S = 1.0
 MUTATIONS = frozenset({
     "Mkdirs", "Create", "Delete", "Rename", "SetReplication", "AddBlock", "AbandonBlock",
     "Complete", "UpdateBlockForPipeline", "Decommission", "TransitionToStandby",
+    "SetPermission", "SetOwner",
 })
 PATH_FIELDS = ("path", "src")
 # Answers that deny the change (like a refusal): after an attempt that may have
@@ -78,9 +82,12 @@ def _subject(request: Any) -> str:
 
 class NamenodeClient:
     def __init__(self, addresses: Sequence[str], deadline_s: float = channels.METADATA_DEADLINE_S,
-                 failover_passes: int | None = None, wait_s: float = DEFAULT_WAIT_S) -> None:
+                 failover_passes: int | None = None, wait_s: float = DEFAULT_WAIT_S,
+                 user: str | None = None) -> None:
         if not addresses:
             raise errors.ConfigError("no NameNode address configured")
+        self.user = identity.current_user(user)
+        self._metadata = ((identity.METADATA_KEY, self.user),)
         self.addresses = list(addresses)
         self.deadline_s = deadline_s
         self.failover_passes = failover_passes   # None: as many as wait_s allows
@@ -136,7 +143,8 @@ class NamenodeClient:
             attempt_s = min(timeout, max(give_up - time.monotonic(), MIN_ATTEMPT_DEADLINE_S))
             maybe_applied[0] = mutation   # while an attempt is out, it may be applied
             try:
-                response = getattr(self._stub(address), method)(request, timeout=attempt_s)
+                response = getattr(self._stub(address), method)(request, timeout=attempt_s,
+                                                                metadata=self._metadata)
             except grpc.RpcError as e:
                 err = from_rpc_error(e)
                 if mutation and uncertain is None and may_have_applied(e):

@@ -5,13 +5,22 @@ method validates its arguments (paths, ranges, names, and the cluster's fs-limit
 through limits.py), then works through the namesystem: mutations go through
 `Namesystem.mutate` (safe mode, validate, apply, log, sync), reads look at the
 pure cores directly.
+
+Permissions: every method a user reaches takes the `caller` (permission_checker.
+Caller) the servicer built from the call's identity and checks it first, inside the
+validate step, so a denied call changes nothing. caller=None is the NameNode itself
+or a test driving the core: trusted, unchecked.
 """
 from __future__ import annotations
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
-from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
+from minidfs.namenode import permission_checker as perm
+from minidfs.namenode.inode import (
+    CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeDirectory, INodeFile,
+)
 from minidfs.namenode.limits import Limits
+from minidfs.namenode.permission_checker import READ_EXECUTE, WRITE_EXECUTE, Caller
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
 from minidfs.namenode.views import (
@@ -26,8 +35,10 @@ def file_view(node: INode, path: str | None = None) -> FileView:
     path = path or node.path()
     if isinstance(node, INodeFile):
         return FileView(path, False, node.length(), node.replication, node.block_size,
-                        node.mtime_ms, node.under_construction)
-    return FileView(path, True, 0, 0, 0, node.mtime_ms, False)
+                        node.mtime_ms, node.under_construction, node.owner, node.group,
+                        node.mode)
+    return FileView(path, True, 0, 0, 0, node.mtime_ms, False, node.owner, node.group,
+                    node.mode)
 
 
 def check_id(value: int, what: str) -> int:
@@ -49,16 +60,38 @@ class ClientOperations:
         self.fs = fs
         self.limits = Limits(fs.settings)
 
+    # ---------------------------------------------------------- permissions
+
+    def _check(self, caller: Caller | None, path: str, **access: int) -> None:
+        if caller is not None:
+            perm.check(caller, self.fs.ns.root, path, **access)
+
+    def _umask(self) -> int:
+        return fsmode.parse_umask(self.fs.settings.umask)
+
+    def _new_mode(self, mode: int | None, default: int) -> int:
+        if mode is None:
+            return fsmode.apply_umask(default, self._umask())
+        if not 0 <= mode <= fsmode.ALL_BITS:
+            raise errors.InvalidArgument(f"{mode:o}: not a valid mode (000 to 1777)")
+        return mode
+
     # ------------------------------------------------------------ mutations
 
     # `rpc` (retry_cache.rpc_key of the request's RpcId): a retried call that was
     # already applied is answered from the retry cache, not applied again.
 
-    async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None) -> None:
+    async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None,
+                     caller: Caller | None = None, mode: int | None = None) -> None:
         paths.validate(path)
+        mode = self._new_mode(mode, fsmode.DIR_DEFAULT)
 
         def validate() -> list:
-            records = self.fs.ns.mkdirs(path, parents, wall_ms())
+            exists = self.fs.ns.get(path) is not None
+            self._check(caller, path, ancestor_access=0 if exists else fsmode.WRITE)
+            # HDFS: ancestors made on the way can always be entered by their owner.
+            records = self.fs.ns.mkdirs(path, parents, wall_ms(), caller and caller.user,
+                                        mode, mode | 0o300)
             if records:
                 self.limits.check_new_path(path)
                 self.limits.check_room(self.fs.ns, path)
@@ -68,17 +101,24 @@ class ClientOperations:
 
     async def create(self, path: str, overwrite: bool, replication: int, block_size: int,
                      client: str, client_node: str, create_parent: bool,
-                     rpc: RpcKey | None = None) -> FileView:
+                     rpc: RpcKey | None = None, caller: Caller | None = None,
+                     mode: int | None = None) -> FileView:
         paths.validate(path)
         limits = self.limits
         limits.check_client_name(client, path)
         limits.check_new_path(path)
         replication = limits.check_replication(replication or self.fs.settings.replication, path)
         block_size = limits.check_block_size(block_size or self.fs.settings.block_size_bytes, path)
+        mode = self._new_mode(mode, fsmode.FILE_DEFAULT)
+        parent_mode = fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask()) | 0o300
 
         def validate() -> list:
+            if overwrite and isinstance(self.fs.ns.get(path), INodeFile):
+                self._check(caller, path, access=fsmode.WRITE)
+            self._check(caller, path, ancestor_access=fsmode.WRITE)
             records = self.fs.ns.create(path, replication, block_size, client, overwrite,
-                                        create_parent, wall_ms())
+                                        create_parent, wall_ms(), caller and caller.user,
+                                        mode, parent_mode)
             old = self.fs.ns.get(path)
             if (isinstance(old, INodeFile) and old.client not in (None, client)
                     and not self.fs.leases.soft_expired(old.client, mono_ms())):
@@ -160,17 +200,30 @@ class ClientOperations:
         await fs.sync()
         return done
 
-    async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None) -> bool:
+    async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None,
+                     caller: Caller | None = None) -> bool:
         paths.validate(path)
-        records = await self.fs.mutate(
-            path, lambda: self.fs.ns.delete(path, recursive, wall_ms()), rpc)
+
+        def validate() -> list:
+            # Every directory below is checked before anything is deleted.
+            self._check(caller, path, parent_access=fsmode.WRITE, sub_access=WRITE_EXECUTE,
+                        ignore_empty_dirs=True)
+            return self.fs.ns.delete(path, recursive, wall_ms())
+
+        records = await self.fs.mutate(path, validate, rpc)
         return bool(records)
 
-    async def rename(self, src: str, dst: str, rpc: RpcKey | None = None) -> None:
+    async def rename(self, src: str, dst: str, rpc: RpcKey | None = None,
+                     caller: Caller | None = None) -> None:
         paths.validate(src)
         paths.validate(dst)
 
         def validate() -> list:
+            self._check(caller, src, parent_access=fsmode.WRITE)
+            target = dst
+            if src != "/" and isinstance(self.fs.ns.get(dst), INodeDirectory):
+                target = paths.join(dst, paths.basename(src))
+            self._check(caller, target, ancestor_access=fsmode.WRITE)
             records = self.fs.ns.rename(src, dst, wall_ms())
             if records:
                 self.limits.check_rename_room(self.fs.ns, src, dst)
@@ -178,10 +231,51 @@ class ClientOperations:
 
         await self.fs.mutate(src, validate, rpc)
 
-    async def set_replication(self, path: str, replication: int) -> None:
+    async def set_replication(self, path: str, replication: int,
+                              caller: Caller | None = None) -> None:
         paths.validate(path)
+
         self.limits.check_replication(replication, path)
-        await self.fs.mutate(path, lambda: self.fs.ns.set_replication(path, replication))
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            return self.fs.ns.set_replication(path, replication)
+
+        await self.fs.mutate(path, validate)
+
+    async def set_permission(self, path: str, mode: str, recursive: bool,
+                             caller: Caller | None = None) -> int:
+        """chmod [-R]; how many inodes changed. Every inode is checked first."""
+        paths.validate(path)
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            if caller is not None:
+                for node in self.fs.ns.subtree(path, recursive):
+                    perm.check_owner(caller, node.path(), node)
+            return self.fs.ns.set_permission(path, mode, recursive)
+
+        return len(await self.fs.mutate(path, validate))
+
+    async def set_owner(self, path: str, owner: str | None, group: str | None,
+                        recursive: bool, caller: Caller | None = None) -> int:
+        """chown / chgrp [-R]; how many inodes changed. Every inode is checked first."""
+        paths.validate(path)
+        users = self.fs.users
+        if owner is not None and not users.known_user(fsmode.check_name(owner, "user")):
+            raise errors.InvalidArgument(f"{owner}: no such user")
+        if group is not None and not users.known_group(fsmode.check_name(group, "group")):
+            raise errors.InvalidArgument(f"{group}: no such group")
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            if caller is not None:
+                for node in self.fs.ns.subtree(path, recursive):
+                    perm.check_owner(caller, node.path(), node)
+                    perm.check_set_owner(caller, node.path(), node, owner, group)
+            return self.fs.ns.set_owner(path, owner, group, recursive)
+
+        return len(await self.fs.mutate(path, validate))
 
     def renew_lease(self, client: str) -> None:
         self.limits.check_client_name(client, "lease")
@@ -230,7 +324,9 @@ class ClientOperations:
             check_id(block_id, "bad replica")
             self.fs.bm.report_bad(node, block_id, genstamp)
 
-    def safe_mode(self, action: str) -> tuple[bool, str]:
+    def safe_mode(self, action: str, caller: Caller | None = None) -> tuple[bool, str]:
+        if action != "GET" and caller is not None:
+            perm.check_super(caller, "safe mode")
         if action == "ENTER":
             self.fs.safemode.enter()
         elif action == "LEAVE":
@@ -241,29 +337,35 @@ class ClientOperations:
 
     # ---------------------------------------------------------------- reads
 
-    def get_file_info(self, path: str) -> FileView:
-        node = self.fs.ns.get(paths.validate(path))
+    def get_file_info(self, path: str, caller: Caller | None = None) -> FileView:
+        self._check(caller, paths.validate(path))
+        node = self.fs.ns.get(path)
         if node is None:
             raise errors.FileNotFound(f"{path}: no such file or directory")
         return file_view(node, path)
 
-    def list_status(self, path: str, start_after: str, limit: int) -> tuple[list[FileView], bool]:
+    def list_status(self, path: str, start_after: str, limit: int,
+                    caller: Caller | None = None) -> tuple[list[FileView], bool]:
         paths.validate(path)
+        is_dir = isinstance(self.fs.ns.get(path), INodeDirectory)
+        self._check(caller, path, access=READ_EXECUTE if is_dir else 0)
         nodes, more = self.fs.ns.list(path, start_after, limit)
         node = self.fs.ns.get(path)
         if isinstance(node, INodeFile):
             return [file_view(node, path)], False
         return [file_view(n, paths.join(path, n.name)) for n in nodes], more
 
-    def content_summary(self, path: str) -> namespace.Summary:
-        return self.fs.ns.content_summary(paths.validate(path))
+    def content_summary(self, path: str, caller: Caller | None = None) -> namespace.Summary:
+        self._check(caller, paths.validate(path), sub_access=READ_EXECUTE)
+        return self.fs.ns.content_summary(path)
 
     def stats(self) -> StatsView:
         return self.fs.stats()
 
     def get_block_locations(self, path: str, offset: int, length: int,
-                            client_node: str) -> LocatedBlocksView:
+                            client_node: str, caller: Caller | None = None) -> LocatedBlocksView:
         paths.validate(path)
+        self._check(caller, path, access=fsmode.READ)
         file = self.fs.ns.get_file(path)
         end = offset + length if length else None
         found, pos = [], 0
@@ -321,16 +423,20 @@ class ClientOperations:
                              n.volumes)
                 for n in sorted(self.fs.registry.nodes.values(), key=lambda n: n.name)]
 
-    def fsck(self, path: str, list_files: bool, max_files: int) -> fsck.FsckReport:
+    def fsck(self, path: str, list_files: bool, max_files: int,
+             caller: Caller | None = None) -> fsck.FsckReport:
         paths.validate(path)
+        self._check(caller, path)
         return fsck.fsck(self.fs.ns, self.fs.bm, self.fs.registry, path, list_files,
                          max_files or fsck.DEFAULT_MAX_FILES)
 
-    async def decommission(self, name: str, cancel: bool) -> str:
+    async def decommission(self, name: str, cancel: bool, caller: Caller | None = None) -> str:
         """Starts draining DataNode `name` (or puts it back in service); its state after.
         Logged, so it survives restarts and failovers; allowed in safe mode (as HDFS's
         refreshNodes)."""
         fs = self.fs
+        if caller is not None:
+            perm.check_super(caller, "decommission")
         node = fs.registry.get(name)
         if node is None:
             raise errors.InvalidArgument(f"{name}: no such DataNode")

@@ -2,10 +2,14 @@
 
 Registered by server.py. Thin on purpose: argument checks and semantics live in
 client_ops.py and the pure cores; errors become statuses through @rpc_errors.
+Every call a user makes carries its user name in the call metadata
+(minidfs/identity.py); `_caller` turns it into the Caller the checks use.
 """
 from __future__ import annotations
 
+from minidfs import errors, fsmode, identity
 from minidfs.namenode.client_ops import ClientOperations
+from minidfs.namenode.permission_checker import Caller
 from minidfs.namenode.fsck import FsckReport
 from minidfs.namenode.retry_cache import RpcKey, rpc_key
 from minidfs.namenode.views import FileView, LocatedBlockView, NodeRef
@@ -19,7 +23,8 @@ def file_status(view: FileView) -> common_pb2.FileStatus:
     return common_pb2.FileStatus(
         path=view.path, is_dir=view.is_dir, length=view.length, replication=view.replication,
         block_size=view.block_size, modified_ms=view.mtime_ms,
-        under_construction=view.under_construction)
+        under_construction=view.under_construction, owner=view.owner, group=view.group,
+        permission=view.mode)
 
 
 def datanode_id(ref: NodeRef) -> common_pb2.DatanodeId:
@@ -68,16 +73,26 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     def __init__(self, ops: ClientOperations) -> None:
         self.ops = ops
 
+    def _caller(self, context) -> Caller:
+        user = identity.from_metadata(context.invocation_metadata())
+        if user is None:
+            raise errors.InvalidArgument(
+                f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
+        return self.ops.fs.users.caller(fsmode.check_name(user, "user"))
+
     @rpc_errors
     async def Mkdirs(self, request, context):
-        await self.ops.mkdirs(request.path, request.parents, rpc_id(request))
+        await self.ops.mkdirs(request.path, request.parents, rpc_id(request),
+                              self._caller(context),
+                              request.mode if request.HasField("mode") else None)
         return pb.MkdirsResponse()
 
     @rpc_errors
     async def Create(self, request, context):
         view = await self.ops.create(
             request.path, request.overwrite, request.replication, request.block_size,
-            request.client_name, request.client_node, request.create_parent, rpc_id(request))
+            request.client_name, request.client_node, request.create_parent, rpc_id(request),
+            self._caller(context), request.mode if request.HasField("mode") else None)
         return pb.CreateResponse(status=file_status(view))
 
     @rpc_errors
@@ -102,38 +117,52 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     @rpc_errors
     async def GetBlockLocations(self, request, context):
         view = self.ops.get_block_locations(request.path, request.offset, request.length,
-                                            request.client_node)
+                                            request.client_node, self._caller(context))
         return pb.LocatedBlocks(file_length=view.file_length,
                                 blocks=[located_block(b) for b in view.blocks],
                                 under_construction=view.under_construction)
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
-        return file_status(self.ops.get_file_info(request.path))
+        return file_status(self.ops.get_file_info(request.path, self._caller(context)))
 
     @rpc_errors
     async def ListStatus(self, request, context):
-        entries, more = self.ops.list_status(request.path, request.start_after, request.limit)
+        entries, more = self.ops.list_status(request.path, request.start_after, request.limit,
+                                             self._caller(context))
         return pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
 
     @rpc_errors
     async def Delete(self, request, context):
-        return pb.DeleteResponse(deleted=await self.ops.delete(request.path, request.recursive,
-                                                               rpc_id(request)))
+        return pb.DeleteResponse(deleted=await self.ops.delete(
+            request.path, request.recursive, rpc_id(request), self._caller(context)))
 
     @rpc_errors
     async def Rename(self, request, context):
-        await self.ops.rename(request.src, request.dst, rpc_id(request))
+        await self.ops.rename(request.src, request.dst, rpc_id(request), self._caller(context))
         return pb.RenameResponse()
 
     @rpc_errors
     async def SetReplication(self, request, context):
-        await self.ops.set_replication(request.path, request.replication)
+        await self.ops.set_replication(request.path, request.replication, self._caller(context))
         return pb.SetReplicationResponse()
 
     @rpc_errors
+    async def SetPermission(self, request, context):
+        changed = await self.ops.set_permission(request.path, request.mode, request.recursive,
+                                                self._caller(context))
+        return pb.SetPermissionResponse(changed=changed)
+
+    @rpc_errors
+    async def SetOwner(self, request, context):
+        changed = await self.ops.set_owner(request.path, request.owner or None,
+                                           request.group or None, request.recursive,
+                                           self._caller(context))
+        return pb.SetOwnerResponse(changed=changed)
+
+    @rpc_errors
     async def GetContentSummary(self, request, context):
-        s = self.ops.content_summary(request.path)
+        s = self.ops.content_summary(request.path, self._caller(context))
         return pb.ContentSummary(length=s.length, file_count=s.file_count,
                                  directory_count=s.directory_count,
                                  space_consumed=s.space_consumed)
@@ -157,7 +186,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     async def SafeMode(self, request, context):
         actions = pb.SafeModeRequest.Action
         action = actions.Name(request.action) if request.action in actions.values() else str(request.action)
-        on, reason = self.ops.safe_mode(action)
+        on, reason = self.ops.safe_mode(action, self._caller(context))
         return pb.SafeModeResponse(on=on, reason=reason)
 
     @rpc_errors
@@ -186,8 +215,10 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Fsck(self, request, context):
-        return fsck_response(self.ops.fsck(request.path, request.list_files, request.max_files))
+        return fsck_response(self.ops.fsck(request.path, request.list_files, request.max_files,
+                                           self._caller(context)))
 
     @rpc_errors
     async def Decommission(self, request, context):
-        return pb.DecommissionResponse(state=await self.ops.decommission(request.name, request.cancel))
+        return pb.DecommissionResponse(state=await self.ops.decommission(
+            request.name, request.cancel, self._caller(context)))

@@ -18,9 +18,10 @@ before these: the tree itself only knows what is consistent.
 from __future__ import annotations
 
 import heapq
+import sys
 from typing import Iterator, NamedTuple
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.namenode import edits
 from minidfs.namenode.edits import Record
 from minidfs.namenode.inode import (
@@ -29,6 +30,9 @@ from minidfs.namenode.inode import (
 
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
 MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
+MAX_RECURSIVE_INODES = 100_000       # chmod / chown -R: inodes changed by one call
+DEFAULT_DIR_MODE = 0o755             # what records and images without modes mean
+DEFAULT_FILE_MODE = 0o644
 
 
 class Effects:
@@ -54,8 +58,15 @@ class Summary(NamedTuple):
 
 
 class Namespace:
-    def __init__(self, root_mtime_ms: int = 0) -> None:
-        self.root = INodeDirectory("", None, root_mtime_ms)
+    """`owner` / `group`: the root's, and those of every inode a record or image
+    written before permissions existed creates (the NameNode's user and the
+    superuser group, as HDFS does on upgrade)."""
+
+    def __init__(self, root_mtime_ms: int = 0, owner: str = "", group: str = "") -> None:
+        self.default_owner = sys.intern(owner)
+        self.default_group = sys.intern(group)
+        self.root = INodeDirectory("", None, root_mtime_ms, self.default_owner,
+                                   self.default_group, DEFAULT_DIR_MODE)
         self.last_block_id = 0
         self.last_genstamp = 0
         # DataNodes an admin is decommissioning (or has): see edits.SET_DATANODE_EXCLUDED.
@@ -111,7 +122,9 @@ class Namespace:
 
     # ------------------------------------------------------ validating operations
 
-    def mkdirs(self, path: str, parents: bool, now_ms: int) -> list[Record]:
+    def mkdirs(self, path: str, parents: bool, now_ms: int, owner: str | None = None,
+               mode: int = DEFAULT_DIR_MODE, parent_mode: int = DEFAULT_DIR_MODE) -> list[Record]:
+        """`mode` for the directory, `parent_mode` for ancestors made on the way."""
         paths.validate(path)
         node = self.get(path)
         if node is not None:
@@ -120,10 +133,11 @@ class Namespace:
             # Without -p an existing directory is an error too, as `hdfs dfs -mkdir`.
             raise errors.FileExists(f"{path}: file exists")
         self._existing_parent(path, create_parent=parents)
-        return [edits.mkdirs(path, now_ms)]
+        return [edits.mkdirs(path, now_ms, owner or self.default_owner, mode, parent_mode)]
 
     def create(self, path: str, replication: int, block_size: int, client: str,
-               overwrite: bool, create_parent: bool, now_ms: int) -> list[Record]:
+               overwrite: bool, create_parent: bool, now_ms: int, owner: str | None = None,
+               mode: int = DEFAULT_FILE_MODE, parent_mode: int = DEFAULT_DIR_MODE) -> list[Record]:
         paths.validate(path)
         if path == "/":
             raise errors.IsADirectory("/: is a directory")
@@ -134,7 +148,8 @@ class Namespace:
                 raise errors.IsADirectory(f"{path}: is a directory")
             if not overwrite:
                 raise errors.FileExists(f"{path}: file exists")
-        return [edits.create(path, replication, block_size, client, now_ms)]
+        return [edits.create(path, replication, block_size, client, now_ms,
+                             owner or self.default_owner, mode, parent_mode)]
 
     def add_block(self, path: str, client: str,
                   previous: tuple[int, int, int] | None) -> tuple[list[Record], BlockInfo | None]:
@@ -265,6 +280,51 @@ class Namespace:
             return []
         return [edits.set_replication(path, replication)]
 
+    def subtree(self, path: str, recursive: bool) -> list[INode]:
+        """The inode at path, and with recursive everything below it (parents first);
+        bounded by MAX_RECURSIVE_INODES."""
+        top = self.get(paths.validate(path))
+        if top is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        if not recursive:
+            return [top]
+        found = []
+        for node in _walk(top):
+            found.append(node)
+            if len(found) > MAX_RECURSIVE_INODES:
+                raise errors.InvalidArgument(
+                    f"{path}: more than {MAX_RECURSIVE_INODES} files and directories; "
+                    "change smaller subtrees")
+        return found
+
+    def set_permission(self, path: str, mode_text: str, recursive: bool) -> list[Record]:
+        """chmod [-R]: octal or symbolic (fsmode.parse_mode), per inode."""
+        records = []
+        for node in self.subtree(path, recursive):
+            mode = fsmode.parse_mode(mode_text, node.mode, node.is_dir)
+            if mode & ~fsmode.ALL_BITS:
+                raise errors.InvalidArgument(f"{mode_text}: setuid and setgid are not supported")
+            if mode != node.mode:
+                records.append(edits.set_permission(node.path(), mode))
+        return records
+
+    def set_owner(self, path: str, owner: str | None, group: str | None,
+                  recursive: bool) -> list[Record]:
+        """chown / chgrp [-R]: None leaves that half unchanged."""
+        if owner is None and group is None:
+            raise errors.InvalidArgument(f"{path}: neither an owner nor a group given")
+        if owner is not None:
+            fsmode.check_name(owner, "user")
+        if group is not None:
+            fsmode.check_name(group, "group")
+        records = []
+        for node in self.subtree(path, recursive):
+            new_owner = owner if owner not in (None, node.owner) else None
+            new_group = group if group not in (None, node.group) else None
+            if new_owner is not None or new_group is not None:
+                records.append(edits.set_owner(node.path(), new_owner, new_group))
+        return records
+
     def set_datanode_excluded(self, name: str, on: bool) -> list[Record]:
         if not isinstance(name, str) or not name or len(name) > MAX_DATANODE_NAME_CHARS \
                 or not name.isprintable():
@@ -294,12 +354,13 @@ class Namespace:
             raise errors.FileNotFound(f"{path}: no such file or directory")
         return node
 
-    def _ensure_dirs(self, path: str, mtime_ms: int) -> INodeDirectory:
+    def _ensure_dirs(self, path: str, mtime_ms: int, owner: str, mode: int) -> INodeDirectory:
+        """The directory at path, made (with the parent's group) where missing."""
         node = self.root
         for name in paths.components(path):
             child = node.children.get(name)
             if child is None:
-                child = INodeDirectory(name, node, mtime_ms)
+                child = INodeDirectory(name, node, mtime_ms, owner, node.group, mode)
                 node.children[name] = child
                 node.mtime_ms = mtime_ms
                 self.directories += 1
@@ -318,19 +379,31 @@ class Namespace:
             self.excluded_datanodes.discard(name)
         fx.datanodes.append(name)
 
+    def _owner_of(self, rec: Record) -> str:
+        owner = rec.get("owner", self.default_owner)
+        if not isinstance(owner, str):
+            raise TypeError(f"owner {owner!r}")
+        return sys.intern(owner)
+
     def _apply_mkdirs(self, rec: Record, fx: Effects) -> None:
-        self._ensure_dirs(rec["path"], rec["mtime"])
+        path, owner = rec["path"], self._owner_of(rec)
+        parent_mode = rec.get("dperm", DEFAULT_DIR_MODE)
+        parent = self._ensure_dirs(paths.parent(path), rec["mtime"], owner, parent_mode)
+        if path != "/" and paths.basename(path) not in parent.children:
+            self._ensure_dirs(path, rec["mtime"], owner, rec.get("perm", DEFAULT_DIR_MODE))
 
     def _apply_create(self, rec: Record, fx: Effects) -> None:
-        path, mtime = rec["path"], rec["mtime"]
-        parent = self._ensure_dirs(paths.parent(path), mtime)
+        path, mtime, owner = rec["path"], rec["mtime"], self._owner_of(rec)
+        parent = self._ensure_dirs(paths.parent(path), mtime, owner,
+                                   rec.get("dperm", DEFAULT_DIR_MODE))
         name = paths.basename(path)
         old = parent.children.get(name)
         if old is not None:
             if old.is_dir:
                 raise errors.IsADirectory(f"{path}: is a directory")
             self._remove(old, fx)
-        file = INodeFile(name, parent, mtime, rec["repl"], rec["bsize"], rec["client"])
+        file = INodeFile(name, parent, mtime, rec["repl"], rec["bsize"], rec["client"],
+                         owner, parent.group, rec.get("perm", DEFAULT_FILE_MODE))
         parent.children[name] = file
         parent.mtime_ms = mtime
         self.files += 1
@@ -426,6 +499,21 @@ class Namespace:
         file.replication = rec["repl"]
         fx.recheck.extend(file.blocks)
 
+    def _apply_set_permission(self, rec: Record, fx: Effects) -> None:
+        mode = rec["perm"]
+        if not isinstance(mode, int) or not 0 <= mode <= fsmode.ALL_BITS:
+            raise TypeError(f"mode {mode!r}")
+        self._node(rec["path"]).mode = mode
+
+    def _apply_set_owner(self, rec: Record, fx: Effects) -> None:
+        node = self._node(rec["path"])
+        for key in ("owner", "group"):
+            value = rec.get(key)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise TypeError(f"{key} {value!r}")
+                setattr(node, key, sys.intern(value))
+
     # ------------------------------------------------------------------ reads
 
     def list(self, path: str, start_after: str, limit: int) -> tuple[list[INode], bool]:
@@ -481,4 +569,6 @@ _APPLY = {
     edits.RENAME: Namespace._apply_rename,
     edits.SET_REPLICATION: Namespace._apply_set_replication,
     edits.SET_DATANODE_EXCLUDED: Namespace._apply_set_datanode_excluded,
+    edits.SET_PERMISSION: Namespace._apply_set_permission,
+    edits.SET_OWNER: Namespace._apply_set_owner,
 }

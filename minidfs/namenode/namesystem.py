@@ -39,6 +39,7 @@ from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.user_groups import UserGroups
 from minidfs.namenode.views import StatsView
 
 log = logging.getLogger("minidfs.namenode")
@@ -62,13 +63,17 @@ def mono_ms() -> int:
 
 class Namesystem:
     def __init__(self, settings: Settings, data_dir: pathlib.Path,
-                 journal: Journal | None = None, ha: HaState | None = None) -> None:
+                 journal: Journal | None = None, ha: HaState | None = None,
+                 groups: dict[str, list[str]] | None = None) -> None:
         self.settings = settings
         current = pathlib.Path(data_dir) / "current"
         self.images = checkpoint.ImageStore(current)
         self.journal = journal or FileJournal(current)
         # Without HA: always active. With HA the controller (ha_controller.py) sets it.
         self.ha = ha or HaState("namenode", enabled=False)
+        # Superusers and groups (permissions); `groups` is cluster.toml's [groups].
+        self.users = UserGroups(groups or {}, settings.superusergroup,
+                                enabled=settings.permissions_enabled)
         self.failed = asyncio.Event()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
@@ -78,7 +83,7 @@ class Namesystem:
         """Empty cores, before loading; again when an HA NameNode steps down, since its
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
-        self.ns = Namespace()
+        self.ns = self._empty_namespace()
         self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
         self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
         self.leases = LeaseManager(int(settings.lease_soft_limit_s * 1000),
@@ -109,13 +114,16 @@ class Namesystem:
 
     def load_image(self) -> int:
         """Installs the newest checkpoint image (if any); returns its txid."""
-        ns, image_txid = self.images.load_newest()
+        ns, image_txid = self.images.load_newest(self.users.superuser, self.users.supergroup)
         self._install(ns)
         # Decoding the image made transient objects as large as the namespace.
         memory.release_free_memory()
         self.txid = self._checkpoint_txid = image_txid
         self._checkpoint_mono_ms = mono_ms()
         return image_txid
+
+    def _empty_namespace(self) -> Namespace:
+        return Namespace(owner=self.users.superuser, group=self.users.supergroup)
 
     def apply_logged(self, txid: int, record: Record) -> None:
         """Applies one edit read back from the journal (replay, or a standby tailing)."""

@@ -62,7 +62,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
     lock_fd = _lock_data_dir(node.data_dir)
     try:
         ha = HaState(node.name, enabled=conf.settings.ha)
-        fs = Namesystem(conf.settings, node.data_dir, ha=ha)
+        fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         guards = [StringBound(conf.settings.max_string_field_bytes)]
         server = channels.aio_server(interceptors=guards + ([ActiveGuard(ha)] if ha.enabled else []))

@@ -16,6 +16,9 @@ class FileView(NamedTuple):
     block_size: int
     mtime_ms: int
     under_construction: bool
+    owner: str = ""
+    group: str = ""
+    mode: int = 0
 
 
 class NodeRef(NamedTuple):

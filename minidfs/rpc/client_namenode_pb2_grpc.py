@@ -140,6 +140,16 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.FromString,
                 _registered_method=True)
+        self.SetPermission = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetPermission',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.FromString,
+                _registered_method=True)
+        self.SetOwner = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetOwner',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.FromString,
+                _registered_method=True)
         self.GetHaStatus = channel.unary_unary(
                 '/minidfs.ClientNamenode/GetHaStatus',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.SerializeToString,
@@ -295,6 +305,22 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPermission(self, request, context):
+        """chmod [-R]: the owner or a superuser; with recursive every inode below is
+        checked before any changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOwner(self, request, context):
+        """chown / chgrp [-R]: only a superuser changes the owner; an owner may set a
+        group they belong to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHaStatus(self, request, context):
         """HA (docs/ha.md): this NameNode's role, epoch and progress. Answered by a standby
         too (every other call on a standby fails with UNAVAILABLE / StandbyError).
@@ -418,6 +444,16 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.Decommission,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.SerializeToString,
+            ),
+            'SetPermission': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPermission,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.SerializeToString,
+            ),
+            'SetOwner': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOwner,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.SerializeToString,
             ),
             'GetHaStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHaStatus,
@@ -997,6 +1033,60 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/Decommission',
             minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.SerializeToString,
             minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPermission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetPermission',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOwner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetOwner',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.FromString,
             options,
             channel_credentials,
             insecure,

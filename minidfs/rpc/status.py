@@ -23,6 +23,7 @@ log = logging.getLogger("minidfs.rpc")
 _CODE_TO_ERROR = {
     grpc.StatusCode.NOT_FOUND: errors.FileNotFound,
     grpc.StatusCode.ALREADY_EXISTS: errors.FileExists,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDeniedError,
     grpc.StatusCode.FAILED_PRECONDITION: errors.PreconditionFailed,
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,

@@ -203,3 +203,21 @@ def test_decommission_reaches_the_standby_through_the_journal(home, conf):
     ok(minidfs(home, "admin", "ha", "failover"))
     assert active_name(home) == first
     wait_for(lambda: state("dn3") == "live", "dn3 back in service")
+
+
+def test_owners_and_modes_survive_a_failover(home, conf):
+    """Owners and modes are edits: the standby has them from the journal, so after a
+    failover the new active enforces the same permissions."""
+    ok(minidfs(home, "--user", "alice", "mkdir", "/tmp/alice-ha"))
+    ok(minidfs(home, "--user", "alice", "chmod", "1700", "/tmp/alice-ha"))
+    first = active_name(home)
+    refused = minidfs(home, "--user", "alice", "admin", "ha", "failover")
+    assert refused.returncode == 1 and b"user=alice is not a superuser" in refused.stderr
+    assert active_name(home) == first
+    ok(minidfs(home, "admin", "ha", "failover"))
+    assert active_name(home) != first
+    info = json.loads(ok(minidfs(home, "stat", "--json", "/tmp/alice-ha")).stdout)
+    assert (info["owner"], info["permission"], info["sticky"]) == ("alice", "1700", True)
+    denied = minidfs(home, "--user", "bob", "ls", "/tmp/alice-ha")
+    assert denied.returncode == 1
+    assert b"permission denied: user=bob, access=READ_EXECUTE" in denied.stderr

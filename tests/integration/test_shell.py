@@ -51,7 +51,7 @@ def test_put_get_cat_round_trip(sh, tmp_path, size):
     ok(sh("put", str(local), f"/rt/f{size}"))
     ok(sh("get", f"/rt/f{size}", str(tmp_path / "out.bin")))
     assert (tmp_path / "out.bin").read_bytes() == data
-    assert ok(sh("cat", f"rt/f{size}")).stdout_bytes == data
+    assert ok(sh("cat", f"/rt/f{size}")).stdout_bytes == data
     entry = json.loads(ok(sh("ls", "--json", f"/rt/f{size}")).stdout)
     assert [e["length"] for e in entry] == [size]
 

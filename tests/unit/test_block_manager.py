@@ -148,6 +148,23 @@ def test_corrupt_replica_deleted_only_after_a_good_copy_replaced_it() -> None:
     assert c.bm.corrupt_count() == 0
 
 
+def test_corrupt_replica_makes_room_when_no_other_node_can_take_a_copy() -> None:
+    # Found by `cluster chaos`: 3 nodes, replication 3, one replica corrupt. Every node
+    # holds the block, so no target exists until the corrupt replica is deleted.
+    c = Cluster(3)
+    (b,) = c.file("/f", 3)
+    for node in ("dn1", "dn2", "dn3"):
+        c.report(node, b)
+    c.bm.report_bad("dn1", b.id, b.genstamp)
+    c.bm.tick(now_ms=0)
+    assert c.commands("dn1") == [(DELETE, b.id, b.genstamp, LEN, ())]
+    assert b.replicas["dn1"] == DROPPED and b.replicas["dn2"] == READY
+    c.bm.block_deleted("dn1", b.id, b.genstamp)
+    c.bm.tick(now_ms=1)
+    (cmd,) = c.commands("dn2") or c.commands("dn3")
+    assert cmd.action == REPLICATE and cmd.targets == ("dn1",)
+
+
 def test_deleted_file_sends_deletes_to_holders() -> None:
     c = Cluster(2)
     (b,) = c.file("/f", 2)

@@ -189,9 +189,11 @@ def test_describe_errors():
 
 ENTRIES = [
     {"path": "/data", "type": "directory", "length": 0, "replication": 0, "block_size": 0,
-     "modified": 1_700_000_000_000, "under_construction": False},
+     "modified": 1_700_000_000_000, "under_construction": False, "owner": "alice",
+     "group": "supergroup", "permission": "1777", "sticky": True},
     {"path": "/data/a.txt", "type": "file", "length": 123456, "replication": 3,
-     "block_size": 65536, "modified": 1_700_000_000_000, "under_construction": False},
+     "block_size": 65536, "modified": 1_700_000_000_000, "under_construction": False,
+     "owner": "bob", "group": "staff", "permission": "644", "sticky": False},
 ]
 
 
@@ -205,8 +207,11 @@ def test_ls_json_shape():
 def test_ls_table():
     lines = fmt.ls_lines(ENTRIES, header=True)
     assert lines[0] == "Found 2 items"
-    assert lines[1].startswith("d   - ") and lines[1].endswith(" /data")
-    assert lines[2].startswith("-   3 123456 ") and lines[2].endswith(" /data/a.txt")
+    # HDFS's long format: mode, replicas ("-" for a directory), owner, group, length.
+    assert lines[1].startswith("drwxrwxrwt   - alice supergroup      0 ")
+    assert lines[1].endswith(" /data")
+    assert lines[2].startswith("-rw-r--r--   3 bob   staff      123456 ")
+    assert lines[2].endswith(" /data/a.txt")
     assert fmt.ls_lines([], header=True) == ["Found 0 items"]
 
 

@@ -69,10 +69,14 @@ def test_bad_arguments_fail_before_any_rpc(tmp_path):
 
 def test_entry_dict():
     status = common_pb2.FileStatus(path="/a/b", length=5, replication=3, block_size=65536,
-                                   modified_ms=1234)
+                                   modified_ms=1234, owner="alice", group="staff",
+                                   permission=0o640)
     assert entry_dict(status) == {
         "path": "/a/b", "type": "file", "length": 5, "replication": 3, "block_size": 65536,
-        "modified": 1234, "under_construction": False}
+        "modified": 1234, "under_construction": False, "owner": "alice", "group": "staff",
+        "permission": "640", "sticky": False}
+    tmp = entry_dict(common_pb2.FileStatus(path="/tmp", is_dir=True, permission=0o1777))
+    assert (tmp["permission"], tmp["sticky"]) == ("1777", True)
     assert entry_dict(common_pb2.FileStatus(path="/a", is_dir=True))["type"] == "directory"
 
 
