@@ -99,7 +99,9 @@ def make_settings(block_size: int | None, replication: int, ha: bool,
     if block_size is not None:
         values["block_size_bytes"] = block_size
     values.update(overrides)
-    return config.Settings(**values)
+    settings = config.Settings(**values)
+    config.check_settings(settings)   # here, not first in a daemon's log
+    return settings
 
 
 def plan(home: Home, *, datanodes: int, workers: int, ha: bool, block_size: int | None,

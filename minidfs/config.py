@@ -57,6 +57,17 @@ class Settings:
     safemode_extension_s: float = 0.0
     replication_streams_per_node: int = 4
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
+    # NameNode fs-limits (namenode/limits.py, docs/namenode.md "Limits"): what one
+    # request may ask for, so a typo cannot fill the NameNode's memory.
+    min_block_size_bytes: int = 64 * 1024
+    max_block_size_bytes: int = 4 * 1024 * 1024 * 1024
+    max_blocks_per_file: int = 10_000
+    max_directory_items: int = 1024 * 1024
+    max_path_depth: int = 1_000
+    max_replication: int = 512
+    max_open_files_per_client: int = 10_000
+    max_client_name_chars: int = 256
+    max_string_field_bytes: int = 8 * 1024
     # DataNode disks (docs/datanode.md): the directory scanner compares every volume
     # with the replica map (and checks the volume) this often; a DataNode stops once
     # more than failed_volumes_tolerated of its data dirs have failed.
@@ -172,6 +183,38 @@ def _check_address(name: str, address: object) -> str:
     return address
 
 
+_POSITIVE_SETTINGS = (
+    "replication", "block_size_bytes", "chunk_size_bytes", "min_block_size_bytes",
+    "max_block_size_bytes", "max_blocks_per_file", "max_directory_items", "max_path_depth",
+    "max_replication", "max_open_files_per_client", "max_client_name_chars",
+    "max_string_field_bytes",
+)
+
+
+def check_settings(s: Settings) -> None:
+    """Refuses settings the cluster could not run with, naming them; the limits a
+    request is checked against must agree with each other and with the defaults."""
+    for name in _POSITIVE_SETTINGS:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"cluster: {name} must be a positive integer, got {value!r}")
+    if s.min_block_size_bytes > s.max_block_size_bytes:
+        raise ConfigError(f"cluster: min_block_size_bytes ({s.min_block_size_bytes}) is above "
+                          f"max_block_size_bytes ({s.max_block_size_bytes})")
+    if not s.min_block_size_bytes <= s.block_size_bytes <= s.max_block_size_bytes:
+        raise ConfigError(
+            f"cluster: block_size_bytes ({s.block_size_bytes}) must lie between "
+            f"min_block_size_bytes ({s.min_block_size_bytes}) and max_block_size_bytes "
+            f"({s.max_block_size_bytes}); a smaller block needs a smaller minimum (and "
+            f"chunk_size_bytes) in the same [cluster] table")
+    if s.block_size_bytes % s.chunk_size_bytes:
+        raise ConfigError(f"cluster: block_size_bytes ({s.block_size_bytes}) must be a "
+                          f"multiple of chunk_size_bytes ({s.chunk_size_bytes})")
+    if s.replication > s.max_replication:
+        raise ConfigError(f"cluster: replication ({s.replication}) is above "
+                          f"max_replication ({s.max_replication})")
+
+
 def _data_dirs(name: str, raw: object, base: pathlib.Path) -> list[pathlib.Path]:
     if (not isinstance(raw, list) or not raw
             or not all(isinstance(d, str) and d for d in raw)):
@@ -189,8 +232,7 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     raw_settings = dict(data.get("cluster", {}))
     settings = Settings(**{k: v for k, v in raw_settings.items() if k in known})
     settings.extra = {k: v for k, v in raw_settings.items() if k not in known}
-    if settings.replication < 1 or settings.block_size_bytes < 1:
-        raise ConfigError("cluster: replication and block_size_bytes must be positive")
+    check_settings(settings)
     if not settings.client_failover_wait_s >= 0:
         raise ConfigError("cluster: client_failover_wait_s must be a number of seconds >= 0")
     nodes: dict[str, NodeConfig] = {}

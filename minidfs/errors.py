@@ -106,6 +106,13 @@ class BlockMissingError(MinidfsError):
     grpc_code = "DATA_LOSS"
 
 
+class LimitExceeded(MinidfsError):
+    """A request would take the namespace past one of the NameNode's limits (a full
+    directory, a file with its maximum of blocks): namenode/limits.py."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
 class DiskFull(MinidfsError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
@@ -145,7 +152,7 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
         SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
         OutcomeUnknownError, ChecksumError,
-        BlockMissingError, DiskFull, ReplicaNotFound, PipelineError,
+        BlockMissingError, LimitExceeded, DiskFull, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]
 }

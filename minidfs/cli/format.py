@@ -14,6 +14,10 @@ from minidfs.fsmode import mode_string
 from minidfs.sizes import format_size
 
 STATUS_COLUMNS = ("name", "kind", "role", "address", "pid", "state")
+# How an entry still being written shows in `ls` (`--json`: "under_construction").
+UNDER_CONSTRUCTION_MARK = "  (under construction)"
+_C_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a",
+              "\b": "\\b", "\f": "\\f", "\v": "\\v"}
 
 
 def to_json(value: Any) -> str:
@@ -22,6 +26,24 @@ def to_json(value: Any) -> str:
 
 def format_time_ms(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def escape_name(name: str) -> str:
+    """A name safe for line-oriented tools, as GNU `ls -b` prints it: C escapes for
+    backslash and the usual control characters, octal UTF-8 bytes for any other
+    character that does not print; everything else (spaces, letters of any script)
+    as it is. `--json` output keeps names exact instead."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    out = []
+    for ch in name:
+        if ch in _C_ESCAPES:
+            out.append(_C_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8", "surrogatepass")))
+    return "".join(out)
 
 
 def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
@@ -39,9 +61,10 @@ def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
     length_w = max((len(str(e["length"])) for e in entries), default=1)
     for e in entries:
         mode = mode_string(e["type"] == "directory", int(e["permission"], 8))
+        mark = UNDER_CONSTRUCTION_MARK if e.get("under_construction") else ""
         lines.append(f"{mode} {replicas(e):>{max(repl_w, 3)}} {e['owner']:<{owner_w}} "
                      f"{e['group']:<{group_w}} {e['length']:>{length_w}} "
-                     f"{format_time_ms(e['modified'])} {e['path']}")
+                     f"{format_time_ms(e['modified'])} {escape_name(e['path'])}{mark}")
     return lines
 
 
@@ -72,7 +95,7 @@ def df_lines(stats: dict[str, Any], filesystem: str) -> list[str]:
 
 def stat_lines(info: dict[str, Any]) -> list[str]:
     lines = [
-        f"path: {info['path']}",
+        f"path: {escape_name(info['path'])}",
         f"type: {info['type']}",
         f"length: {info['length']}",
         f"modified: {format_time_ms(info['modified'])}",
@@ -81,6 +104,8 @@ def stat_lines(info: dict[str, Any]) -> list[str]:
         f"permission: {mode_string(info['type'] == 'directory', int(info['permission'], 8))}"
         f" ({info['permission']})",
     ]
+    if info.get("under_construction"):
+        lines.append("under construction: yes (open for writing, or its writer vanished)")
     if info["type"] == "file":
         lines += [
             f"replication: {info['replication']}",

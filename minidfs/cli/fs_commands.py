@@ -39,6 +39,9 @@ def put(force: bool, replication: int | None, block_size: int | None, threads: i
         local: str, remote: str) -> None:
     """Copy LOCAL (a file, a directory, or - for stdin) to REMOTE (into it, if a directory)."""
     client = state().client()
+    if block_size is not None:
+        # Before the Client's own check, to add the hint: a bare `64` means bytes.
+        client.limits.check_block_size(block_size, client.resolve(remote), hint=True)
     if local == "-":
         client.put(click.get_binary_stream("stdin"), remote, overwrite=force,
                    replication=replication, block_size=block_size)
@@ -134,7 +137,7 @@ def rm(recursive: bool, path: tuple[str, ...]) -> None:
             raise errors.IsADirectory(f"{p}: is a directory (use rm -r)")
         if not client.delete(p, recursive=recursive):
             raise errors.FileNotFound(f"{p}: no such file or directory")
-        click.echo(f"Deleted {p}")
+        click.echo(f"Deleted {fmt.escape_name(p)}")
 
 
 @click.command()
@@ -178,7 +181,7 @@ def setrep(replication: int, path: str) -> None:
     """Set the replication of a file (or of every file below a directory)."""
     client = state().client()
     client.setrep(path, replication)
-    click.echo(f"Replication {replication} set: {client.resolve(path)}")
+    click.echo(f"Replication {replication} set: {fmt.escape_name(client.resolve(path))}")
 
 
 @click.command()

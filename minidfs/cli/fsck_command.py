@@ -31,7 +31,7 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
     lines = []
     for f in result.get("file_details", []):
         verdict = ", ".join(f["problems"]) or ("OPEN" if f["under_construction"] else "OK")
-        lines.append(f"{f['path']} {f['length']} bytes, replication {f['replication']}, "
+        lines.append(f"{fmt.escape_name(f['path'])} {f['length']} bytes, replication {f['replication']}, "
                      f"{f['block_count']} block(s): {verdict}")
         for b in f.get("blocks", []):
             line = (f"  blk_{b['id']}_{b['genstamp']} len={b['length']} "
@@ -43,12 +43,16 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
             lines.append(line)
     if result.get("truncated"):
         lines.append("(more files than listed)")
+    for f in result.get("open_file_details", []):
+        lines.append(f"Open for writing since {fmt.format_time_ms(f['since'])}: "
+                     f"{fmt.escape_name(f['path'])} (by {f['client']})")
     if lines:
         lines.append("")
     for label, key in SUMMARY_LINES:
         value = result[key]
         lines.append(f" {label}: {format_size(value) if key == 'total_bytes' else value}")
-    lines.append(f"The filesystem under path '{result['path']}' is {result['status']}")
+    lines += [f" Note: {note}" for note in result.get("notes", [])]
+    lines.append(f"The filesystem under path '{fmt.escape_name(result['path'])}' is {result['status']}")
     return lines
 
 

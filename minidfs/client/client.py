@@ -34,6 +34,7 @@ from typing import IO, Any, Callable, Iterator
 from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
 from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
+from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc.channel_pool import ChannelPool
 
@@ -181,6 +182,9 @@ class Client:
         self.user = self._nn.user
         self.home = identity.home_directory(self.user)
         self._umask = fsmode.parse_umask(self.conf.settings.umask)
+        # The cluster file's fs-limits, checked here first to fail before any call
+        # (the NameNode checks them again: it is the authority).
+        self.limits = Limits(self.conf.settings)
         self.client_name = (f"minidfs_{socket.gethostname()}_{os.getpid()}_"
                             f"{secrets.token_hex(4)}")
         self.client_node = find_client_node(self.conf) if client_node is None else client_node
@@ -221,7 +225,7 @@ class Client:
         return self._info_or_none(self.resolve(path)) is not None
 
     def mkdir(self, path: str, parents: bool = False) -> None:
-        path = self.resolve(path)
+        path = self.limits.check_new_path(self.resolve(path))
         self._nn.call("Mkdirs", pb.MkdirsRequest(
             path=path, parents=parents, mode=fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask)))
 
@@ -243,6 +247,7 @@ class Client:
         if isinstance(replication, bool) or not isinstance(replication, int) or replication < 1:
             raise errors.InvalidArgument(f"{replication}: replication must be a positive integer")
         path = self.resolve(path)
+        self.limits.check_replication(replication, path)
         targets = [e["path"] for e in self.ls(path, recursive=True) if e["type"] == "file"]
         for target in targets:
             self._nn.call("SetReplication",
@@ -396,6 +401,7 @@ class Client:
 
         if self._closed:
             raise errors.MinidfsError(f"{path}: client is closed")
+        self._check_write_options(path, replication, block_size)
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
@@ -416,6 +422,15 @@ class Client:
         self._lease.acquire()
         return writer
 
+    def _check_write_options(self, path: str, replication: int | None,
+                             block_size: int | None) -> None:
+        self.limits.check_new_path(path)
+        # None (or 0, the protocol's word for it) means the cluster default.
+        if replication:
+            self.limits.check_replication(replication, path)
+        if block_size:
+            self.limits.check_block_size(block_size, path)
+
     def _writer_closed(self, writer: _LeasedWriter) -> None:
         with self._writers_lock:
             self._writers.discard(writer)
@@ -431,6 +446,7 @@ class Client:
         the partial file. A local directory is copied whole (tree_copy.py), `threads`
         files at a time (default: settings.client_copy_threads)."""
         remote = self.resolve(remote)
+        self._check_write_options(remote, replication, block_size)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
             return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]

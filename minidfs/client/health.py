@@ -28,7 +28,8 @@ FSCK_COUNT_KEYS = ("files", "directories", "blocks", "total_bytes", "under_repli
 def fsck(nn: NamenodeClient, path: str = "/", *, files: bool = False, blocks: bool = False,
          locations: bool = False, max_files: int = 0) -> dict[str, Any]:
     """{"path", "status", "healthy", "files", "blocks", "under_replicated", "missing",
-    "corrupt", ...}; with files=True also "file_details" (blocks and locations
+    "corrupt", ..., "open_file_details": [{"path", "client", "since": epoch ms}],
+    "notes": [why something stays as it is]}; with files=True also "file_details" (blocks and locations
     included as asked) and "truncated"."""
     blocks = blocks or locations
     files = files or blocks
@@ -36,6 +37,9 @@ def fsck(nn: NamenodeClient, path: str = "/", *, files: bool = False, blocks: bo
                     deadline_s=FSCK_DEADLINE_S)
     result: dict[str, Any] = {"path": reply.path, "status": reply.status, "healthy": reply.healthy}
     result.update({key: getattr(reply, key) for key in FSCK_COUNT_KEYS})
+    result["open_file_details"] = [{"path": f.path, "client": f.client, "since": f.since_ms}
+                                   for f in reply.open_file_details]
+    result["notes"] = list(reply.notes)
     if files:
         result["file_details"] = [_file(f, blocks, locations) for f in reply.file_details]
         result["truncated"] = reply.truncated

@@ -1,9 +1,10 @@
 """The ClientNamenode operations: one method per RPC, plain values in and out.
 
 Called by client_servicer.py (which translates protobuf) and by tests. Each
-method validates its arguments (paths, ranges, names), then works through the
-namesystem: mutations go through `Namesystem.mutate` (safe mode, validate,
-apply, log, sync), reads look at the pure cores directly.
+method validates its arguments (paths, ranges, names, and the cluster's fs-limits
+through limits.py), then works through the namesystem: mutations go through
+`Namesystem.mutate` (safe mode, validate, apply, log, sync), reads look at the
+pure cores directly.
 
 Permissions: every method a user reaches takes the `caller` (permission_checker.
 Caller) the servicer built from the call's identity and checks it first, inside the
@@ -15,10 +16,11 @@ from __future__ import annotations
 from minidfs import errors, fsmode, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
 from minidfs.namenode import permission_checker as perm
-from minidfs.namenode.permission_checker import READ_EXECUTE, WRITE_EXECUTE, Caller
 from minidfs.namenode.inode import (
     CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeDirectory, INodeFile,
 )
+from minidfs.namenode.limits import Limits
+from minidfs.namenode.permission_checker import READ_EXECUTE, WRITE_EXECUTE, Caller
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
 from minidfs.namenode.views import (
@@ -59,6 +61,7 @@ def block_arg(block: tuple[int, int, int] | None, what: str) -> tuple[int, int, 
 class ClientOperations:
     def __init__(self, fs: Namesystem) -> None:
         self.fs = fs
+        self.limits = Limits(fs.settings)
 
     # ---------------------------------------------------------- permissions
 
@@ -90,8 +93,12 @@ class ClientOperations:
             exists = self.fs.ns.get(path) is not None
             self._check(caller, path, ancestor_access=0 if exists else fsmode.WRITE)
             # HDFS: ancestors made on the way can always be entered by their owner.
-            return self.fs.ns.mkdirs(path, parents, wall_ms(), caller and caller.user,
-                                     mode, mode | 0o300)
+            records = self.fs.ns.mkdirs(path, parents, wall_ms(), caller and caller.user,
+                                        mode, mode | 0o300)
+            if records:
+                self.limits.check_new_path(path)
+                self.limits.check_room(self.fs.ns, path)
+            return records
 
         await self.fs.mutate(path, validate, rpc)
 
@@ -100,9 +107,11 @@ class ClientOperations:
                      rpc: RpcKey | None = None, caller: Caller | None = None,
                      mode: int | None = None) -> FileView:
         paths.validate(path)
-        namespace.check_client(client, path)
-        replication = replication or self.fs.settings.replication
-        block_size = block_size or self.fs.settings.block_size_bytes
+        limits = self.limits
+        limits.check_client_name(client, path)
+        limits.check_new_path(path)
+        replication = limits.check_replication(replication or self.fs.settings.replication, path)
+        block_size = limits.check_block_size(block_size or self.fs.settings.block_size_bytes, path)
         mode = self._new_mode(mode, fsmode.FILE_DEFAULT)
         parent_mode = fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask()) | 0o300
 
@@ -117,6 +126,10 @@ class ClientOperations:
             if (isinstance(old, INodeFile) and old.client not in (None, client)
                     and not self.fs.leases.soft_expired(old.client, mono_ms())):
                 raise errors.LeaseError(f"{path}: file is being written by another client")
+            limits.check_room(self.fs.ns, path)
+            # Replacing a file this client has open closes that one: no more open.
+            replaced = isinstance(old, INodeFile) and old.client == client
+            limits.check_open_files(client, self.fs.leases.open_files(client) - replaced)
             return records
 
         await self.fs.mutate(path, validate, rpc)
@@ -138,6 +151,7 @@ class ClientOperations:
             if retry is not None:
                 chosen.append(retry)
                 return []
+            self.limits.check_another_block(fs.ns, path)
             file = fs.ns.get_file(path)
             chosen.extend(placement.choose_targets(
                 fs.registry.nodes.values(), file.replication, file.block_size,
@@ -237,13 +251,18 @@ class ClientOperations:
             if src != "/" and isinstance(self.fs.ns.get(dst), INodeDirectory):
                 target = paths.join(dst, paths.basename(src))
             self._check(caller, target, ancestor_access=fsmode.WRITE)
-            return self.fs.ns.rename(src, dst, wall_ms())
+            records = self.fs.ns.rename(src, dst, wall_ms())
+            if records:
+                self.limits.check_rename_room(self.fs.ns, src, dst)
+            return records
 
         await self.fs.mutate(src, validate, rpc)
 
     async def set_replication(self, path: str, replication: int,
                               caller: Caller | None = None) -> None:
         paths.validate(path)
+
+        self.limits.check_replication(replication, path)
 
         def validate() -> list:
             self._check(caller, path, owner=True)
@@ -295,7 +314,7 @@ class ClientOperations:
         await self.fs.mutate(path, validate)
 
     def renew_lease(self, client: str) -> None:
-        namespace.check_client(client, "lease")
+        self.limits.check_client_name(client, "lease")
         self.fs.leases.renew(client, mono_ms())
 
     async def get_additional_datanodes(self, path: str, client: str, block: tuple[int, int],

@@ -61,7 +61,9 @@ def fsck_response(report: FsckReport) -> pb.FsckResponse:
         mis_replicated=report.mis_replicated, missing=report.missing, corrupt=report.corrupt,
         open_files=report.open_files, live_datanodes=report.live_datanodes,
         dead_datanodes=report.dead_datanodes, racks=report.racks, file_details=files,
-        truncated=report.truncated)
+        truncated=report.truncated, notes=report.notes,
+        open_file_details=[pb.FsckOpenFile(path=f.path, client=f.client, since_ms=f.since_ms)
+                           for f in report.open_file_details])
 
 
 def rpc_id(request) -> RpcKey | None:

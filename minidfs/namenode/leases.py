@@ -54,6 +54,10 @@ class LeaseManager:
         if not lease.files:
             del self.leases[holder]
 
+    def open_files(self, holder: str) -> int:
+        lease = self.leases.get(holder)
+        return len(lease.files) if lease is not None else 0
+
     def renew(self, holder: str, now_ms: int) -> None:
         lease = self.leases.get(holder)
         if lease is not None:

@@ -11,7 +11,9 @@ record. `apply` returns Effects (blocks added / removed / to re-check, files who
 lease begins or ends) that the namesystem forwards to the block manager and the
 lease manager. Read operations (`get`, `list`, `content_summary`) never change
 anything. Semantics follow HDFS: mkdir -p, create with create_parent, rename onto
-a directory moves inside it, delete of "/" is refused.
+a directory moves inside it, delete of "/" is refused. How much a request may ask
+for (block size, replication, directory items, path depth) is limits.py's, checked
+before these: the tree itself only knows what is consistent.
 """
 from __future__ import annotations
 
@@ -26,12 +28,7 @@ from minidfs.namenode.inode import (
     COMMITTED, COMPLETE, BlockInfo, INode, INodeDirectory, INodeFile,
 )
 
-MAX_REPLICATION = 512            # HDFS's dfs.replication.max
-MIN_BLOCK_SIZE_BYTES = 1
-MAX_BLOCK_SIZE_BYTES = 1 << 40   # 1 TiB: far above anything useful, still bounded
-MAX_BLOCKS_PER_FILE = 100_000
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
-MAX_CLIENT_NAME_CHARS = 256
 MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
 MAX_TIME_MS = 253402300799999        # 9999-12-31T23:59:59.999Z: any later time is a typo
 MAX_RECURSIVE_INODES = 100_000       # chmod / chown -R: inodes changed by one call
@@ -59,28 +56,6 @@ class Summary(NamedTuple):
     file_count: int
     directory_count: int
     space_consumed: int
-
-
-def check_replication(replication: int, what: str) -> int:
-    if not 1 <= replication <= MAX_REPLICATION:
-        raise errors.InvalidArgument(
-            f"{what}: replication must be between 1 and {MAX_REPLICATION}, got {replication}")
-    return replication
-
-
-def check_block_size(block_size: int, what: str) -> int:
-    if not MIN_BLOCK_SIZE_BYTES <= block_size <= MAX_BLOCK_SIZE_BYTES:
-        raise errors.InvalidArgument(
-            f"{what}: block size must be between {MIN_BLOCK_SIZE_BYTES} and "
-            f"{MAX_BLOCK_SIZE_BYTES} bytes, got {block_size}")
-    return block_size
-
-
-def check_client(client: str, what: str) -> str:
-    if not client or len(client) > MAX_CLIENT_NAME_CHARS:
-        raise errors.InvalidArgument(
-            f"{what}: client name must be 1 to {MAX_CLIENT_NAME_CHARS} characters")
-    return client
 
 
 class Namespace:
@@ -154,8 +129,9 @@ class Namespace:
         paths.validate(path)
         node = self.get(path)
         if node is not None:
-            if node.is_dir:
+            if node.is_dir and parents:
                 return []
+            # Without -p an existing directory is an error too, as `hdfs dfs -mkdir`.
             raise errors.FileExists(f"{path}: file exists")
         self._existing_parent(path, create_parent=parents)
         return [edits.mkdirs(path, now_ms, owner or self.default_owner, mode, parent_mode)]
@@ -164,9 +140,6 @@ class Namespace:
                overwrite: bool, create_parent: bool, now_ms: int, owner: str | None = None,
                mode: int = DEFAULT_FILE_MODE, parent_mode: int = DEFAULT_DIR_MODE) -> list[Record]:
         paths.validate(path)
-        check_replication(replication, path)
-        check_block_size(block_size, path)
-        check_client(client, path)
         if path == "/":
             raise errors.IsADirectory("/: is a directory")
         self._existing_parent(path, create_parent)
@@ -200,8 +173,6 @@ class Namespace:
         if (len(blocks) >= 2 and blocks[-2].id == prev_id and not last.committed):
             return [], last
         records = self._commit(path, file, last, prev_id, prev_gs, prev_len)
-        if len(blocks) >= MAX_BLOCKS_PER_FILE:
-            raise errors.InvalidArgument(f"{path}: more than {MAX_BLOCKS_PER_FILE} blocks")
         return records + self._allocate(path, file), None
 
     def _allocate(self, path: str, file: INodeFile) -> list[Record]:
@@ -305,7 +276,6 @@ class Namespace:
         return [edits.rename(src, dst, now_ms)]
 
     def set_replication(self, path: str, replication: int) -> list[Record]:
-        check_replication(replication, path)
         file = self.get_file(path)
         if file.replication == replication:
             return []

@@ -35,6 +35,7 @@ from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.string_bound import StringBound
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
 from minidfs.web import observe_namenode
@@ -67,8 +68,9 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
+        guards = [StringBound(conf.settings.max_string_field_bytes)]
         server = channels.aio_server(
-            interceptors=obs.interceptors + ([ActiveGuard(ha)] if ha.enabled else []))
+            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
             NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(

@@ -215,6 +215,22 @@ def test_ls_table():
     assert fmt.ls_lines([], header=True) == ["Found 0 items"]
 
 
+@pytest.mark.parametrize("name, shown", [
+    ("plain name", "plain name"), ("new\nline", "new\\nline"), ("tab\there", "tab\\there"),
+    ("back\\slash", "back\\\\slash"), ("bell\x07", "bell\\a"), ("ctl\x01", "ctl\\001"),
+    ("del\x7f", "del\\177"), ("ü ß", "ü ß"), ("sep\u2028", "sep\\342\\200\\250"),
+])
+def test_names_are_escaped_as_gnu_ls_b(name, shown):
+    assert fmt.escape_name(name) == shown
+
+
+def test_ls_escapes_names_and_marks_open_files():
+    entry = dict(ENTRIES[1], path="/data/a\nb", under_construction=True)
+    [line] = fmt.ls_lines([entry], header=False)
+    assert "\n" not in line
+    assert line.endswith(" /data/a\\nb  (under construction)")
+
+
 def test_status_table_and_json():
     nodes = [
         {"name": "nn1", "kind": "namenode", "role": "active", "address": "127.0.0.1:4000",

@@ -129,3 +129,20 @@ def test_copy(size):
     sink = io.BytesIO()
     _copy(ReadOnly(data), sink, None)
     assert sink.getvalue() == data
+
+
+def test_write_options_are_checked_before_any_call(tmp_path):
+    # The NameNode at 127.0.0.1:1 does not exist: any call would fail as unreachable.
+    with Client(conf=make_conf(tmp_path)) as fs:
+        with pytest.raises(errors.InvalidArgument, match="min_block_size_bytes"):
+            fs.put(io.BytesIO(b"x"), "/a", block_size=64)
+        with pytest.raises(errors.InvalidArgument, match="chunk_size_bytes"):
+            fs.open("/a", "wb", block_size=100_000)
+        with pytest.raises(errors.InvalidArgument, match="max_replication"):
+            fs.put(io.BytesIO(b"x"), "/a", replication=513)
+        with pytest.raises(errors.InvalidArgument, match="max_replication"):
+            fs.setrep("/a", 1000)
+        with pytest.raises(errors.InvalidPath, match="reserved"):
+            fs.mkdir("/.reserved/x")
+        with pytest.raises(errors.InvalidPath, match="max_path_depth"):
+            fs.put(io.BytesIO(b"x"), "/d" * 1001)

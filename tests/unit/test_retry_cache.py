@@ -58,11 +58,11 @@ async def started(tmp_path: pathlib.Path) -> tuple[Namesystem, ClientOperations]
 async def test_retried_calls_are_answered_from_the_cache(tmp_path: pathlib.Path) -> None:
     fs, ops = await started(tmp_path)
     try:
-        view = await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 1))
-        again = await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 1))
+        view = await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 1))
+        again = await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 1))
         assert again == view
         with pytest.raises(errors.FileExists):      # a new call is a new call
-            await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 2))
+            await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 2))
         await ops.rename("/f", "/g", ("cl", 3))
         await ops.rename("/f", "/g", ("cl", 3))     # no "no such file"
         assert await ops.delete("/g", False, ("cl", 4)) is True
