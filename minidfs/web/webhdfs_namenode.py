@@ -23,6 +23,7 @@ from aiohttp import web
 
 from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig
+from minidfs.namenode.limits import Limits
 from minidfs.namenode import namespace, placement
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
@@ -260,8 +261,11 @@ class WebHdfsNamenode:
         block_size = params.block_size()
         params.permission()
         params.integer("buffersize", None, 1, 1 << 30)
+        limits = Limits(self.fs.settings)
         if replication:
-            namespace.check_replication(replication, path)
+            limits.check_replication(replication, path)
+        if block_size:
+            limits.check_block_size(block_size, path)
         self.fs.safemode.check(path)
         node = self.fs.ns.get(path)
         if path == "/" or (node is not None and node.is_dir):
