@@ -33,6 +33,8 @@ GROUPS = (
     ("bench_rereplication", ("rereplication",)),
     ("bench_wordcount", ("wordcount", "wordcount_inmapper", "small_job")),
     ("bench_failover", ("failover",)),
+    ("bench_webhdfs", ("webhdfs_put", "webhdfs_get")),
+    ("bench_small_files", ("small_files",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)
 

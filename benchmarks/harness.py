@@ -43,6 +43,8 @@ class Sizes:
     failover_runs: int = 5
     # nn_scale: single-block files in the NameNode under test.
     nn_scale_files: int = 1_000_000
+    # Small files: how many 10 KiB files the tree copies move.
+    small_files: int = 1000
 
 
 FULL = Sizes("full", put_bytes=256 * MIB, nn_ops_per_client=1500,
@@ -50,12 +52,14 @@ FULL = Sizes("full", put_bytes=256 * MIB, nn_ops_per_client=1500,
              wordcount_bytes=200_000_000, wordcount_peers=True, failover_runs=5)
 QUICK = Sizes("quick", put_bytes=64 * MIB, nn_ops_per_client=300,
               nn_memory_files=20_000, rereplication_bytes=64 * MIB,
-              wordcount_bytes=30_000_000, failover_runs=3, nn_scale_files=100_000)
+              wordcount_bytes=30_000_000, failover_runs=3, nn_scale_files=100_000,
+              small_files=300)
 # For the smoke test only: checks every code path and the JSON shape, not speed.
 # A short dead interval keeps the re-replication benchmark from idling 10 s.
 SMOKE = Sizes("smoke", put_bytes=4 * MIB, nn_ops_per_client=20,
               nn_memory_files=2_000, rereplication_bytes=4 * MIB, dead_node_interval_s=3.0,
-              wordcount_bytes=400_000, failover_runs=1, nn_scale_files=2_000)
+              wordcount_bytes=400_000, failover_runs=1, nn_scale_files=2_000,
+              small_files=30)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,9 @@
     the disk, the checksums and protobuf framing.
 (b) download: one server streams N bytes to a client as messages of
     `message_bytes`. Same shape as ReadBlock, minus the disk and checksums.
+(c) unary calls: `count` unary round trips to one server, `threads` at a time,
+    each sending and receiving a given number of bytes: the floor of a per-file
+    cost for the small-files benchmark (one round trip per file, nothing else).
 
 To be honest baselines, not strawmen: payloads are raw bytes (no protobuf
 encode / parse at all, serializer=None), the servers forward the received
@@ -38,6 +41,7 @@ import grpc
 
 PUT_METHOD = "/rawbench.Chain/Put"
 GET_METHOD = "/rawbench.Download/Get"
+CALL_METHOD = "/rawbench.Unary/Call"
 CHAIN_SERVERS = 3
 DEFAULT_MESSAGE_BYTES = 64 * 1024
 # Un-acked bytes in flight from the client; the same window minidfs' output
@@ -72,6 +76,10 @@ class _Servicer:
     async def get(self, request: bytes, context):
         async for message in _download(self.payload, request):
             yield message
+
+    async def call(self, request: bytes, context) -> bytes:
+        """Answers with as many bytes as the request's first 8 ask for."""
+        return self.payload[:int.from_bytes(request[:8], "little")]
 
 
 async def _chain_put(downstream: grpc.aio.Channel | None, requests):
@@ -123,6 +131,10 @@ async def _serve(downstream_address: str) -> None:
         grpc.method_handlers_generic_handler("rawbench.Download", {
             "Get": grpc.unary_stream_rpc_method_handler(
                 servicer.get,
+                request_deserializer=_identity, response_serializer=None)}),
+        grpc.method_handlers_generic_handler("rawbench.Unary", {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                servicer.call,
                 request_deserializer=_identity, response_serializer=None)}),
     ))
     port = server.add_insecure_port("127.0.0.1:0")
@@ -226,6 +238,34 @@ def download_mb_s(total_bytes: int, message_bytes: int = DEFAULT_MESSAGE_BYTES) 
     if received != total_bytes:
         raise RuntimeError(f"download received {received} of {total_bytes} bytes")
     return _mb_s(total_bytes, seconds)
+
+
+def unary_calls_per_s(count: int, request_bytes: int, response_bytes: int,
+                      threads: int = 1) -> float:
+    """Unary round trips per second: `count` calls, `threads` at a time, each sending
+    request_bytes and getting response_bytes back, on one channel."""
+    import concurrent.futures
+
+    request = response_bytes.to_bytes(8, "little") + os.urandom(max(0, request_bytes - 8))
+    with _servers(1) as addresses:
+        channel = grpc.insecure_channel(addresses[0], options=OPTIONS)
+        try:
+            call = channel.unary_unary(CALL_METHOD, request_serializer=None,
+                                       response_deserializer=_identity)
+
+            def run(calls: int) -> int:
+                return sum(len(call(request, timeout=RUN_TIMEOUT_S)) for _ in range(calls))
+
+            shares = [count // threads + (i < count % threads) for i in range(threads)]
+            start = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+                received = sum(pool.map(run, shares))
+            seconds = time.perf_counter() - start
+        finally:
+            channel.close()
+    if received != count * response_bytes:
+        raise RuntimeError(f"unary calls received {received} of {count * response_bytes} bytes")
+    return count / seconds
 
 
 def main() -> int:

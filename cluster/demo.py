@@ -211,7 +211,22 @@ class Demo:
         active = [n["name"] for n in nodes if n["kind"] == "namenode" and n["role"] == "active"]
         self.say.line(f"{len(nodes)} daemons serving; active NameNode: "
                       f"{', '.join(active) or 'none yet'}")
+        for line in self.page_lines(active):
+            self.say.line(line)
         self.say.done("cluster up")
+
+    def page_lines(self, active: list[str]) -> list[str]:
+        """Where to watch the story live in a browser (docs/observe.md)."""
+        conf = self.cluster.conf
+        namenode = conf.node(active[0]) if active else conf.namenodes[0]
+        lines = []
+        if namenode.http_address:
+            lines.append(f"Watch it live: http://{namenode.http_address}/  "
+                         "(NameNode status page: DataNodes, blocks, events)")
+        if conf.jobtracker is not None and conf.jobtracker.http_address:
+            lines.append(f"               http://{conf.jobtracker.http_address}/  "
+                         "(JobTracker: jobs, attempts)")
+        return lines
 
     # ---- 2. corpus -----------------------------------------------------------------
 
@@ -409,8 +424,12 @@ class Demo:
     def tell_how_to_use(self) -> None:
         self.say.step("Leave the cluster running (--keep)", number=STEPS)
         home = self.root
+        for line in self.page_lines([n["name"] for n in self.cluster.status()
+                                     if n["kind"] == "namenode" and n["role"] == "active"]):
+            self.say.line(line)
         for text in (f"export MINIDFS_HOME={home}",
                      "minidfs cluster status          # the killed nodes show as stopped",
+                     "minidfs admin events --follow   # what the NameNode decided, live",
                      f"minidfs ls -R {DFS_ROOT}",
                      "minidfs fsck /",
                      (f"mapreduce run {sys.modules[WordCount.__module__].__file__} "

@@ -24,7 +24,7 @@ from typing import Any
 
 from cluster import processes, readiness
 from cluster.layout import KIND_ORDER, Home, plan, start_order
-from minidfs import config
+from minidfs import config, identity
 from minidfs.errors import ClusterError
 
 log = logging.getLogger("cluster")
@@ -66,8 +66,14 @@ class LocalCluster:
     def __init__(self, home: str | os.PathLike[str] | None = None, *, datanodes: int = 3,
                  workers: int = 0, ha: bool = False, block_size: int | None = None,
                  replication: int = 3, start_timeout_s: float = START_TIMEOUT_S,
+                 user: str | None = None, groups: dict[str, list[str]] | None = None,
                  **settings: Any) -> None:
+        """user: whose home directory `up` makes (default $MINIDFS_USER, else the
+        OS user, who runs the daemons and is their superuser). groups: cluster.toml's
+        [groups] table of a new home (user -> groups, docs/permissions.md)."""
         self.home = Home(resolve_home(home))
+        self.user = user
+        self.groups = dict(groups or {})
         self._options = dict(datanodes=datanodes, workers=workers, ha=ha,
                              block_size=block_size, replication=replication, settings=settings)
         self.start_timeout_s = start_timeout_s
@@ -107,6 +113,12 @@ class LocalCluster:
                 raise ClusterError("--ha: not available yet (no JournalNode)")
             self.home.root.mkdir(parents=True, exist_ok=True)
             self.conf = plan(self.home, **self._options)
+            self.conf.groups.update(self.groups)
+            user = identity.current_user(self.user)
+            if not identity.known_on_host(user):
+                # A user this host does not know (MINIDFS_USER=alice on a laptop) still
+                # gets a home the superuser can hand over: list them in [groups].
+                self.conf.groups.setdefault(user, [])
             self.home.make_dirs(list(self.conf.nodes))
             config.save(self.conf, self.home.conf_path)
         else:
@@ -115,12 +127,26 @@ class LocalCluster:
             for node in start_order(self.conf):
                 self._spawn(node)
             self._wait_ready(None, self.start_timeout_s)
+            self._make_home_dirs()
         except BaseException:
             try:
                 self.down()
             except ClusterError as e:
                 log.error("could not stop the nodes of a failed start: %s", e)
             raise
+
+    def _make_home_dirs(self) -> None:
+        """HDFS's usual layout: /tmp for everyone (1777, sticky) and the user's home
+        /user/<user> owned by them; done as the superuser, kept if already there."""
+        user = identity.current_user(self.user)
+        with self.client(user=identity.process_user()) as fs:
+            if not fs.exists("/tmp"):
+                fs.mkdir("/tmp")
+                fs.chmod("/tmp", 0o1777)
+            home = identity.home_directory(user)
+            if not fs.exists(home):
+                fs.mkdir(home, parents=True)
+                fs.chown(home, user)
 
     def _spawn(self, node: config.NodeConfig) -> None:
         log.info("starting %s %s at %s", node.kind, node.name, node.address)
@@ -256,6 +282,9 @@ class LocalCluster:
                 "state": state,
                 "log": str(self.home.log_path(node.name)),
             }
+            if state == processes.RUNNING and node.http_address:
+                # The node's own word (/readyz): e.g. a standby NameNode is alive, not ready.
+                row["ready"], row["ready_reason"] = readiness.readyz(node.http_address)
             if node.kind == "namenode" and conf.settings.ha:
                 # The NameNodes tell their role (it changes on failover), with the
                 # seed's words: Primary, ActiveSecondary, IdleSecondary.

@@ -3,6 +3,7 @@
     mapreduce run FILE.py[:Class] --input PATH --output PATH [--reducers N] [--conf C]
                   [--runner cluster|inline] [--split-size SIZE]
     mapreduce status JOB [--json] | list [--json] | kill JOB
+    mapreduce --user NAME ...   (simple-mode identity; else $MINIDFS_USER, else the OS user)
 
 Progress (`map 50% reduce 10%`) and counters go to stderr, the job id to stdout.
 Exit 0 on success, 1 when the job or the operation failed (one line, or the user's
@@ -64,6 +65,8 @@ class ProgressPrinter:
         if status.get("submitted"):
             click.echo(f"Submitted job {status['job_id']} ({status['maps_total']} maps, "
                        f"{status['reduces_total']} reduces)", err=True)
+            if status.get("page"):
+                click.echo(f"The url to track the job: {status['page']}", err=True)
             return
         line = jobstatus.progress_line(status)
         if line != self.last:
@@ -85,8 +88,15 @@ def _fail(command: str, message: str) -> None:
 
 
 @click.group()
-def main() -> None:
+@click.option("--user", help="Act as this user (default $MINIDFS_USER, else the OS user).")
+@click.pass_context
+def main(ctx: click.Context, user: str | None) -> None:
     """Run MapReduce jobs on a minidfs cluster (or inline, on local files)."""
+    ctx.obj = user
+
+
+def _user() -> str | None:
+    return click.get_current_context().find_root().obj
 
 
 @main.command()
@@ -106,7 +116,7 @@ def run(job_file: str, input_path: str, output: str, reducers: int, conf: str | 
         job_class = load_job_file(job_file)
         result = job_class().run(input=input_path, output=output, reducers=reducers,
                                  runner=runner, conf=conf, split_size=split_size,
-                                 progress=ProgressPrinter())
+                                 progress=ProgressPrinter(), user=_user())
     except JobError as e:
         _fail("run", str(e))
     except MinidfsError as e:
@@ -126,7 +136,7 @@ def status(job_id: str, as_json: bool, conf: str | None) -> None:
     from mapreduce.client import JobTrackerClient
 
     try:
-        with JobTrackerClient(conf) as jobtracker:
+        with JobTrackerClient(conf, user=_user()) as jobtracker:
             found = jobtracker.status(job_id)
     except MinidfsError as e:
         _fail("status", str(e))
@@ -151,7 +161,7 @@ def list_jobs(as_json: bool, conf: str | None) -> None:
     from mapreduce.client import JobTrackerClient
 
     try:
-        with JobTrackerClient(conf) as jobtracker:
+        with JobTrackerClient(conf, user=_user()) as jobtracker:
             jobs = jobtracker.list()
     except MinidfsError as e:
         _fail("list", str(e))
@@ -173,7 +183,7 @@ def kill(job_id: str, conf: str | None) -> None:
     from mapreduce.client import JobTrackerClient
 
     try:
-        with JobTrackerClient(conf) as jobtracker:
+        with JobTrackerClient(conf, user=_user()) as jobtracker:
             found = jobtracker.kill(job_id)
     except MinidfsError as e:
         _fail("kill", str(e))

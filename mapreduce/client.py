@@ -1,7 +1,8 @@
 """Talking to the JobTracker from a client: submit, status, watch, list, kill.
 
 Used by the cluster runner (`Job.run(runner="cluster")`) and the `mapreduce` shell.
-Every call has a deadline and comes back as a minidfs exception on failure.
+Every call has a deadline and comes back as a minidfs exception on failure, and
+carries the caller's user (minidfs/identity.py): a job runs as its submitter.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import grpc
 from mapreduce import jobstatus
 from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
-from minidfs import config
+from minidfs import config, identity
 from minidfs.errors import ConfigError, Unavailable
 from minidfs.rpc import channels
 from minidfs.rpc.status import translate
@@ -27,41 +28,54 @@ WATCH_DEADLINE_S = 600.0
 
 
 class JobTrackerClient:
-    def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None) -> None:
+    def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None,
+                 user: str | None = None) -> None:
+        self.user = identity.current_user(user)
+        self._metadata = ((identity.METADATA_KEY, self.user),)
         cluster = conf if isinstance(conf, config.ClusterConfig) else config.load(config.find_conf(conf))
         if cluster.jobtracker is None:
             raise ConfigError(f"{cluster.path}: the cluster has no JobTracker "
                               f"(start it with workers, e.g. `minidfs cluster up --workers 2`)")
         self.address = cluster.jobtracker.address
+        self.http_address = cluster.jobtracker.http_address
         self._channel = channels.sync_channel(self.address)
         self._stub = jobtracker_pb2_grpc.JobTrackerStub(self._channel)
 
+    def page_url(self, job_id: str) -> str:
+        """The job's status page on the JobTracker's HTTP face ("" without one)."""
+        return f"http://{self.http_address}/job/{job_id}" if self.http_address else ""
+
     def submit(self, request: pb.SubmitRequest) -> str:
         with translate():
-            return self._stub.Submit(request, timeout=channels.METADATA_DEADLINE_S).job_id
+            return self._stub.Submit(request, timeout=channels.METADATA_DEADLINE_S,
+                                     metadata=self._metadata).job_id
 
     def status(self, job_id: str) -> dict[str, Any]:
         with translate():
             return jobstatus.from_pb(self._stub.GetJob(pb.JobRequest(job_id=job_id),
-                                                       timeout=channels.METADATA_DEADLINE_S))
+                                                       timeout=channels.METADATA_DEADLINE_S,
+                                                       metadata=self._metadata))
 
     def list(self, limit: int = 0) -> list[dict[str, Any]]:
         with translate():
             reply = self._stub.ListJobs(pb.ListJobsRequest(limit=limit),
-                                        timeout=channels.METADATA_DEADLINE_S)
+                                        timeout=channels.METADATA_DEADLINE_S,
+                                        metadata=self._metadata)
         return [jobstatus.from_pb(s) for s in reply.jobs]
 
     def kill(self, job_id: str) -> dict[str, Any]:
         with translate():
             return jobstatus.from_pb(self._stub.KillJob(pb.JobRequest(job_id=job_id),
-                                                        timeout=channels.METADATA_DEADLINE_S))
+                                                        timeout=channels.METADATA_DEADLINE_S,
+                                                        metadata=self._metadata))
 
     def watch(self, job_id: str) -> Iterator[dict[str, Any]]:
         """Status updates until the job has finished; the last one is final."""
         give_up_at = None
         while True:
             try:
-                for msg in self._stub.WatchJob(pb.JobRequest(job_id=job_id), timeout=WATCH_DEADLINE_S):
+                for msg in self._stub.WatchJob(pb.JobRequest(job_id=job_id), timeout=WATCH_DEADLINE_S,
+                                               metadata=self._metadata):
                     give_up_at = None
                     status = jobstatus.from_pb(msg)
                     yield status

@@ -7,8 +7,10 @@ absolute; the Client validates them.
 """
 from __future__ import annotations
 
+import collections
 import os
 import posixpath
+import threading
 from typing import Any, BinaryIO, ContextManager
 
 from mapreduce.fs import MAX_INPUT_FILES, InputFile, is_hidden
@@ -75,3 +77,35 @@ class DfsFileSystem:
 
     def close(self) -> None:
         self.client.close()
+
+
+class UserFileSystems:
+    """The JobTracker's DFS access, one Client per user it acts for: a job's input is
+    listed and its output set up and committed with the submitter's permissions.
+    Bounded: past MAX_USERS the least recently used Client is closed. Thread-safe
+    (the JobTracker's DFS work runs in threads)."""
+
+    MAX_USERS = 64
+
+    def __init__(self, conf: Any) -> None:
+        self.conf = conf
+        self._lock = threading.Lock()
+        self._by_user: collections.OrderedDict[str, DfsFileSystem] = collections.OrderedDict()
+
+    def for_user(self, user: str) -> DfsFileSystem:
+        from minidfs import Client
+
+        with self._lock:
+            fs = self._by_user.get(user)
+            if fs is None:
+                fs = self._by_user[user] = DfsFileSystem(Client(self.conf, client_node="", user=user))
+                while len(self._by_user) > self.MAX_USERS:
+                    self._by_user.popitem(last=False)[1].close()
+            self._by_user.move_to_end(user)
+            return fs
+
+    def close(self) -> None:
+        with self._lock:
+            for fs in self._by_user.values():
+                fs.close()
+            self._by_user.clear()

@@ -108,12 +108,15 @@ class Job:
     def run(self, input: str, output: str, reducers: int = 1, runner: str = "cluster",
             conf: str | os.PathLike[str] | None = None, files: Sequence[str] = (),
             split_size: int | str | None = None,
-            progress: Callable[[dict], None] | None = None) -> JobResult:
+            progress: Callable[[dict], None] | None = None,
+            user: str | None = None) -> JobResult:
         """Runs the job and returns its JobResult; raises JobError (with the user's
         traceback) if it fails. runner="inline" runs in this process on local files
         (split_size: bytes per split, default 64 MiB); runner="cluster" submits to the
         cluster in conf (else $MINIDFS_HOME/cluster.toml, else ./.minidfs/cluster.toml);
-        progress, if given, is called with each status update."""
+        progress, if given, is called with each status update. On the cluster the job
+        runs as `user` (else $MINIDFS_USER, else the OS user): its tasks read and write
+        with that user's permissions."""
         if runner not in RUNNERS:
             raise InvalidArgument(f"{runner!r}: runner must be one of {', '.join(RUNNERS)}")
         if type(reducers) is not int or not 0 <= reducers <= MAX_REDUCERS:
@@ -125,4 +128,4 @@ class Job:
             return run_inline(self, input, output, reducers, shipped, split_size, progress)
         from mapreduce.runners.cluster import run_cluster
 
-        return run_cluster(self, input, output, reducers, shipped, conf, progress)
+        return run_cluster(self, input, output, reducers, shipped, conf, progress, user)

@@ -5,7 +5,7 @@ protobuf form. Used by the JobTracker (history, replies), the cluster runner and
     {"job_id", "name", "state", "input", "output", "maps_total", "maps_completed",
      "reduces_total", "reduces_completed", "map_progress", "reduce_progress",
      "counters": {group: {name: n}}, "error", "submitted_ms", "finished_ms",
-     "running_attempts", "output_paths"}
+     "running_attempts", "output_paths", "user"}
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ FINISHED_STATES = ("succeeded", "failed", "killed")
 
 _SCALARS = ("job_id", "name", "state", "input", "output", "maps_total", "maps_completed",
             "reduces_total", "reduces_completed", "map_progress", "reduce_progress",
-            "error", "submitted_ms", "finished_ms", "running_attempts")
+            "error", "submitted_ms", "finished_ms", "running_attempts", "user")
 
 
 def counters_to_pb(counters: dict[str, dict[str, int]]) -> list[pb.Counter]:

@@ -49,23 +49,50 @@ class Settings:
     block_report_interval_s: float = 60.0
     lease_soft_limit_s: float = 30.0
     lease_hard_limit_s: float = 120.0
+    # Files a directory put / get keeps in flight (the shell's --threads overrides).
+    client_copy_threads: int = 16
     checkpoint_txns: int = 50_000
     checkpoint_interval_s: float = 600.0
     safemode_threshold: float = 0.999
     safemode_extension_s: float = 0.0
     replication_streams_per_node: int = 4
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
+    # NameNode fs-limits (namenode/limits.py, docs/namenode.md "Limits"): what one
+    # request may ask for, so a typo cannot fill the NameNode's memory.
+    min_block_size_bytes: int = 64 * 1024
+    max_block_size_bytes: int = 4 * 1024 * 1024 * 1024
+    max_blocks_per_file: int = 10_000
+    max_directory_items: int = 1024 * 1024
+    max_path_depth: int = 1_000
+    max_replication: int = 512
+    max_open_files_per_client: int = 10_000
+    max_client_name_chars: int = 256
+    max_string_field_bytes: int = 8 * 1024
+    # DataNode disks (docs/datanode.md): the directory scanner compares every volume
+    # with the replica map (and checks the volume) this often; a DataNode stops once
+    # more than failed_volumes_tolerated of its data dirs have failed.
+    directory_scan_interval_s: float = 60.0
+    failed_volumes_tolerated: int = 0
     ha: bool = False
     # HA (docs/ha.md): the active's lease on the JournalNodes; it renews every third
     # of it and a standby takes over once it lapsed on a majority. The standby tails
     # the journal every ha_tail_interval_s.
     ha_lease_duration_s: float = 3.0
     ha_tail_interval_s: float = 0.2
+    # How long a client call keeps looking for an active NameNode before it gives up
+    # (failed, or "outcome unknown" for a change that may have applied; docs/outcomes.md).
+    client_failover_wait_s: float = 30.0
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0
     mapreduce_reduce_slowstart: float = 1.0
     mapreduce_speculative: bool = True
+    # Permissions (docs/permissions.md): the umask of new files and directories
+    # (octal text), the group whose members are superusers, and whether the
+    # NameNode checks at all (owners and modes are kept either way).
+    umask: str = "022"
+    superusergroup: str = "supergroup"
+    permissions_enabled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,8 +105,14 @@ class NodeConfig:
     rack: str = "/default"
     capacity_bytes: int = 0       # 0 = whatever the disk has
     slots: int = 0                # workers: task slots, 0 = number of cores
+    data_dirs: list[pathlib.Path] = field(default_factory=list)  # DataNodes: several volumes
     http_address: str = ""        # host:port of its HTTP face (docs/http.md); "" = none
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def volume_dirs(self) -> list[pathlib.Path]:
+        """A DataNode's volumes: `data_dirs` when given, else its one `data_dir`."""
+        return self.data_dirs or [self.data_dir]
 
     @property
     def host(self) -> str:
@@ -95,6 +128,9 @@ class ClusterConfig:
     path: pathlib.Path | None
     settings: Settings
     nodes: dict[str, NodeConfig]
+    # [groups]: user -> groups, for users the NameNode's host does not know (or
+    # extra groups for those it does).
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def home(self) -> pathlib.Path:
@@ -147,14 +183,58 @@ def _check_address(name: str, address: object) -> str:
     return address
 
 
+_POSITIVE_SETTINGS = (
+    "replication", "block_size_bytes", "chunk_size_bytes", "min_block_size_bytes",
+    "max_block_size_bytes", "max_blocks_per_file", "max_directory_items", "max_path_depth",
+    "max_replication", "max_open_files_per_client", "max_client_name_chars",
+    "max_string_field_bytes",
+)
+
+
+def check_settings(s: Settings) -> None:
+    """Refuses settings the cluster could not run with, naming them; the limits a
+    request is checked against must agree with each other and with the defaults."""
+    for name in _POSITIVE_SETTINGS:
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"cluster: {name} must be a positive integer, got {value!r}")
+    if s.min_block_size_bytes > s.max_block_size_bytes:
+        raise ConfigError(f"cluster: min_block_size_bytes ({s.min_block_size_bytes}) is above "
+                          f"max_block_size_bytes ({s.max_block_size_bytes})")
+    if not s.min_block_size_bytes <= s.block_size_bytes <= s.max_block_size_bytes:
+        raise ConfigError(
+            f"cluster: block_size_bytes ({s.block_size_bytes}) must lie between "
+            f"min_block_size_bytes ({s.min_block_size_bytes}) and max_block_size_bytes "
+            f"({s.max_block_size_bytes}); a smaller block needs a smaller minimum (and "
+            f"chunk_size_bytes) in the same [cluster] table")
+    if s.block_size_bytes % s.chunk_size_bytes:
+        raise ConfigError(f"cluster: block_size_bytes ({s.block_size_bytes}) must be a "
+                          f"multiple of chunk_size_bytes ({s.chunk_size_bytes})")
+    if s.replication > s.max_replication:
+        raise ConfigError(f"cluster: replication ({s.replication}) is above "
+                          f"max_replication ({s.max_replication})")
+
+
+def _data_dirs(name: str, raw: object, base: pathlib.Path) -> list[pathlib.Path]:
+    if (not isinstance(raw, list) or not raw
+            or not all(isinstance(d, str) and d for d in raw)):
+        raise ConfigError(f"nodes.{name}: data_dirs must be a non-empty list of folder paths")
+    dirs = [pathlib.Path(os.path.expanduser(d)) for d in raw]
+    dirs = [d if d.is_absolute() else base / d for d in dirs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError(f"nodes.{name}: data_dirs names a folder twice")
+    return dirs
+
+
 def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     base = path.parent if path else pathlib.Path.cwd()
     known = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
     raw_settings = dict(data.get("cluster", {}))
     settings = Settings(**{k: v for k, v in raw_settings.items() if k in known})
     settings.extra = {k: v for k, v in raw_settings.items() if k not in known}
-    if settings.replication < 1 or settings.block_size_bytes < 1:
-        raise ConfigError("cluster: replication and block_size_bytes must be positive")
+    check_settings(settings)
+    if not settings.client_failover_wait_s >= 0:
+        raise ConfigError("cluster: client_failover_wait_s must be a number of seconds >= 0")
     nodes: dict[str, NodeConfig] = {}
     node_fields = {f.name for f in dataclasses.fields(NodeConfig)} - {"extra", "name"}
     for name, raw in data.get("nodes", {}).items():
@@ -169,9 +249,23 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
             values["http_address"] = _check_address(f"{name}: http_address", raw["http_address"])
         data_dir = pathlib.Path(os.path.expanduser(str(raw.get("data_dir", f"nodes/{name}"))))
         values["data_dir"] = data_dir if data_dir.is_absolute() else (base / data_dir)
+        if "data_dirs" in raw:
+            values["data_dirs"] = _data_dirs(name, raw["data_dirs"], base)
         extra = {k: v for k, v in raw.items() if k not in node_fields}
         nodes[name] = NodeConfig(name=name, extra=extra, **values)
-    return ClusterConfig(path=path, settings=settings, nodes=nodes)
+    return ClusterConfig(path=path, settings=settings, nodes=nodes,
+                         groups=_parse_groups(data.get("groups", {})))
+
+
+def _parse_groups(raw: object) -> dict[str, list[str]]:
+    if not isinstance(raw, dict):
+        raise ConfigError("groups: must be a table of user = [\"group\", ...]")
+    groups = {}
+    for user, names in raw.items():
+        if not isinstance(names, list) or not all(isinstance(g, str) and g for g in names):
+            raise ConfigError(f"groups.{user}: must be a list of group names")
+        groups[str(user)] = list(names)
+    return groups
 
 
 def load(path: str | os.PathLike[str]) -> ClusterConfig:
@@ -222,11 +316,24 @@ def dumps(config: ClusterConfig) -> str:
             pass
         values = {"kind": node.kind, "address": node.address, "data_dir": data_dir,
                   "rack": node.rack, "capacity_bytes": node.capacity_bytes, "slots": node.slots}
+        if node.data_dirs:
+            values["data_dirs"] = [_relative(d, base) for d in node.data_dirs]
         if node.http_address:
             values["http_address"] = node.http_address
         values.update(node.extra)
         lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+    if config.groups:
+        lines += ["", "[groups]"]
+        lines += [f"{_toml_value(user)} = {_toml_value(names)}"
+                  for user, names in config.groups.items()]
     return "\n".join(lines) + "\n"
+
+
+def _relative(path: pathlib.Path, base: pathlib.Path) -> pathlib.Path:
+    try:
+        return path.relative_to(base)
+    except ValueError:
+        return path
 
 
 def save(config: ClusterConfig, path: str | os.PathLike[str]) -> None:

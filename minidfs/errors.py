@@ -30,6 +30,12 @@ class FileExists(MinidfsError):
     grpc_code = "ALREADY_EXISTS"
 
 
+class PermissionDeniedError(MinidfsError):
+    """The caller's user may not do this (HDFS's AccessControlException)."""
+
+    grpc_code = "PERMISSION_DENIED"
+
+
 class PreconditionFailed(MinidfsError):
     grpc_code = "FAILED_PRECONDITION"
 
@@ -64,11 +70,28 @@ class StandbyError(Unavailable):
     pass
 
 
+class EditNotDurable(StandbyError):
+    """The NameNode applied the change and sent its edit to the journal, but the
+    journal failed before a quorum acknowledged it (quorum lost, lease lost mid-
+    commit): the edit may still survive - a JournalNode kept it and the next active's
+    segment recovery adopts it - or vanish. The client retries with the same call id
+    and reports the outcome unknown when no retry can tell (docs/outcomes.md)."""
+
+
 class SafeModeStarting(SafeModeError, Unavailable):
     """Automatic safe mode of a NameNode that is starting or has just become active:
     it leaves by itself once block reports arrive, so clients back off and retry
     (HDFS's RetriableException for start-up safe mode). Manual safe mode is a plain
     SafeModeError and is not retried."""
+
+    grpc_code = "UNAVAILABLE"
+
+
+class OutcomeUnknownError(MinidfsError):
+    """A change reached a NameNode that may have applied it, and no retry could tell
+    (Jepsen's indeterminate result): it may or may not have happened. Read the path
+    to see. Raised only by clients; a definite failure - nothing changed - keeps its
+    own class (docs/outcomes.md)."""
 
     grpc_code = "UNAVAILABLE"
 
@@ -81,6 +104,13 @@ class BlockMissingError(MinidfsError):
     """No live, uncorrupted replica of a block could be read."""
 
     grpc_code = "DATA_LOSS"
+
+
+class LimitExceeded(MinidfsError):
+    """A request would take the namespace past one of the NameNode's limits (a full
+    directory, a file with its maximum of blocks): namenode/limits.py."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
 
 
 class DiskFull(MinidfsError):
@@ -118,10 +148,11 @@ class JobError(MinidfsError):
 ALL_ERRORS: dict[str, type[MinidfsError]] = {
     cls.__name__: cls
     for cls in [
-        MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists,
+        MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists, PermissionDeniedError,
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
-        SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, ChecksumError,
-        BlockMissingError, DiskFull, ReplicaNotFound, PipelineError,
+        SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
+        OutcomeUnknownError, ChecksumError,
+        BlockMissingError, LimitExceeded, DiskFull, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]
 }

@@ -1,8 +1,13 @@
 """DFS path rules: absolute, canonical, bounded. Pure; used by client and servers.
 
 A path is "/" or "/" followed by components joined by single slashes. Components
-may not be empty, "." or "..", contain NUL or exceed 255 bytes (UTF-8); a whole
-path may not exceed 4096 bytes. Servers re-validate every path they receive.
+may not be empty, "." or "..", contain NUL or ":" (as HDFS: a colon reads as a URI
+scheme or a Windows drive to Hadoop tools) or exceed 255 bytes (UTF-8); a whole
+path may not exceed 4096 bytes. Servers re-validate every path they receive. Any
+other character, newlines and control characters included, is a legal name: the
+shell escapes them when it prints a name (cli/format.py), as GNU ls -b does. The
+NameNode adds its own rules for names it creates (namenode/limits.py: the
+/.reserved prefix, max_path_depth); docs/paths.md has them all.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ def validate(path: object) -> str:
             raise InvalidPath(f"{path}: empty path component")
         if part in (".", ".."):
             raise InvalidPath(f"{path}: '.' and '..' are not allowed")
+        if ":" in part:
+            raise InvalidPath(f"{path}: ':' is not allowed in a name")
         if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
             raise InvalidPath(f"{path}: component longer than {MAX_COMPONENT_BYTES} bytes")
     return path

@@ -53,6 +53,7 @@ class Attempt:
     progress: float = 0.0
     finished_ms: int | None = None
     error: str = ""
+    locality: "Locality | None" = None      # maps only: where it ran relative to its block
 
 
 @dataclass

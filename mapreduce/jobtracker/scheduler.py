@@ -35,6 +35,7 @@ from mapreduce.jobtracker.model import (
     JobView, Locality, Task, TaskState, Worker,
 )
 from minidfs.errors import FileNotFound, InvalidArgument, PreconditionFailed
+from minidfs.events import Emit, last_line, no_events
 
 MAX_TASKS_PER_JOB = 50_000
 MAX_ACTIVE_JOBS = 64
@@ -63,8 +64,10 @@ class MapInput:
 
 
 class Scheduler:
-    def __init__(self, config: SchedulerConfig = SchedulerConfig()) -> None:
+    def __init__(self, config: SchedulerConfig = SchedulerConfig(),
+                 emit: Emit = no_events) -> None:
         self.config = config
+        self.emit = emit
         self.jobs: dict[str, Job] = {}
         self.workers: dict[str, Worker] = {}
         self.attempts: dict[str, Attempt] = {}
@@ -89,6 +92,7 @@ class Scheduler:
             submitted_ms=now_ms,
         )
         self.jobs[job_id] = job
+        self.emit("job_submitted", job=job_id, maps=len(job.maps), reduces=num_reducers)
         self._maybe_done(job, now_ms)
 
     def kill_job(self, job_id: str, now_ms: int) -> JobView:
@@ -105,6 +109,8 @@ class Scheduler:
         job.state = JobState.FAILED if error else JobState.SUCCEEDED
         job.error = error[:MAX_ERROR_CHARS]
         job.finished_ms = now_ms
+        self.emit(f"job_{job.state.value}", job=job_id, elapsed_ms=now_ms - job.submitted_ms,
+                  **({"error": last_line(error)} if error else {}))
         self._queue_cleanup(job)
 
     def forget(self, job_id: str) -> None:
@@ -196,6 +202,8 @@ class Scheduler:
         task = attempt.task
         job = self.jobs[task.job_id]
         self._finish_attempt(attempt, AttemptState.FAILED, now_ms, error)
+        self.emit("attempt_failed", attempt=attempt.id, worker=attempt.worker,
+                  error=last_line(error))
         task.failures += 1
         task.failed_on.add(attempt.worker)
         job.counters.increment(C.JOB, f"failed_{_kind_word(task.kind)}_attempts")
@@ -371,7 +379,12 @@ class Scheduler:
     def _launch(self, job: Job, task: Task, worker: Worker, now_ms: int,
                 locality: Locality | None = None, speculative: bool = False) -> Assignment:
         attempt_id = ids.attempt_id(job.id, task.kind, task.index, len(task.attempts))
-        attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative)
+        attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative,
+                          locality=locality)
+        if not job.workers_used:    # its first attempt
+            self.emit("job_running", job=job.id)
+        self.emit("attempt_speculated" if speculative else "attempt_started", attempt=attempt_id,
+                  worker=worker.name, **({"locality": locality.value} if locality else {}))
         task.attempts.append(attempt)
         task.state = TaskState.RUNNING
         self.attempts[attempt_id] = attempt
@@ -399,7 +412,9 @@ class Scheduler:
 
     def _lose_worker(self, worker: Worker, now_ms: int) -> None:
         worker.lost = True
+        self.emit("worker_lost", worker=worker.name, running=len(worker.attempts))
         for attempt in list(worker.attempts.values()):
+            self.emit("attempt_lost", attempt=attempt.id, worker=worker.name)
             self._kill_attempt(attempt, now_ms, f"worker {worker.name} lost")
             self._requeue_if_idle(attempt.task, now_ms)
         for job in self.jobs.values():
@@ -465,6 +480,8 @@ class Scheduler:
         job.state = state
         job.error = error[:MAX_ERROR_CHARS]
         job.finished_ms = now_ms
+        self.emit(f"job_{state.value}", job=job.id, elapsed_ms=now_ms - job.submitted_ms,
+                  error=last_line(error))
         for task in job.tasks:
             for attempt in task.running():
                 self._kill_attempt(attempt, now_ms, f"job {state.value}")

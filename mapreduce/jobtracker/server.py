@@ -10,7 +10,7 @@ import asyncio
 import logging
 import sys
 
-from mapreduce.dfs import DfsFileSystem
+from mapreduce.dfs import UserFileSystems
 from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.servicer import JobTrackerServicer
 from mapreduce.jobtracker.tracker import JobTracker
@@ -18,6 +18,8 @@ from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.rpc import channels
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("mapreduce.jobtracker")
@@ -28,13 +30,13 @@ STOP_GRACE_S = 3.0
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     stop = daemon_entry.stop_event()
     loop = asyncio.get_running_loop()
-    from minidfs import Client
-
-    client = Client(conf, client_node="")
-    tracker = JobTracker(conf, DfsFileSystem(client), History(node.data_dir / "history"))
-    server = channels.aio_server()
+    filesystems = UserFileSystems(conf)
+    tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"))
+    obs = Observability("jobtracker")
+    server = channels.aio_server(interceptors=obs.interceptors)
     jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
     face = HttpFace(node, "jobtracker")
+    observe_daemons.mount_jobtracker(face, obs, server, tracker, conf)
     ticker = None
     try:
         try:
@@ -61,7 +63,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
         await tracker.stop()
-        client.close()
+        filesystems.close()
 
 
 def main(conf: ClusterConfig, name: str) -> int:

@@ -2,6 +2,7 @@
 
 Registered by mapreduce/jobtracker/server.py. Every method is wrapped with
 @rpc_errors, so a malformed request gets INVALID_ARGUMENT and the server goes on.
+Client calls name their user in the call metadata (minidfs/identity.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from mapreduce import ids, jobstatus
 from mapreduce.jobtracker.tracker import JobTracker
 from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
+from minidfs import errors, fsmode, identity
+from minidfs.rpc.events_calls import EventCalls
 from minidfs.rpc.status import rpc_errors
 
 # A watch looks at the job whenever the JobTracker signals a change, and at least
@@ -25,21 +28,35 @@ DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
 
 
-class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
+class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
     def __init__(self, tracker: JobTracker) -> None:
         self.tracker = tracker
+        self.event_feed = tracker.events
+
+    def _user(self, context) -> str:
+        user = identity.from_metadata(context.invocation_metadata())
+        if user is None:
+            raise errors.InvalidArgument(
+                f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
+        return fsmode.check_name(user, "user")
+
+    def _job_for(self, request: pb.JobRequest, context) -> str:
+        """The request's job id, once the caller may see that job."""
+        job_id = ids.validate_job_id(request.job_id)
+        self.tracker.check_access(job_id, self._user(context))
+        return job_id
 
     @rpc_errors
     async def Submit(self, request: pb.SubmitRequest, context) -> pb.SubmitReply:
-        return pb.SubmitReply(job_id=await self.tracker.submit(request))
+        return pb.SubmitReply(job_id=await self.tracker.submit(request, self._user(context)))
 
     @rpc_errors
     async def GetJob(self, request: pb.JobRequest, context) -> pb.JobStatus:
-        return jobstatus.to_pb(self.tracker.status(ids.validate_job_id(request.job_id)))
+        return jobstatus.to_pb(self.tracker.status(self._job_for(request, context)))
 
     @rpc_errors
     async def WatchJob(self, request: pb.JobRequest, context) -> AsyncIterator[pb.JobStatus]:
-        job_id = ids.validate_job_id(request.job_id)
+        job_id = self._job_for(request, context)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WATCH_MAX_S
         last = None
@@ -55,12 +72,13 @@ class JobTrackerServicer(jobtracker_pb2_grpc.JobTrackerServicer):
 
     @rpc_errors
     async def ListJobs(self, request: pb.ListJobsRequest, context) -> pb.JobList:
+        self._user(context)
         limit = min(request.limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         return pb.JobList(jobs=[jobstatus.to_pb(s) for s in self.tracker.list_jobs(limit)])
 
     @rpc_errors
     async def KillJob(self, request: pb.JobRequest, context) -> pb.JobStatus:
-        return jobstatus.to_pb(self.tracker.kill(ids.validate_job_id(request.job_id)))
+        return jobstatus.to_pb(self.tracker.kill(self._job_for(request, context)))
 
     @rpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context) -> pb.HeartbeatReply:

@@ -5,6 +5,11 @@ Called by the gRPC servicer (servicer.py), which only translates protobuf to the
 plain arguments here and back. Scheduler calls are synchronous and happen on the
 event loop, so they never interleave; DFS calls (listing input, committing output)
 run in threads so they never block heartbeats.
+
+A job runs as its submitter (the user in the Submit call's metadata): its DFS work
+here goes through that user's Client, its tasks get the user in their assignment,
+and only they or a superuser (this process's user, or a member of the cluster's
+superuser group) may see its status or kill it.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from typing import Any
 from mapreduce import ids
 from mapreduce.committer import OutputCommitter
 from mapreduce.counters import Counters
-from mapreduce.dfs import DfsFileSystem
+from mapreduce.dfs import UserFileSystems
 from mapreduce.fs import plan_splits
 from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.model import Assignment, HeartbeatDecision, JobFinished, JobState
@@ -31,7 +36,11 @@ from mapreduce.splits import Split
 from mapreduce.topology import locality_key, racks_of
 from minidfs import paths
 from minidfs.config import ClusterConfig
-from minidfs.errors import FileNotFound, InvalidArgument, JobError, MinidfsError
+from minidfs.errors import (
+    FileNotFound, InvalidArgument, JobError, MinidfsError, PermissionDeniedError,
+)
+from minidfs.event_feed import EventFeed
+from minidfs.namenode.user_groups import UserGroups
 
 log = logging.getLogger("mapreduce.jobtracker")
 
@@ -59,23 +68,31 @@ class JobRecord:
     package: pb.JobPackage
     task_timeout_s: float
     submitted_ms: int                         # wall clock, for people
+    user: str = ""                            # the submitter
     finished_ms: int | None = None
     output_paths: list[str] = field(default_factory=list)
 
 
 class JobTracker:
-    def __init__(self, conf: ClusterConfig, fs: DfsFileSystem, history: History) -> None:
+    def __init__(self, conf: ClusterConfig, filesystems: UserFileSystems,
+                 history: History) -> None:
         self.conf = conf
-        self.fs = fs
+        self.filesystems = filesystems
+        self.users = UserGroups(conf.groups, conf.settings.superusergroup,
+                                enabled=conf.settings.permissions_enabled)
         self.history = history
         settings = conf.settings
         self.heartbeat_interval_s = settings.mapreduce_heartbeat_interval_s
+        self.events = EventFeed(conf.jobtracker.name if conf.jobtracker else "jobtracker")
         self.scheduler = Scheduler(SchedulerConfig(
             worker_timeout_ms=int(settings.mapreduce_worker_timeout_s * 1000),
             reduce_slowstart=settings.mapreduce_reduce_slowstart,
-            speculative=settings.mapreduce_speculative))
+            speculative=settings.mapreduce_speculative), self.events.emit)
         self.jobs: dict[str, JobRecord] = {}
         self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        # The attempts of the newest finished jobs, for their job pages (not in history).
+        self.finished_attempts: collections.OrderedDict[str, list[dict[str, Any]]] = \
+            collections.OrderedDict()
         self.stamp = time.strftime("%Y%m%d%H%M%S")
         self._sequence = itertools.count(1)
         self._submit_lock = asyncio.Lock()
@@ -127,30 +144,40 @@ class JobTracker:
 
     # ---- clients ------------------------------------------------------------
 
-    async def submit(self, request: pb.SubmitRequest) -> str:
+    def check_access(self, job_id: str, user: str) -> None:
+        """Only the submitter or a superuser may look at or kill a job (Hadoop's job
+        ACLs with their default of nobody else). A job from before owners were kept
+        belongs to this JobTracker's user."""
+        owner = self.status(job_id).get("user") or self.users.superuser
+        if user != owner and not self.users.caller(user).is_super:
+            raise PermissionDeniedError(
+                f"{job_id}: permission denied: user={user} is not the job's owner ({owner})")
+
+    async def submit(self, request: pb.SubmitRequest, user: str) -> str:
         _validate_submission(request)
         async with self._submit_lock:
-            splits = await asyncio.to_thread(self._plan, request.input, request.output)
+            splits = await asyncio.to_thread(self._plan, request.input, request.output, user)
             job_id = ids.job_id(self.stamp, next(self._sequence))
             maps = [MapInput(s.locations, racks_of(self.conf, list(s.locations))) for s in splits]
             self.scheduler.submit(job_id, maps, request.reducers, _now_ms())
         record = JobRecord(job_id, request.name, request.input, request.output,
                            request.reducers, splits, request.package,
-                           request.task_timeout_s, _wall_ms())
+                           request.task_timeout_s, _wall_ms(), user)
         self.jobs[job_id] = record
         await asyncio.to_thread(self.history.save, self.status(job_id))
-        log.info("job %s submitted: %s %s -> %s, %d maps, %d reduces", job_id, request.name,
-                 request.input, request.output, len(splits), request.reducers)
+        log.info("job %s submitted by %s: %s %s -> %s, %d maps, %d reduces", job_id, user,
+                 request.name, request.input, request.output, len(splits), request.reducers)
         self._wake.set()
         self.work_signal.changed()
         return job_id
 
-    def _plan(self, input_path: str, output: str) -> list[Split]:
+    def _plan(self, input_path: str, output: str, user: str) -> list[Split]:
         """Refuses an existing output and a missing input, then makes the splits and
-        the output's _temporary folder (in a thread: these are DFS calls)."""
-        committer = OutputCommitter(self.fs, output)
+        the output's _temporary folder (in a thread: these are DFS calls, as user)."""
+        fs = self.filesystems.for_user(user)
+        committer = OutputCommitter(fs, output)
         committer.check_output()
-        splits = plan_splits(self.fs, input_path)
+        splits = plan_splits(fs, input_path)
         committer.setup_job()
         return splits
 
@@ -171,7 +198,21 @@ class JobTracker:
             "counters": view.counters, "error": view.error,
             "submitted_ms": record.submitted_ms, "finished_ms": record.finished_ms,
             "running_attempts": view.running_attempts, "output_paths": record.output_paths,
+            "user": record.user,
         }
+
+    def attempts(self, job_id: str) -> list[dict[str, Any]]:
+        """Every attempt of a job, task by task, for its status page (monotonic times
+        become durations; a finished job's come from finished_attempts, or none)."""
+        job = self.scheduler.jobs.get(job_id)
+        if job is None:
+            return self.finished_attempts.get(job_id, [])
+        now = _now_ms()
+        return [{"attempt": a.id, "kind": t.kind, "task": t.index, "state": a.state.value,
+                 "worker": a.worker, "locality": a.locality.value if a.locality else "",
+                 "speculative": a.speculative, "progress": round(a.progress, 3),
+                 "duration_ms": (a.finished_ms or now) - a.started_ms, "error": a.error}
+                for t in job.tasks for a in t.attempts]
 
     def list_jobs(self, limit: int) -> list[dict[str, Any]]:
         statuses = [self.status(j) for j in self.jobs] + list(self.finished.values())
@@ -237,7 +278,7 @@ class JobTracker:
         msg = pb.TaskAssignment(
             attempt_id=a.attempt_id, job_id=a.job_id, kind=a.kind, index=a.index,
             num_reducers=record.reducers, num_maps=len(record.splits), output=record.output,
-            timeout_s=record.task_timeout_s)
+            timeout_s=record.task_timeout_s, user=record.user)
         if a.kind == ids.MAP:
             split = record.splits[a.index]
             msg.path, msg.start, msg.length = split.path, split.start, split.length
@@ -284,10 +325,11 @@ class JobTracker:
         record = self.jobs.get(event.job_id)
         if record is None:
             return
-        committer = OutputCommitter(self.fs, record.output)
+        fs = await asyncio.to_thread(self.filesystems.for_user, record.user)
+        committer = OutputCommitter(fs, record.output)
         if event.state is JobState.COMMITTING:
             try:
-                record.output_paths = await asyncio.to_thread(self._commit, committer)
+                record.output_paths = await asyncio.to_thread(self._commit, fs, committer)
                 self.scheduler.on_job_committed(event.job_id, _now_ms())
             except MinidfsError as e:
                 self.scheduler.on_job_committed(event.job_id, _now_ms(),
@@ -304,14 +346,17 @@ class JobTracker:
             await asyncio.to_thread(self._record_history, status)
         finally:
             self._retain(status)
+            self.finished_attempts[event.job_id] = self.attempts(event.job_id)
+            while len(self.finished_attempts) > MAX_RETAINED_JOBS:
+                self.finished_attempts.popitem(last=False)
             del self.jobs[event.job_id]
             self.scheduler.forget(event.job_id)
             self.status_signal.changed()
             self.work_signal.changed()   # its local files can go
 
-    def _commit(self, committer: OutputCommitter) -> list[str]:
+    def _commit(self, fs: Any, committer: OutputCommitter) -> list[str]:
         committer.commit_job()
-        return sorted(e["path"] for e in self.fs.client.ls(committer.output)
+        return sorted(e["path"] for e in fs.client.ls(committer.output)
                       if e["type"] == "file" and paths.basename(e["path"]).startswith("part-"))
 
     def _record_history(self, status: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from mapreduce.rpc import jobtracker_pb2 as mapreduce_dot_rpc_dot_jobtracker__pb2
+from minidfs.rpc import events_pb2 as minidfs_dot_rpc_dot_events__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +27,10 @@ if _version_not_supported:
 
 
 class JobTrackerStub:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -58,6 +62,16 @@ class JobTrackerStub:
                 '/mapreduce.JobTracker/KillJob',
                 request_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.SerializeToString,
                 response_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.FromString,
+                _registered_method=True)
+        self.GetEvents = channel.unary_unary(
+                '/mapreduce.JobTracker/GetEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+                _registered_method=True)
+        self.FollowEvents = channel.unary_stream(
+                '/mapreduce.JobTracker/FollowEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
                 '/mapreduce.JobTracker/Heartbeat',
@@ -92,7 +106,10 @@ class JobTrackerStub:
 
 
 class JobTrackerServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     def Submit(self, request, context):
         """---- clients ----
@@ -121,6 +138,19 @@ class JobTrackerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def KillJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvents(self, request, context):
+        """The JobTracker's event feed (jobs and attempts; docs/observe.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,6 +223,16 @@ def add_JobTrackerServicer_to_server(servicer, server):
                     request_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.FromString,
                     response_serializer=mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.SerializeToString,
             ),
+            'GetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.SerializeToString,
+            ),
+            'FollowEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
+            ),
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
                     request_deserializer=mapreduce_dot_rpc_dot_jobtracker__pb2.HeartbeatRequest.FromString,
@@ -232,7 +272,10 @@ def add_JobTrackerServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JobTracker:
-    """Missing associated documentation comment in .proto file."""
+    """Client calls carry the caller's user in the "minidfs-user" call metadata, as the
+    NameNode's do (minidfs/identity.py): a job runs as its submitter, and only they or
+    a superuser may see its status or kill it.
+    """
 
     @staticmethod
     def Submit(request,
@@ -359,6 +402,60 @@ class JobTracker:
             '/mapreduce.JobTracker/KillJob',
             mapreduce_dot_rpc_dot_jobtracker__pb2.JobRequest.SerializeToString,
             mapreduce_dot_rpc_dot_jobtracker__pb2.JobStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mapreduce.JobTracker/GetEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mapreduce.JobTracker/FollowEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,8 @@ It packs the job's module source, class name, shipped files and pass_env values,
 submits them with the DFS input and output, follows the job's progress until it
 finishes, and returns a JobResult or raises JobError with the failing attempt's
 traceback. The cluster is the one in `conf`, else $MINIDFS_HOME/cluster.toml, else
-./.minidfs/cluster.toml.
+./.minidfs/cluster.toml. The job runs as `user` (else $MINIDFS_USER, else the OS
+user), and relative input / output paths start at that user's /user/<user>.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mapreduce import shipping
 from mapreduce.client import JobTrackerClient
 from mapreduce.result import JobResult
 from mapreduce.rpc import jobtracker_pb2 as pb
-from minidfs import paths
+from minidfs import identity, paths
 from minidfs.errors import JobError
 
 if TYPE_CHECKING:
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 
 def submit_request(job: "Job", input: str, output: str, reducers: int,
-                   files: list[str]) -> pb.SubmitRequest:
+                   files: list[str], user: str | None = None) -> pb.SubmitRequest:
+    home = identity.home_directory(identity.current_user(user))
     package = shipping.package(type(job), files)
     env = [pb.EnvVar(name=name, value=os.environ[name])
            for name in job.pass_env if name in os.environ]
@@ -35,15 +37,16 @@ def submit_request(job: "Job", input: str, output: str, reducers: int,
             source=package.source, class_name=package.class_name,
             files=[pb.ShippedFile(name=n, data=d) for n, d in sorted(package.files.items())],
             env=env),
-        input=paths.normalize_user_path(os.fspath(input)),
-        output=paths.normalize_user_path(os.fspath(output)),
+        input=paths.normalize_user_path(os.fspath(input), home),
+        output=paths.normalize_user_path(os.fspath(output), home),
         reducers=reducers, task_timeout_s=float(job.task_timeout_s))
 
 
 def run_cluster(job: "Job", input: str, output: str, reducers: int, files: list[str],
                 conf: str | os.PathLike[str] | None,
-                progress: Callable[[dict[str, Any]], None] | None) -> JobResult:
-    request = submit_request(job, input, output, reducers, files)
+                progress: Callable[[dict[str, Any]], None] | None,
+                user: str | None = None) -> JobResult:
+    request = submit_request(job, input, output, reducers, files, user)
     started = time.monotonic()
     maps_done_at: list[float] = []
 
@@ -53,10 +56,11 @@ def run_cluster(job: "Job", input: str, output: str, reducers: int, files: list[
         if progress is not None:
             progress(status)
 
-    with JobTrackerClient(conf) as jobtracker:
+    with JobTrackerClient(conf, user=user) as jobtracker:
         job_id = jobtracker.submit(request)
         if progress is not None:
-            progress({**jobtracker.status(job_id), "submitted": True})
+            progress({**jobtracker.status(job_id), "submitted": True,
+                      "page": jobtracker.page_url(job_id)})
         status = jobtracker.wait(job_id, follow)
     return result_of(status, started, maps_done_at[0] if maps_done_at else None)
 

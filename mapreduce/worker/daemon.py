@@ -232,6 +232,7 @@ class WorkerDaemon:
             "package_dir": str(package.path), "attempt_dir": str(attempt_dir),
             "module_name": package.module_name, "module_file": package.module_file,
             "class_name": package.class_name, "files": package.files,
+            "user": a.user,
         }
 
     async def _kill(self, attempt_id: str) -> None:

@@ -7,7 +7,9 @@ checksum. A fetch that receives nothing for FETCH_STALL_S is cancelled (a stoppe
 Worker still accepts connections but never answers) and retried FETCH_RETRIES times
 with backoff; then the failure is reported to the JobTracker, which re-runs the map
 elsewhere, and the reducer keeps polling until every map's output is in. A map re-run after it was fetched does not
-matter: its output is the same.
+matter: its output is the same. Channels to Workers come from the task's Client's
+channel pool (minidfs/rpc/channel_pool.py): reused across map outputs, dropped
+after a failed fetch, never closed on the reducer's path.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from mapreduce.rpc import worker_pb2_grpc
 from mapreduce.runfile import Segment
 from minidfs.errors import ChecksumError, MinidfsError, Unavailable
 from minidfs.rpc import channels
+from minidfs.rpc.channel_pool import ChannelPool
 from minidfs.rpc.status import from_rpc_error
 
 log = logging.getLogger("mapreduce.fetcher")
@@ -46,14 +49,14 @@ class AttemptKilled(Exception):
 
 class Fetcher:
     def __init__(self, jobtracker, job_id: str, attempt_id: str, partition: int,
-                 scratch_dir: str, keepalive: Callable[[float], None]) -> None:
+                 scratch_dir: str, keepalive: Callable[[float], None], pool: ChannelPool) -> None:
         self._jt = jobtracker
         self._job_id = job_id
         self._attempt_id = attempt_id
         self._partition = partition
         self._scratch_dir = scratch_dir
         self._keepalive = keepalive
-        self._channels: dict[str, grpc.Channel] = {}
+        self._pool = pool
         self.bytes_fetched = 0
 
     def fetch_all(self, num_maps: int) -> list[Run]:
@@ -78,8 +81,6 @@ class Fetcher:
                 if len(fetched) < num_maps:
                     self._keepalive(len(fetched) / max(1, num_maps))
                     time.sleep(POLL_INTERVAL_S)
-        for channel in self._channels.values():
-            channel.close()
         return [fetched[i] for i in range(num_maps)]
 
     def _fetch_with_retries(self, loc: jt_pb.MapOutputLocation) -> Run:
@@ -90,6 +91,8 @@ class Fetcher:
             except MinidfsError as e:
                 log.warning("fetch of %s from %s failed (%d/%d): %s", loc.map_attempt_id,
                             loc.worker_address, attempt + 1, FETCH_RETRIES, e)
+                if isinstance(e, Unavailable):
+                    self._pool.forget(loc.worker_address)   # the retry connects afresh
                 if attempt + 1 == FETCH_RETRIES:
                     raise
                 time.sleep(backoff)
@@ -97,8 +100,11 @@ class Fetcher:
         raise AssertionError("unreachable")
 
     def _fetch(self, loc: jt_pb.MapOutputLocation) -> Run:
+        with self._pool.lease(loc.worker_address) as lease:
+            return self._fetch_on(worker_pb2_grpc.ShuffleStub(lease.channel), loc)
+
+    def _fetch_on(self, stub: worker_pb2_grpc.ShuffleStub, loc: jt_pb.MapOutputLocation) -> Run:
         path = os.path.join(self._scratch_dir, f"map-{loc.map_index:06d}.run")
-        stub = worker_pb2_grpc.ShuffleStub(self._channel(loc.worker_address))
         request = pb.FetchRequest(job_id=self._job_id, map_attempt_id=loc.map_attempt_id,
                                   partition=self._partition)
         digest = xxhash.xxh3_64()
@@ -132,12 +138,6 @@ class Fetcher:
             job_id=self._job_id, map_index=loc.map_index, map_attempt_id=loc.map_attempt_id,
             reduce_attempt_id=self._attempt_id, error=error[:1000]),
             timeout=channels.METADATA_DEADLINE_S)
-
-    def _channel(self, address: str) -> grpc.Channel:
-        channel = self._channels.get(address)
-        if channel is None:
-            channel = self._channels[address] = channels.sync_channel(address)
-        return channel
 
 
 class _Watchdog:

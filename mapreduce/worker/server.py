@@ -17,6 +17,8 @@ from minidfs import errors
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.rpc import channels
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("mapreduce.worker")
@@ -27,7 +29,8 @@ STOP_GRACE_S = 3.0
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     stop = daemon_entry.stop_event()
     loop = asyncio.get_running_loop()
-    server = channels.aio_server()
+    obs = Observability("worker")
+    server = channels.aio_server(interceptors=obs.interceptors)
     worker_pb2_grpc.add_ShuffleServicer_to_server(ShuffleServicer(node.data_dir), server)
     try:
         worker = WorkerDaemon(conf, node)
@@ -43,6 +46,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     face = HttpFace(node, "worker")
     face.ready = lambda: ((True, "known to the jobtracker") if worker.known_to_jobtracker()
                           else (False, "not yet known to the jobtracker"))
+    observe_daemons.mount_worker(face, obs, server, worker)
     await server.start()
     try:
         await face.start()

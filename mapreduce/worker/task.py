@@ -96,7 +96,9 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
     job._bind_files({name: str(package / name) for name in spec["files"]})
     from minidfs import Client
 
-    fs = DfsFileSystem(Client(spec["conf"], client_node=spec["datanode"]))
+    # The task reads its input and writes its output as the job's submitter.
+    fs = DfsFileSystem(Client(spec["conf"], client_node=spec["datanode"],
+                              user=spec["user"] or None))
     jobtracker = _jobtracker(spec["jobtracker"])
     scratch = spec["attempt_dir"]
     counters = Counters()
@@ -113,7 +115,8 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
                                                         text_out=out, progress=reporter.progress))
     else:
         fetcher = Fetcher(jobtracker, attempt.job_id, spec["attempt_id"], attempt.index,
-                          scratch, lambda f: reporter.progress(f * SHUFFLE_SHARE))
+                          scratch, lambda f: reporter.progress(f * SHUFFLE_SHARE),
+                          fs.client.channel_pool)
         runs = fetcher.fetch_all(spec["num_maps"])
         counters.increment(C.FRAMEWORK, "reduce_shuffle_bytes", fetcher.bytes_fetched)
         _commit_output(fs, jobtracker, spec, ids.part_name(ids.REDUCE, attempt.index),

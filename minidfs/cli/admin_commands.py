@@ -19,7 +19,14 @@ from minidfs.sizes import format_size
 DECOMMISSION_POLL_INTERVAL_S = 0.5
 DECOMMISSION_WAIT_DEFAULT_S = 600.0
 REPORT_COLUMNS = ("NAME", "STATE", "ADDRESS", "RACK", "CAPACITY", "USED", "REMAINING",
-                  "BLOCKS", "LAST CONTACT", "REPLICAS")
+                  "BLOCKS", "VOLUMES", "LAST CONTACT", "REPLICAS")
+
+
+def volumes_cell(node: dict[str, Any]) -> str:
+    """`3` or `3 (1 failed)`: the node's data dirs as of its last heartbeat."""
+    count = len(node.get("volumes", []))
+    failed = node.get("failed_volumes", 0)
+    return f"{count} ({failed} failed)" if failed else str(count or "-")
 
 
 def report_lines(result: dict[str, Any]) -> list[str]:
@@ -36,11 +43,13 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         "",
     ]
     rows = [(n["name"], n["state"], n["address"], n["rack"], format_size(n["capacity"]),
-             format_size(n["used"]), format_size(n["remaining"]), n["blocks"],
+             format_size(n["used"]), format_size(n["remaining"]), n["blocks"], volumes_cell(n),
              f"{n['last_contact_s']:g}s ago",
              " ".join(f"{k}={v}" for k, v in n["replica_states"].items()) or "-")
             for n in result["datanodes"]]
-    return lines + fmt.table(rows, REPORT_COLUMNS)
+    failures = [f"{n['name']}: volume {v['path']} failed: {v['failure']}"
+                for n in result["datanodes"] for v in n.get("volumes", []) if v["failure"]]
+    return lines + fmt.table(rows, REPORT_COLUMNS) + ([""] + failures if failures else [])
 
 
 @click.group("admin")

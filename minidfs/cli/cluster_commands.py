@@ -50,7 +50,8 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
     if workers is None:
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
-                           ha=ha, block_size=block_size, replication=replication)
+                           ha=ha, block_size=block_size, replication=replication,
+                           user=state().user)
     try:
         cluster.up()
     except StartupError as e:
@@ -86,8 +87,10 @@ def status(home: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(fmt.to_json({"nodes": nodes}))
         return
-    columns = fmt.STATUS_COLUMNS + ("ha_state", "nn_state", "http")
-    for line in fmt.table(([n.get(c) for c in columns] for n in nodes), [c.upper() for c in columns]):
+    columns = fmt.STATUS_COLUMNS + ("ready", "ha_state", "nn_state", "http")
+    words = {True: "yes", False: "no"}   # "ready": the node's own /readyz
+    for line in fmt.table(([words.get(n.get(c), n.get(c)) if c == "ready" else n.get(c)
+                            for c in columns] for n in nodes), [c.upper() for c in columns]):
         click.echo(line)
 
 

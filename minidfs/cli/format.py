@@ -10,9 +10,14 @@ import datetime
 import json
 from typing import Any, Iterable, Sequence
 
+from minidfs.fsmode import mode_string
 from minidfs.sizes import format_size
 
 STATUS_COLUMNS = ("name", "kind", "role", "address", "pid", "state")
+# How an entry still being written shows in `ls` (`--json`: "under_construction").
+UNDER_CONSTRUCTION_MARK = "  (under construction)"
+_C_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a",
+              "\b": "\\b", "\f": "\\f", "\v": "\\v"}
 
 
 def to_json(value: Any) -> str:
@@ -23,15 +28,43 @@ def format_time_ms(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
+def escape_name(name: str) -> str:
+    """A name safe for line-oriented tools, as GNU `ls -b` prints it: C escapes for
+    backslash and the usual control characters, octal UTF-8 bytes for any other
+    character that does not print; everything else (spaces, letters of any script)
+    as it is. `--json` output keeps names exact instead."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    out = []
+    for ch in name:
+        if ch in _C_ESCAPES:
+            out.append(_C_ESCAPES[ch])
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append("".join(f"\\{b:03o}" for b in ch.encode("utf-8", "surrogatepass")))
+    return "".join(out)
+
+
 def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
-    """An `hdfs dfs -ls`-like table: type, replication, length, modified, path."""
+    """`hdfs dfs -ls`'s long format: mode, replication ("-" for a directory), owner,
+    group, length, modified, path:
+        -rw-r--r--   3 alice supergroup   1234 2026-12-01 18:38 /user/alice/a.txt"""
     lines = [f"Found {len(entries)} items"] if header else []
-    width = max((len(str(e["length"])) for e in entries), default=1)
+
+    def replicas(e: dict[str, Any]) -> str:
+        return "-" if e["type"] == "directory" else str(e["replication"])
+
+    repl_w = max((len(replicas(e)) for e in entries), default=3)
+    owner_w = max((len(e["owner"]) for e in entries), default=0)
+    group_w = max((len(e["group"]) for e in entries), default=0)
+    length_w = max((len(str(e["length"])) for e in entries), default=1)
     for e in entries:
-        is_dir = e["type"] == "directory"
-        replication = "-" if is_dir else str(e["replication"])
-        lines.append(f"{'d' if is_dir else '-'} {replication:>3} {e['length']:>{width}} "
-                     f"{format_time_ms(e['modified'])} {e['path']}")
+        mode = mode_string(e["type"] == "directory", int(e["permission"], 8))
+        mark = UNDER_CONSTRUCTION_MARK if e.get("under_construction") else ""
+        lines.append(f"{mode} {replicas(e):>{max(repl_w, 3)}} {e['owner']:<{owner_w}} "
+                     f"{e['group']:<{group_w}} {e['length']:>{length_w}} "
+                     f"{format_time_ms(e['modified'])} {escape_name(e['path'])}{mark}")
     return lines
 
 
@@ -62,11 +95,17 @@ def df_lines(stats: dict[str, Any], filesystem: str) -> list[str]:
 
 def stat_lines(info: dict[str, Any]) -> list[str]:
     lines = [
-        f"path: {info['path']}",
+        f"path: {escape_name(info['path'])}",
         f"type: {info['type']}",
         f"length: {info['length']}",
         f"modified: {format_time_ms(info['modified'])}",
+        f"owner: {info['owner']}",
+        f"group: {info['group']}",
+        f"permission: {mode_string(info['type'] == 'directory', int(info['permission'], 8))}"
+        f" ({info['permission']})",
     ]
+    if info.get("under_construction"):
+        lines.append("under construction: yes (open for writing, or its writer vanished)")
     if info["type"] == "file":
         lines += [
             f"replication: {info['replication']}",

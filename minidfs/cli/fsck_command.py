@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from minidfs import paths
 from minidfs.cli import format as fmt
 from minidfs.cli.common import EXIT_ERROR, reports_errors, state
 from minidfs.client import health
@@ -32,7 +31,7 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
     lines = []
     for f in result.get("file_details", []):
         verdict = ", ".join(f["problems"]) or ("OPEN" if f["under_construction"] else "OK")
-        lines.append(f"{f['path']} {f['length']} bytes, replication {f['replication']}, "
+        lines.append(f"{fmt.escape_name(f['path'])} {f['length']} bytes, replication {f['replication']}, "
                      f"{f['block_count']} block(s): {verdict}")
         for b in f.get("blocks", []):
             line = (f"  blk_{b['id']}_{b['genstamp']} len={b['length']} "
@@ -44,12 +43,16 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
             lines.append(line)
     if result.get("truncated"):
         lines.append("(more files than listed)")
+    for f in result.get("open_file_details", []):
+        lines.append(f"Open for writing since {fmt.format_time_ms(f['since'])}: "
+                     f"{fmt.escape_name(f['path'])} (by {f['client']})")
     if lines:
         lines.append("")
     for label, key in SUMMARY_LINES:
         value = result[key]
         lines.append(f" {label}: {format_size(value) if key == 'total_bytes' else value}")
-    lines.append(f"The filesystem under path '{result['path']}' is {result['status']}")
+    lines += [f" Note: {note}" for note in result.get("notes", [])]
+    lines.append(f"The filesystem under path '{fmt.escape_name(result['path'])}' is {result['status']}")
     return lines
 
 
@@ -63,7 +66,7 @@ def fsck_lines(result: dict[str, Any]) -> list[str]:
 def fsck(path: str, as_json: bool, files: bool, blocks: bool, locations: bool) -> None:
     """Check the health of every block below PATH (default /)."""
     client = state().client()
-    result = health.fsck(client.namenode, paths.normalize_user_path(path), files=files,
+    result = health.fsck(client.namenode, client.resolve(path), files=files,
                          blocks=blocks, locations=locations)
     if as_json:
         click.echo(fmt.to_json(result))

@@ -56,7 +56,7 @@ def status(as_json: bool) -> None:
 @reports_errors
 def failover(as_json: bool) -> None:
     """Hand the active role to the other NameNode gracefully."""
-    result = ha_admin.failover(_conf())
+    result = ha_admin.failover(_conf(), user=state().user)
     if as_json:
         click.echo(fmt.to_json(result))
         return

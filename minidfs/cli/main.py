@@ -7,7 +7,9 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
+from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
@@ -21,11 +23,12 @@ from minidfs.cli.ha_commands import ha_group
               help="Cluster file (default $MINIDFS_HOME/cluster.toml or ./.minidfs/cluster.toml).")
 @click.option("--home", type=click.Path(file_okay=False),
               help="Cluster home folder holding cluster.toml.")
+@click.option("--user", help="Act as this user (simple mode; default $MINIDFS_USER, else the OS user).")
 @click.version_option(minidfs.__version__, prog_name="minidfs")
 @click.pass_context
-def cli(ctx: click.Context, conf: str | None, home: str | None) -> None:
-    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /."""
-    ctx.obj = CliState(conf, home)
+def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None) -> None:
+    """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /user/<user>."""
+    ctx.obj = CliState(conf, home, user)
 
 
 for _command in COMMANDS:
@@ -36,6 +39,7 @@ cli.add_command(demo)
 cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
+admin_group.add_command(events_command)
 
 
 def main() -> None:

@@ -11,7 +11,12 @@ is still being written.
 Listings and stats come back as plain dicts, the same ones `minidfs ls --json` and
 `minidfs stat --json` print:
     {"path", "type": "file"|"directory", "length", "replication", "block_size",
-     "modified": epoch ms, "under_construction"}
+     "modified": epoch ms, "under_construction", "owner", "group",
+     "permission": octal text ("644"), "sticky"}
+
+The client acts as one user (`user=`, else $MINIDFS_USER, else the OS user; see
+minidfs/identity.py): the NameNode checks every call against it, and relative
+paths start at that user's home, /user/<user>, as in HDFS.
 """
 from __future__ import annotations
 
@@ -22,13 +27,16 @@ import os
 import pathlib
 import secrets
 import socket
+import stat as stat_mode
 import threading
 from typing import IO, Any, Callable, Iterator
 
-from minidfs import config, errors, paths
+from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
-from minidfs.client.namenode_client import NamenodeClient
+from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
+from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
+from minidfs.rpc.channel_pool import ChannelPool
 
 log = logging.getLogger("minidfs.client")
 
@@ -58,6 +66,10 @@ def entry_dict(status: Any) -> dict[str, Any]:
         "block_size": status.block_size,
         "modified": status.modified_ms,
         "under_construction": status.under_construction,
+        "owner": status.owner,
+        "group": status.group,
+        "permission": fsmode.octal(status.permission),
+        "sticky": bool(status.permission & fsmode.STICKY),
     }
 
 
@@ -156,7 +168,7 @@ class Client:
 
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
                  home: str | os.PathLike[str] | None = None,
-                 client_node: str | None = None) -> None:
+                 client_node: str | None = None, user: str | None = None) -> None:
         if isinstance(conf, config.ClusterConfig):
             self.conf = conf
         else:
@@ -165,7 +177,14 @@ class Client:
         addresses = [n.address for n in self.conf.namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
-        self._nn = NamenodeClient(addresses)
+        self._nn = NamenodeClient(addresses, wait_s=self.conf.settings.client_failover_wait_s,
+                                  user=user)
+        self.user = self._nn.user
+        self.home = identity.home_directory(self.user)
+        self._umask = fsmode.parse_umask(self.conf.settings.umask)
+        # The cluster file's fs-limits, checked here first to fail before any call
+        # (the NameNode checks them again: it is the authority).
+        self.limits = Limits(self.conf.settings)
         self.client_name = (f"minidfs_{socket.gethostname()}_{os.getpid()}_"
                             f"{secrets.token_hex(4)}")
         self.client_node = find_client_node(self.conf) if client_node is None else client_node
@@ -174,6 +193,8 @@ class Client:
         self._lease = _LeaseRenewer(self._nn, self.client_name, interval_s)
         self._writers: set[_LeasedWriter] = set()
         self._writers_lock = threading.Lock()
+        # Every DataNode channel of this client's streams, reused across files.
+        self.channel_pool = ChannelPool()
         self._closed = False
 
     @property
@@ -182,6 +203,10 @@ class Client:
         return self._nn
 
     # ---- namespace ---------------------------------------------------------------
+
+    def resolve(self, path: str) -> str:
+        """The absolute DFS path of what a user typed: relative to /user/<user>."""
+        return paths.normalize_user_path(path, self.home)
 
     def _info(self, path: str) -> Any:
         return self._nn.call("GetFileInfo", pb.PathRequest(path=path))
@@ -194,23 +219,24 @@ class Client:
 
     def info(self, path: str) -> dict[str, Any]:
         """The `ls` dict of path itself (file or directory)."""
-        return entry_dict(self._info(paths.normalize_user_path(path)))
+        return entry_dict(self._info(self.resolve(path)))
 
     def exists(self, path: str) -> bool:
-        return self._info_or_none(paths.normalize_user_path(path)) is not None
+        return self._info_or_none(self.resolve(path)) is not None
 
     def mkdir(self, path: str, parents: bool = False) -> None:
-        path = paths.normalize_user_path(path)
-        self._nn.call("Mkdirs", pb.MkdirsRequest(path=path, parents=parents))
+        path = self.limits.check_new_path(self.resolve(path))
+        self._nn.call("Mkdirs", pb.MkdirsRequest(
+            path=path, parents=parents, mode=fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask)))
 
     def delete(self, path: str, recursive: bool = False) -> bool:
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         return self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=recursive)).deleted
 
     rm = delete
 
     def rename(self, src: str, dst: str) -> None:
-        src, dst = paths.normalize_user_path(src), paths.normalize_user_path(dst)
+        src, dst = self.resolve(src), self.resolve(dst)
         self._nn.call("Rename", pb.RenameRequest(src=src, dst=dst))
 
     mv = rename
@@ -220,40 +246,76 @@ class Client:
         `hdfs dfs -setrep` does). Returns how many files were changed."""
         if isinstance(replication, bool) or not isinstance(replication, int) or replication < 1:
             raise errors.InvalidArgument(f"{replication}: replication must be a positive integer")
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
+        self.limits.check_replication(replication, path)
         targets = [e["path"] for e in self.ls(path, recursive=True) if e["type"] == "file"]
         for target in targets:
             self._nn.call("SetReplication",
                           pb.SetReplicationRequest(path=target, replication=replication))
         return len(targets)
 
+    def chmod(self, path: str, mode: int | str, recursive: bool = False) -> int:
+        """Sets the mode: an int (0o750) or text as `chmod` takes it ("750", "u+x,go-w").
+        With recursive, of everything below too; nothing changes unless the caller
+        may change all of it. Returns how many inodes changed."""
+        if isinstance(mode, int) and not isinstance(mode, bool):
+            if not 0 <= mode <= fsmode.ALL_BITS:
+                raise errors.InvalidArgument(f"{mode:o}: not a valid mode (000 to 1777)")
+            mode = fsmode.octal(mode)
+        if not isinstance(mode, str):
+            raise errors.InvalidArgument(f"{mode!r}: a mode is an int or a string")
+        fsmode.parse_mode(mode, 0, False)   # a malformed mode fails here, not remotely
+        return self._nn.call("SetPermission", pb.SetPermissionRequest(
+            path=self.resolve(path), mode=mode, recursive=recursive)).changed
+
+    def chown(self, path: str, owner: str | None = None, group: str | None = None,
+              recursive: bool = False) -> int:
+        """Sets the owner and/or the group (None: unchanged); returns how many inodes
+        changed. Only a superuser may change the owner."""
+        if owner is None and group is None:
+            raise errors.InvalidArgument(f"{path}: give an owner, a group or both")
+        if owner is not None:
+            fsmode.check_name(owner, "user")
+        if group is not None:
+            fsmode.check_name(group, "group")
+        return self._nn.call("SetOwner", pb.SetOwnerRequest(
+            path=self.resolve(path), owner=owner or "", group=group or "",
+            recursive=recursive)).changed
+
+    def chgrp(self, path: str, group: str, recursive: bool = False) -> int:
+        return self.chown(path, None, group, recursive)
+
     def ls(self, path: str = "/", recursive: bool = False) -> list[dict[str, Any]]:
         """A file lists itself; a directory lists its children (all descendants with
         recursive=True, each directory followed by its contents)."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         status = self._info(path)
         if not status.is_dir:
             return [entry_dict(status)]
-        return list(self._walk(path, recursive))
+        return [entry for entry, _ in self._walk(path, recursive)]
 
-    def _walk(self, root: str, recursive: bool) -> Iterator[dict[str, Any]]:
+    def _walk(self, root: str, recursive: bool, need_locations: bool = False
+              ) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(entry dict, its LocatedBlocks with need_locations else None) under root."""
         # An explicit stack: paths may be nested deeper than Python's recursion limit.
-        stack = [self._list_dir(root)]
+        stack = [self._list_dir(root, need_locations)]
         while stack:
-            status = next(stack[-1], None)
+            status, located = next(stack[-1], (None, None))
             if status is None:
                 stack.pop()
                 continue
-            yield entry_dict(status)
+            yield entry_dict(status), located
             if recursive and status.is_dir:
-                stack.append(self._list_dir(status.path))
+                stack.append(self._list_dir(status.path, need_locations))
 
-    def _list_dir(self, path: str) -> Iterator[Any]:
+    def _list_dir(self, path: str, need_locations: bool) -> Iterator[tuple[Any, Any]]:
         start_after = ""
         while True:
             page = self._nn.call("ListStatus", pb.ListStatusRequest(
-                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT))
-            yield from page.entries
+                path=path, start_after=start_after, limit=LIST_PAGE_LIMIT,
+                need_locations=need_locations, client_node=self.client_node))
+            located = page.locations if need_locations else [None] * len(page.entries)
+            yield from zip(page.entries, located)
             if not page.has_more or not page.entries:
                 return
             start_after = paths.basename(page.entries[-1].path)
@@ -261,7 +323,7 @@ class Client:
     def stat(self, path: str) -> dict[str, Any]:
         """The `ls` dict plus "blocks": [{"id", "genstamp", "offset", "length",
         "locations": [DataNode names], "corrupt"}] in file order."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         status = self._info(path)
         result = entry_dict(status)
         result["blocks"] = []
@@ -279,7 +341,7 @@ class Client:
         return result
 
     def du(self, path: str) -> dict[str, Any]:
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         summary = self._nn.call("GetContentSummary", pb.PathRequest(path=path))
         return {
             "path": path,
@@ -314,7 +376,7 @@ class Client:
         """"rb"/"wb" give buffered binary files (reads are seekable); "r"/"w" text
         (UTF-8 unless `encoding`). Writing creates the file; the data is durable on
         every DataNode of the pipeline once close() returns."""
-        path = paths.normalize_user_path(path)
+        path = self.resolve(path)
         if mode in _READ_MODES:
             stream: IO[Any] = io.BufferedReader(self._input_stream(path, verify), BUFFER_BYTES)
             text = _READ_MODES[mode]
@@ -327,10 +389,11 @@ class Client:
             return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
         return stream
 
-    def _input_stream(self, path: str, verify: bool) -> io.RawIOBase:
+    def _input_stream(self, path: str, verify: bool, located: Any = None) -> io.RawIOBase:
         from minidfs.client.input_stream import DFSInputStream
 
-        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify)
+        return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
+                              pool=self.channel_pool, located=located)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,
                      block_size: int | None) -> _LeasedWriter:
@@ -338,21 +401,35 @@ class Client:
 
         if self._closed:
             raise errors.MinidfsError(f"{path}: client is closed")
+        self._check_write_options(path, replication, block_size)
         created = self._nn.call("Create", pb.CreateRequest(
             path=path, overwrite=overwrite, replication=replication or 0,
             block_size=block_size or 0, client_name=self.client_name,
-            client_node=self.client_node, create_parent=True)).status
+            client_node=self.client_node, create_parent=True, add_block=True,
+            mode=fsmode.apply_umask(fsmode.FILE_DEFAULT, self._umask)))
+        status = created.status
         settings = self.conf.settings
         raw = DFSOutputStream(
             self._nn, path, self.client_name,
-            block_size=created.block_size or block_size or settings.block_size_bytes,
-            replication=created.replication or replication or settings.replication,
-            chunk_size=settings.chunk_size_bytes, client_node=self.client_node)
+            block_size=status.block_size or block_size or settings.block_size_bytes,
+            replication=status.replication or replication or settings.replication,
+            chunk_size=settings.chunk_size_bytes, client_node=self.client_node,
+            pool=self.channel_pool,
+            first_block=created.first_block if created.HasField("first_block") else None)
         writer = _LeasedWriter(raw, self._writer_closed)
         with self._writers_lock:
             self._writers.add(writer)
         self._lease.acquire()
         return writer
+
+    def _check_write_options(self, path: str, replication: int | None,
+                             block_size: int | None) -> None:
+        self.limits.check_new_path(path)
+        # None (or 0, the protocol's word for it) means the cluster default.
+        if replication:
+            self.limits.check_replication(replication, path)
+        if block_size:
+            self.limits.check_block_size(block_size, path)
 
     def _writer_closed(self, writer: _LeasedWriter) -> None:
         with self._writers_lock:
@@ -361,15 +438,20 @@ class Client:
 
     def put(self, local: str | os.PathLike[str] | IO[bytes], remote: str,
             overwrite: bool = False, replication: int | None = None,
-            block_size: int | None = None, *, progress: ProgressFn | None = None) -> str:
+            block_size: int | None = None, *, progress: ProgressFn | None = None,
+            threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a local file (or a readable binary stream) to `remote`; into it when
         `remote` is a directory. Returns the DFS path written. A failed copy removes
-        the partial file. A local directory is copied whole (tree_copy.py)."""
-        remote = paths.normalize_user_path(remote)
+        the partial file. A local directory is copied whole (tree_copy.py), `threads`
+        files at a time (default: settings.client_copy_threads)."""
+        remote = self.resolve(remote)
+        self._check_write_options(remote, replication, block_size)
         is_stream = hasattr(local, "read")
         if not is_stream and os.path.isdir(local):  # type: ignore[arg-type]
             return tree_copy.put_tree(self, pathlib.Path(local), remote, overwrite,  # type: ignore[arg-type]
-                                      replication, block_size, progress)
+                                      replication, block_size, progress,
+                                      self._copy_threads(threads), files_progress)
         # The local side first: a typo in a local name should not cost a round trip.
         source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
         with source as stream:
@@ -388,39 +470,77 @@ class Client:
         writer = self._open_writer(target, overwrite, replication, block_size)
         try:
             with writer:
-                _copy(source, writer, progress)
-        except BaseException:
-            self._remove_partial(target)
+                _copy(source, writer, progress, _local_size(source))
+        except (errors.OutcomeUnknownError, OutcomeUnknownInterrupt) as e:
+            if writer.raw.completing:
+                # Every byte was acked before the close's Complete, so the file is
+                # whole if that Complete applied, and lease recovery makes it whole
+                # otherwise: keep it, never report it failed (docs/outcomes.md).
+                raise
+            self._remove_partial(target, e)
+            raise
+        except BaseException as e:
+            self._remove_partial(target, e)
             raise
 
-    def _remove_partial(self, path: str) -> None:
+    def _remove_partial(self, path: str, cause: BaseException) -> None:
+        """Deletes what a failed put left. When that is not certain to have worked the
+        put's outcome is unknown (a partial file may remain): OutcomeUnknownError."""
         try:
             self._nn.call("Delete", pb.DeleteRequest(path=path, recursive=False))
         except errors.MinidfsError as e:
             log.warning("%s: could not remove the partial file: %s", path, e)
+            if not isinstance(cause, errors.OutcomeUnknownError):
+                raise errors.OutcomeUnknownError(
+                    f"{path}: outcome unknown: the write failed ({cause}) and its partial "
+                    f"file could not be removed ({e})") from None
 
     def get(self, remote: str, local: str | os.PathLike[str], overwrite: bool = False, *,
-            progress: ProgressFn | None = None, verify: bool = True) -> str:
+            progress: ProgressFn | None = None, verify: bool = True, threads: int | None = None,
+            files_progress: tree_copy.FilesProgressFn | None = None) -> str:
         """Copies a DFS file to a local path (into it when it is a directory). The
         local file appears whole or not at all. Returns the local path written. A DFS
-        directory is copied whole (tree_copy.py)."""
-        remote = paths.normalize_user_path(remote)
+        directory is copied whole (tree_copy.py), `threads` files at a time."""
+        remote = self.resolve(remote)
         if self._info(remote).is_dir:
-            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify)
+            return tree_copy.get_tree(self, remote, pathlib.Path(local), overwrite, progress, verify,
+                                      self._copy_threads(threads), files_progress)
         target = pathlib.Path(local)
         if target.is_dir():
             target = target / paths.basename(remote)
         if target.exists() and not overwrite:
             raise errors.FileExists(f"{target}: local file exists")
+        self._download(remote, target, overwrite, progress, verify)
+        return str(target)
+
+    def _download(self, remote: str, target: pathlib.Path, overwrite: bool,
+                  progress: ProgressFn | None, verify: bool, located: Any = None) -> None:
+        """Copies DFS file `remote` to exactly `target`, written aside and renamed, so
+        the name only ever holds a whole file (the partial one goes on any error).
+        `located`: its block locations when a listing brought them already."""
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.minidfs-partial")
         try:
-            with self.open(remote, "rb", verify=verify) as source, open(partial, "wb") as sink:
-                _copy(source, sink, progress)
+            # The raw stream: it fills a whole buffer per call, a BufferedReader
+            # would only add a copy.
+            with self._input_stream(remote, verify, located) as source, \
+                    open(partial, "wb") as sink:
+                _copy(source, sink, progress, source.length)
             os.replace(partial, target)
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            if e.filename in (None, str(partial)) and e.strerror:
+                # Name the file the user asked for, not our temporary one (disk full).
+                raise OSError(e.errno, e.strerror, str(target)) from None
+            raise
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return str(target)
+
+    def _copy_threads(self, threads: int | None) -> int:
+        count = self.conf.settings.client_copy_threads if threads is None else threads
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise errors.InvalidArgument(f"{count}: threads must be a positive integer")
+        return count
 
     def cat(self, path: str) -> bytes:
         with self.open(path, "rb") as f:
@@ -441,6 +561,7 @@ class Client:
             except (errors.MinidfsError, OSError) as e:
                 log.warning("closing a file left open failed: %s", e)
         self._lease.close()
+        self.channel_pool.close()
         self._nn.close()
 
     def __enter__(self) -> "Client":
@@ -450,12 +571,17 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client(conf={str(self.conf_path)!r}, client_name={self.client_name!r})"
+        return (f"Client(conf={str(self.conf_path)!r}, user={self.user!r}, "
+                f"client_name={self.client_name!r})")
 
 
-def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> None:
-    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer."""
-    buffer = bytearray(COPY_CHUNK_BYTES)
+def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None,
+          size_hint: int | None = None) -> None:
+    """Streams source to sink in COPY_CHUNK_BYTES slices, reusing one buffer (no
+    bigger than a known size needs, plus one byte to see the end: a 10 KiB file
+    should not zero 4 MiB)."""
+    buffer = bytearray(COPY_CHUNK_BYTES if size_hint is None else
+                       max(1, min(COPY_CHUNK_BYTES, size_hint + 1)))
     view = memoryview(buffer)
     readinto = getattr(source, "readinto", None)
     while True:
@@ -470,3 +596,13 @@ def _copy(source: IO[bytes], sink: IO[bytes], progress: ProgressFn | None) -> No
         sink.write(chunk)
         if progress is not None:
             progress(n)
+
+
+def _local_size(stream: IO[bytes]) -> int | None:
+    """The size of a local regular file behind stream, None for a pipe or socket."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    # (An empty-looking regular file may be /proc-like: no hint then.)
+    return info.st_size if stat_mode.S_ISREG(info.st_mode) and info.st_size else None

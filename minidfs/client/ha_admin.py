@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from minidfs import errors
+from minidfs import errors, identity
 from minidfs.config import ClusterConfig
 from minidfs.rpc import channels, client_namenode_pb2 as pb, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
@@ -25,11 +25,15 @@ POLL_INTERVAL_S = 0.2
 UNREACHABLE = "unreachable"
 
 
-def _call(address: str, method: str, request: Any, deadline_s: float) -> Any:
+def _call(address: str, method: str, request: Any, deadline_s: float,
+          user: str | None = None) -> Any:
+    """One call to one NameNode; `user` (the caller, minidfs/identity.py) when the
+    call needs one (a failover is a superuser's act; a status query is anyone's)."""
+    metadata = ((identity.METADATA_KEY, user),) if user is not None else None
     channel = channels.sync_channel(address)
     try:
         stub = client_namenode_pb2_grpc.ClientNamenodeStub(channel)
-        return getattr(stub, method)(request, timeout=deadline_s)
+        return getattr(stub, method)(request, timeout=deadline_s, metadata=metadata)
     except grpc.RpcError as e:
         raise from_rpc_error(e) from None
     finally:
@@ -61,10 +65,13 @@ def ha_statuses(conf: ClusterConfig,
     return rows
 
 
-def failover(conf: ClusterConfig, wait_s: float = FAILOVER_WAIT_S) -> dict[str, Any]:
+def failover(conf: ClusterConfig, wait_s: float = FAILOVER_WAIT_S,
+             user: str | None = None) -> dict[str, Any]:
     """Graceful hand-over: the active becomes a standby and another NameNode takes
     over. Returns {"from", "to", "epoch", "seconds"}; raises when no NameNode is
-    active, or none became active within wait_s."""
+    active, or none became active within wait_s. Only a superuser may (user: else
+    $MINIDFS_USER, else the OS user)."""
+    user = identity.current_user(user)
     if not conf.settings.ha:
         raise errors.PreconditionFailed("failover needs an HA cluster (ha = true)")
     started = time.monotonic()
@@ -73,7 +80,7 @@ def failover(conf: ClusterConfig, wait_s: float = FAILOVER_WAIT_S) -> dict[str, 
         raise errors.Unavailable("no active namenode to fail over from")
     old = active[0]
     _call(old["address"], "TransitionToStandby", pb.TransitionToStandbyRequest(),
-          HANDOVER_DEADLINE_S)
+          HANDOVER_DEADLINE_S, user)
     deadline = started + wait_s
     while time.monotonic() < deadline:
         for status in ha_statuses(conf):

@@ -28,7 +28,8 @@ FSCK_COUNT_KEYS = ("files", "directories", "blocks", "total_bytes", "under_repli
 def fsck(nn: NamenodeClient, path: str = "/", *, files: bool = False, blocks: bool = False,
          locations: bool = False, max_files: int = 0) -> dict[str, Any]:
     """{"path", "status", "healthy", "files", "blocks", "under_replicated", "missing",
-    "corrupt", ...}; with files=True also "file_details" (blocks and locations
+    "corrupt", ..., "open_file_details": [{"path", "client", "since": epoch ms}],
+    "notes": [why something stays as it is]}; with files=True also "file_details" (blocks and locations
     included as asked) and "truncated"."""
     blocks = blocks or locations
     files = files or blocks
@@ -36,6 +37,9 @@ def fsck(nn: NamenodeClient, path: str = "/", *, files: bool = False, blocks: bo
                     deadline_s=FSCK_DEADLINE_S)
     result: dict[str, Any] = {"path": reply.path, "status": reply.status, "healthy": reply.healthy}
     result.update({key: getattr(reply, key) for key in FSCK_COUNT_KEYS})
+    result["open_file_details"] = [{"path": f.path, "client": f.client, "since": f.since_ms}
+                                   for f in reply.open_file_details]
+    result["notes"] = list(reply.notes)
     if files:
         result["file_details"] = [_file(f, blocks, locations) for f in reply.file_details]
         result["truncated"] = reply.truncated
@@ -73,6 +77,9 @@ def datanode_report(nn: NamenodeClient) -> list[dict[str, Any]]:
         "capacity": n.capacity, "used": n.used, "remaining": n.remaining,
         "last_contact_s": round(n.last_contact_ms / 1000, 1), "blocks": n.blocks,
         "active_transfers": n.active_transfers, "replica_states": dict(sorted(n.replica_states.items())),
+        "volumes": [{"path": v.path, "failure": v.failure, "replicas": v.replicas,
+                     "capacity": v.capacity, "remaining": v.remaining} for v in n.volumes],
+        "failed_volumes": sum(1 for v in n.volumes if v.failure),
     } for n in reply.nodes]
 
 

@@ -8,9 +8,11 @@ how much is buffered) and serves read()/readinto() from it, so sequential reads
 cost one call per block, not one per read. Every response is checked against its
 checksums; a mismatch is reported (ReportBadBlocks) and the read moves on to the
 next replica, as it does from a node that is dead, hung past
-channels.CONNECT_TIMEOUT_S, or answers with an error. With no replica left it
-asks the NameNode again (MISSING_BLOCK_REFETCHES, with backoff), then raises
-BlockMissingError.
+channels.CONNECT_TIMEOUT_S, or answers with an error. A failure the stream
+recovers from is one warning line per failed node, once the next replica served
+(`warning: /f: block 7: the replica on dn1 is gone; read from dn2`); the details
+are logged at debug. With no replica left it asks the NameNode again
+(MISSING_BLOCK_REFETCHES, with backoff), then raises BlockMissingError.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from minidfs.checksum import first_bad_chunk
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.datanode import wire
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
+from minidfs.rpc.channel_pool import ChannelPool, Lease
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 from minidfs.rpc.status import from_rpc_error
@@ -51,39 +54,29 @@ def _parse_response(raw: bytes) -> tuple[pb.ReadBlockResponse, memoryview]:
 
 
 class _ReplicaFailed(Exception):
-    def __init__(self, why: str, corrupt: bool = False) -> None:
+    def __init__(self, why: str, corrupt: bool = False, gone: bool = False,
+                 unreachable: bool = False) -> None:
         super().__init__(why)
         self.corrupt = corrupt
+        self.gone = gone      # the node says it has no such replica (NOT_FOUND)
+        self.unreachable = unreachable    # the channel to the node is no good: drop it
 
-
-def _connect(address: str, timeout_s: float) -> grpc.Channel:
-    """A channel that reached READY, or _ReplicaFailed as soon as the node refuses
-    the connection or after timeout_s (a hung node)."""
-    channel = channels.sync_channel(address)
-    settled = threading.Event()
-    state: list[grpc.ChannelConnectivity] = []
-
-    def watch(connectivity: grpc.ChannelConnectivity) -> None:
-        if connectivity in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE,
-                            grpc.ChannelConnectivity.SHUTDOWN):
-            state.append(connectivity)
-            settled.set()
-
-    channel.subscribe(watch, try_to_connect=True)
-    settled.wait(timeout_s)
-    channel.unsubscribe(watch)
-    if not state or state[0] != grpc.ChannelConnectivity.READY:
-        channel.close()
-        why = "refused the connection" if state else f"did not answer within {timeout_s:g}s"
-        raise _ReplicaFailed(why)
-    return channel
+    def short(self) -> str:
+        """What happened to the replica, for the one warning line."""
+        if self.gone:
+            return "is gone"
+        if self.corrupt:
+            return "is corrupt"
+        return f"could not be read ({self})"
 
 
 class _BlockReader:
-    """One ReadBlock stream from one replica, from a position to the end of the block."""
+    """One ReadBlock stream from one replica, from a position to the end of the block,
+    on a pooled channel leased for the stream's life."""
 
-    def __init__(self, channel: grpc.Channel, node: common.DatanodeId, located: common.LocatedBlock,
+    def __init__(self, lease: Lease, node: common.DatanodeId, located: common.LocatedBlock,
                  start: int, verify: bool) -> None:
+        self._lease = lease
         self.node = node
         self.located = located
         self.verify = verify
@@ -91,10 +84,22 @@ class _BlockReader:
         self.data_start = start       # block offset of data[0]
         request = pb.ReadBlockRequest(block=located.block, offset=start,
                                       length=located.block.length - start)
-        read_block = channel.unary_stream(READ_BLOCK_METHOD,
-                                          request_serializer=pb.ReadBlockRequest.SerializeToString,
-                                          response_deserializer=_parse_response)
+        read_block = lease.channel.unary_stream(
+            READ_BLOCK_METHOD, request_serializer=pb.ReadBlockRequest.SerializeToString,
+            response_deserializer=_parse_response)
         self._responses = read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S)
+        # A pooled channel may lead to a node that hung since it was last used (a
+        # fresh one to a node that accepts connections but never answers): no first
+        # response within CONNECT_TIMEOUT_S fails this replica, as a refused
+        # connection does at once.
+        self._stalled = False
+        self._first = threading.Timer(channels.CONNECT_TIMEOUT_S, self._stall)
+        self._first.daemon = True
+        self._first.start()
+
+    def _stall(self) -> None:
+        self._stalled = True
+        self._responses.cancel()
 
     def covers(self, position: int) -> bool:
         """Whether this stream can still serve position (it only moves forward)."""
@@ -116,8 +121,15 @@ class _BlockReader:
         except StopIteration:
             raise _ReplicaFailed(f"stream ended before offset {position}") from None
         except grpc.RpcError as e:
+            if self._stalled:
+                raise _ReplicaFailed(f"did not answer within {channels.CONNECT_TIMEOUT_S:g}s",
+                                     unreachable=True) from None
             raise _ReplicaFailed(str(from_rpc_error(e)),
-                                 corrupt=e.code() == grpc.StatusCode.DATA_LOSS) from None
+                                 corrupt=e.code() == grpc.StatusCode.DATA_LOSS,
+                                 gone=e.code() == grpc.StatusCode.NOT_FOUND,
+                                 unreachable=e.code() == grpc.StatusCode.UNAVAILABLE) from None
+        finally:
+            self._first.cancel()
         if self.verify:
             bad = first_bad_chunk(data, response.checksums, response.chunk_size or 1)
             if bad is not None:
@@ -130,11 +142,19 @@ class _BlockReader:
         self.data_start = response.offset
 
     def close(self) -> None:
+        self._first.cancel()
         self._responses.cancel()
+        self._lease.release()
 
 
 class DFSInputStream(io.RawIOBase):
-    def __init__(self, nn: NamenodeClient, path: str, *, client_node: str = "", verify: bool = True) -> None:
+    """`pool`: the owning Client's channels; without one the stream opens a private
+    pool and closes it with itself. `located`: the file's LocatedBlocks when a
+    listing brought them (ListStatus need_locations), saving the first
+    GetBlockLocations."""
+
+    def __init__(self, nn: NamenodeClient, path: str, *, client_node: str = "", verify: bool = True,
+                 pool: ChannelPool | None = None, located: nn_pb.LocatedBlocks | None = None) -> None:
         super().__init__()
         self.nn = nn
         self.path = path
@@ -145,10 +165,17 @@ class DFSInputStream(io.RawIOBase):
         self._starts: list[int] = []
         self._length = 0
         self._reader: _BlockReader | None = None
-        self._channels: dict[str, grpc.Channel] = {}
+        self._own_pool = pool is None
+        self._pool = ChannelPool(max_channels=4) if pool is None else pool
         self._dead: set[str] = set()   # nodes that failed this stream: tried last
         self._failed: set[tuple[int, str]] = set()   # (block id, node) pairs not to retry
-        self._fetch_locations(0)
+        # Failures not yet told to the user: told once another replica served.
+        self._untold: dict[str, tuple[int, _ReplicaFailed]] = {}
+        self._told: set[str] = set()
+        if located is None:
+            self._fetch_locations(0)
+        else:
+            self._use_locations(located)
 
     @property
     def length(self) -> int:
@@ -181,6 +208,9 @@ class DFSInputStream(io.RawIOBase):
     def _fetch_locations(self, offset: int) -> None:
         located = self.nn.call("GetBlockLocations", nn_pb.GetBlockLocationsRequest(
             path=self.path, offset=offset, length=LOCATIONS_PREFETCH_BYTES, client_node=self.client_node))
+        self._use_locations(located)
+
+    def _use_locations(self, located: nn_pb.LocatedBlocks) -> None:
         self._length = located.file_length
         self._blocks = sorted(located.blocks, key=lambda b: b.offset)
         self._starts = [b.offset for b in self._blocks]
@@ -234,9 +264,11 @@ class DFSInputStream(io.RawIOBase):
                                 key=lambda n: n.name in self._dead)
             for node in candidates:
                 try:
-                    self._reader = _BlockReader(self._channel(node.address), node, located, position,
-                                                self.verify)
-                    return self._reader.readinto(out, position)
+                    self._reader = _BlockReader(self._pool.lease(node.address), node, located,
+                                                position, self.verify)
+                    n = self._reader.readinto(out, position)
+                    self._tell_recovered(node)
+                    return n
                 except _ReplicaFailed as e:
                     self._replica_failed(located, node, e)
         raise errors.BlockMissingError(
@@ -250,23 +282,29 @@ class DFSInputStream(io.RawIOBase):
         self._dead.clear()
         return self._block_at(self._pos)
 
+    def _tell_recovered(self, served_by: common.DatanodeId) -> None:
+        """One warning line per node that failed this stream, once a replica served."""
+        for name, (block_id, e) in self._untold.items():
+            log.warning("warning: %s: block %d: the replica on %s %s; read from %s",
+                        self.path, block_id, name, e.short(), served_by.name)
+            self._told.add(name)
+        self._untold.clear()
+
     def _replica_failed(self, located: common.LocatedBlock, node: common.DatanodeId, e: _ReplicaFailed) -> None:
-        log.warning("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
+        log.debug("%s: block %d on %s: %s", self.path, located.block.id, node.name, e)
+        if node.name not in self._told:
+            self._untold.setdefault(node.name, (located.block.id, e))
         self._dead.add(node.name)
         self._failed.add((located.block.id, node.name))
         self._drop_reader()
+        if e.unreachable:
+            self._pool.forget(node.address)
         if e.corrupt:
             try:
                 self.nn.call("ReportBadBlocks", nn_pb.ReportBadBlocksRequest(
                     replicas=[nn_pb.BadReplica(block=located.block, datanode=node.name)]))
             except errors.MinidfsError as report_error:
                 log.warning("%s: could not report a bad replica: %s", self.path, report_error)
-
-    def _channel(self, address: str) -> grpc.Channel:
-        channel = self._channels.get(address)
-        if channel is None:
-            channel = self._channels[address] = _connect(address, channels.CONNECT_TIMEOUT_S)
-        return channel
 
     def _drop_reader(self) -> None:
         if self._reader is not None:
@@ -284,7 +322,6 @@ class DFSInputStream(io.RawIOBase):
         if self.closed:
             return
         self._drop_reader()
-        for channel in self._channels.values():
-            channel.close()
-        self._channels.clear()
+        if self._own_pool:
+            self._pool.close()
         super().close()

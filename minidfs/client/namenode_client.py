@@ -1,50 +1,100 @@
-"""Calls to the NameNode(s): deadlines, error translation, and failover.
+"""Calls to the NameNode(s): deadlines, error translation, failover, honest outcomes.
 
 Used by Client, the output/input streams, the DataNode-facing tools and the
 JobTracker. `call("Mkdirs", request)` sends a ClientNamenode RPC to the current
 NameNode; when it is unreachable or answers "standby" the next configured
-NameNode is tried, with bounded retries and backoff. Every other error comes
-back as the matching minidfs exception (FileExists, FileNotFound, ...).
+NameNode is tried, with backoff, for up to `wait_s` in all (cluster.toml's
+client_failover_wait_s: long enough to ride a failover and a short JournalNode
+quorum blip). Every other error comes back as the matching minidfs exception
+(FileExists, FileNotFound, ...).
 
 A request with an `rpc_id` field (Create, Delete, Rename, Mkdirs) gets this
 client's id and a fresh call id once, before its first attempt; every retry sends
 the same id, so a NameNode that already applied the call (possibly the other one,
 before a failover) answers from its retry cache instead of applying it twice or
 failing with "file exists" / "no such file".
+
+Outcomes (docs/outcomes.md): a failed attempt of a mutation that may have been
+applied (rpc/status.py `may_have_applied`: deadline passed, connection lost after
+sending, the journal failed after the NameNode's local append) makes the call's
+outcome uncertain. A later retry that succeeds settles it (ok); when the retries
+run out, or a retry is refused outright, the call raises OutcomeUnknownError -
+never the refusal, which would claim nothing happened.
+
+Every call carries `user` as call metadata (minidfs/identity.py): the NameNode
+checks permissions against it.
 """
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import grpc
 
-from minidfs import errors
+from minidfs import errors, identity
+from minidfs.config import Settings
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
-from minidfs.rpc.status import from_rpc_error
+from minidfs.rpc.status import from_rpc_error, may_have_applied
 
-# Bounded failover: how many full passes over the NameNode list, and the pause
-# between passes: about 8.8 s of waiting in all, which covers an HA failover (one
-# lease, 3 s by default, plus the take-over) with room to spare. The pause stays at
-# 0.1 s (no growth): a call to a dead or standby NameNode fails in milliseconds, and
-# a longer sleep only delays the first write after the new active is up (measured:
-# with a 1 s cap, writes landed only at 2.85 or 3.85 s after the kill).
-FAILOVER_PASSES = 88
+log = logging.getLogger("minidfs.client.namenode")
+
+# How long a call keeps trying to find an active NameNode (the default of
+# cluster.toml's client_failover_wait_s): an HA failover takes a lease (3 s) plus
+# the take-over, and a JournalNode restart a few seconds more.
+DEFAULT_WAIT_S = Settings.client_failover_wait_s
+# The pause between passes over the NameNode list stays at 0.1 s (no growth): a call
+# to a dead or standby NameNode fails in milliseconds, and a longer sleep only delays
+# the first write after the new active is up (measured: with a 1 s cap, writes landed
+# only at 2.85 or 3.85 s after the kill).
 FAILOVER_BACKOFF_S = 0.1
-FAILOVER_BACKOFF_MAX_S = 0.1
+# `on_wait` is called once a call has been failing over for this long.
+WAIT_NOTICE_AFTER_S = 1.0
+# An attempt late in the wait still gets this long, however little of it is left.
+MIN_ATTEMPT_DEADLINE_S = 1.0
+# Calls that change the namespace (or a file under construction): only these can
+# have an unknown outcome; a read that failed changed nothing.
+MUTATIONS = frozenset({
+    "Mkdirs", "Create", "Delete", "Rename", "SetReplication", "AddBlock", "AbandonBlock",
+    "Complete", "UpdateBlockForPipeline", "Decommission", "TransitionToStandby",
+    "SetPermission", "SetOwner",
+})
+PATH_FIELDS = ("path", "src")
+# Answers that deny the change (like a refusal): after an attempt that may have
+# applied it they prove nothing - the retry cache may have lost the first attempt.
+DENIALS: dict[str, Callable[[Any], bool]] = {"Delete": lambda response: not response.deleted}
+
+
+class OutcomeUnknownInterrupt(KeyboardInterrupt):
+    """Ctrl-C while a change was out (or after an attempt that may have applied it):
+    it may or may not have happened. The shell prints the message (exit 130)."""
+
+
+def _subject(request: Any) -> str:
+    """"PATH: " for a request about a path (the prefix of its outcome messages)."""
+    subject = next((getattr(request, f) for f in PATH_FIELDS
+                    if f in request.DESCRIPTOR.fields_by_name and getattr(request, f)), "")
+    return f"{subject}: " if subject else ""
 
 
 class NamenodeClient:
     def __init__(self, addresses: Sequence[str], deadline_s: float = channels.METADATA_DEADLINE_S,
-                 failover_passes: int = FAILOVER_PASSES) -> None:
+                 failover_passes: int | None = None, wait_s: float = DEFAULT_WAIT_S,
+                 user: str | None = None) -> None:
         if not addresses:
             raise errors.ConfigError("no NameNode address configured")
+        self.user = identity.current_user(user)
+        self._metadata = ((identity.METADATA_KEY, self.user),)
         self.addresses = list(addresses)
         self.deadline_s = deadline_s
-        self.failover_passes = failover_passes
+        self.failover_passes = failover_passes   # None: as many as wait_s allows
+        self.wait_s = wait_s
+        # Called (no arguments) when a call has waited WAIT_NOTICE_AFTER_S for an
+        # active NameNode: the shell says so on stderr.
+        self.on_wait: Callable[[], None] | None = None
         self._current = 0
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
@@ -66,33 +116,84 @@ class NamenodeClient:
         return self.addresses[self._current]
 
     def call(self, method: str, request: Any, deadline_s: float | None = None) -> Any:
-        """Sends one ClientNamenode RPC, failing over between NameNodes when needed."""
-        timeout = deadline_s or self.deadline_s
-        backoff = FAILOVER_BACKOFF_S
-        last: dict[str, errors.MinidfsError] = {}
+        """Sends one ClientNamenode RPC, failing over between NameNodes when needed.
+        Raises OutcomeUnknownError when a mutation may have been applied but no
+        attempt could say so; OutcomeUnknownInterrupt for a Ctrl-C at such a time."""
         self._tag(request)
-        for attempt in range(self.failover_passes * len(self.addresses)):
+        maybe_applied = [False]
+        try:
+            return self._call(method, request, deadline_s or self.deadline_s, maybe_applied)
+        except KeyboardInterrupt:
+            if maybe_applied[0]:
+                raise OutcomeUnknownInterrupt(
+                    f"{_subject(request)}outcome unknown: interrupted while {method} "
+                    "may have been applied") from None
+            raise
+
+    def _call(self, method: str, request: Any, timeout: float, maybe_applied: list[bool]) -> Any:
+        mutation = method in MUTATIONS
+        started = time.monotonic()
+        give_up = started + self.wait_s
+        last: dict[str, errors.MinidfsError] = {}
+        uncertain: errors.MinidfsError | None = None   # an attempt that may have applied
+        noticed = False
+        for attempt in itertools.count():
             index = (self._current + attempt) % len(self.addresses)
             address = self.addresses[index]
+            attempt_s = min(timeout, max(give_up - time.monotonic(), MIN_ATTEMPT_DEADLINE_S))
+            maybe_applied[0] = mutation   # while an attempt is out, it may be applied
             try:
-                response = getattr(self._stub(address), method)(request, timeout=timeout)
+                response = getattr(self._stub(address), method)(request, timeout=attempt_s,
+                                                                metadata=self._metadata)
             except grpc.RpcError as e:
                 err = from_rpc_error(e)
+                if mutation and uncertain is None and may_have_applied(e):
+                    uncertain = err
+                maybe_applied[0] = uncertain is not None
                 if not isinstance(err, errors.Unavailable):
                     self._current = index
+                    if uncertain is not None:
+                        raise self._unknown(method, request, uncertain, err) from None
                     raise err from None
                 last[address] = err
-                if (attempt + 1) % len(self.addresses) == 0:
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, FAILOVER_BACKOFF_MAX_S)
-                continue
-            self._current = index
-            return response
+            else:
+                self._current = index
+                denied = DENIALS.get(method)
+                if uncertain is not None and denied is not None and denied(response):
+                    raise self._unknown(method, request, uncertain,
+                                        errors.MinidfsError("the retry changed nothing"))
+                if uncertain is not None:
+                    log.info("%s%s settled ok by a retry after an attempt that may have "
+                             "applied it (%s)", _subject(request), method, uncertain)
+                return response
+            passes_done = (attempt + 1) // len(self.addresses)
+            if (attempt + 1) % len(self.addresses) == 0:
+                if self.failover_passes is not None and passes_done >= self.failover_passes:
+                    why = f"no NameNode could tell in {passes_done} pass(es) over the NameNodes"
+                    break
+                if time.monotonic() >= give_up:
+                    why = f"no active NameNode could tell within {self.wait_s:g} s"
+                    break
+                time.sleep(FAILOVER_BACKOFF_S)
+            if not noticed and self.on_wait is not None \
+                    and time.monotonic() - started >= WAIT_NOTICE_AFTER_S:
+                noticed = True
+                self.on_wait()
         answers = "; ".join(f"{address}: {err}" for address, err in last.items())
+        if uncertain is not None:
+            raise self._unknown(method, request, uncertain, why)
         kinds = {type(err) for err in last.values()}
         # Every NameNode said "standby": keep that class (callers may tell it apart).
         cls = kinds.pop() if len(kinds) == 1 else errors.Unavailable
         raise cls(f"no active NameNode answered {method}: {answers}")
+
+    @staticmethod
+    def _unknown(method: str, request: Any, cause: errors.MinidfsError,
+                 then: errors.MinidfsError | str) -> errors.OutcomeUnknownError:
+        """cause: the attempt that may have applied it; then: what came after."""
+        later = f"then {then}" if isinstance(then, errors.MinidfsError) else then
+        return errors.OutcomeUnknownError(
+            f"{_subject(request)}outcome unknown: {method} may have been applied: {cause}; {later}")
 
     def _tag(self, request: Any) -> None:
         """Gives a non-idempotent request its retry-cache id (once: retries keep it)."""

@@ -5,10 +5,13 @@ into 64 KiB packets (the checksum unit); REQUEST_PACKETS packets travel in one
 WriteBlock request because Python gRPC pays per message. Up to WINDOW_PACKETS
 packets are in flight un-acked: the caller's thread builds and queues requests,
 gRPC's thread streams them, and an ack-reader thread retires them, so the
-pipeline never runs stop-and-wait. For every block: AddBlock (committing the
-previous one with its length), a setup request that must be acked by every
-target (else AbandonBlock and AddBlock again excluding the failed node), the
-data, then `last=true` and every ack. close() finalizes the last block and calls
+pipeline never runs stop-and-wait. For every block: its targets (from Create for
+the first block, else AddBlock, committing the previous one with its length, as
+soon as a byte for it is written), then its first request carrying the pipeline
+header, which must be acked by every target before more is sent (else
+AbandonBlock and AddBlock again excluding the failed node), the rest of the
+data, then `last=true` and every ack. A small file is one request: header, data
+and `last`. close() finalizes the last block and calls
 Complete until the NameNode says done. close() returns only when every DataNode
 of every pipeline has acked every byte.
 
@@ -37,6 +40,7 @@ from minidfs.client.namenode_client import NamenodeClient
 from minidfs.datanode import wire
 from minidfs.datanode.peers import WRITE_BLOCK_METHOD
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
+from minidfs.rpc.channel_pool import ChannelPool, Lease
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 
@@ -91,6 +95,7 @@ class _BlockPipeline:
         self._cond = threading.Condition()
         self._error: errors.MinidfsError | None = None
         self._failed_index: int | None = None
+        self._connected = False     # the first node's initial metadata: the pipeline is up
         self._finished = False
         self._requests: queue.Queue = queue.Queue()
         # Requests go out as wire bytes built by wire.encode_with_data: protobuf
@@ -109,30 +114,47 @@ class _BlockPipeline:
                 return
             yield request
 
-    def setup(self, recovery: bool = False) -> None:
+    def setup(self, recovery: bool = False, first: bytes | bytearray | memoryview = b"",
+              last: bool = False) -> None:
         """Sends the header and waits until every target acked it; _SetupFailed names
-        the first node that did not. With recovery, stage RECOVERY: the targets
-        resume the block at acked_length (under the block's new genstamp), and a
-        failure raises PipelineError (failed_node() names the node)."""
+        the first node that did not. A new block's header carries its first request
+        (`first`, `last`): the setup ack is that request's ack, one round trip for
+        both (a whole small file, finalized, when last). With recovery, stage
+        RECOVERY: the targets resume the block at acked_length (under the block's
+        new genstamp), and a failure raises PipelineError (failed_node() names the
+        node)."""
         offset = self.acked_length if recovery else 0
         block = common.Block(id=self.block.id, genstamp=self.block.genstamp, length=offset)
         header = pb.WriteHeader(block=block, downstream=self.targets[1:], client_name="",
                                 stage=pb.WriteHeader.RECOVERY if recovery else pb.WriteHeader.CREATE,
                                 chunk_size=self.chunk_size)
-        request = pb.WriteBlockRequest(header=header, seqno=0, offset=offset)
+        checksums = checksum_chunks(first, self.chunk_size) if first else []
+        packets = len(checksums)
+        request = pb.WriteBlockRequest(header=header, seqno=packets, offset=offset,
+                                       checksums=checksums, last=last)
+        encoded = (wire.encode_with_data(request.SerializeToString(), DATA_FIELD, first)
+                   if first else request.SerializeToString())
+        if first:
+            self.seqno, self.length = packets, len(first)
         try:
-            self._queue(Sent(0, 1, request.SerializeToString(), offset))
+            self._queue(Sent(packets, max(1, packets), encoded, offset + len(first)))
         except errors.PipelineError:
             pass  # the first node refused the connection at once: handled below
         timeout = SETUP_ACK_TIMEOUT_PER_NODE_S * len(self.targets)
         with self._cond:
-            if not self._cond.wait_for(lambda: not self.unacked or self._error, timeout):
+            # Connected within the setup timeout; the ack may take longer (a small
+            # file's first request is also its last: the ack waits for the fsyncs).
+            if not self._cond.wait_for(lambda: self._connected or not self.unacked or self._error,
+                                       timeout):
                 self._fail(0, f"no setup ack within {timeout:g}s")
+            if not self._cond.wait_for(lambda: not self.unacked or self._error, ACK_TIMEOUT_S):
+                self._fail(None, f"no ack within {ACK_TIMEOUT_S:g}s")
             if self._error is not None:
                 self.abort()
                 if recovery:
                     raise self._error
                 raise _SetupFailed(self.failed_node(), str(self._error))
+        self.acked_length = max(self.acked_length, offset + len(first))
 
     def send(self, data: bytes | bytearray | memoryview, last: bool) -> None:
         """Queues one request (data = whole packets but maybe the last; copied once,
@@ -176,7 +198,8 @@ class _BlockPipeline:
         return self.targets[min(index, len(self.targets) - 1)].name
 
     def pending(self) -> list[Sent]:
-        """The data requests not acked by every target, in order (after a failure)."""
+        """The data requests not acked by every target, in order (after a failure).
+        (A header is never among them: setup waits for its ack.)"""
         with self._cond:
             return [sent for sent in self.unacked if sent.seqno > 0]
 
@@ -199,6 +222,10 @@ class _BlockPipeline:
 
     def _read_acks(self) -> None:
         try:
+            self._call.initial_metadata()      # "connected" (write_pipeline.py)
+            with self._cond:
+                self._connected = True
+                self._cond.notify_all()
             for ack in self._call:
                 bad = [i for i, s in enumerate(ack.statuses) if s != pb.WriteBlockAck.SUCCESS]
                 if len(ack.statuses) != len(self.targets) and not bad:
@@ -237,8 +264,14 @@ class _BlockPipeline:
 
 
 class DFSOutputStream(io.RawIOBase):
+    """`pool`: the owning Client's channels (a private pool, closed with the stream,
+    without one). `first_block`: the first block's targets when Create handed them
+    out already (CreateRequest.add_block), which saves an AddBlock round trip."""
+
     def __init__(self, nn: NamenodeClient, path: str, client_name: str, *, block_size: int,
-                 replication: int, chunk_size: int = CHUNK_SIZE_BYTES, client_node: str = "") -> None:
+                 replication: int, chunk_size: int = CHUNK_SIZE_BYTES, client_node: str = "",
+                 pool: ChannelPool | None = None,
+                 first_block: common.LocatedBlock | None = None) -> None:
         super().__init__()
         if block_size < 1 or chunk_size < 1 or replication < 1:
             raise errors.InvalidArgument(f"{path}: block size, chunk size and replication must be positive")
@@ -253,9 +286,19 @@ class DFSOutputStream(io.RawIOBase):
         self._buf = bytearray()
         self._pipeline: _BlockPipeline | None = None
         self._previous: common.Block | None = None
-        self._channels: dict[str, grpc.Channel] = {}
+        self._own_pool = pool is None
+        self._pool = ChannelPool(max_channels=4) if pool is None else pool
+        self._leases: dict[str, Lease] = {}
+        # The next block's targets, allocated before its first request is sent: by
+        # Create for the first block, by AddBlock as soon as a byte for a later block
+        # is written (as before the header carried data, so close() still has no
+        # NameNode call left but Complete once every byte is buffered).
+        self._next_block = first_block
         self._failed = False
         self.bytes_written = 0
+        # Set once every byte is acked and Complete is sent: from here a failure may
+        # leave the file whole (the put's outcome is then unknown, not failed).
+        self.completing = False
 
     def writable(self) -> bool:
         return True
@@ -269,9 +312,10 @@ class DFSOutputStream(io.RawIOBase):
         try:
             done = 0
             while done < len(view):
-                if self._pipeline is None:
-                    self._pipeline = self._open_block()
-                target = min(self._request_bytes, self.block_size - self._pipeline.length)
+                if self._pipeline is None and self._next_block is None:
+                    self._next_block = self._add_block([])
+                block_length = self._pipeline.length if self._pipeline is not None else 0
+                target = min(self._request_bytes, self.block_size - block_length)
                 take = min(target - len(self._buf), len(view) - done)
                 if not self._buf and take == target:
                     self._send(view[done:done + take])
@@ -289,16 +333,24 @@ class DFSOutputStream(io.RawIOBase):
 
     def _send(self, data: bytearray | memoryview, last: bool = False) -> None:
         """Sends one request (the block's last when it fills the block or `last`),
-        recovering the pipeline if it broke; a full block is finished."""
-        last = last or self._pipeline.length + len(data) >= self.block_size
-        try:
-            self._pipeline.send(data, last)
-        except errors.PipelineError:
-            self._recover()      # the request was kept: it is resent with the rest
+        recovering the pipeline if it broke; a full block is finished. A block's
+        first request opens it, carried by the pipeline's header."""
+        block_length = self._pipeline.length if self._pipeline is not None else 0
+        last = last or block_length + len(data) >= self.block_size
+        if self._pipeline is None:
+            self._pipeline = self._open_block(data, last)
+        else:
+            try:
+                self._pipeline.send(data, last)
+            except errors.PipelineError:
+                self._recover()      # the request was kept: it is resent with the rest
         if last:
             self._end_block()
 
     def _recover(self) -> None:
+        first = self._pipeline.targets[0]
+        if self._pipeline.failed_node() == first.name:
+            self._forget(first.address)
         self._pipeline = pipeline_recovery.recover(
             self.nn, self.path, self.client_name, self.replication, self._pipeline,
             self._channel, _BlockPipeline)
@@ -316,29 +368,44 @@ class DFSOutputStream(io.RawIOBase):
         self._pipeline = None
 
     def _channel(self, address: str) -> grpc.Channel:
-        channel = self._channels.get(address)
-        if channel is None:
-            channel = self._channels[address] = channels.sync_channel(address)
-        return channel
+        """This stream's channel to address: a pooled one, leased until close()."""
+        lease = self._leases.get(address)
+        if lease is None:
+            lease = self._leases[address] = self._pool.lease(address)
+        return lease.channel
 
-    def _open_block(self) -> _BlockPipeline:
+    def _forget(self, address: str) -> None:
+        """A node failed: later blocks (and other streams) connect to it afresh."""
+        lease = self._leases.pop(address, None)
+        if lease is not None:
+            lease.release()
+        self._pool.forget(address)
+
+    def _add_block(self, excluded: list[str]) -> common.LocatedBlock:
+        return self.nn.call("AddBlock", nn_pb.AddBlockRequest(
+            path=self.path, client_name=self.client_name, previous=self._previous,
+            excluded_nodes=excluded))
+
+    def _open_block(self, first: bytes | bytearray | memoryview, last: bool) -> _BlockPipeline:
         excluded: list[str] = []
         last_error = ""
         for _ in range(PIPELINE_SETUP_ATTEMPTS):
-            located = self.nn.call("AddBlock", nn_pb.AddBlockRequest(
-                path=self.path, client_name=self.client_name, previous=self._previous,
-                excluded_nodes=excluded))
+            located, self._next_block = self._next_block, None
+            if located is None:
+                located = self._add_block(excluded)
             if not located.locations:
                 raise errors.PipelineError(f"{self.path}: the NameNode gave no DataNode for a new block")
             pipeline = _BlockPipeline(self.path, located, self.chunk_size,
                                       self._channel(located.locations[0].address))
             try:
-                pipeline.setup()
+                pipeline.setup(first=first, last=last)
                 return pipeline
             except _SetupFailed as e:
                 log.warning("%s: pipeline setup failed, excluding %s", self.path, e)
                 last_error = str(e)
                 excluded.append(e.node)
+                if e.node == located.locations[0].name:
+                    self._forget(located.locations[0].address)
                 self.nn.call("AbandonBlock", nn_pb.AbandonBlockRequest(
                     path=self.path, client_name=self.client_name, block=located.block))
         raise errors.PipelineError(f"{self.path}: no pipeline could be set up after "
@@ -348,6 +415,7 @@ class DFSOutputStream(io.RawIOBase):
         deadline = time.monotonic() + COMPLETE_MAX_WAIT_S
         backoff = COMPLETE_BACKOFF_S
         request = nn_pb.CompleteRequest(path=self.path, client_name=self.client_name, last=self._previous)
+        self.completing = True
         while not self.nn.call("Complete", request).done:
             if time.monotonic() >= deadline:
                 raise errors.PipelineError(
@@ -370,15 +438,23 @@ class DFSOutputStream(io.RawIOBase):
         try:
             if not self._failed:
                 try:
-                    if self._pipeline is not None:
+                    if self._pipeline is not None or self._buf:
                         self._send(self._buf, last=True)
                         self._buf.clear()
+                    if self._next_block is not None:
+                        # An empty file: give back the block Create handed out.
+                        self.nn.call("AbandonBlock", nn_pb.AbandonBlockRequest(
+                            path=self.path, client_name=self.client_name,
+                            block=self._next_block.block))
+                        self._next_block = None
                     self._complete()
                 except BaseException:
                     self._fail()
                     raise
         finally:
-            for channel in self._channels.values():
-                channel.close()
-            self._channels.clear()
+            for lease in self._leases.values():
+                lease.release()
+            self._leases.clear()
+            if self._own_pool:
+                self._pool.close()
             super().close()

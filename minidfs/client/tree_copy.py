@@ -11,13 +11,22 @@ aside and renamed), so a copy that fails midway leaves whole files only, never a
 torn one. Symlinks are followed (a loop is refused); FIFOs, sockets and devices are
 refused rather than blocking the copy.
 
+Files are copied `threads` at a time (settings.client_copy_threads, the shell's
+--threads; HDFS's `-put -t N`): a small file is mostly waiting on round trips, so
+several in flight multiply the files per second. The first failure stops the copy:
+files not started are skipped, those in flight finish or are removed, and the
+error is raised. Ctrl-C does the same and raises CopyInterrupted, which says how
+many files were copied whole and which ones in flight were removed.
+
 Used by minidfs/client/client.py only.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import pathlib
 import stat as stat_mode
+import threading
 from typing import TYPE_CHECKING, Callable
 
 from minidfs import errors, paths
@@ -26,6 +35,77 @@ if TYPE_CHECKING:
     from minidfs.client.client import Client
 
 ProgressFn = Callable[[int], None]
+# Called after each file with (files done, files in the copy).
+FilesProgressFn = Callable[[int, int], None]
+# Removed files named in CopyInterrupted's message; the rest are counted.
+NAMED_REMOVED_MAX = 5
+
+
+class CopyInterrupted(KeyboardInterrupt):
+    """A tree copy stopped by Ctrl-C: `copied` files are whole at their names,
+    `removed` were in flight and are gone, the rest were never started."""
+
+    def __init__(self, copied: list[str], removed: list[str], total: int) -> None:
+        self.copied, self.removed, self.total = copied, removed, total
+        named = ", ".join(removed[:NAMED_REMOVED_MAX])
+        more = f" and {len(removed) - NAMED_REMOVED_MAX} more" if len(removed) > NAMED_REMOVED_MAX else ""
+        gone = f"; {len(removed)} in flight removed ({named}{more})" if removed else ""
+        super().__init__(f"interrupted: {len(copied)} of {total} files copied whole{gone}; "
+                         f"{total - len(copied) - len(removed)} not started")
+
+
+class _Stopped(Exception):
+    """Raised inside a file copy once the tree copy is stopping."""
+
+
+def copy_files(jobs: list[tuple[str, Callable[[ProgressFn], None]]], threads: int,
+               progress: ProgressFn | None, files_progress: FilesProgressFn | None) -> None:
+    """Runs jobs (name, copy(progress)) `threads` at a time. Each copy leaves its file
+    whole or removes it when it raises (Client._upload / Client.get do)."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    copied: list[str] = []
+    removed: list[str] = []
+
+    def counted(n: int) -> None:
+        if stop.is_set():
+            raise _Stopped()
+        if progress is not None:
+            with lock:
+                progress(n)
+
+    def run(name: str, copy: Callable[[ProgressFn], None]) -> None:
+        if stop.is_set():
+            return
+        try:
+            copy(counted)
+        except _Stopped:
+            with lock:
+                removed.append(name)
+            return
+        with lock:
+            copied.append(name)
+            if files_progress is not None:
+                files_progress(len(copied), len(jobs))
+
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, threads), thread_name_prefix="tree-copy")
+    try:
+        futures = [pool.submit(run, name, copy) for name, copy in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            future.result()
+    except KeyboardInterrupt:
+        _stop(pool, stop)
+        raise CopyInterrupted(copied, removed, len(jobs)) from None
+    except BaseException:
+        _stop(pool, stop)
+        raise
+    pool.shutdown()
+
+
+def _stop(pool: concurrent.futures.ThreadPoolExecutor, stop: threading.Event) -> None:
+    """Skips what has not started and waits for the copies in flight to end."""
+    stop.set()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def local_tree(root: pathlib.Path) -> tuple[list[str], list[tuple[str, int]]]:
@@ -68,7 +148,8 @@ def _dfs_path(base: str, rel: str) -> str:
 
 def put_tree(client: "Client", source: pathlib.Path, remote: str, overwrite: bool,
              replication: int | None, block_size: int | None,
-             progress: ProgressFn | None) -> str:
+             progress: ProgressFn | None, threads: int,
+             files_progress: FilesProgressFn | None = None) -> str:
     dirs, files = local_tree(source)    # the local side first: its errors cost no round trip
     status = client._info_or_none(remote)
     if status is not None and not status.is_dir:
@@ -95,26 +176,30 @@ def put_tree(client: "Client", source: pathlib.Path, remote: str, overwrite: boo
         client.mkdir(target)            # its parent must exist, as for a single file
     for path in dir_targets:
         client.mkdir(path, parents=True)
-    for local, dfs in file_targets:
-        with open(local, "rb") as stream:
-            client._upload(stream, dfs, overwrite, replication, block_size, progress)
+    def upload(local: pathlib.Path, dfs: str) -> Callable[[ProgressFn], None]:
+        def copy(counted: ProgressFn) -> None:
+            with open(local, "rb") as stream:
+                client._upload(stream, dfs, overwrite, replication, block_size, counted)
+        return copy
+
+    copy_files([(dfs, upload(local, dfs)) for local, dfs in file_targets], threads, progress,
+               files_progress)
     return target
 
 
-def tree_size(root: pathlib.Path) -> int:
-    return sum(size for _, size in local_tree(root)[1])
-
-
 def get_tree(client: "Client", remote: str, local: pathlib.Path, overwrite: bool,
-             progress: ProgressFn | None, verify: bool) -> str:
+             progress: ProgressFn | None, verify: bool, threads: int,
+             files_progress: FilesProgressFn | None = None) -> str:
     target = local / paths.basename(remote) if local.is_dir() and remote != "/" else local
     if target.exists() and not target.is_dir():
         raise errors.FileExists(f"{target}: local file exists (and is not a directory)")
     if not target.parent.is_dir():
         raise errors.FileNotFound(f"{target.parent}: no such local directory")
-    entries = client.ls(remote, recursive=True)
+    # With every file's block locations (one listing, not a round trip per file).
+    listed = list(client._walk(remote, recursive=True, need_locations=True))
     prefix = len(remote) + (0 if remote == "/" else 1)
-    plan = [(e, target / e["path"][prefix:]) for e in entries]
+    plan = [(e, target / e["path"][prefix:]) for e, _ in listed]
+    located = {e["path"]: blocks for e, blocks in listed}
     for entry, dest in plan:
         if entry["type"] == "file" and dest.is_dir():
             raise errors.FileExists(f"{dest}: is a local directory")
@@ -126,6 +211,12 @@ def get_tree(client: "Client", remote: str, local: pathlib.Path, overwrite: bool
     for entry, dest in plan:            # a directory comes before its contents
         if entry["type"] == "directory":
             dest.mkdir(exist_ok=True)
-        else:
-            client.get(entry["path"], dest, overwrite=overwrite, progress=progress, verify=verify)
+
+    def download(remote_path: str, dest: pathlib.Path) -> Callable[[ProgressFn], None]:
+        def copy(counted: ProgressFn) -> None:
+            client._download(remote_path, dest, overwrite, counted, verify, located[remote_path])
+        return copy
+
+    copy_files([(str(dest), download(e["path"], dest)) for e, dest in plan if e["type"] == "file"],
+               threads, progress, files_progress)
     return str(target)

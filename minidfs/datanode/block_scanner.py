@@ -4,7 +4,10 @@ Started by datanode/server.py. One pass reads every finalized replica at no more
 than block_scanner_bytes_per_s (0 disables the scanner), then rests
 SCAN_PASS_INTERVAL_S. A replica whose data no longer matches its meta is marked
 CORRUPT (reads of it fail over to another node) and reported to the NameNode(s),
-which re-replicate the block and order this copy deleted.
+which re-replicate the block and order this copy deleted. A replica whose files
+cannot be opened or read goes through storage.io_failed: missing files make it
+lost (reported, re-replicated), a failing volume is taken out of service, and a
+file that fails with a healthy volume is corrupt.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Awaitable, Callable
 
 from minidfs import errors
 from minidfs.checksum import first_bad_chunk
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import Replica, ReplicaReader, Storage
 
 log = logging.getLogger("minidfs.datanode.scanner")
@@ -56,9 +60,11 @@ class BlockScanner:
     async def scan(self, replica: Replica) -> bool:
         """Verifies one replica at the configured rate; False if it was found corrupt."""
         try:
-            reader = self.storage.open_reader(replica.block_id, replica.genstamp)
-        except (errors.MinidfsError, OSError):
-            return True  # deleted or already known bad since the pass started
+            # Off the event loop: a failing open checks the volume (storage.io_failed).
+            reader = await asyncio.to_thread(self.storage.open_reader, replica.block_id,
+                                             replica.genstamp)
+        except errors.MinidfsError:
+            return True  # deleted since the pass started, or already known bad or lost
         why = None
         step = max(reader.chunk_size, SCAN_READ_BYTES - SCAN_READ_BYTES % reader.chunk_size)
         try:
@@ -69,12 +75,16 @@ class BlockScanner:
                     break
                 # Pace every read so a pass never exceeds the configured rate.
                 await asyncio.sleep(size / self.bytes_per_s)
-        except (errors.MinidfsError, OSError) as e:
+        except errors.MinidfsError as e:
             why = str(e)
+        except OSError as e:
+            await asyncio.to_thread(self.storage.io_failed, reader.replica, e)
+            return False  # lost or corrupt, and reported either way
         finally:
             reader.close()
         if why is None:
             return True
         if self.storage.mark_corrupt(replica.block_id, why) is not None:
+            TRAFFIC.checksum_errors += 1
             await self.on_corrupt([replica])
         return False

@@ -4,8 +4,10 @@ Called by namenode_link.py for every DatanodeCommand. DELETE removes the replica
 (any genstamp <= the given one) and queues an incremental "deleted" report;
 REPLICATE copies a finalized replica to the targets (transfer.py) with at most
 `replication_streams_per_node` copies at once, and ignores a copy of the same
-block that is already running. A copy that finds the local replica corrupt (or its
-files unreadable) marks it and reports it to the NameNode(s). A copy that fails for any reason is reported
+block that is already running. A copy that finds the local replica corrupt marks
+it and reports it to the NameNode(s); one whose files fail (gone, unreadable, a
+failing volume) leaves the verdict to storage.io_failed, which reports the replica
+lost or corrupt. A copy that fails for any reason is reported
 as failed (`on_copy_failed`), so the NameNode can choose again within seconds
 rather than after its pending-copy timeout.
 """
@@ -74,9 +76,16 @@ class CommandRunner:
             try:
                 await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets)
                 log.info("block %d: copied to %s", block.id, names)
-            except (errors.ChecksumError, OSError) as e:
-                # Corrupt, or its files unreadable or gone from the disk: either way this
-                # replica cannot serve, and the NameNode must copy from another one.
+            except OSError as e:
+                # Its files unreadable or gone, or its volume failing: storage.io_failed
+                # finds out which and reports the replica corrupt or lost.
+                replica = self.storage.get(block.id)
+                if replica is not None:
+                    await asyncio.to_thread(self.storage.io_failed, replica, e)
+                log.warning("block %d: not copied to %s: %s", block.id, names, e)
+                self.on_copy_failed(block)
+            except errors.ChecksumError as e:
+                # Corrupt: this replica cannot serve, the NameNode must copy from another.
                 replica = self.storage.mark_corrupt(block.id, str(e))
                 if replica is not None:
                     await self.on_corrupt([replica])

@@ -37,7 +37,9 @@ log = logging.getLogger("minidfs.datanode.link")
 
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
-INCREMENTAL_BATCH_S = 0.05
+# A finalized replica is reported this soon: the writer's Complete waits for the
+# report (1 ms: finalizes that come while a report is on its way go in the next).
+INCREMENTAL_BATCH_S = 0.001
 # Beyond this many unsent incremental events the next full report replaces them.
 MAX_PENDING_INCREMENTAL = 10_000
 # Full reports can be large: give them more time than a metadata call.
@@ -94,6 +96,15 @@ class NamenodeLink:
         for session in self._sessions:
             await session.channel.close()
 
+    async def flush(self, timeout_s: float) -> None:
+        """Sends every NameNode the replica news not sent yet, waiting at most
+        timeout_s (best effort: a stopping node's last word)."""
+        sends = [s.flush() for s in self._sessions]
+        try:
+            await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("could not send the last replica reports within %gs", timeout_s)
+
     def replica_received(self, replica: Replica) -> None:
         for session in self._sessions:
             session.queue_event(received=replica_report(replica))
@@ -102,6 +113,14 @@ class NamenodeLink:
         block = common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length)
         for session in self._sessions:
             session.queue_event(deleted=block)
+
+    def replicas_lost(self, replicas: list[Replica]) -> None:
+        """Replicas whose files are gone (storage.on_lost): the NameNodes drop them
+        from their block maps and have the blocks copied again."""
+        for replica in replicas:
+            block = common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length)
+            for session in self._sessions:
+                session.queue_event(lost=block)
 
     def copy_failed(self, block: common.Block) -> None:
         for session in self._sessions:
@@ -115,7 +134,8 @@ class NamenodeLink:
 
     def storage_report(self) -> pb.StorageReport:
         capacity, used, remaining = self.storage.capacity()
-        return pb.StorageReport(capacity=capacity, used=used, remaining=remaining)
+        return pb.StorageReport(capacity=capacity, used=used, remaining=remaining,
+                                volumes=[common.VolumeReport(**v) for v in self.storage.volume_reports()])
 
 
 class _NamenodeSession:
@@ -126,8 +146,8 @@ class _NamenodeSession:
         self.stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(self.channel)
         self.client_stub = client_namenode_pb2_grpc.ClientNamenodeStub(self.channel)
         # Replica news not sent yet, block id -> ("received", ReplicaReport) or
-        # ("deleted", Block): only the latest per block, so a replica deleted and
-        # received again within one batch cannot be read back in the wrong order.
+        # ("deleted" / "lost", Block): only the latest per block, so a replica deleted
+        # and received again within one batch cannot be read back in the wrong order.
         self.events: dict[int, tuple[str, pb.ReplicaReport | common.Block]] = {}
         self.copy_failed: dict[int, common.Block] = {}
         self.wake = asyncio.Event()
@@ -135,7 +155,7 @@ class _NamenodeSession:
         self.reported_epoch = -1   # epoch of the last full report an active NameNode got
 
     def queue_event(self, received: pb.ReplicaReport | None = None, deleted: common.Block | None = None,
-                    copy_failed: common.Block | None = None) -> None:
+                    copy_failed: common.Block | None = None, lost: common.Block | None = None) -> None:
         if not self.registered:
             return  # the full report after registering will carry it
         if len(self.events) + len(self.copy_failed) >= MAX_PENDING_INCREMENTAL:
@@ -147,6 +167,9 @@ class _NamenodeSession:
         elif deleted is not None:
             self.events.pop(deleted.id, None)
             self.events[deleted.id] = ("deleted", deleted)
+        elif lost is not None:
+            self.events.pop(lost.id, None)
+            self.events[lost.id] = ("lost", lost)
         elif copy_failed is not None:
             self.copy_failed[copy_failed.id] = copy_failed
         self.wake.set()
@@ -228,13 +251,18 @@ class _NamenodeSession:
                 next_report = now + settings.block_report_interval_s
                 await self._full_report()
 
+    async def flush(self) -> None:
+        if self.registered and (self.events or self.copy_failed):
+            await self._incremental()
+
     async def _incremental(self) -> None:
         events, copy_failed = self.events, self.copy_failed
         self.events, self.copy_failed = {}, {}
         request = pb.IncrementalBlockReportRequest(name=self.link.node.name,
                                                    copy_failed=list(copy_failed.values()))
+        lists = {"received": request.received, "deleted": request.deleted, "lost": request.lost}
         for kind, message in events.values():
-            (request.received if kind == "received" else request.deleted).append(message)
+            lists[kind].append(message)
         await self.stub.BlockReceivedAndDeleted(request, timeout=channels.METADATA_DEADLINE_S)
 
     def _obey(self, reply: pb.HeartbeatResponse | pb.BlockReportResponse) -> None:

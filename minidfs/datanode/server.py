@@ -1,6 +1,7 @@
 """DataNode daemon entry point: wires storage, the DataTransfer service, the
-NameNode link, the command runner and the block scanner, then serves until
-SIGTERM / SIGINT.
+NameNode link, the command runner and the two scanners, then serves until
+SIGTERM / SIGINT, or until more volumes failed than failed_volumes_tolerated
+(then it stops the same clean way, logs one line saying so, and exits 1).
 
 Run by `minidfs daemon datanode --conf cluster.toml --id dn1` (which calls
 `main`) or directly as `python -m minidfs.datanode.server --conf C --id dn1`.
@@ -16,12 +17,16 @@ from minidfs import errors
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.datanode.block_scanner import BlockScanner
 from minidfs.datanode.commands import CommandRunner
+from minidfs.datanode.directory_scanner import DirectoryScanner
 from minidfs.datanode.namenode_link import NamenodeLink
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.service import DataTransferService, add_to_server
 from minidfs.datanode.storage import Storage
 from minidfs.datanode.write_pipeline import PipelineContext
 from minidfs import daemon_entry
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
+from minidfs.web import webhdfs_datanode
 from minidfs.web.face import HttpFace
 from minidfs.rpc import channels
 
@@ -29,6 +34,9 @@ log = logging.getLogger("minidfs.datanode")
 
 # On SIGTERM running calls get this long to finish before they are cancelled.
 STOP_GRACE_S = 5.0
+# A node stopping for failed volumes first tells the NameNodes what it lost, so
+# they copy it at once instead of after the dead-node interval.
+LAST_REPORT_TIMEOUT_S = 2.0
 # glibc serves allocations above 128 KiB with mmap and unmaps them on free, so every
 # 1 MiB message costs hundreds of page faults; keeping such buffers in the heap
 # saves ~15% CPU per node on the write pipeline (measured, see docs/datanode.md).
@@ -48,20 +56,52 @@ def _keep_large_buffers_in_heap() -> None:
 
 
 class DataNode:
-    def __init__(self, conf: ClusterConfig, node: NodeConfig) -> None:
+    def __init__(self, conf: ClusterConfig, node: NodeConfig, stop: asyncio.Event) -> None:
         self.conf = conf
         self.node = node
-        self.storage = Storage(node.data_dir, block_size_bytes=conf.settings.block_size_bytes,
-                               capacity_bytes=node.capacity_bytes)
+        self.stop_requested = stop
+        self.fatal = ""               # why the node stopped by itself
+        self.storage = Storage(node.volume_dirs, block_size_bytes=conf.settings.block_size_bytes,
+                               capacity_bytes=node.capacity_bytes,
+                               failed_volumes_tolerated=conf.settings.failed_volumes_tolerated)
         self.peers = Peers()
         self.server: object = None
         self.face = HttpFace(node, "datanode")
         self.face.ready = self._ready
+        webhdfs_datanode.mount(self.face, conf, node)
         self.tasks: list[asyncio.Task] = []
+        self._reports: set[asyncio.Task] = set()   # ReportBadBlocks calls storage asked for
+
+    def _report_bad_soon(self, replicas: list) -> None:
+        task = asyncio.get_running_loop().create_task(self.link.report_bad(replicas))
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+    def _too_many_failed_volumes(self, why: str) -> None:
+        if not self.fatal:
+            self.fatal = why
+            log.critical("shutting down: too many failed volumes: %s", why)
+            task = asyncio.get_running_loop().create_task(self._last_reports_then_stop())
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
+
+    async def _last_reports_then_stop(self) -> None:
+        try:
+            await self.link.flush(LAST_REPORT_TIMEOUT_S)
+        finally:
+            self.stop_requested.set()
 
     async def start(self) -> None:
         """Opens storage and binds the port: the fatal start-up errors happen here."""
         self.storage.open()
+        loop = asyncio.get_running_loop()
+        # Storage finds losses in threads too: hop onto the loop before touching the link.
+        self.storage.on_lost = lambda replicas, why: loop.call_soon_threadsafe(
+            self.link.replicas_lost, replicas)
+        self.storage.on_corrupt = lambda replicas: loop.call_soon_threadsafe(
+            self._report_bad_soon, replicas)
+        self.storage.on_too_many_failed = lambda why: loop.call_soon_threadsafe(
+            self._too_many_failed_volumes, why)
         self.commands = CommandRunner(
             self.storage, self.peers, streams=self.conf.settings.replication_streams_per_node,
             on_deleted=lambda r: self.link.replica_deleted(r), on_corrupt=lambda rs: self.link.report_bad(rs),
@@ -73,8 +113,13 @@ class DataNode:
                                  active_transfers=self.active_transfers)
         self.scanner = BlockScanner(self.storage, self.conf.settings.block_scanner_bytes_per_s,
                                     self.link.report_bad)
-        server = channels.aio_server()
+        self.directory_scanner = DirectoryScanner(
+            self.storage, self.conf.settings.directory_scan_interval_s, self.link.report_bad,
+            self.link.replica_received)
+        obs = Observability("datanode")
+        server = channels.aio_server(interceptors=obs.interceptors)
         add_to_server(self.service, server)
+        observe_daemons.mount_datanode(self.face, obs, server, self)
         try:
             port = server.add_insecure_port(channels.bind_address(self.node.address))
         except RuntimeError:
@@ -85,9 +130,12 @@ class DataNode:
         self.server = server
         await self.face.start()
         self.link.start()
-        self.tasks.append(asyncio.get_running_loop().create_task(self.scanner.run()))
+        self.tasks.append(loop.create_task(self.scanner.run()))
+        self.tasks.append(loop.create_task(self.directory_scanner.run()))
         replicas = self.storage.replicas()
-        log.info("serving on %s with %d replicas in %s", self.node.address, len(replicas), self.node.data_dir)
+        log.info("serving on %s with %d replicas in %s (%d of %d volumes failed)", self.node.address,
+                 len(replicas), ", ".join(str(v.root) for v in self.storage.volumes),
+                 len(self.storage.failed_volumes()), len(self.storage.volumes))
 
     def active_transfers(self) -> int:
         return len(self.ctx.active) + self.service.active_reads + self.commands.active_transfers
@@ -113,8 +161,8 @@ class DataNode:
 
 
 async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
-    datanode = DataNode(conf, node)
     stop = daemon_entry.stop_event()
+    datanode = DataNode(conf, node, stop)
     try:
         try:
             await datanode.start()
@@ -123,7 +171,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
             return 1
         await stop.wait()
         log.info("stopping")
-        return 0
+        return 1 if datanode.fatal else 0
     finally:
         await datanode.stop()
 

@@ -14,6 +14,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.datanode import transfer, wire, write_pipeline
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
@@ -57,7 +58,8 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
 
     @rpc_errors
     async def WriteBlock(self, request_iterator, context):
-        async for ack in write_pipeline.serve(self.ctx, request_iterator):
+        async for ack in write_pipeline.serve(self.ctx, request_iterator,
+                                              lambda: context.send_initial_metadata(())):
             yield ack
 
     @rpc_errors
@@ -81,13 +83,17 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
             while True:
                 size = min(step, end - position)
                 # Cold reads can block on the disk: keep the event loop serving others.
-                data, checksums = await asyncio.to_thread(reader.read, position, size)
+                try:
+                    data, checksums = await asyncio.to_thread(reader.read, position, size)
+                except OSError as e:
+                    raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
                 if len(data) != size:
                     raise errors.ChecksumError(
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
                 yield wire.encode_with_data(small, READ_DATA_FIELD, data)
+                TRAFFIC.bytes_read += size
                 position += size
                 if position >= end:
                     break

@@ -1,11 +1,20 @@
-"""Replica storage on a DataNode's local disk: files, the replica map, capacity.
+"""Replica storage on a DataNode's local disks: files, the replica map, capacity,
+volume health.
 
-Layout under the node's data_dir (see docs/datanode.md):
+One replica map over every volume (data dir, volume.py). Layout under each
+(see docs/datanode.md):
 
     in_use.lock                          flock'ed while a DataNode owns the folder
     current/rbw/blk_<id>                 a replica being written
     current/rbw/blk_<id>_<gs>.meta       its checksums (meta_format.py)
     current/finalized/<id % 256:02x>/... finalized replicas, same two files
+
+A new replica goes to the volume with the most room (volume_choice.py). A replica
+whose files turn out to be gone, or a volume whose I/O fails, is taken out of the
+map at once and handed to `on_lost` (the NameNode link reports it, so the block is
+re-replicated); a failed volume stays out of service, and once more than
+failed_volumes_tolerated have failed `on_too_many_failed` is called (the DataNode
+stops).
 
 Finalize = fsync block and meta, rename the meta then the block into finalized/,
 fsync both directories. A crash between the two renames leaves the meta in
@@ -20,33 +29,30 @@ run the slow parts (fsync) in a thread; the replica map is guarded by a lock.
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import pathlib
-import re
-import shutil
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 from minidfs import errors
 from minidfs.durable import fsync_dir, write_all
 from minidfs.checksum import chunk_count
-from minidfs.datanode import meta_format
+from minidfs.datanode import disk_diff, meta_format, volume_choice
+from minidfs.datanode.volume import BLOCK_RE as _BLOCK_RE, META_RE as _META_RE, Volume
 
 log = logging.getLogger("minidfs.datanode.storage")
 
-FINALIZED_SUBDIRS = 256
 MAX_BLOCK_ID = 2**63 - 1
 MAX_GENSTAMP = 2**63 - 1
-LOCK_NAME = "in_use.lock"
 
 FINALIZED = "finalized"
 RBW = "rbw"
 CORRUPT = "corrupt"
-
-_BLOCK_RE = re.compile(r"^blk_([1-9][0-9]{0,18})$")
-_META_RE = re.compile(r"^blk_([1-9][0-9]{0,18})_([0-9]{1,19})\.meta$")
+# What ranks higher when two volumes hold the same block (a copy left behind by
+# an interrupted move between disks, or a restored backup).
+_STATE_RANK = {FINALIZED: 2, RBW: 1, CORRUPT: 0}
 
 
 def check_block_id(block_id: object) -> int:
@@ -72,6 +78,7 @@ class Replica:
     meta_path: pathlib.Path | None
     chunk_size: int = 0
     reason: str = ""          # why a replica is CORRUPT
+    volume: Volume | None = None
 
     @property
     def finalized(self) -> bool:
@@ -79,108 +86,133 @@ class Replica:
 
 
 class Storage:
-    def __init__(self, data_dir: pathlib.Path, *, block_size_bytes: int,
-                 capacity_bytes: int = 0) -> None:
-        self.data_dir = pathlib.Path(data_dir)
+    def __init__(self, data_dirs: pathlib.Path | list[pathlib.Path], *, block_size_bytes: int,
+                 capacity_bytes: int = 0, failed_volumes_tolerated: int = 0) -> None:
+        dirs = [data_dirs] if isinstance(data_dirs, (str, os.PathLike)) else list(data_dirs)
+        self.volumes = [Volume(pathlib.Path(d), i) for i, d in enumerate(dirs)]
         self.block_size_bytes = block_size_bytes
         self.capacity_limit_bytes = capacity_bytes
-        self.current = self.data_dir / "current"
-        self.rbw_dir = self.current / RBW
-        self.finalized_dir = self.current / FINALIZED
+        self.failed_volumes_tolerated = failed_volumes_tolerated
         self.used_bytes = 0
         self._replicas: dict[int, Replica] = {}
         self._writers: dict[int, ReplicaWriter] = {}
         self._lock = threading.RLock()  # delete() closes a writer, which re-enters
-        self._lock_fd: int | None = None
+        self._turn = 0                  # volume_choice tie-breaker
+        # Set by the DataNode; called from whichever thread found the loss.
+        self.on_lost: Callable[[list[Replica], str], None] = lambda replicas, why: None
+        self.on_corrupt: Callable[[list[Replica]], None] = lambda replicas: None
+        self.on_too_many_failed: Callable[[str], None] = lambda why: None
 
     # ---- start-up -------------------------------------------------------------
 
     def open(self) -> None:
-        """Takes the folder lock, creates the layout and scans every replica."""
-        for d in (self.data_dir, self.current, self.rbw_dir, self.finalized_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise errors.ConfigError(f"{self.data_dir}: data folder in use by another DataNode") from None
-        self._lock_fd = fd
-        self._scan_finalized()
-        self._scan_rbw()
+        """Takes every volume's lock, creates the layouts and scans every replica. A
+        volume that cannot be used starts failed; ConfigError when more than
+        failed_volumes_tolerated (or all) are, or a folder is another node's."""
+        for volume in self.volumes:
+            try:
+                volume.open()
+            except errors.ConfigError:
+                self.close()
+                raise
+            except OSError as e:
+                volume.fail(str(e))
+                log.error("volume %s failed at start-up: %s", volume.root, e)
+        why = self._too_many_failed()
+        if why:
+            self.close()
+            raise errors.ConfigError(why)
+        for volume in self.healthy_volumes():
+            self._scan_finalized(volume)
+            self._scan_rbw(volume)
         self.used_bytes = sum(self._replica_bytes(r) for r in self._replicas.values())
 
     def close(self) -> None:
         for writer in list(self._writers.values()):
             writer.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        for volume in self.volumes:
+            volume.close()
 
-    def _scan_finalized(self) -> None:
-        for sub in sorted(p for p in self.finalized_dir.iterdir() if p.is_dir()):
+    def _scan_finalized(self, volume: Volume) -> None:
+        for sub in sorted(p for p in volume.finalized_dir.iterdir() if p.is_dir()):
             metas = _metas_by_id(sub)
             for path in sub.iterdir():
                 match = _BLOCK_RE.match(path.name)
                 if match:
                     block_id = int(match.group(1))
-                    self._add_scanned(self._load_finalized(block_id, path, metas.pop(block_id, [])))
+                    self._add_scanned(self._load_finalized(volume, block_id, path,
+                                                           metas.pop(block_id, [])))
             for block_id, found in metas.items():
-                rbw_block = self.rbw_dir / f"blk_{block_id}"
+                rbw_block = volume.rbw_dir / f"blk_{block_id}"
                 if rbw_block.exists():
                     # A finalize interrupted between its two renames: finish it.
                     target = sub / rbw_block.name
                     os.rename(rbw_block, target)
                     fsync_dir(sub)
-                    fsync_dir(self.rbw_dir)
+                    fsync_dir(volume.rbw_dir)
                     log.info("block %d: completed an interrupted finalize", block_id)
-                    self._add_scanned(self._load_finalized(block_id, target, found))
+                    self._add_scanned(self._load_finalized(volume, block_id, target, found))
                 else:
                     log.warning("block %d: meta without a block file in %s, ignored", block_id, sub)
 
-    def _scan_rbw(self) -> None:
-        metas = _metas_by_id(self.rbw_dir)
-        for path in self.rbw_dir.iterdir():
+    def _scan_rbw(self, volume: Volume) -> None:
+        metas = _metas_by_id(volume.rbw_dir)
+        for path in volume.rbw_dir.iterdir():
             match = _BLOCK_RE.match(path.name)
             if not match:
                 continue
             block_id = int(match.group(1))
             found = metas.pop(block_id, [])
             existing = self._replicas.get(block_id)
-            if existing is not None and existing.state == FINALIZED:
+            if existing is not None and existing.volume is volume and existing.state == FINALIZED:
                 log.info("block %d: dropping a stale rbw copy of a finalized replica", block_id)
                 for stale in [path, *(m for _, m in found)]:
                     stale.unlink(missing_ok=True)
                 continue
-            self._add_scanned(self._load_rbw(block_id, path, found))
+            self._add_scanned(self._load_rbw(volume, block_id, path, found))
 
-    def _load_finalized(self, block_id: int, path: pathlib.Path,
+    @staticmethod
+    def _load_finalized(volume: Volume, block_id: int, path: pathlib.Path,
                         metas: list[tuple[int, pathlib.Path]]) -> Replica:
         size = path.stat().st_size
         if not metas:
-            return Replica(block_id, 0, size, CORRUPT, path, None, reason="no meta file")
+            return Replica(block_id, 0, size, CORRUPT, path, None, reason="no meta file", volume=volume)
         genstamp, meta_path = max(metas)
         try:
             meta = meta_format.decode_finalized(meta_path.read_bytes(), size)
         except meta_format.MetaCorrupt as e:
-            return Replica(block_id, genstamp, size, CORRUPT, path, meta_path, reason=str(e))
-        return Replica(block_id, genstamp, size, FINALIZED, path, meta_path, meta.chunk_size)
+            return Replica(block_id, genstamp, size, CORRUPT, path, meta_path, reason=str(e),
+                           volume=volume)
+        return Replica(block_id, genstamp, size, FINALIZED, path, meta_path, meta.chunk_size,
+                       volume=volume)
 
-    def _load_rbw(self, block_id: int, path: pathlib.Path,
+    @staticmethod
+    def _load_rbw(volume: Volume, block_id: int, path: pathlib.Path,
                   metas: list[tuple[int, pathlib.Path]]) -> Replica:
         size = path.stat().st_size
         if not metas:
-            return Replica(block_id, 0, size, CORRUPT, path, None, reason="no meta file")
+            return Replica(block_id, 0, size, CORRUPT, path, None, reason="no meta file", volume=volume)
         genstamp, meta_path = max(metas)
         try:
             meta, length = meta_format.rbw_length(meta_path.read_bytes(), size)
         except meta_format.MetaCorrupt as e:
-            return Replica(block_id, genstamp, size, CORRUPT, path, meta_path, reason=str(e))
-        return Replica(block_id, genstamp, length, RBW, path, meta_path, meta.chunk_size)
+            return Replica(block_id, genstamp, size, CORRUPT, path, meta_path, reason=str(e),
+                           volume=volume)
+        return Replica(block_id, genstamp, length, RBW, path, meta_path, meta.chunk_size,
+                       volume=volume)
 
     def _add_scanned(self, replica: Replica) -> None:
         if replica.state == CORRUPT:
             log.warning("block %d: replica is corrupt: %s", replica.block_id, replica.reason)
+        old = self._replicas.get(replica.block_id)
+        if old is not None and old.volume is not replica.volume:
+            # The same block on two volumes: serve the better copy, leave the other's
+            # files alone (the NameNode counts one replica per node either way).
+            keep = max((old, replica), key=lambda r: (r.genstamp, _STATE_RANK[r.state]))
+            other = replica if keep is old else old
+            log.warning("block %d: on two volumes, using %s, ignoring the copy in %s",
+                        replica.block_id, keep.block_path, other.block_path)
+            replica = keep
         self._replicas[replica.block_id] = replica
 
     # ---- queries ----------------------------------------------------------------
@@ -197,17 +229,74 @@ class Storage:
     def active_writers(self) -> int:
         return len(self._writers)
 
+    def healthy_volumes(self) -> list[Volume]:
+        return [v for v in self.volumes if not v.failed]
+
+    def failed_volumes(self) -> list[Volume]:
+        return [v for v in self.volumes if v.failed]
+
+    def _reserved_bytes(self, volume: Volume | None = None) -> int:
+        """The unwritten rest of every block being written (to `volume`, or anywhere)."""
+        return sum(max(0, self.block_size_bytes - w.bytes_written) for w in list(self._writers.values())
+                   if volume is None or w.replica.volume is volume)
+
+    def _usage(self) -> dict[int, tuple[int, int, list[Volume]]]:
+        """file system id -> (total, free, its healthy volumes): several data dirs on
+        one file system share its space and must not count it twice."""
+        usage: dict[int, tuple[int, int, list[Volume]]] = {}
+        for volume in self.healthy_volumes():
+            try:
+                dev, total, free = volume.disk_usage()
+            except OSError:
+                continue  # the next check fails the volume
+            usage.setdefault(dev, (total, free, []))[2].append(volume)
+        return usage
+
     def capacity(self) -> tuple[int, int, int]:
-        """(capacity, used, remaining) in bytes; remaining already sets aside the
-        unwritten rest of every block being written."""
-        reserved = sum(max(0, self.block_size_bytes - w.bytes_written) for w in list(self._writers.values()))
-        disk = shutil.disk_usage(self.data_dir)
+        """(capacity, used, remaining) in bytes over the healthy volumes; remaining
+        already sets aside the unwritten rest of every block being written."""
+        usage = self._usage().values()
+        total = sum(t for t, _, _ in usage)
+        free = sum(f for _, f, _ in usage)
         if self.capacity_limit_bytes > 0:
             capacity = self.capacity_limit_bytes
-            remaining = min(capacity - self.used_bytes, disk.free)
+            remaining = min(capacity - self.used_bytes, free)
         else:
-            capacity, remaining = disk.total, disk.free
-        return capacity, self.used_bytes, max(0, remaining - reserved)
+            capacity, remaining = total, free
+        return capacity, self.used_bytes, max(0, remaining - self._reserved_bytes())
+
+    def volume_reports(self) -> list[dict]:
+        """Per volume: path, failure ('' when healthy), replicas, and its file
+        system's capacity and free bytes (shared by data dirs on one file system)."""
+        counts: dict[int, int] = {}
+        for replica in self.replicas():
+            if replica.volume is not None:
+                counts[replica.volume.index] = counts.get(replica.volume.index, 0) + 1
+        reports = []
+        for volume in self.volumes:
+            capacity = free = 0
+            if not volume.failed:
+                try:
+                    _, capacity, free = volume.disk_usage()
+                except OSError:
+                    pass
+            reports.append({"path": str(volume.root), "failure": volume.failure,
+                            "replicas": counts.get(volume.index, 0),
+                            "capacity": capacity, "remaining": free})
+        return reports
+
+    def _choose_volume(self, block_id: int) -> Volume:
+        rooms = []
+        for total_free_volumes in self._usage().values():
+            _, free, volumes = total_free_volumes
+            shared_reserve = sum(self._reserved_bytes(v) for v in volumes)
+            rooms += [volume_choice.VolumeRoom(v.index, free, shared_reserve) for v in volumes]
+        self._turn += 1
+        index = volume_choice.choose(rooms, self.block_size_bytes, self._turn)
+        if index is None:
+            raise errors.DiskFull(f"block {block_id}: no volume has room for a block "
+                                  f"({self.block_size_bytes} bytes)")
+        return self.volumes[index]
 
     # ---- writes -----------------------------------------------------------------
 
@@ -229,11 +318,17 @@ class Storage:
                 raise errors.DiskFull(
                     f"block {block_id}: disk full ({remaining} bytes left, a block needs "
                     f"{self.block_size_bytes})")
+            volume = self._choose_volume(block_id)
             if old is not None:
                 self._remove_locked(old)
-            replica = Replica(block_id, genstamp, 0, RBW, self.rbw_dir / f"blk_{block_id}",
-                              self.rbw_dir / f"blk_{block_id}_{genstamp}.meta", chunk_size)
-            writer = ReplicaWriter(self, replica)
+            replica = Replica(block_id, genstamp, 0, RBW, volume.rbw_dir / f"blk_{block_id}",
+                              volume.rbw_dir / f"blk_{block_id}_{genstamp}.meta", chunk_size,
+                              volume=volume)
+            try:
+                writer = ReplicaWriter(self, replica)
+            except OSError:
+                self.check_volume(volume)
+                raise
             self._replicas[block_id] = replica
             self._writers[block_id] = writer
             return writer
@@ -267,8 +362,9 @@ class Storage:
             if running is not None:
                 running.close()
             before = self._replica_bytes(old)
-            block_path = self.rbw_dir / f"blk_{block_id}"
-            meta_path = self.rbw_dir / f"blk_{block_id}_{genstamp}.meta"
+            volume = old.volume
+            block_path = volume.rbw_dir / f"blk_{block_id}"
+            meta_path = volume.rbw_dir / f"blk_{block_id}_{genstamp}.meta"
             os.truncate(old.block_path, length)
             os.truncate(old.meta_path, meta_format.checksum_offset(chunk_count(length, chunk_size)))
             # A crash before both renames are done leaves files the start-up scan finds
@@ -278,11 +374,12 @@ class Storage:
             os.rename(old.meta_path, meta_path)
             if old.block_path != block_path:
                 os.rename(old.block_path, block_path)
-            fsync_dir(self.rbw_dir)
+            fsync_dir(volume.rbw_dir)
             if old.finalized:
                 fsync_dir(old.block_path.parent)
             # A new Replica object: the stopped writer's clean-up must not touch it.
-            replica = Replica(block_id, genstamp, length, RBW, block_path, meta_path, chunk_size)
+            replica = Replica(block_id, genstamp, length, RBW, block_path, meta_path, chunk_size,
+                              volume=volume)
             self._replicas[block_id] = replica
             self.used_bytes += self._replica_bytes(replica) - before
             writer = ReplicaWriter(self, replica, resume=True)
@@ -291,8 +388,9 @@ class Storage:
                      block_id, length, genstamp, old.genstamp)
             return writer
 
-    def _finalize_paths(self, replica: Replica) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
-        sub = self.finalized_dir / f"{replica.block_id % FINALIZED_SUBDIRS:02x}"
+    @staticmethod
+    def _finalize_paths(replica: Replica) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+        sub = replica.volume.finalized_subdir(replica.block_id)
         return sub, sub / replica.block_path.name, sub / replica.meta_path.name
 
     def _writer_done(self, writer: "ReplicaWriter", removed: bool) -> None:
@@ -315,7 +413,8 @@ class Storage:
 
     def open_reader(self, block_id: int, genstamp: int) -> "ReplicaReader":
         """A reader of a replica at least as new as genstamp; ReplicaNotFound or
-        ChecksumError (corrupt replica) otherwise."""
+        ChecksumError (corrupt replica) otherwise, also when its files cannot be
+        opened (io_failed)."""
         replica = self.get(block_id)
         if replica is None:
             raise errors.ReplicaNotFound(f"block {block_id}: no replica on this node")
@@ -324,7 +423,135 @@ class Storage:
         if replica.genstamp < genstamp:
             raise errors.ReplicaNotFound(
                 f"block {block_id}: replica genstamp {replica.genstamp} is older than {genstamp}")
-        return ReplicaReader(replica)
+        try:
+            return ReplicaReader(replica)
+        except OSError as e:
+            raise self.io_failed(replica, e) from None
+
+    # ---- lost replicas, failed volumes -------------------------------------------
+
+    def io_failed(self, replica: Replica, error: OSError) -> errors.MinidfsError:
+        """A file operation on replica's files failed: checks its volume; a failed
+        volume is taken out of service, else a replica whose file is gone is lost,
+        else (one file failing on a healthy volume) the replica is corrupt and handed
+        to on_corrupt (kept in the map, so the NameNode replaces it and then has it
+        deleted, rather than a lost one that a later scan would find again).
+        Blocking. Returns the error for the caller to raise: ReplicaNotFound (gone)
+        or ChecksumError (corrupt)."""
+        block_id = replica.block_id
+        volume = replica.volume
+        if volume is not None and self.check_volume(volume):
+            return errors.ReplicaNotFound(f"block {block_id}: its volume failed: {volume.failure}")
+        if isinstance(error, FileNotFoundError):
+            self.replica_lost(replica, "replica file is missing from the disk")
+            return errors.ReplicaNotFound(f"block {block_id}: replica file is missing from the disk")
+        why = f"replica file unreadable: {error.strerror or error}"
+        if self.mark_corrupt(block_id, why) is replica:
+            self.on_corrupt([replica])
+        return errors.ChecksumError(f"block {block_id}: {why}")
+
+    def check_volume(self, volume: Volume) -> bool:
+        """Checks a volume after an I/O error and fails it if it is unusable; True if
+        it is (or already was) failed. Blocking."""
+        if volume.failed:
+            return True
+        why = volume.check()
+        if why:
+            self.fail_volume(volume, why)
+        return bool(why)
+
+    def replica_lost(self, replica: Replica, why: str) -> bool:
+        """Takes a replica whose files are gone out of the map (if it is still the one
+        there) and hands it to on_lost; True if it was."""
+        with self._lock:
+            if self._replicas.get(replica.block_id) is not replica:
+                return False
+            writer = self._writers.pop(replica.block_id, None)
+            if writer is not None:
+                writer.close()
+            self.used_bytes -= _counted_bytes(replica)
+            del self._replicas[replica.block_id]
+        log.warning("block %d: replica lost: %s (%s)", replica.block_id, why, replica.block_path)
+        self.on_lost([replica], why)
+        return True
+
+    def fail_volume(self, volume: Volume, why: str) -> None:
+        """Takes the volume out of service: its replicas leave the map (reported lost),
+        its writers stop; on_too_many_failed when past the tolerated count."""
+        with self._lock:
+            if volume.failed:
+                return
+            volume.fail(why)
+            lost = [r for r in self._replicas.values() if r.volume is volume]
+            for replica in lost:
+                writer = self._writers.pop(replica.block_id, None)
+                if writer is not None:
+                    writer.close()
+                del self._replicas[replica.block_id]
+                self.used_bytes -= _counted_bytes(replica)
+        log.error("volume %s failed: %s; %d replicas lost, %d of %d volumes failed", volume.root,
+                  why, len(lost), len(self.failed_volumes()), len(self.volumes))
+        if lost:
+            self.on_lost(lost, f"volume {volume.root} failed")
+        too_many = self._too_many_failed()
+        if too_many:
+            self.on_too_many_failed(too_many)
+
+    def _too_many_failed(self) -> str | None:
+        failed = self.failed_volumes()
+        if len(failed) > self.failed_volumes_tolerated or len(failed) == len(self.volumes):
+            return (f"{len(failed)} of {len(self.volumes)} volumes failed "
+                    f"(failed_volumes_tolerated = {self.failed_volumes_tolerated}): "
+                    + "; ".join(v.failure for v in failed))
+        return None
+
+    # ---- the directory scanner's findings ------------------------------------------
+
+    def known_finalized(self, volume: Volume) -> tuple[dict[int, disk_diff.Known], set[int]]:
+        """(finalized replicas on volume, ids held otherwise) for disk_diff.diff."""
+        known, elsewhere = {}, set()
+        with self._lock:
+            for replica in self._replicas.values():
+                if replica.volume is volume and replica.state == FINALIZED:
+                    known[replica.block_id] = disk_diff.Known(replica.genstamp, replica.length,
+                                                              replica.chunk_size)
+                else:
+                    elsewhere.add(replica.block_id)
+        return known, elsewhere
+
+    def apply_finding(self, volume: Volume, finding: disk_diff.Finding) -> tuple[str, Replica] | None:
+        """Checks a finding again against the map and the files, then acts on it:
+        ("lost", replica) taken out of the map, ("corrupt", replica) marked, or
+        ("adopted", replica) added; None when it no longer holds. Blocking."""
+        with self._lock:
+            if finding.kind == disk_diff.UNKNOWN:
+                return self._adopt(volume, finding.block_id)
+            replica = self._replicas.get(finding.block_id)
+            if replica is None or replica.volume is not volume or replica.state != FINALIZED:
+                return None
+            why = _replica_problem(replica)
+            if why is None:
+                return None
+            if finding.kind == disk_diff.MISSING and not replica.block_path.exists():
+                self.replica_lost(replica, why)
+                return "lost", replica
+            self.mark_corrupt(replica.block_id, why)
+            return "corrupt", replica
+
+    def _adopt(self, volume: Volume, block_id: int) -> tuple[str, Replica] | None:
+        if block_id in self._replicas:
+            return None
+        sub = volume.finalized_subdir(block_id)
+        path = sub / f"blk_{block_id}"
+        try:
+            replica = self._load_finalized(volume, block_id, path, _metas_by_id(sub).get(block_id, []))
+        except FileNotFoundError:
+            return None
+        self._replicas[block_id] = replica
+        self.used_bytes += self._replica_bytes(replica)
+        log.info("block %d: found on disk, not in the replica map: %s replica adopted (%s)",
+                 block_id, replica.state, path)
+        return ("corrupt" if replica.state == CORRUPT else "adopted"), replica
 
     def delete(self, block_id: int, genstamp: int) -> Replica | None:
         """Removes the replica (any genstamp <= genstamp) and returns it, or None."""
@@ -364,6 +591,32 @@ class Storage:
             except FileNotFoundError:
                 pass
         return total
+
+
+def _counted_bytes(replica: Replica) -> int:
+    """What used_bytes counts for a replica whose files may be gone already: its
+    block plus a meta covering it."""
+    if replica.meta_path is None or not replica.chunk_size:
+        return replica.length
+    return replica.length + disk_diff.expected_meta_bytes(replica.length, replica.chunk_size)
+
+
+def _replica_problem(replica: Replica) -> str | None:
+    """Why a finalized replica's files no longer match it, or None."""
+    try:
+        block_bytes = os.stat(replica.block_path).st_size
+    except FileNotFoundError:
+        return "block file is missing from the disk"
+    try:
+        meta_bytes = os.stat(replica.meta_path).st_size
+    except FileNotFoundError:
+        return "meta file is missing from the disk"
+    if block_bytes != replica.length:
+        return f"block file has {block_bytes} bytes, the replica {replica.length}"
+    expected = disk_diff.expected_meta_bytes(replica.length, replica.chunk_size)
+    if meta_bytes != expected:
+        return f"meta file has {meta_bytes} bytes, expected {expected}"
+    return None
 
 
 def _metas_by_id(folder: pathlib.Path) -> dict[int, list[tuple[int, pathlib.Path]]]:
@@ -439,11 +692,11 @@ class ReplicaWriter:
         sub, block_target, meta_target = self.storage._finalize_paths(replica)
         if not sub.is_dir():
             sub.mkdir(exist_ok=True)
-            fsync_dir(self.storage.finalized_dir)
+            fsync_dir(replica.volume.finalized_dir)
         os.rename(replica.meta_path, meta_target)
         os.rename(replica.block_path, block_target)
         fsync_dir(sub)
-        fsync_dir(self.storage.rbw_dir)
+        fsync_dir(replica.volume.rbw_dir)
         replica.block_path, replica.meta_path = block_target, meta_target
         replica.state = FINALIZED
         self.storage._writer_done(self, removed=False)

@@ -17,6 +17,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.checksum import chunk_count, first_bad_chunk
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Storage
 from minidfs.rpc import channels
@@ -57,6 +58,7 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
             data, checksums = await asyncio.to_thread(reader.read, offset, size)
             bad = first_bad_chunk(data, checksums, reader.chunk_size)
             if bad is not None or len(data) != size:
+                TRAFFIC.checksum_errors += 1
                 raise errors.ChecksumError(f"block {block_id}: local replica is corrupt at chunk "
                                            f"{offset // reader.chunk_size + (bad or 0)}")
             seqno += max(1, chunk_count(size, reader.chunk_size))
@@ -64,6 +66,7 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
             await call.write(pb.WriteBlockRequest(header=header if offset == 0 else None, seqno=seqno,
                                                   offset=offset, data=data, checksums=checksums,
                                                   last=end and whole))
+            TRAFFIC.bytes_read += size
             offset += size
             if end:
                 await call.done_writing()

@@ -5,9 +5,15 @@ stream, from a client (stage CREATE, or RECOVERY after a pipeline failure) or
 another DataNode (stage TRANSFER). The contract is in
 protos/minidfs/rpc/datatransfer.proto; in short:
 
-* the first request carries the header; this node opens WriteBlock to
+* the first request carries the header (and, from a client, the block's first
+  data: one round trip for a small file); this node opens WriteBlock to
   downstream[0] with downstream[1:] and forwards every request as soon as it has
   checked its framing (before the local write, so the nodes work in parallel);
+* "connected" travels up as the call's initial metadata, before any ack: the tail
+  sends it on the header, every other node once its downstream's has come (or
+  that node was given up on): so a hung node is found within
+  DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S per hop although the first ack may wait for
+  a finalize's fsync;
 * each request is checksum-verified and written; `last` finalizes the replica;
 * one ack per request goes upstream once the local write AND the downstream ack
   of the same seqno are in; statuses = [this node, downstream...]. A downstream
@@ -26,13 +32,15 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import grpc
 
 from minidfs import errors
 from minidfs.checksum import chunk_count, first_bad_chunk
+from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode import meta_format, wire
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, ReplicaWriter, Storage, check_block_id, check_genstamp
@@ -52,15 +60,20 @@ MAX_PIPELINE_NODES = 16
 PENDING_ACKS_MAX = 64
 # A downstream node that owes an ack this long is treated as failed.
 DOWNSTREAM_ACK_TIMEOUT_S = 60.0
-# The first ack proves the rest of the pipeline connected; it gets this long per
-# node still downstream, so the node nearest a hung one times out first and
-# names it (the client waits a little longer per node, see output_stream.py).
+# The downstream's initial metadata proves the rest of the pipeline connected; it
+# gets this long per node still downstream, so the node nearest a hung one times
+# out first and names it (the client waits a little longer per node, see
+# output_stream.py).
 DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S = channels.CONNECT_TIMEOUT_S
 MAX_REQUEST_DATA_BYTES = channels.MAX_MESSAGE_BYTES - 64 * 1024
 # Start flushing a replica to disk every this many bytes, in the background, so the
 # fsync at finalize (which the client waits for) has little left to write.
 WRITEBACK_EVERY_BYTES = 8 * 1024 * 1024
 DATA_FIELD = pb.WriteBlockRequest.DESCRIPTOR.fields_by_name["data"].number
+# Test-only: a DataNode that acknowledges packets whose bytes it never wrote (it
+# writes zeros), so tests/faults/test_chaos.py can show the chaos checker catches a
+# broken promise. Read once at import; nothing sets it outside that test.
+DISCARD_ACKED_DATA_FOR_TESTS = os.environ.get("MINIDFS_TEST_DISCARD_ACKED_DATA") == "1"
 
 
 class Received:
@@ -160,9 +173,11 @@ def _os_status(e: OSError) -> int:
     return ERROR_DISK_FULL if e.errno == errno.ENOSPC else ERROR
 
 
-async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
+async def serve(ctx: PipelineContext, requests: AsyncIterator[Received],
+                announce: Callable[[], Awaitable[None]] | None = None
                 ) -> AsyncIterator[pb.WriteBlockAck]:
-    """Runs one WriteBlock call; yields its acks."""
+    """Runs one WriteBlock call; yields its acks. `announce` sends the call's initial
+    metadata upstream (the "connected" signal)."""
     try:
         first = await anext(requests)
     except StopAsyncIteration:
@@ -184,7 +199,7 @@ async def serve(ctx: PipelineContext, requests: AsyncIterator[Received]
             _announce_existing(ctx, header)
         yield _ack(first.msg.seqno, [status] + [ERROR] * len(header.downstream), f"{ctx.name}: {e}")
         return
-    session = _Session(ctx, header, writer)
+    session = _Session(ctx, header, writer, announce)
     ctx.active.add(session)
     try:
         async for ack in session.run(first, requests):
@@ -209,7 +224,7 @@ class _Downstream:
         self.nodes = nodes
         self.peers = ctx.peers
         self.error = ""
-        self.acked_any = False
+        self.connected_ok = False
         self.call = ctx.peers.write_block_raw(nodes[0].address)(timeout=channels.DATA_STREAM_DEADLINE_S)
 
     def _fail(self, why: str) -> None:
@@ -222,10 +237,20 @@ class _Downstream:
     async def forward(self, request: bytes) -> None:
         if self.error:
             return
+        # A write waits for the connection (and later for flow control): bounded, so
+        # a hung downstream cannot stop this node from writing and acking its own
+        # status (the receiver forwards before it writes locally).
+        timeout = DOWNSTREAM_ACK_TIMEOUT_S if self.connected_ok else (
+            DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * len(self.nodes))
         try:
-            await self.call.write(request)
+            await asyncio.wait_for(self.call.write(request), timeout)
+        except asyncio.TimeoutError:
+            self._fail(f"cannot forward: not taken within {timeout:g}s")
         except (grpc.RpcError, asyncio.InvalidStateError) as e:
             self._fail(f"cannot forward: {_rpc_text(e)}")
+        except asyncio.CancelledError:
+            _reraise_if_task_cancelled()
+            self._fail("cannot forward: the call was given up")
 
     async def done_writing(self) -> None:
         if not self.error:
@@ -233,12 +258,27 @@ class _Downstream:
                 await self.call.done_writing()
             except (grpc.RpcError, asyncio.InvalidStateError) as e:
                 self._fail(f"cannot close the stream: {_rpc_text(e)}")
+            except asyncio.CancelledError:
+                _reraise_if_task_cancelled()
+
+    async def connected(self) -> None:
+        """Waits for the downstream's "connected" (its initial metadata); a node that
+        sends none in time has failed."""
+        if self.error:
+            return
+        timeout = DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * len(self.nodes)
+        try:
+            await asyncio.wait_for(self.call.initial_metadata(), timeout)
+            self.connected_ok = True
+        except asyncio.TimeoutError:
+            self._fail(f"not connected within {timeout:g}s")
+        except (grpc.RpcError, asyncio.InvalidStateError) as e:
+            self._fail(_rpc_text(e))
 
     async def ack_for(self, seqno: int) -> tuple[list[int], str]:
         count = len(self.nodes)
         if not self.error:
-            timeout = DOWNSTREAM_ACK_TIMEOUT_S if self.acked_any else (
-                DOWNSTREAM_SETUP_TIMEOUT_PER_NODE_S * count)
+            timeout = DOWNSTREAM_ACK_TIMEOUT_S
             try:
                 ack = await asyncio.wait_for(self.call.read(), timeout)
             except asyncio.TimeoutError:
@@ -251,13 +291,21 @@ class _Downstream:
                 elif ack.seqno != seqno:
                     self._fail(f"acked seqno {ack.seqno}, expected {seqno}")
                 else:
-                    self.acked_any = True
                     statuses = list(ack.statuses)[:count]
                     return statuses + [ERROR] * (count - len(statuses)), ack.message
         return [ERROR] * count, self.error
 
     def close(self) -> None:
         self.call.cancel()
+
+
+def _reraise_if_task_cancelled() -> None:
+    """A write on a call that _fail cancelled (a downstream that never connected)
+    raises CancelledError too: only the task's own cancellation goes on up, or the
+    receiver would die without queuing this node's status and no ack would come."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
 
 
 def _rpc_text(e: BaseException) -> str:
@@ -267,8 +315,10 @@ def _rpc_text(e: BaseException) -> str:
 
 
 class _Session:
-    def __init__(self, ctx: PipelineContext, header: Header, writer: ReplicaWriter) -> None:
+    def __init__(self, ctx: PipelineContext, header: Header, writer: ReplicaWriter,
+                 announce: Callable[[], Awaitable[None]] | None = None) -> None:
         self.ctx = ctx
+        self.announce = announce
         self.header = header
         self.writer = writer
         self.done = False          # finalized or aborted: nothing left to clean up
@@ -278,6 +328,7 @@ class _Session:
         downstream = _Downstream(self.ctx, self.header.downstream) if self.header.downstream else None
         queue: asyncio.Queue = asyncio.Queue(PENDING_ACKS_MAX)
         receiver = asyncio.create_task(self._receive(first, requests, downstream, queue))
+        connected = asyncio.create_task(self._connected(downstream))
         try:
             while True:
                 item = await queue.get()
@@ -285,6 +336,7 @@ class _Session:
                     break
                 if isinstance(item, BaseException):
                     raise item
+                await connected       # metadata before the first ack
                 seqno, own, message = item
                 down, down_message = await downstream.ack_for(seqno) if downstream else ([], "")
                 yield _ack(seqno, [own, *down], message or down_message)
@@ -292,12 +344,24 @@ class _Session:
                     break
         finally:
             receiver.cancel()
+            connected.cancel()
             with contextlib.suppress(BaseException):
                 await receiver
+            with contextlib.suppress(BaseException):
+                await connected
             if downstream is not None:
                 downstream.close()
             if not self.done:
                 self.writer.close()
+
+    async def _connected(self, downstream: "_Downstream | None") -> None:
+        """Sends "connected" upstream once the rest of the pipeline is (or its
+        first node was given up on, which the acks then report)."""
+        if downstream is not None:
+            await downstream.connected()
+        if self.announce is not None:
+            with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError, RuntimeError):
+                await self.announce()
 
     async def _receive(self, received: Received, requests, downstream: _Downstream | None,
                        queue: asyncio.Queue) -> None:
@@ -346,12 +410,17 @@ class _Session:
             bad = first_bad_chunk(data, checksums, self.header.chunk_size)
             if bad is not None:
                 packet = request.seqno - len(checksums) + 1 + bad
+                TRAFFIC.checksum_errors += 1
                 self._abort()
                 return ERROR_CHECKSUM, f"{name}: block {block}: checksum mismatch in packet {packet}"
+            if DISCARD_ACKED_DATA_FOR_TESTS:
+                data = memoryview(bytes(len(data)))
             try:
                 self.writer.write(request.offset, data, checksums)
+                TRAFFIC.bytes_written += len(data)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: write failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: write failed: {e.strerror or e}"
             if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and (
@@ -364,6 +433,7 @@ class _Session:
                 replica = await asyncio.to_thread(self.writer.finalize)
             except OSError as e:
                 self._abort()
+                self._check_volume(e)
                 log.warning("block %d: finalize failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
             self.done = True
@@ -373,4 +443,11 @@ class _Session:
     def _abort(self) -> None:
         self.done = True
         self.writer.abort()
+
+    def _check_volume(self, error: OSError) -> None:
+        """An I/O error other than a full disk may be the volume failing: check it in
+        the background (a failed one is taken out of service)."""
+        volume = self.writer.replica.volume
+        if error.errno != errno.ENOSPC and volume is not None:
+            asyncio.ensure_future(asyncio.to_thread(self.ctx.storage.check_volume, volume))
 

@@ -13,6 +13,8 @@ from minidfs.config import ClusterConfig
 from minidfs.journalnode.journal_service import JournalService
 from minidfs import daemon_entry
 from minidfs.rpc import channels, journal_pb2_grpc
+from minidfs.observe import Observability
+from minidfs.web import observe_daemons
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.journalnode")
@@ -24,7 +26,8 @@ async def serve(conf: ClusterConfig, name: str) -> None:
     node = daemon_entry.node_of_kind(conf, name, "journalnode")
     service = JournalService(conf, name, node.data_dir)
     service.load_existing()
-    server = channels.aio_server()
+    obs = Observability("journalnode")
+    server = channels.aio_server(interceptors=obs.interceptors)
     journal_pb2_grpc.add_JournalServicer_to_server(service, server)
     try:
         server.add_insecure_port(channels.bind_address(node.address))
@@ -33,6 +36,7 @@ async def serve(conf: ClusterConfig, name: str) -> None:
     face = HttpFace(node, "journalnode")
     face.ready = lambda: ((True, "journal formatted") if service.formatted()
                           else (False, "journal not formatted yet"))
+    observe_daemons.mount_journalnode(face, obs, server, service)
     stop = daemon_entry.stop_event()
     await server.start()
     log.info("serving on %s, data in %s", node.address, node.data_dir)

@@ -20,7 +20,8 @@ from minidfs.namenode.namesystem import mono_ms
 from minidfs.rpc.status import ERROR_KEY
 
 SERVICE_PREFIX = "/minidfs.ClientNamenode/"
-EXEMPT_METHODS = frozenset({"GetHaStatus", "TransitionToStandby", "ReportBadBlocks"})
+EXEMPT_METHODS = frozenset({"GetHaStatus", "TransitionToStandby", "ReportBadBlocks",
+                            "GetEvents", "FollowEvents"})
 
 
 class ActiveGuard(grpc.aio.ServerInterceptor):

@@ -34,6 +34,7 @@ from collections import deque
 from typing import Iterable, Iterator, NamedTuple
 
 from minidfs import errors
+from minidfs.events import Emit, no_events
 from minidfs.namenode import placement
 from minidfs.namenode.datanode_registry import DECOMMISSIONED, DatanodeRegistry
 from minidfs.namenode.inode import (
@@ -91,8 +92,10 @@ class PendingReplication:
 
 
 class BlockManager:
-    def __init__(self, registry: DatanodeRegistry, replication_streams_per_node: int) -> None:
+    def __init__(self, registry: DatanodeRegistry, replication_streams_per_node: int,
+                 emit: Emit = no_events) -> None:
         self.registry = registry
+        self.emit = emit
         self.streams_per_node = replication_streams_per_node
         self.blocks: dict[int, BlockInfo] = {}
         # Under-construction blocks only: the pipeline handed out by AddBlock, and
@@ -219,6 +222,8 @@ class BlockManager:
         self.registry.block_received(node)
         pending = self._pending.get(block_id)
         if pending is not None:
+            if pending.source is not None and node in pending.targets:
+                self.emit("replica_copied", block=block_id, source=pending.source, target=node)
             pending.targets.discard(node)
             if not pending.targets:
                 self._drop_pending(block_id)
@@ -228,6 +233,30 @@ class BlockManager:
         if block is None or genstamp < block.genstamp:
             return  # a stale replica's deletion: the map never counted it
         if block.replicas and block.replicas.pop(node, None) is not None:
+            self._check.add(block_id)
+
+    def replica_lost(self, node: str, block_id: int, genstamp: int) -> None:
+        """`node` found its replica gone (files missing, volume failed): dropped like a
+        deleted one, and a copy it was the source of is chosen again at once."""
+        self.block_deleted(node, block_id, genstamp)
+        pending = self._pending.get(block_id)
+        if pending is not None and pending.source == node:
+            self._drop_pending(block_id)
+            self._check.add(block_id)
+        self._not_coming(block_id, node)
+
+    def _not_coming(self, block_id: int, node: str) -> None:
+        """The replica a pending copy (or a just-closed pipeline) waits for on `node`
+        will not arrive good (lost, corrupt): stop waiting for it, so the block is
+        copied again now rather than after the wait times out."""
+        targets = self.uc_targets.get(block_id)
+        if targets and node in targets:
+            targets.remove(node)
+        pending = self._pending.get(block_id)
+        if pending is not None and node in pending.targets:
+            pending.targets.discard(node)
+            if not pending.targets:
+                self._drop_pending(block_id)
             self._check.add(block_id)
 
     def copy_failed(self, node: str, block_id: int) -> None:
@@ -259,6 +288,9 @@ class BlockManager:
                 replicas[node] = IN_BUILD
             return
         if block.committed and length != block.length:
+            if replicas.get(node) != CORRUPT:
+                self.emit("corrupt_replica", block=block_id, node=node,
+                          reason=f"length {length}, expected {block.length}")
             replicas[node] = CORRUPT
         else:
             replicas[node] = READY
@@ -273,8 +305,11 @@ class BlockManager:
             return
         if block.replicas is None:
             block.replicas = {}
+        if block.replicas.get(node) != CORRUPT:
+            self.emit("corrupt_replica", block=block_id, node=node, reason="reported bad")
         block.replicas[node] = CORRUPT
         self._check.add(block_id)
+        self._not_coming(block_id, node)
 
     # --------------------------------------------------------------- liveness
 
@@ -353,7 +388,7 @@ class BlockManager:
         self.reported_lengths.pop(block.id, None)
         replicas = block.replicas or {}
         if targets:
-            waiting = {t for t in targets if replicas.get(t) not in _LIVE_STATES}
+            waiting = {t for t in targets if replicas.get(t) not in (*_LIVE_STATES, CORRUPT, DROPPED)}
             if waiting:
                 self._pending[block.id] = PendingReplication(
                     None, waiting, now_ms + PIPELINE_REPORT_GRACE_MS)
@@ -375,6 +410,16 @@ class BlockManager:
                     self._drop_replica(block, node)
             self._corrupt.discard(block.id)
 
+    def _make_room_on_corrupt_holders(self, block: BlockInfo) -> None:
+        """No node can take a new copy, and some nodes hold a corrupt one: delete those,
+        so the next pass can copy a good replica there. Without this a block with a
+        corrupt replica in a cluster no larger than its replication stays
+        under-replicated for ever (every node is excluded as already holding it).
+        Safe: a good replica remains (the caller has a READY source)."""
+        for node, state in list((block.replicas or {}).items()):
+            if state == CORRUPT and self.registry.is_live(node):
+                self._drop_replica(block, node)
+
     def _trim(self, block: BlockInfo, live: list[str], excess: int) -> None:
         """Deletes excess READY replicas: from the most crowded rack first, then the
         node with the least space remaining."""
@@ -382,11 +427,14 @@ class BlockManager:
         racks = [n.rack for n in nodes]
         nodes.sort(key=lambda n: (-racks.count(n.rack), n.remaining, n.name))
         for node in nodes[:excess]:
-            self._drop_replica(block, node.name)
+            if self._drop_replica(block, node.name):
+                self.emit("surplus_replica_deleted", block=block.id, node=node.name)
 
-    def _drop_replica(self, block: BlockInfo, node: str) -> None:
+    def _drop_replica(self, block: BlockInfo, node: str) -> bool:
         if self._queue(node, Command(DELETE, block.id, block.genstamp, block.length)):
             block.replicas[node] = DROPPED
+            return True
+        return False
 
     def _set_under(self, block_id: int, live_count: int | None, readable: bool = True) -> None:
         """Files the block under its live count (None: fully replicated); a block with
@@ -447,6 +495,7 @@ class BlockManager:
                 excluded=set(block.replicas or ()),
                 existing=[self.registry.nodes[n] for n in live])
         except errors.Unavailable:
+            self._make_room_on_corrupt_holders(block)
             return False
         names = tuple(t.name for t in targets)
         if not self._queue(source, Command(REPLICATE, block.id, block.genstamp, block.length, names)):
@@ -454,6 +503,10 @@ class BlockManager:
         for target in targets:
             target.scheduled += 1
         self._pending[block.id] = PendingReplication(source, set(names), now_ms + REPLICATION_TIMEOUT_MS)
+        # Priority as HDFS counts it: 0 is the most urgent (one live replica left).
+        self.emit("replication_queued", block=block.id, priority=max(0, len(live) - 1),
+                  live=len(live), expected=block.expected_replication, source=source,
+                  targets=names)
         self._in_flight[source] = self._in_flight.get(source, 0) + 1
         return True
 

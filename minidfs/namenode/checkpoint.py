@@ -8,12 +8,17 @@ File `fsimage_<txid>.img` (txid zero-padded to 19 digits):
 
     b"MDFSIMG1"
     msgpack stream:
-      {"version": 1, "txid", "last_block_id", "last_genstamp", "inodes": N}
+      {"version": 2, "txid", "last_block_id", "last_genstamp", "inodes": N}
       N inode entries, parents before children (entry 0 is the root):
-        directory: [0, parent_index, name, mtime_ms]
+        directory: [0, parent_index, name, mtime_ms, owner, group, mode]
         file:      [1, parent_index, name, mtime_ms, replication, block_size,
-                    lease_holder_or_nil, [[block_id, genstamp, length, state], ...]]
+                    lease_holder_or_nil, [[block_id, genstamp, length, state], ...],
+                    owner, group, mode]
     u64 little-endian xxh3_64 of every byte before it
+
+Version 1 images (before permissions) have no owner, group and mode: they load
+with the namespace's default owner and group (the NameNode's user, the superuser
+group) and modes 0755 / 0644.
 
 Written to a temporary name, fsynced, renamed, directory fsynced. Replica
 locations are not stored: DataNodes report them again after a restart.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import pathlib
 import re
 import struct
+import sys
 from typing import NamedTuple
 
 import msgpack
@@ -31,10 +37,11 @@ import xxhash
 from minidfs.errors import EditLogCorrupt
 from minidfs import durable
 from minidfs.namenode.inode import BlockInfo, INodeDirectory, INodeFile
-from minidfs.namenode.namespace import Namespace
+from minidfs.namenode.namespace import DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Namespace
 
 MAGIC = b"MDFSIMG1"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 IMAGES_KEPT = 2
 _TRAILER = struct.Struct("<Q")
 _IMAGE = re.compile(r"^fsimage_(\d+)\.img$")
@@ -54,9 +61,11 @@ def serialize(ns: Namespace, txid: int) -> bytes:
         if isinstance(node, INodeFile):
             blocks = [[b.id, b.genstamp, b.length, b.state] for b in node.blocks]
             entries.append(packer.pack([1, parent, node.name, node.mtime_ms, node.replication,
-                                        node.block_size, node.client, blocks]))
+                                        node.block_size, node.client, blocks,
+                                        node.owner, node.group, node.mode]))
         else:
-            entries.append(packer.pack([0, parent, node.name, node.mtime_ms]))
+            entries.append(packer.pack([0, parent, node.name, node.mtime_ms,
+                                        node.owner, node.group, node.mode]))
     header = packer.pack({"version": VERSION, "txid": txid, "last_block_id": ns.last_block_id,
                           "last_genstamp": ns.last_genstamp, "inodes": len(entries),
                           "excluded_datanodes": sorted(ns.excluded_datanodes)})
@@ -64,8 +73,9 @@ def serialize(ns: Namespace, txid: int) -> bytes:
     return body + _TRAILER.pack(xxhash.xxh3_64_intdigest(body))
 
 
-def deserialize(data: bytes, name: str) -> tuple[Namespace, int]:
-    """The namespace and txid of an image. Raises EditLogCorrupt when damaged."""
+def deserialize(data: bytes, name: str, owner: str = "", group: str = "") -> tuple[Namespace, int]:
+    """The namespace and txid of an image. Raises EditLogCorrupt when damaged.
+    owner / group: the namespace's defaults (see Namespace)."""
     if len(data) < len(MAGIC) + _TRAILER.size or not data.startswith(MAGIC):
         raise EditLogCorrupt(f"{name}: not a minidfs checkpoint image")
     body, (checksum,) = data[:-_TRAILER.size], _TRAILER.unpack(data[-_TRAILER.size:])
@@ -74,17 +84,18 @@ def deserialize(data: bytes, name: str) -> tuple[Namespace, int]:
     unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(body), 1 << 20))
     unpacker.feed(body[len(MAGIC):])
     try:
-        return _build(unpacker)
+        return _build(unpacker, owner, group)
     except (ValueError, KeyError, TypeError, IndexError, StopIteration,
             msgpack.UnpackException) as e:
         raise EditLogCorrupt(f"{name}: malformed checkpoint image: {e}") from None
 
 
-def _build(unpacker: msgpack.Unpacker) -> tuple[Namespace, int]:
+def _build(unpacker: msgpack.Unpacker, owner: str, group: str) -> tuple[Namespace, int]:
     header = next(unpacker)
-    if header["version"] != VERSION:
+    if header["version"] not in READABLE_VERSIONS:
         raise ValueError(f"unsupported image version {header['version']}")
-    ns = Namespace()
+    ns = Namespace(owner=owner, group=group)
+    with_permissions = header["version"] >= 2
     ns.last_block_id = header["last_block_id"]
     ns.last_genstamp = header["last_genstamp"]
     # Optional: images written before decommissions were logged do not have it.
@@ -93,18 +104,30 @@ def _build(unpacker: msgpack.Unpacker) -> tuple[Namespace, int]:
     for _ in range(header["inodes"]):
         entry = next(unpacker)
         kind, parent_index, name, mtime = entry[:4]
+        if with_permissions:
+            perm = entry[-3:]
+            if not (isinstance(perm[0], str) and isinstance(perm[1], str)
+                    and isinstance(perm[2], int)):
+                raise ValueError(f"entry {len(nodes)}: owner, group, mode {perm!r}")
+            node_owner, node_group, mode = sys.intern(perm[0]), sys.intern(perm[1]), perm[2]
+        else:
+            node_owner, node_group = ns.default_owner, ns.default_group
+            mode = DEFAULT_DIR_MODE if kind == 0 else DEFAULT_FILE_MODE
         if parent_index < 0:
             ns.root.mtime_ms = mtime
+            ns.root.owner, ns.root.group, ns.root.mode = node_owner, node_group, mode
             nodes.append(ns.root)
             continue
         parent = nodes[parent_index]
         if not isinstance(parent, INodeDirectory):
             raise ValueError(f"entry {len(nodes)}: parent is a file")
         if kind == 0:
-            node: INodeDirectory | INodeFile = INodeDirectory(name, parent, mtime)
+            node: INodeDirectory | INodeFile = INodeDirectory(name, parent, mtime, node_owner,
+                                                              node_group, mode)
             ns.directories += 1
         else:
-            node = INodeFile(name, parent, mtime, entry[4], entry[5], entry[6])
+            node = INodeFile(name, parent, mtime, entry[4], entry[5], entry[6], node_owner,
+                             node_group, mode)
             node.blocks = [BlockInfo(b, gs, node, length, state) for b, gs, length, state in entry[7]]
             ns.files += 1
         parent.children[name] = node
@@ -129,13 +152,14 @@ class ImageStore:
                  if (m := _IMAGE.match(p.name))]
         return sorted(found)
 
-    def load_newest(self) -> tuple[Namespace, int]:
-        """The newest image, or an empty namespace at txid 0 when there is none."""
+    def load_newest(self, owner: str = "", group: str = "") -> tuple[Namespace, int]:
+        """The newest image, or an empty namespace at txid 0 when there is none.
+        owner / group: the namespace's defaults (see Namespace)."""
         images = self.images()
         if not images:
-            return Namespace(), 0
+            return Namespace(owner=owner, group=group), 0
         newest = images[-1]
-        ns, txid = deserialize(newest.path.read_bytes(), str(newest.path))
+        ns, txid = deserialize(newest.path.read_bytes(), str(newest.path), owner, group)
         if txid != newest.txid:
             raise EditLogCorrupt(f"{newest.path}: holds txid {txid}, not {newest.txid}")
         return ns, txid

@@ -1,15 +1,26 @@
 """The ClientNamenode operations: one method per RPC, plain values in and out.
 
 Called by client_servicer.py (which translates protobuf) and by tests. Each
-method validates its arguments (paths, ranges, names), then works through the
-namesystem: mutations go through `Namesystem.mutate` (safe mode, validate,
-apply, log, sync), reads look at the pure cores directly.
+method validates its arguments (paths, ranges, names, and the cluster's fs-limits
+through limits.py), then works through the namesystem: mutations go through
+`Namesystem.mutate` (safe mode, validate, apply, log, sync), reads look at the
+pure cores directly.
+
+Permissions: every method a user reaches takes the `caller` (permission_checker.
+Caller) the servicer built from the call's identity and checks it first, inside the
+validate step, so a denied call changes nothing. caller=None is the NameNode itself
+or a test driving the core: trusted, unchecked.
 """
 from __future__ import annotations
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
-from minidfs.namenode.inode import CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeFile
+from minidfs.namenode import permission_checker as perm
+from minidfs.namenode.inode import (
+    CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeDirectory, INodeFile,
+)
+from minidfs.namenode.limits import Limits
+from minidfs.namenode.permission_checker import READ_EXECUTE, WRITE_EXECUTE, Caller
 from minidfs.namenode.namesystem import Namesystem, mono_ms, wall_ms
 from minidfs.namenode.retry_cache import RpcKey
 from minidfs.namenode.views import (
@@ -18,14 +29,19 @@ from minidfs.namenode.views import (
 
 MAX_BAD_REPLICAS_PER_REPORT = 10_000
 MAX_EXCLUDED_NODES = 1_000
+# How long a Complete waits for its last block's first replica report before
+# answering "not yet" (the client then retries with backoff).
+COMPLETE_WAIT_S = 1.0
 
 
 def file_view(node: INode, path: str | None = None) -> FileView:
     path = path or node.path()
     if isinstance(node, INodeFile):
         return FileView(path, False, node.length(), node.replication, node.block_size,
-                        node.mtime_ms, node.under_construction)
-    return FileView(path, True, 0, 0, 0, node.mtime_ms, False)
+                        node.mtime_ms, node.under_construction, node.owner, node.group,
+                        node.mode)
+    return FileView(path, True, 0, 0, 0, node.mtime_ms, False, node.owner, node.group,
+                    node.mode)
 
 
 def check_id(value: int, what: str) -> int:
@@ -45,31 +61,75 @@ def block_arg(block: tuple[int, int, int] | None, what: str) -> tuple[int, int, 
 class ClientOperations:
     def __init__(self, fs: Namesystem) -> None:
         self.fs = fs
+        self.limits = Limits(fs.settings)
+
+    # ---------------------------------------------------------- permissions
+
+    def _check(self, caller: Caller | None, path: str, **access: int) -> None:
+        if caller is not None:
+            perm.check(caller, self.fs.ns.root, path, **access)
+
+    def _umask(self) -> int:
+        return fsmode.parse_umask(self.fs.settings.umask)
+
+    def _new_mode(self, mode: int | None, default: int) -> int:
+        if mode is None:
+            return fsmode.apply_umask(default, self._umask())
+        if not 0 <= mode <= fsmode.ALL_BITS:
+            raise errors.InvalidArgument(f"{mode:o}: not a valid mode (000 to 1777)")
+        return mode
 
     # ------------------------------------------------------------ mutations
 
     # `rpc` (retry_cache.rpc_key of the request's RpcId): a retried call that was
     # already applied is answered from the retry cache, not applied again.
 
-    async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None) -> None:
+    async def mkdirs(self, path: str, parents: bool, rpc: RpcKey | None = None,
+                     caller: Caller | None = None, mode: int | None = None) -> None:
         paths.validate(path)
-        await self.fs.mutate(path, lambda: self.fs.ns.mkdirs(path, parents, wall_ms()), rpc)
+        mode = self._new_mode(mode, fsmode.DIR_DEFAULT)
+
+        def validate() -> list:
+            exists = self.fs.ns.get(path) is not None
+            self._check(caller, path, ancestor_access=0 if exists else fsmode.WRITE)
+            # HDFS: ancestors made on the way can always be entered by their owner.
+            records = self.fs.ns.mkdirs(path, parents, wall_ms(), caller and caller.user,
+                                        mode, mode | 0o300)
+            if records:
+                self.limits.check_new_path(path)
+                self.limits.check_room(self.fs.ns, path)
+            return records
+
+        await self.fs.mutate(path, validate, rpc)
 
     async def create(self, path: str, overwrite: bool, replication: int, block_size: int,
                      client: str, client_node: str, create_parent: bool,
-                     rpc: RpcKey | None = None) -> FileView:
+                     rpc: RpcKey | None = None, caller: Caller | None = None,
+                     mode: int | None = None) -> FileView:
         paths.validate(path)
-        namespace.check_client(client, path)
-        replication = replication or self.fs.settings.replication
-        block_size = block_size or self.fs.settings.block_size_bytes
+        limits = self.limits
+        limits.check_client_name(client, path)
+        limits.check_new_path(path)
+        replication = limits.check_replication(replication or self.fs.settings.replication, path)
+        block_size = limits.check_block_size(block_size or self.fs.settings.block_size_bytes, path)
+        mode = self._new_mode(mode, fsmode.FILE_DEFAULT)
+        parent_mode = fsmode.apply_umask(fsmode.DIR_DEFAULT, self._umask()) | 0o300
 
         def validate() -> list:
+            if overwrite and isinstance(self.fs.ns.get(path), INodeFile):
+                self._check(caller, path, access=fsmode.WRITE)
+            self._check(caller, path, ancestor_access=fsmode.WRITE)
             records = self.fs.ns.create(path, replication, block_size, client, overwrite,
-                                        create_parent, wall_ms())
+                                        create_parent, wall_ms(), caller and caller.user,
+                                        mode, parent_mode)
             old = self.fs.ns.get(path)
             if (isinstance(old, INodeFile) and old.client not in (None, client)
                     and not self.fs.leases.soft_expired(old.client, mono_ms())):
                 raise errors.LeaseError(f"{path}: file is being written by another client")
+            limits.check_room(self.fs.ns, path)
+            # Replacing a file this client has open closes that one: no more open.
+            replaced = isinstance(old, INodeFile) and old.client == client
+            limits.check_open_files(client, self.fs.leases.open_files(client) - replaced)
             return records
 
         await self.fs.mutate(path, validate, rpc)
@@ -91,6 +151,7 @@ class ClientOperations:
             if retry is not None:
                 chosen.append(retry)
                 return []
+            self.limits.check_another_block(fs.ns, path)
             file = fs.ns.get_file(path)
             chosen.extend(placement.choose_targets(
                 fs.registry.nodes.values(), file.replication, file.block_size,
@@ -119,6 +180,15 @@ class ClientOperations:
         return LocatedBlockView(block.id, block.genstamp, 0, self._offset(block),
                                 self._refs(targets))
 
+    async def first_block(self, path: str, client: str) -> LocatedBlockView | None:
+        """The first block of a file just created, for a Create that asked for it (one
+        round trip fewer per file); None when it cannot be had: the file is created
+        all the same, and the client's own AddBlock then meets the error."""
+        try:
+            return await self.add_block(path, client, None, [])
+        except errors.MinidfsError:
+            return None
+
     async def abandon_block(self, path: str, client: str, block_id: int) -> None:
         paths.validate(path)
         check_id(block_id, f"{path}: block")
@@ -128,6 +198,7 @@ class ClientOperations:
         paths.validate(path)
         last = block_arg(last, f"{path}: last block")
         fs = self.fs
+        await self._await_last_replica(path, last)
         fs.safemode.check(path)
         file = fs.ns.get_file(path)
         if file.client is None:
@@ -142,23 +213,108 @@ class ClientOperations:
         await fs.sync()
         return done
 
-    async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None) -> bool:
+    async def _await_last_replica(self, path: str, last: tuple[int, int, int] | None) -> None:
+        """Holds a Complete until a DataNode has reported the last block finalized
+        (at most COMPLETE_WAIT_S): the client has the acks already, the report is a
+        few ms behind, and answering "not yet" would cost the client a sleep and a
+        second call. Everything is checked afresh afterwards."""
+        deadline_ms = mono_ms() + int(COMPLETE_WAIT_S * 1000)
+        while (remaining_ms := deadline_ms - mono_ms()) > 0:
+            file = self.fs.ns.get(path)
+            if (last is None or not isinstance(file, INodeFile) or not file.blocks
+                    or file.blocks[-1].id != last[0]
+                    or self.fs.bm.has_finalized_replica(file.blocks[-1])):
+                return
+            await self.fs.replica_news(remaining_ms / 1000)
+
+    async def delete(self, path: str, recursive: bool, rpc: RpcKey | None = None,
+                     caller: Caller | None = None) -> bool:
         paths.validate(path)
-        records = await self.fs.mutate(
-            path, lambda: self.fs.ns.delete(path, recursive, wall_ms()), rpc)
+
+        def validate() -> list:
+            # Every directory below is checked before anything is deleted.
+            self._check(caller, path, parent_access=fsmode.WRITE, sub_access=WRITE_EXECUTE,
+                        ignore_empty_dirs=True)
+            return self.fs.ns.delete(path, recursive, wall_ms())
+
+        records = await self.fs.mutate(path, validate, rpc)
         return bool(records)
 
-    async def rename(self, src: str, dst: str, rpc: RpcKey | None = None) -> None:
+    async def rename(self, src: str, dst: str, rpc: RpcKey | None = None,
+                     caller: Caller | None = None) -> None:
         paths.validate(src)
         paths.validate(dst)
-        await self.fs.mutate(src, lambda: self.fs.ns.rename(src, dst, wall_ms()), rpc)
 
-    async def set_replication(self, path: str, replication: int) -> None:
+        def validate() -> list:
+            self._check(caller, src, parent_access=fsmode.WRITE)
+            target = dst
+            if src != "/" and isinstance(self.fs.ns.get(dst), INodeDirectory):
+                target = paths.join(dst, paths.basename(src))
+            self._check(caller, target, ancestor_access=fsmode.WRITE)
+            records = self.fs.ns.rename(src, dst, wall_ms())
+            if records:
+                self.limits.check_rename_room(self.fs.ns, src, dst)
+            return records
+
+        await self.fs.mutate(src, validate, rpc)
+
+    async def set_replication(self, path: str, replication: int,
+                              caller: Caller | None = None) -> None:
         paths.validate(path)
-        await self.fs.mutate(path, lambda: self.fs.ns.set_replication(path, replication))
+
+        self.limits.check_replication(replication, path)
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            return self.fs.ns.set_replication(path, replication)
+
+        await self.fs.mutate(path, validate)
+
+    async def set_permission(self, path: str, mode: str, recursive: bool,
+                             caller: Caller | None = None) -> int:
+        """chmod [-R]; how many inodes changed. Every inode is checked first."""
+        paths.validate(path)
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            if caller is not None:
+                for node in self.fs.ns.subtree(path, recursive):
+                    perm.check_owner(caller, node.path(), node)
+            return self.fs.ns.set_permission(path, mode, recursive)
+
+        return len(await self.fs.mutate(path, validate))
+
+    async def set_owner(self, path: str, owner: str | None, group: str | None,
+                        recursive: bool, caller: Caller | None = None) -> int:
+        """chown / chgrp [-R]; how many inodes changed. Every inode is checked first."""
+        paths.validate(path)
+        users = self.fs.users
+        if owner is not None and not users.known_user(fsmode.check_name(owner, "user")):
+            raise errors.InvalidArgument(f"{owner}: no such user")
+        if group is not None and not users.known_group(fsmode.check_name(group, "group")):
+            raise errors.InvalidArgument(f"{group}: no such group")
+
+        def validate() -> list:
+            self._check(caller, path, owner=True)
+            if caller is not None:
+                for node in self.fs.ns.subtree(path, recursive):
+                    perm.check_owner(caller, node.path(), node)
+                    perm.check_set_owner(caller, node.path(), node, owner, group)
+            return self.fs.ns.set_owner(path, owner, group, recursive)
+
+        return len(await self.fs.mutate(path, validate))
+
+    async def set_times(self, path: str, mtime_ms: int, caller: Caller | None = None) -> None:
+        paths.validate(path)
+
+        def validate() -> list:
+            self._check(caller, path, access=fsmode.WRITE)   # as HDFS's setTimes
+            return self.fs.ns.set_times(path, mtime_ms)
+
+        await self.fs.mutate(path, validate)
 
     def renew_lease(self, client: str) -> None:
-        namespace.check_client(client, "lease")
+        self.limits.check_client_name(client, "lease")
         self.fs.leases.renew(client, mono_ms())
 
     async def get_additional_datanodes(self, path: str, client: str, block: tuple[int, int],
@@ -204,7 +360,9 @@ class ClientOperations:
             check_id(block_id, "bad replica")
             self.fs.bm.report_bad(node, block_id, genstamp)
 
-    def safe_mode(self, action: str) -> tuple[bool, str]:
+    def safe_mode(self, action: str, caller: Caller | None = None) -> tuple[bool, str]:
+        if action != "GET" and caller is not None:
+            perm.check_super(caller, "safe mode")
         if action == "ENTER":
             self.fs.safemode.enter()
         elif action == "LEAVE":
@@ -215,29 +373,35 @@ class ClientOperations:
 
     # ---------------------------------------------------------------- reads
 
-    def get_file_info(self, path: str) -> FileView:
-        node = self.fs.ns.get(paths.validate(path))
+    def get_file_info(self, path: str, caller: Caller | None = None) -> FileView:
+        self._check(caller, paths.validate(path))
+        node = self.fs.ns.get(path)
         if node is None:
             raise errors.FileNotFound(f"{path}: no such file or directory")
         return file_view(node, path)
 
-    def list_status(self, path: str, start_after: str, limit: int) -> tuple[list[FileView], bool]:
+    def list_status(self, path: str, start_after: str, limit: int,
+                    caller: Caller | None = None) -> tuple[list[FileView], bool]:
         paths.validate(path)
+        is_dir = isinstance(self.fs.ns.get(path), INodeDirectory)
+        self._check(caller, path, access=READ_EXECUTE if is_dir else 0)
         nodes, more = self.fs.ns.list(path, start_after, limit)
         node = self.fs.ns.get(path)
         if isinstance(node, INodeFile):
             return [file_view(node, path)], False
         return [file_view(n, paths.join(path, n.name)) for n in nodes], more
 
-    def content_summary(self, path: str) -> namespace.Summary:
-        return self.fs.ns.content_summary(paths.validate(path))
+    def content_summary(self, path: str, caller: Caller | None = None) -> namespace.Summary:
+        self._check(caller, paths.validate(path), sub_access=READ_EXECUTE)
+        return self.fs.ns.content_summary(path)
 
     def stats(self) -> StatsView:
         return self.fs.stats()
 
     def get_block_locations(self, path: str, offset: int, length: int,
-                            client_node: str) -> LocatedBlocksView:
+                            client_node: str, caller: Caller | None = None) -> LocatedBlocksView:
         paths.validate(path)
+        self._check(caller, path, access=fsmode.READ)
         file = self.fs.ns.get_file(path)
         end = offset + length if length else None
         found, pos = [], 0
@@ -291,19 +455,24 @@ class ClientOperations:
         return [DatanodeView(NodeRef(n.name, n.address, n.rack), n.report_state, n.capacity,
                              n.used, n.remaining, now - n.last_heartbeat_ms,
                              counts.get(n.name, 0), n.active_transfers,
-                             {fsck.STATE_WORDS.get(s, s): c for s, c in states.get(n.name, {}).items()})
+                             {fsck.STATE_WORDS.get(s, s): c for s, c in states.get(n.name, {}).items()},
+                             n.volumes)
                 for n in sorted(self.fs.registry.nodes.values(), key=lambda n: n.name)]
 
-    def fsck(self, path: str, list_files: bool, max_files: int) -> fsck.FsckReport:
+    def fsck(self, path: str, list_files: bool, max_files: int,
+             caller: Caller | None = None) -> fsck.FsckReport:
         paths.validate(path)
+        self._check(caller, path)
         return fsck.fsck(self.fs.ns, self.fs.bm, self.fs.registry, path, list_files,
                          max_files or fsck.DEFAULT_MAX_FILES)
 
-    async def decommission(self, name: str, cancel: bool) -> str:
+    async def decommission(self, name: str, cancel: bool, caller: Caller | None = None) -> str:
         """Starts draining DataNode `name` (or puts it back in service); its state after.
         Logged, so it survives restarts and failovers; allowed in safe mode (as HDFS's
         refreshNodes)."""
         fs = self.fs
+        if caller is not None:
+            perm.check_super(caller, "decommission")
         node = fs.registry.get(name)
         if node is None:
             raise errors.InvalidArgument(f"{name}: no such DataNode")

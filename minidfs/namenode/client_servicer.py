@@ -2,13 +2,17 @@
 
 Registered by server.py. Thin on purpose: argument checks and semantics live in
 client_ops.py and the pure cores; errors become statuses through @rpc_errors.
+Every call a user makes carries its user name in the call metadata
+(minidfs/identity.py); `_caller` turns it into the Caller the checks use.
 """
 from __future__ import annotations
 
+from minidfs import errors, fsmode, identity
 from minidfs.namenode.client_ops import ClientOperations
+from minidfs.namenode.permission_checker import Caller
 from minidfs.namenode.fsck import FsckReport
 from minidfs.namenode.retry_cache import RpcKey, rpc_key
-from minidfs.namenode.views import FileView, LocatedBlockView, NodeRef
+from minidfs.namenode.views import FileView, LocatedBlocksView, LocatedBlockView, NodeRef
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc import client_namenode_pb2_grpc as pb_grpc
 from minidfs.rpc import common_pb2
@@ -19,7 +23,8 @@ def file_status(view: FileView) -> common_pb2.FileStatus:
     return common_pb2.FileStatus(
         path=view.path, is_dir=view.is_dir, length=view.length, replication=view.replication,
         block_size=view.block_size, modified_ms=view.mtime_ms,
-        under_construction=view.under_construction)
+        under_construction=view.under_construction, owner=view.owner, group=view.group,
+        permission=view.mode)
 
 
 def datanode_id(ref: NodeRef) -> common_pb2.DatanodeId:
@@ -31,6 +36,12 @@ def located_block(view: LocatedBlockView) -> common_pb2.LocatedBlock:
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
         offset=view.offset, locations=[datanode_id(r) for r in view.locations],
         corrupt=view.corrupt)
+
+
+def located_blocks(view: LocatedBlocksView) -> pb.LocatedBlocks:
+    return pb.LocatedBlocks(file_length=view.file_length,
+                            blocks=[located_block(b) for b in view.blocks],
+                            under_construction=view.under_construction)
 
 
 def fsck_response(report: FsckReport) -> pb.FsckResponse:
@@ -50,7 +61,9 @@ def fsck_response(report: FsckReport) -> pb.FsckResponse:
         mis_replicated=report.mis_replicated, missing=report.missing, corrupt=report.corrupt,
         open_files=report.open_files, live_datanodes=report.live_datanodes,
         dead_datanodes=report.dead_datanodes, racks=report.racks, file_details=files,
-        truncated=report.truncated)
+        truncated=report.truncated, notes=report.notes,
+        open_file_details=[pb.FsckOpenFile(path=f.path, client=f.client, since_ms=f.since_ms)
+                           for f in report.open_file_details])
 
 
 def rpc_id(request) -> RpcKey | None:
@@ -66,17 +79,32 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     def __init__(self, ops: ClientOperations) -> None:
         self.ops = ops
 
+    def _caller(self, context) -> Caller:
+        user = identity.from_metadata(context.invocation_metadata())
+        if user is None:
+            raise errors.InvalidArgument(
+                f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
+        return self.ops.fs.users.caller(fsmode.check_name(user, "user"))
+
     @rpc_errors
     async def Mkdirs(self, request, context):
-        await self.ops.mkdirs(request.path, request.parents, rpc_id(request))
+        await self.ops.mkdirs(request.path, request.parents, rpc_id(request),
+                              self._caller(context),
+                              request.mode if request.HasField("mode") else None)
         return pb.MkdirsResponse()
 
     @rpc_errors
     async def Create(self, request, context):
         view = await self.ops.create(
             request.path, request.overwrite, request.replication, request.block_size,
-            request.client_name, request.client_node, request.create_parent, rpc_id(request))
-        return pb.CreateResponse(status=file_status(view))
+            request.client_name, request.client_node, request.create_parent, rpc_id(request),
+            self._caller(context), request.mode if request.HasField("mode") else None)
+        response = pb.CreateResponse(status=file_status(view))
+        if request.add_block:
+            first = await self.ops.first_block(request.path, request.client_name)
+            if first is not None:
+                response.first_block.CopyFrom(located_block(first))
+        return response
 
     @rpc_errors
     async def AddBlock(self, request, context):
@@ -99,39 +127,58 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetBlockLocations(self, request, context):
-        view = self.ops.get_block_locations(request.path, request.offset, request.length,
-                                            request.client_node)
-        return pb.LocatedBlocks(file_length=view.file_length,
-                                blocks=[located_block(b) for b in view.blocks],
-                                under_construction=view.under_construction)
+        return located_blocks(self.ops.get_block_locations(
+            request.path, request.offset, request.length, request.client_node,
+            self._caller(context)))
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
-        return file_status(self.ops.get_file_info(request.path))
+        return file_status(self.ops.get_file_info(request.path, self._caller(context)))
 
     @rpc_errors
     async def ListStatus(self, request, context):
-        entries, more = self.ops.list_status(request.path, request.start_after, request.limit)
-        return pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+        caller = self._caller(context)
+        entries, more = self.ops.list_status(request.path, request.start_after, request.limit,
+                                             caller)
+        response = pb.ListStatusResponse(entries=[file_status(e) for e in entries], has_more=more)
+        if request.need_locations:
+            # Each file as its own GetBlockLocations would be: read permission checked.
+            for entry in entries:
+                response.locations.append(pb.LocatedBlocks() if entry.is_dir else located_blocks(
+                    self.ops.get_block_locations(entry.path, 0, 0, request.client_node, caller)))
+        return response
 
     @rpc_errors
     async def Delete(self, request, context):
-        return pb.DeleteResponse(deleted=await self.ops.delete(request.path, request.recursive,
-                                                               rpc_id(request)))
+        return pb.DeleteResponse(deleted=await self.ops.delete(
+            request.path, request.recursive, rpc_id(request), self._caller(context)))
 
     @rpc_errors
     async def Rename(self, request, context):
-        await self.ops.rename(request.src, request.dst, rpc_id(request))
+        await self.ops.rename(request.src, request.dst, rpc_id(request), self._caller(context))
         return pb.RenameResponse()
 
     @rpc_errors
     async def SetReplication(self, request, context):
-        await self.ops.set_replication(request.path, request.replication)
+        await self.ops.set_replication(request.path, request.replication, self._caller(context))
         return pb.SetReplicationResponse()
 
     @rpc_errors
+    async def SetPermission(self, request, context):
+        changed = await self.ops.set_permission(request.path, request.mode, request.recursive,
+                                                self._caller(context))
+        return pb.SetPermissionResponse(changed=changed)
+
+    @rpc_errors
+    async def SetOwner(self, request, context):
+        changed = await self.ops.set_owner(request.path, request.owner or None,
+                                           request.group or None, request.recursive,
+                                           self._caller(context))
+        return pb.SetOwnerResponse(changed=changed)
+
+    @rpc_errors
     async def GetContentSummary(self, request, context):
-        s = self.ops.content_summary(request.path)
+        s = self.ops.content_summary(request.path, self._caller(context))
         return pb.ContentSummary(length=s.length, file_count=s.file_count,
                                  directory_count=s.directory_count,
                                  space_consumed=s.space_consumed)
@@ -155,7 +202,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     async def SafeMode(self, request, context):
         actions = pb.SafeModeRequest.Action
         action = actions.Name(request.action) if request.action in actions.values() else str(request.action)
-        on, reason = self.ops.safe_mode(action)
+        on, reason = self.ops.safe_mode(action, self._caller(context))
         return pb.SafeModeResponse(on=on, reason=reason)
 
     @rpc_errors
@@ -164,7 +211,8 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             pb.DatanodeInfo(id=datanode_id(n.node), state=n.state, capacity=n.capacity,
                             used=n.used, remaining=n.remaining, last_contact_ms=n.last_contact_ms,
                             blocks=n.blocks, active_transfers=n.active_transfers,
-                            replica_states=n.replica_states or {})
+                            replica_states=n.replica_states or {},
+                            volumes=[common_pb2.VolumeReport(**v._asdict()) for v in n.volumes])
             for n in self.ops.datanode_report()])
 
     @rpc_errors
@@ -183,8 +231,10 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Fsck(self, request, context):
-        return fsck_response(self.ops.fsck(request.path, request.list_files, request.max_files))
+        return fsck_response(self.ops.fsck(request.path, request.list_files, request.max_files,
+                                           self._caller(context)))
 
     @rpc_errors
     async def Decommission(self, request, context):
-        return pb.DecommissionResponse(state=await self.ops.decommission(request.name, request.cancel))
+        return pb.DecommissionResponse(state=await self.ops.decommission(
+            request.name, request.cancel, self._caller(context)))

@@ -9,15 +9,21 @@ addresses.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Iterable
 
 from minidfs import errors
 from minidfs.namenode import block_manager
+from minidfs.namenode.datanode_registry import VolumeInfo
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.views import CommandView, NodeRef
 
+log = logging.getLogger("minidfs.namenode.datanodes")
+
 MAX_NODE_NAME_CHARS = 64
 MAX_ADDRESS_CHARS = 256
+MAX_VOLUMES = 64
+MAX_VOLUME_TEXT_CHARS = 1024
 REREGISTER = [CommandView(block_manager.REREGISTER, 0, 0, 0, [])]
 
 
@@ -35,23 +41,32 @@ def check_address(name: str, address: str) -> str:
     return address
 
 
+def check_volumes(name: str, volumes: list[VolumeInfo]) -> tuple[VolumeInfo, ...]:
+    if len(volumes) > MAX_VOLUMES:
+        raise errors.InvalidArgument(f"{name}: at most {MAX_VOLUMES} volumes, got {len(volumes)}")
+    if any(len(v.path) > MAX_VOLUME_TEXT_CHARS or len(v.failure) > MAX_VOLUME_TEXT_CHARS
+           for v in volumes):
+        raise errors.InvalidArgument(f"{name}: volume path or failure over {MAX_VOLUME_TEXT_CHARS} characters")
+    return tuple(volumes)
+
+
 class DatanodeOperations:
     def __init__(self, fs: Namesystem) -> None:
         self.fs = fs
 
     def register(self, name: str, address: str, rack: str, capacity: int, used: int,
-                 remaining: int) -> None:
+                 remaining: int, volumes: list[VolumeInfo] = ()) -> None:
         check_name(name)
         check_address(name, address)
         self.fs.registry.register(name, address, rack or "/default", capacity, used, remaining,
-                                  mono_ms())
+                                  mono_ms(), check_volumes(name, list(volumes)))
         self.fs.bm.node_registered(name)
 
     def heartbeat(self, name: str, capacity: int, used: int, remaining: int,
-                  active_transfers: int) -> list[CommandView]:
+                  active_transfers: int, volumes: list[VolumeInfo] = ()) -> list[CommandView]:
         check_name(name)
         node = self.fs.registry.heartbeat(name, capacity, used, remaining, active_transfers,
-                                          mono_ms())
+                                          mono_ms(), check_volumes(name, list(volumes)))
         if node is None:
             return REREGISTER
         return self._commands(name)
@@ -78,8 +93,9 @@ class DatanodeOperations:
 
     def block_received_and_deleted(self, name: str, received: list[tuple[int, int, int, bool]],
                                    deleted: list[tuple[int, int]],
-                                   copy_failed: list[int] = ()) -> None:
-        """`deleted` as (block id, genstamp of the deleted replica)."""
+                                   copy_failed: list[int] = (),
+                                   lost: list[tuple[int, int]] = ()) -> None:
+        """`deleted` and `lost` as (block id, genstamp of the replica)."""
         check_name(name)
         if not self.fs.registry.is_live(name):
             return  # its next heartbeat tells it to register and report in full
@@ -89,6 +105,13 @@ class DatanodeOperations:
             self.fs.bm.block_deleted(name, block_id, genstamp)
         for block_id in copy_failed:
             self.fs.bm.copy_failed(name, block_id)
+        if lost:
+            log.warning("%s lost %d replicas (files gone from its disk or a failed volume): "
+                        "copying them again", name, len(lost))
+        for block_id, genstamp in lost:
+            self.fs.bm.replica_lost(name, block_id, genstamp)
+        if received:
+            self.fs.replicas_reported()
         self._after_report()
 
     def _after_report(self) -> None:

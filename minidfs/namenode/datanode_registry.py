@@ -19,6 +19,10 @@ finds again that its blocks are all copied and makes it DECOMMISSIONED.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from minidfs.events import Emit, no_events
+
 LIVE = "live"
 DEAD = "dead"
 IN_SERVICE = ""
@@ -26,9 +30,19 @@ DECOMMISSIONING = "decommissioning"
 DECOMMISSIONED = "decommissioned"
 
 
+class VolumeInfo(NamedTuple):
+    """One data dir of a DataNode, as its last heartbeat described it."""
+    path: str
+    failure: str          # empty when healthy
+    replicas: int
+    capacity: int
+    remaining: int
+
+
 class DatanodeDescriptor:
     __slots__ = ("name", "address", "rack", "capacity", "used", "remaining",
-                 "active_transfers", "last_heartbeat_ms", "state", "scheduled", "admin_state")
+                 "active_transfers", "last_heartbeat_ms", "state", "scheduled", "admin_state",
+                 "volumes")
 
     def __init__(self, name: str, address: str, rack: str, now_ms: int) -> None:
         self.name = name
@@ -44,6 +58,7 @@ class DatanodeDescriptor:
         # counts them so a burst of AddBlocks does not pick the same node each time.
         self.scheduled = 0
         self.admin_state = IN_SERVICE
+        self.volumes: tuple[VolumeInfo, ...] = ()
 
     @property
     def live(self) -> bool:
@@ -62,13 +77,16 @@ class DatanodeDescriptor:
             return DEAD
         return self.admin_state or LIVE
 
-    def update_storage(self, capacity: int, used: int, remaining: int) -> None:
+    def update_storage(self, capacity: int, used: int, remaining: int,
+                       volumes: tuple[VolumeInfo, ...] = ()) -> None:
         self.capacity, self.used, self.remaining = capacity, used, remaining
+        self.volumes = volumes
 
 
 class DatanodeRegistry:
-    def __init__(self, dead_node_interval_ms: int) -> None:
+    def __init__(self, dead_node_interval_ms: int, emit: Emit = no_events) -> None:
         self.dead_node_interval_ms = dead_node_interval_ms
+        self.emit = emit
         self.nodes: dict[str, DatanodeDescriptor] = {}
         self.excluded: set[str] = set()     # set by the namesystem: the namespace's own set
 
@@ -83,25 +101,31 @@ class DatanodeRegistry:
         return node is not None and node.live
 
     def register(self, name: str, address: str, rack: str, capacity: int, used: int,
-                 remaining: int, now_ms: int) -> DatanodeDescriptor:
+                 remaining: int, now_ms: int,
+                 volumes: tuple[VolumeInfo, ...] = ()) -> DatanodeDescriptor:
         node = self.nodes.get(name)
         if node is None:
             node = self.nodes[name] = DatanodeDescriptor(name, address, rack, now_ms)
+            self.emit("datanode_registered", node=name, address=address, rack=rack)
             if name in self.excluded:
                 node.admin_state = DECOMMISSIONING
+                self.emit("datanode_decommissioning", node=name)
+        elif not node.live:
+            self.emit("datanode_returned", node=name, address=address)
         node.address, node.rack = address, rack
         node.state = LIVE
         node.last_heartbeat_ms = now_ms
         node.scheduled = 0
-        node.update_storage(capacity, used, remaining)
+        node.update_storage(capacity, used, remaining, volumes)
         return node
 
     def heartbeat(self, name: str, capacity: int, used: int, remaining: int,
-                  active_transfers: int, now_ms: int) -> DatanodeDescriptor | None:
+                  active_transfers: int, now_ms: int,
+                  volumes: tuple[VolumeInfo, ...] = ()) -> DatanodeDescriptor | None:
         node = self.nodes.get(name)
         if node is None or not node.live:
             return None
-        node.update_storage(capacity, used, remaining)
+        node.update_storage(capacity, used, remaining, volumes)
         node.active_transfers = active_transfers
         node.last_heartbeat_ms = now_ms
         return node
@@ -115,12 +139,15 @@ class DatanodeRegistry:
                 node.active_transfers = 0
                 node.scheduled = 0
                 died.append(node)
+                self.emit("datanode_dead", node=node.name,
+                          silent_ms=now_ms - node.last_heartbeat_ms)
         return died
 
     def set_admin_state(self, name: str, admin_state: str) -> DatanodeDescriptor | None:
         node = self.nodes.get(name)
-        if node is not None:
+        if node is not None and node.admin_state != admin_state:
             node.admin_state = admin_state
+            self.emit(f"datanode_{admin_state or 'in_service'}", node=name)
         return node
 
     def sync_admin_state(self, name: str) -> bool:
@@ -130,10 +157,10 @@ class DatanodeRegistry:
         if node is None:
             return False
         if name in self.excluded and node.admin_state == IN_SERVICE:
-            node.admin_state = DECOMMISSIONING
+            self.set_admin_state(name, DECOMMISSIONING)
             return True
         if name not in self.excluded and node.admin_state != IN_SERVICE:
-            node.admin_state = IN_SERVICE
+            self.set_admin_state(name, IN_SERVICE)
             return True
         return False
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from minidfs.namenode.client_servicer import datanode_id
 from minidfs.namenode.datanode_ops import DatanodeOperations
+from minidfs.namenode.datanode_registry import VolumeInfo
 from minidfs.namenode.views import CommandView
 from minidfs.rpc import common_pb2
 from minidfs.rpc import datanode_namenode_pb2 as pb
@@ -18,6 +19,11 @@ def command(view: CommandView) -> pb.DatanodeCommand:
         action=pb.DatanodeCommand.Action.Value(view.action),
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
         targets=[datanode_id(t) for t in view.targets])
+
+
+def volumes(storage: pb.StorageReport) -> list[VolumeInfo]:
+    return [VolumeInfo(v.path, v.failure, v.replicas, v.capacity, v.remaining)
+            for v in storage.volumes]
 
 
 class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
@@ -34,14 +40,14 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
     async def RegisterDatanode(self, request, context):
         s = request.storage
         self.ops.register(request.id.name, request.id.address, request.id.rack,
-                          s.capacity, s.used, s.remaining)
+                          s.capacity, s.used, s.remaining, volumes(s))
         return pb.RegisterResponse(namenode=self.namenode_name)
 
     @rpc_errors
     async def Heartbeat(self, request, context):
         s = request.storage
         commands = self.ops.heartbeat(request.name, s.capacity, s.used, s.remaining,
-                                      request.active_transfers)
+                                      request.active_transfers, volumes(s))
         return pb.HeartbeatResponse(commands=[command(c) for c in commands], **self._ha())
 
     @rpc_errors
@@ -56,5 +62,6 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
             request.name,
             [(r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.received],
             [(b.id, b.genstamp) for b in request.deleted],
-            [b.id for b in request.copy_failed])
+            [b.id for b in request.copy_failed],
+            [(b.id, b.genstamp) for b in request.lost])
         return pb.IncrementalBlockReportResponse()

@@ -14,8 +14,9 @@ from typing import Any
 
 Record = dict[str, Any]
 
-MKDIRS = "MKDIRS"                  # path, mtime; creates missing ancestors too
-CREATE = "CREATE"                  # path, repl, bsize, client, mtime (replaces an existing file)
+MKDIRS = "MKDIRS"                  # path, mtime, owner, perm, dperm; creates missing ancestors too
+CREATE = "CREATE"                  # path, repl, bsize, client, mtime, owner, perm, dperm
+                                   # (replaces an existing file)
 ADD_BLOCK = "ADD_BLOCK"            # path, id, gs: a new under-construction last block
 COMMIT_BLOCK = "COMMIT_BLOCK"      # path, id, gs, len: the client agreed on the length
 ABANDON_BLOCK = "ABANDON_BLOCK"    # path, id: drop the under-construction last block
@@ -24,10 +25,18 @@ CLOSE = "CLOSE"                    # path, lens, mtime: final lengths of every b
 DELETE = "DELETE"                  # path, mtime (the parent's new mtime)
 RENAME = "RENAME"                  # src, dst (the final path), mtime
 SET_REPLICATION = "SET_REPLICATION"  # path, repl
+SET_TIMES = "SET_TIMES"            # path, mtime: a user set the modification time (WebHDFS SETTIMES)
+SET_PERMISSION = "SET_PERMISSION"  # path, perm
+SET_OWNER = "SET_OWNER"            # path, owner and/or group (an absent key: unchanged)
 # Not the tree, but durable cluster state all the same: an admin asked that DataNode
 # `name` leave service (decommission, on=True) or come back (on=False). Logged so it
 # survives a restart and reaches the standby, like HDFS's exclude file on every NameNode.
 SET_DATANODE_EXCLUDED = "SET_DN_EXCLUDED"  # name, on
+
+# "owner", "perm" (the new inode's mode) and "dperm" (the mode of ancestors the record
+# creates on the way) of MKDIRS / CREATE came with permissions: a record written before
+# has none, and replay gives the inode the NameNode's user, the superuser group and
+# 0755 / 0644 (namespace.py). The group is never logged: it is the parent's (HDFS's rule).
 
 # Optional key of the first record of a client call that carried an RpcId:
 # [client_id, call_id]. Replay and a tailing standby rebuild the retry cache from it
@@ -36,17 +45,27 @@ RPC = "rpc"
 
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
-    DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED,
+    DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED, SET_PERMISSION, SET_OWNER,
+    SET_TIMES,
 })
 
 
-def mkdirs(path: str, mtime_ms: int) -> Record:
-    return {"op": MKDIRS, "path": path, "mtime": mtime_ms}
+def _with_permission(record: Record, owner: str | None, perm: int, dperm: int) -> Record:
+    if owner is not None:
+        record.update(owner=owner, perm=perm, dperm=dperm)
+    return record
 
 
-def create(path: str, replication: int, block_size: int, client: str, mtime_ms: int) -> Record:
-    return {"op": CREATE, "path": path, "repl": replication, "bsize": block_size,
-            "client": client, "mtime": mtime_ms}
+def mkdirs(path: str, mtime_ms: int, owner: str | None = None, perm: int = 0o755,
+           dperm: int = 0o755) -> Record:
+    return _with_permission({"op": MKDIRS, "path": path, "mtime": mtime_ms}, owner, perm, dperm)
+
+
+def create(path: str, replication: int, block_size: int, client: str, mtime_ms: int,
+           owner: str | None = None, perm: int = 0o644, dperm: int = 0o755) -> Record:
+    return _with_permission({"op": CREATE, "path": path, "repl": replication,
+                             "bsize": block_size, "client": client, "mtime": mtime_ms},
+                            owner, perm, dperm)
 
 
 def add_block(path: str, block_id: int, genstamp: int) -> Record:
@@ -81,5 +100,22 @@ def set_replication(path: str, replication: int) -> Record:
     return {"op": SET_REPLICATION, "path": path, "repl": replication}
 
 
+def set_times(path: str, mtime_ms: int) -> Record:
+    return {"op": SET_TIMES, "path": path, "mtime": mtime_ms}
+
+
 def set_datanode_excluded(name: str, on: bool) -> Record:
     return {"op": SET_DATANODE_EXCLUDED, "name": name, "on": on}
+
+
+def set_permission(path: str, mode: int) -> Record:
+    return {"op": SET_PERMISSION, "path": path, "perm": mode}
+
+
+def set_owner(path: str, owner: str | None, group: str | None) -> Record:
+    record: Record = {"op": SET_OWNER, "path": path}
+    if owner is not None:
+        record["owner"] = owner
+    if group is not None:
+        record["group"] = group
+    return record

@@ -14,7 +14,10 @@ the block manager knows them) with the file's replication:
 - corrupt: at least one replica is known corrupt.
 
 Blocks of files still being written are counted but not judged (HDFS's fsck
-skips open files too). Status: CORRUPT when a block is missing, else HEALTHY when
+skips open files too); each open file is listed with its lease holder and since
+when it is open. A file may ask for more replicas than there are live DataNodes
+(accepted, as HDFS does, up to max_replication): its blocks stay under-replicated
+until more nodes join, and a note says so. Status: CORRUPT when a block is missing, else HEALTHY when
 nothing is under-replicated or corrupt, else DEGRADED (every byte readable, but
 fewer good copies than wanted: the NameNode is repairing it). `healthy` is
 status == HEALTHY.
@@ -75,6 +78,13 @@ class FileCheck:
 
 
 @dataclass
+class OpenFile:
+    path: str
+    client: str
+    since_ms: int
+
+
+@dataclass
 class FsckReport:
     path: str
     files: int = 0
@@ -92,6 +102,8 @@ class FsckReport:
     racks: int = 0
     file_details: list[FileCheck] = field(default_factory=list)
     truncated: bool = False
+    open_file_details: list[OpenFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -123,16 +135,28 @@ class Checker:
         top = self.ns.get(path)
         if top is None:
             raise errors.FileNotFound(f"{path}: no such file or directory")
+        beyond_nodes, most = 0, 0
         for inode in _sorted_walk(top):
             if not isinstance(inode, INodeFile):
                 report.directories += 1
                 continue
             checked = self._file(inode, report)
+            if inode.client is not None and len(report.open_file_details) < max_files:
+                # An open file's mtime is its Create's: nothing else moves it until close.
+                report.open_file_details.append(OpenFile(checked.path, inode.client, inode.mtime_ms))
+            if inode.replication > len(live) and inode.blocks:
+                beyond_nodes += 1
+                most = max(most, inode.replication)
             if list_files:
                 if len(report.file_details) < max_files:
                     report.file_details.append(checked)
                 else:
                     report.truncated = True
+        if beyond_nodes:
+            report.notes.append(
+                f"{beyond_nodes} file(s) want more replicas (up to {most}) than the "
+                f"{len(live)} live DataNode(s): their blocks stay under-replicated until "
+                f"more DataNodes join")
         return report
 
     def _file(self, file: INodeFile, report: FsckReport) -> FileCheck:

@@ -274,6 +274,10 @@ class HaController:
             await loop.run_in_executor(None, journal.shutdown)
             return
         self._drop_standby_commands()
+        # A standby's lease clocks started when it applied each file's edits, and
+        # writers' renewals went to the old active: renew all, so a file being
+        # written is not recovered the moment this NameNode takes over.
+        self.fs.leases.renew_all(mono_ms())
         self.journal = journal
         journal.purge_limit = 0  # until the other NameNode tells its checkpoint
         self.fs.journal = journal
@@ -365,9 +369,13 @@ class HaController:
                 loop.call_later(RETIRED_JOURNAL_LINGER_S,
                                 lambda: loop.run_in_executor(None, journal.shutdown))
         # Memory may hold edits that never committed: rebuild from image + journal.
+        cached = self.fs.retry_cache
         self.fs.reset()
         self.fs.failed.clear()
-        self.fs.load_image()
+        image_txid = self.fs.load_image()
+        # Tailing refills the retry cache from the edits after the image; the calls the
+        # image covers are committed (an image follows a synced roll) and would be lost.
+        self.fs.retry_cache.restore(cached.entries_upto(image_txid))
         self.fs.start_ticking()
         self._handover.clear()
         self._handover_done.set()

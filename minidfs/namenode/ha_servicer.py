@@ -13,6 +13,7 @@ from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.client_servicer import ClientNamenodeServicer
 from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.ha_state import PRIMARY
+from minidfs.namenode.permission_checker import check_super
 from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc.status import rpc_errors
 
@@ -39,6 +40,7 @@ class HaClientNamenodeServicer(ClientNamenodeServicer):
 
     @rpc_errors
     async def TransitionToStandby(self, request, context):
+        check_super(self._caller(context), "failover")
         if self.controller is None:
             raise errors.PreconditionFailed(f"{self.name}: not an HA namenode (ha = false)")
         await self.controller.hand_over()

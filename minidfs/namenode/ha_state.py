@@ -18,6 +18,8 @@ applied everything the JournalNodes hold; IdleSecondary = a standby catching up.
 """
 from __future__ import annotations
 
+from minidfs.events import Emit, no_events
+
 ACTIVE = "active"
 STANDBY = "standby"
 PRIMARY = "Primary"
@@ -37,6 +39,7 @@ class HaState:
         self.writes_failed = False      # the journal failed: no more writes, step down soon
         self.takeover_not_before_ms = 0 # after a graceful hand-over: let the other win
         self.last_change = "started as standby" if enabled else "single namenode"
+        self.emit: Emit = no_events     # the namesystem's event feed, once it has one
 
     # ---- queries --------------------------------------------------------------------
 
@@ -86,6 +89,7 @@ class HaState:
         self.writes_failed = False
         self.in_sync = True
         self.last_change = f"became active in epoch {epoch}"
+        self.emit("ha_transition", node=self.name, role=ACTIVE, epoch=epoch)
 
     def lease_renewed(self, valid_until_ms: int) -> None:
         self.lease_valid_until_ms = max(self.lease_valid_until_ms, valid_until_ms)
@@ -102,3 +106,4 @@ class HaState:
         self.writes_failed = False
         self.takeover_not_before_ms = now_ms + hold_off_ms
         self.last_change = f"stepped down: {reason}"
+        self.emit("ha_transition", node=self.name, role=STANDBY, epoch=self.epoch, reason=reason)

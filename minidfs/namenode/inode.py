@@ -27,14 +27,21 @@ CORRUPT = "CORRUPT"      # a checksum or length mismatch was reported
 
 
 class INode:
-    __slots__ = ("name", "parent", "mtime_ms")
+    """`owner` / `group` are interned names (a million files share a few strings);
+    `mode` is the 12-bit permission (minidfs/fsmode.py)."""
+
+    __slots__ = ("name", "parent", "mtime_ms", "owner", "group", "mode")
 
     is_dir = False
 
-    def __init__(self, name: str, parent: "INodeDirectory | None", mtime_ms: int) -> None:
+    def __init__(self, name: str, parent: "INodeDirectory | None", mtime_ms: int,
+                 owner: str = "", group: str = "", mode: int = 0o755) -> None:
         self.name = name
         self.parent = parent
         self.mtime_ms = mtime_ms
+        self.owner = owner
+        self.group = group
+        self.mode = mode
 
     def path(self) -> str:
         """The full path, walking up to the root (the root's name is "")."""
@@ -51,8 +58,9 @@ class INodeDirectory(INode):
 
     is_dir = True
 
-    def __init__(self, name: str, parent: "INodeDirectory | None", mtime_ms: int) -> None:
-        super().__init__(name, parent, mtime_ms)
+    def __init__(self, name: str, parent: "INodeDirectory | None", mtime_ms: int,
+                 owner: str = "", group: str = "", mode: int = 0o755) -> None:
+        super().__init__(name, parent, mtime_ms, owner, group, mode)
         self.children: dict[str, INode] = {}
 
 
@@ -63,8 +71,9 @@ class INodeFile(INode):
     __slots__ = ("replication", "block_size", "blocks", "client")
 
     def __init__(self, name: str, parent: INodeDirectory | None, mtime_ms: int,
-                 replication: int, block_size: int, client: str | None) -> None:
-        super().__init__(name, parent, mtime_ms)
+                 replication: int, block_size: int, client: str | None,
+                 owner: str = "", group: str = "", mode: int = 0o644) -> None:
+        super().__init__(name, parent, mtime_ms, owner, group, mode)
         self.replication = replication
         self.block_size = block_size
         self.blocks: list[BlockInfo] = []

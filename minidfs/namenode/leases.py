@@ -54,9 +54,19 @@ class LeaseManager:
         if not lease.files:
             del self.leases[holder]
 
+    def open_files(self, holder: str) -> int:
+        lease = self.leases.get(holder)
+        return len(lease.files) if lease is not None else 0
+
     def renew(self, holder: str, now_ms: int) -> None:
         lease = self.leases.get(holder)
         if lease is not None:
+            lease.last_renewed_ms = now_ms
+
+    def renew_all(self, now_ms: int) -> None:
+        """A fresh period for every writer: the NameNode could not hear from them (it
+        was paused, or has just become active), so their silence proves nothing."""
+        for lease in self.leases.values():
             lease.last_renewed_ms = now_ms
 
     def soft_expired(self, holder: str, now_ms: int) -> bool:

@@ -11,27 +11,29 @@ record. `apply` returns Effects (blocks added / removed / to re-check, files who
 lease begins or ends) that the namesystem forwards to the block manager and the
 lease manager. Read operations (`get`, `list`, `content_summary`) never change
 anything. Semantics follow HDFS: mkdir -p, create with create_parent, rename onto
-a directory moves inside it, delete of "/" is refused.
+a directory moves inside it, delete of "/" is refused. How much a request may ask
+for (block size, replication, directory items, path depth) is limits.py's, checked
+before these: the tree itself only knows what is consistent.
 """
 from __future__ import annotations
 
 import heapq
+import sys
 from typing import Iterator, NamedTuple
 
-from minidfs import errors, paths
+from minidfs import errors, fsmode, paths
 from minidfs.namenode import edits
 from minidfs.namenode.edits import Record
 from minidfs.namenode.inode import (
     COMMITTED, COMPLETE, BlockInfo, INode, INodeDirectory, INodeFile,
 )
 
-MAX_REPLICATION = 512            # HDFS's dfs.replication.max
-MIN_BLOCK_SIZE_BYTES = 1
-MAX_BLOCK_SIZE_BYTES = 1 << 40   # 1 TiB: far above anything useful, still bounded
-MAX_BLOCKS_PER_FILE = 100_000
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
-MAX_CLIENT_NAME_CHARS = 256
 MAX_DATANODE_NAME_CHARS = 64         # as datanode_ops.MAX_NODE_NAME_CHARS
+MAX_TIME_MS = 253402300799999        # 9999-12-31T23:59:59.999Z: any later time is a typo
+MAX_RECURSIVE_INODES = 100_000       # chmod / chown -R: inodes changed by one call
+DEFAULT_DIR_MODE = 0o755             # what records and images without modes mean
+DEFAULT_FILE_MODE = 0o644
 
 
 class Effects:
@@ -56,31 +58,16 @@ class Summary(NamedTuple):
     space_consumed: int
 
 
-def check_replication(replication: int, what: str) -> int:
-    if not 1 <= replication <= MAX_REPLICATION:
-        raise errors.InvalidArgument(
-            f"{what}: replication must be between 1 and {MAX_REPLICATION}, got {replication}")
-    return replication
-
-
-def check_block_size(block_size: int, what: str) -> int:
-    if not MIN_BLOCK_SIZE_BYTES <= block_size <= MAX_BLOCK_SIZE_BYTES:
-        raise errors.InvalidArgument(
-            f"{what}: block size must be between {MIN_BLOCK_SIZE_BYTES} and "
-            f"{MAX_BLOCK_SIZE_BYTES} bytes, got {block_size}")
-    return block_size
-
-
-def check_client(client: str, what: str) -> str:
-    if not client or len(client) > MAX_CLIENT_NAME_CHARS:
-        raise errors.InvalidArgument(
-            f"{what}: client name must be 1 to {MAX_CLIENT_NAME_CHARS} characters")
-    return client
-
-
 class Namespace:
-    def __init__(self, root_mtime_ms: int = 0) -> None:
-        self.root = INodeDirectory("", None, root_mtime_ms)
+    """`owner` / `group`: the root's, and those of every inode a record or image
+    written before permissions existed creates (the NameNode's user and the
+    superuser group, as HDFS does on upgrade)."""
+
+    def __init__(self, root_mtime_ms: int = 0, owner: str = "", group: str = "") -> None:
+        self.default_owner = sys.intern(owner)
+        self.default_group = sys.intern(group)
+        self.root = INodeDirectory("", None, root_mtime_ms, self.default_owner,
+                                   self.default_group, DEFAULT_DIR_MODE)
         self.last_block_id = 0
         self.last_genstamp = 0
         # DataNodes an admin is decommissioning (or has): see edits.SET_DATANODE_EXCLUDED.
@@ -136,22 +123,23 @@ class Namespace:
 
     # ------------------------------------------------------ validating operations
 
-    def mkdirs(self, path: str, parents: bool, now_ms: int) -> list[Record]:
+    def mkdirs(self, path: str, parents: bool, now_ms: int, owner: str | None = None,
+               mode: int = DEFAULT_DIR_MODE, parent_mode: int = DEFAULT_DIR_MODE) -> list[Record]:
+        """`mode` for the directory, `parent_mode` for ancestors made on the way."""
         paths.validate(path)
         node = self.get(path)
         if node is not None:
-            if node.is_dir:
+            if node.is_dir and parents:
                 return []
+            # Without -p an existing directory is an error too, as `hdfs dfs -mkdir`.
             raise errors.FileExists(f"{path}: file exists")
         self._existing_parent(path, create_parent=parents)
-        return [edits.mkdirs(path, now_ms)]
+        return [edits.mkdirs(path, now_ms, owner or self.default_owner, mode, parent_mode)]
 
     def create(self, path: str, replication: int, block_size: int, client: str,
-               overwrite: bool, create_parent: bool, now_ms: int) -> list[Record]:
+               overwrite: bool, create_parent: bool, now_ms: int, owner: str | None = None,
+               mode: int = DEFAULT_FILE_MODE, parent_mode: int = DEFAULT_DIR_MODE) -> list[Record]:
         paths.validate(path)
-        check_replication(replication, path)
-        check_block_size(block_size, path)
-        check_client(client, path)
         if path == "/":
             raise errors.IsADirectory("/: is a directory")
         self._existing_parent(path, create_parent)
@@ -161,7 +149,8 @@ class Namespace:
                 raise errors.IsADirectory(f"{path}: is a directory")
             if not overwrite:
                 raise errors.FileExists(f"{path}: file exists")
-        return [edits.create(path, replication, block_size, client, now_ms)]
+        return [edits.create(path, replication, block_size, client, now_ms,
+                             owner or self.default_owner, mode, parent_mode)]
 
     def add_block(self, path: str, client: str,
                   previous: tuple[int, int, int] | None) -> tuple[list[Record], BlockInfo | None]:
@@ -184,8 +173,6 @@ class Namespace:
         if (len(blocks) >= 2 and blocks[-2].id == prev_id and not last.committed):
             return [], last
         records = self._commit(path, file, last, prev_id, prev_gs, prev_len)
-        if len(blocks) >= MAX_BLOCKS_PER_FILE:
-            raise errors.InvalidArgument(f"{path}: more than {MAX_BLOCKS_PER_FILE} blocks")
         return records + self._allocate(path, file), None
 
     def _allocate(self, path: str, file: INodeFile) -> list[Record]:
@@ -289,11 +276,67 @@ class Namespace:
         return [edits.rename(src, dst, now_ms)]
 
     def set_replication(self, path: str, replication: int) -> list[Record]:
-        check_replication(replication, path)
         file = self.get_file(path)
         if file.replication == replication:
             return []
         return [edits.set_replication(path, replication)]
+
+    def set_times(self, path: str, mtime_ms: int) -> list[Record]:
+        """Sets a file's or directory's modification time (HDFS setTimes; access times
+        are not kept, as in HDFS with dfs.namenode.accesstime.precision = 0)."""
+        paths.validate(path)
+        if not 0 <= mtime_ms <= MAX_TIME_MS:
+            raise errors.InvalidArgument(f"{path}: modification time must be between 0 and "
+                                         f"{MAX_TIME_MS} ms, got {mtime_ms}")
+        node = self._node(path)
+        if node.mtime_ms == mtime_ms:
+            return []
+        return [edits.set_times(path, mtime_ms)]
+
+    def subtree(self, path: str, recursive: bool) -> list[INode]:
+        """The inode at path, and with recursive everything below it (parents first);
+        bounded by MAX_RECURSIVE_INODES."""
+        top = self.get(paths.validate(path))
+        if top is None:
+            raise errors.FileNotFound(f"{path}: no such file or directory")
+        if not recursive:
+            return [top]
+        found = []
+        for node in _walk(top):
+            found.append(node)
+            if len(found) > MAX_RECURSIVE_INODES:
+                raise errors.InvalidArgument(
+                    f"{path}: more than {MAX_RECURSIVE_INODES} files and directories; "
+                    "change smaller subtrees")
+        return found
+
+    def set_permission(self, path: str, mode_text: str, recursive: bool) -> list[Record]:
+        """chmod [-R]: octal or symbolic (fsmode.parse_mode), per inode."""
+        records = []
+        for node in self.subtree(path, recursive):
+            mode = fsmode.parse_mode(mode_text, node.mode, node.is_dir)
+            if mode & ~fsmode.ALL_BITS:
+                raise errors.InvalidArgument(f"{mode_text}: setuid and setgid are not supported")
+            if mode != node.mode:
+                records.append(edits.set_permission(node.path(), mode))
+        return records
+
+    def set_owner(self, path: str, owner: str | None, group: str | None,
+                  recursive: bool) -> list[Record]:
+        """chown / chgrp [-R]: None leaves that half unchanged."""
+        if owner is None and group is None:
+            raise errors.InvalidArgument(f"{path}: neither an owner nor a group given")
+        if owner is not None:
+            fsmode.check_name(owner, "user")
+        if group is not None:
+            fsmode.check_name(group, "group")
+        records = []
+        for node in self.subtree(path, recursive):
+            new_owner = owner if owner not in (None, node.owner) else None
+            new_group = group if group not in (None, node.group) else None
+            if new_owner is not None or new_group is not None:
+                records.append(edits.set_owner(node.path(), new_owner, new_group))
+        return records
 
     def set_datanode_excluded(self, name: str, on: bool) -> list[Record]:
         if not isinstance(name, str) or not name or len(name) > MAX_DATANODE_NAME_CHARS \
@@ -324,12 +367,13 @@ class Namespace:
             raise errors.FileNotFound(f"{path}: no such file or directory")
         return node
 
-    def _ensure_dirs(self, path: str, mtime_ms: int) -> INodeDirectory:
+    def _ensure_dirs(self, path: str, mtime_ms: int, owner: str, mode: int) -> INodeDirectory:
+        """The directory at path, made (with the parent's group) where missing."""
         node = self.root
         for name in paths.components(path):
             child = node.children.get(name)
             if child is None:
-                child = INodeDirectory(name, node, mtime_ms)
+                child = INodeDirectory(name, node, mtime_ms, owner, node.group, mode)
                 node.children[name] = child
                 node.mtime_ms = mtime_ms
                 self.directories += 1
@@ -348,19 +392,31 @@ class Namespace:
             self.excluded_datanodes.discard(name)
         fx.datanodes.append(name)
 
+    def _owner_of(self, rec: Record) -> str:
+        owner = rec.get("owner", self.default_owner)
+        if not isinstance(owner, str):
+            raise TypeError(f"owner {owner!r}")
+        return sys.intern(owner)
+
     def _apply_mkdirs(self, rec: Record, fx: Effects) -> None:
-        self._ensure_dirs(rec["path"], rec["mtime"])
+        path, owner = rec["path"], self._owner_of(rec)
+        parent_mode = rec.get("dperm", DEFAULT_DIR_MODE)
+        parent = self._ensure_dirs(paths.parent(path), rec["mtime"], owner, parent_mode)
+        if path != "/" and paths.basename(path) not in parent.children:
+            self._ensure_dirs(path, rec["mtime"], owner, rec.get("perm", DEFAULT_DIR_MODE))
 
     def _apply_create(self, rec: Record, fx: Effects) -> None:
-        path, mtime = rec["path"], rec["mtime"]
-        parent = self._ensure_dirs(paths.parent(path), mtime)
+        path, mtime, owner = rec["path"], rec["mtime"], self._owner_of(rec)
+        parent = self._ensure_dirs(paths.parent(path), mtime, owner,
+                                   rec.get("dperm", DEFAULT_DIR_MODE))
         name = paths.basename(path)
         old = parent.children.get(name)
         if old is not None:
             if old.is_dir:
                 raise errors.IsADirectory(f"{path}: is a directory")
             self._remove(old, fx)
-        file = INodeFile(name, parent, mtime, rec["repl"], rec["bsize"], rec["client"])
+        file = INodeFile(name, parent, mtime, rec["repl"], rec["bsize"], rec["client"],
+                         owner, parent.group, rec.get("perm", DEFAULT_FILE_MODE))
         parent.children[name] = file
         parent.mtime_ms = mtime
         self.files += 1
@@ -449,12 +505,30 @@ class Namespace:
         old_parent.mtime_ms = mtime
         new_parent.mtime_ms = mtime
 
+    def _apply_set_times(self, rec: Record, fx: Effects) -> None:
+        self._node(rec["path"]).mtime_ms = rec["mtime"]
+
     def _apply_set_replication(self, rec: Record, fx: Effects) -> None:
         file = self._node(rec["path"])
         if not isinstance(file, INodeFile):
             raise errors.IsADirectory(f"{rec['path']}: is a directory")
         file.replication = rec["repl"]
         fx.recheck.extend(file.blocks)
+
+    def _apply_set_permission(self, rec: Record, fx: Effects) -> None:
+        mode = rec["perm"]
+        if not isinstance(mode, int) or not 0 <= mode <= fsmode.ALL_BITS:
+            raise TypeError(f"mode {mode!r}")
+        self._node(rec["path"]).mode = mode
+
+    def _apply_set_owner(self, rec: Record, fx: Effects) -> None:
+        node = self._node(rec["path"])
+        for key in ("owner", "group"):
+            value = rec.get(key)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise TypeError(f"{key} {value!r}")
+                setattr(node, key, sys.intern(value))
 
     # ------------------------------------------------------------------ reads
 
@@ -511,4 +585,7 @@ _APPLY = {
     edits.RENAME: Namespace._apply_rename,
     edits.SET_REPLICATION: Namespace._apply_set_replication,
     edits.SET_DATANODE_EXCLUDED: Namespace._apply_set_datanode_excluded,
+    edits.SET_TIMES: Namespace._apply_set_times,
+    edits.SET_PERMISSION: Namespace._apply_set_permission,
+    edits.SET_OWNER: Namespace._apply_set_owner,
 }

@@ -29,7 +29,8 @@ from minidfs.config import Settings
 from minidfs.namenode import checkpoint, editlog_format, image_writer
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
-from minidfs.errors import StandbyError
+from minidfs.errors import EditNotDurable, StandbyError
+from minidfs.event_feed import EventFeed
 from minidfs.namenode.edits import RPC, Record
 from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
@@ -39,11 +40,17 @@ from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.user_groups import UserGroups
 from minidfs.namenode.views import StatsView
 
 log = logging.getLogger("minidfs.namenode")
 
 TICK_INTERVAL_S = 0.5
+# A tick this late means the NameNode was not running (SIGSTOP, a stalled host):
+# writers' renewals may be queued unread, so leases get a fresh period before any
+# is judged expired - else a paused NameNode would, on waking, recover (and cut
+# short) files whose writers were alive all along.
+PAUSED_TICK_GAP_MS = int(4 * TICK_INTERVAL_S * 1000)
 MAX_LEASE_RECOVERIES_PER_TICK = 100
 
 
@@ -57,34 +64,56 @@ def mono_ms() -> int:
 
 class Namesystem:
     def __init__(self, settings: Settings, data_dir: pathlib.Path,
-                 journal: Journal | None = None, ha: HaState | None = None) -> None:
+                 journal: Journal | None = None, ha: HaState | None = None,
+                 groups: dict[str, list[str]] | None = None) -> None:
         self.settings = settings
         current = pathlib.Path(data_dir) / "current"
         self.images = checkpoint.ImageStore(current)
         self.journal = journal or FileJournal(current)
         # Without HA: always active. With HA the controller (ha_controller.py) sets it.
         self.ha = ha or HaState("namenode", enabled=False)
+        # Outlives reset(): a step-down rebuilds the cores, not the history of events.
+        self.events = EventFeed(self.ha.name)
+        self.ha.emit = self.events.emit
+        # Superusers and groups (permissions); `groups` is cluster.toml's [groups].
+        self.users = UserGroups(groups or {}, settings.superusergroup,
+                                enabled=settings.permissions_enabled)
         self.failed = asyncio.Event()
         self._checkpoint_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        # Set (and replaced) whenever DataNodes report replicas, so a Complete waiting
+        # for its last block's first finalized replica wakes at once (client_ops.py).
+        self._replica_news = asyncio.Event()
         self.reset()
 
     def reset(self) -> None:
         """Empty cores, before loading; again when an HA NameNode steps down, since its
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
-        self.ns = Namespace()
-        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000))
-        self.bm = BlockManager(self.registry, settings.replication_streams_per_node)
+        self.ns = self._empty_namespace()
+        emit = self.events.emit
+        self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000), emit)
+        self.bm = BlockManager(self.registry, settings.replication_streams_per_node, emit)
         self.leases = LeaseManager(int(settings.lease_soft_limit_s * 1000),
                                    int(settings.lease_hard_limit_s * 1000))
         self.safemode = SafeMode(settings.safemode_threshold,
-                                 int(settings.safemode_extension_s * 1000))
+                                 int(settings.safemode_extension_s * 1000), emit)
         self.retry_cache = RetryCache()
         self.txid = 0
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
         self._bulk_frees_released = 0     # bm.bulk_frees already followed by a trim
+
+    def replicas_reported(self) -> None:
+        news, self._replica_news = self._replica_news, asyncio.Event()
+        news.set()
+
+    async def replica_news(self, timeout_s: float) -> None:
+        """Returns when DataNodes next report replicas, or after timeout_s."""
+        try:
+            await asyncio.wait_for(self._replica_news.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            pass
 
     # -------------------------------------------------------------- lifecycle
 
@@ -99,6 +128,7 @@ class Namesystem:
         for txid, record in self.journal.read_edits(image_txid + 1):
             self.apply_logged(txid, record)
         await self.journal.open(self.txid)
+        self.events.emit("safemode_entered", reason="start-up: waiting for block reports")
         self.update_safemode()
         log.info("namespace loaded: image txid %d (%d ms), last txid %d (%d ms in all), "
                  "%d files, %d blocks", image_txid, image_ms, self.txid,
@@ -107,13 +137,16 @@ class Namesystem:
 
     def load_image(self) -> int:
         """Installs the newest checkpoint image (if any); returns its txid."""
-        ns, image_txid = self.images.load_newest()
+        ns, image_txid = self.images.load_newest(self.users.superuser, self.users.supergroup)
         self._install(ns)
         # Decoding the image made transient objects as large as the namespace.
         memory.release_free_memory()
         self.txid = self._checkpoint_txid = image_txid
         self._checkpoint_mono_ms = mono_ms()
         return image_txid
+
+    def _empty_namespace(self) -> Namespace:
+        return Namespace(owner=self.users.superuser, group=self.users.supergroup)
 
     def apply_logged(self, txid: int, record: Record) -> None:
         """Applies one edit read back from the journal (replay, or a standby tailing)."""
@@ -216,9 +249,12 @@ class Namesystem:
             self.failed.set()
             if self.ha.enabled:
                 # HA: not fatal - the controller steps down; the client tries the other.
+                # The edit is applied here and may sit on a minority of JournalNodes,
+                # which the next active's recovery may adopt: the client must treat
+                # this as "maybe applied" (EditNotDurable), not as a refusal.
                 self.ha.journal_failed()
-                raise StandbyError(f"{self.ha.name}: edit not durable ({e}); this namenode "
-                                   "is stepping down, try the other namenode") from None
+                raise EditNotDurable(f"{self.ha.name}: edit not durable ({e}); this namenode "
+                                     "is stepping down, try the other namenode") from None
             raise
         if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
             self._start_checkpoint()
@@ -284,6 +320,7 @@ class Namesystem:
         if self.ha.active:
             self.journal.purge(pruned_upto)
         log.info("checkpoint at txid %d (%d bytes, %d ms)", txid, size, mono_ms() - started_ms)
+        self.events.emit("checkpoint_written", txid=txid, bytes=size)
 
     async def _roll_for_image(self) -> None:
         # A standby applies only committed edits and never writes the journal: it
@@ -295,9 +332,15 @@ class Namesystem:
 
     async def _ticker(self) -> None:
         while True:
+            slept_from_ms = mono_ms()
             await asyncio.sleep(TICK_INTERVAL_S)
+            now_ms = mono_ms()
+            if now_ms - slept_from_ms > PAUSED_TICK_GAP_MS:
+                log.warning("namenode tick %.1f s late (paused?): every lease renewed",
+                            (now_ms - slept_from_ms) / 1000)
+                self.leases.renew_all(now_ms)
             try:
-                await self.tick(mono_ms())
+                await self.tick(now_ms)
             except JournalError:
                 return
             except Exception:  # noqa: BLE001 - the ticker must outlive one bad tick

@@ -68,6 +68,16 @@ class RetryCache:
         self._expire(now_ms)
         return self._entries.get(key)
 
+    def entries_upto(self, txid: int) -> list[tuple[RpcKey, Entry]]:
+        """The entries of edits <= txid, oldest first: an HA NameNode that steps down
+        reloads its image and would otherwise forget the calls the image covers."""
+        return [(key, entry) for key, entry in self._entries.items() if entry.txid <= txid]
+
+    def restore(self, entries: list[tuple[RpcKey, Entry]]) -> None:
+        """Puts back entries_upto's result (into a cache emptied by a reload)."""
+        for key, entry in entries:
+            self.record(key, entry.txid, entry.record, entry.recorded_ms)
+
     def _expire(self, now_ms: int) -> None:
         # Insertion order is recording order, so expired entries are at the front.
         while self._entries:

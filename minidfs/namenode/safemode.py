@@ -12,10 +12,12 @@ entered by hand: SafeModeError); reads work.
 from __future__ import annotations
 
 from minidfs.errors import SafeModeError, SafeModeStarting
+from minidfs.events import Emit, no_events
 
 
 class SafeMode:
-    def __init__(self, threshold: float, extension_ms: int) -> None:
+    def __init__(self, threshold: float, extension_ms: int, emit: Emit = no_events) -> None:
+        self.emit = emit
         self.threshold = threshold
         self.extension_ms = extension_ms
         self.on = True
@@ -29,7 +31,7 @@ class SafeMode:
         if not self.on or self.manual:
             return
         if total_blocks == 0:
-            self.on = False
+            self._left("no blocks to wait for")
             return
         if reported_blocks / total_blocks < self.threshold:
             self._reached_ms = None
@@ -37,13 +39,21 @@ class SafeMode:
         if self._reached_ms is None:
             self._reached_ms = now_ms
         if now_ms - self._reached_ms >= self.extension_ms:
-            self.on = False
+            self._left(f"{reported_blocks} of {total_blocks} blocks reported")
+
+    def _left(self, why: str) -> None:
+        self.on = False
+        self.emit("safemode_left", reason=why)
 
     def enter(self) -> None:
+        if not self.on:
+            self.emit("safemode_entered", reason="entered by hand")
         self.on = True
         self.manual = True
 
     def leave(self) -> None:
+        if self.on:
+            self.emit("safemode_left", reason="left by hand")
         self.on = False
         self.manual = False
         self._reached_ms = None

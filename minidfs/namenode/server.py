@@ -32,10 +32,14 @@ from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
 from minidfs.namenode.active_guard import ActiveGuard
 from minidfs.namenode.ha_controller import HaController
-from minidfs.namenode.ha_servicer import HaClientNamenodeServicer
+from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.string_bound import StringBound
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
+from minidfs.observe import Observability
+from minidfs.web import observe_namenode
+from minidfs.web import webhdfs_namenode
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
@@ -61,11 +65,14 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
     lock_fd = _lock_data_dir(node.data_dir)
     try:
         ha = HaState(node.name, enabled=conf.settings.ha)
-        fs = Namesystem(conf.settings, node.data_dir, ha=ha)
+        fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
-        server = channels.aio_server(interceptors=[ActiveGuard(ha)] if ha.enabled else None)
+        obs = Observability("namenode")
+        guards = [StringBound(conf.settings.max_string_field_bytes)]
+        server = channels.aio_server(
+            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            HaClientNamenodeServicer(ClientOperations(fs), node.name, controller), server)
+            NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
             DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
         try:
@@ -76,6 +83,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             raise StartupError(f"cannot listen on {node.address}: address in use or unavailable")
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
+        observe_namenode.mount(face, obs, server, fs, conf)
+        webhdfs_namenode.mount(face, fs, conf)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

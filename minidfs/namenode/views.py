@@ -16,6 +16,9 @@ class FileView(NamedTuple):
     block_size: int
     mtime_ms: int
     under_construction: bool
+    owner: str = ""
+    group: str = ""
+    mode: int = 0
 
 
 class NodeRef(NamedTuple):
@@ -64,6 +67,7 @@ class DatanodeView(NamedTuple):
     blocks: int
     active_transfers: int
     replica_states: dict[str, int] | None = None   # state word -> replicas on the node
+    volumes: tuple = ()                            # datanode_registry.VolumeInfo
 
 
 class CommandView(NamedTuple):

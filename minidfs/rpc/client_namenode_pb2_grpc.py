@@ -5,6 +5,7 @@ import warnings
 
 from minidfs.rpc import client_namenode_pb2 as minidfs_dot_rpc_dot_client__namenode__pb2
 from minidfs.rpc import common_pb2 as minidfs_dot_rpc_dot_common__pb2
+from minidfs.rpc import events_pb2 as minidfs_dot_rpc_dot_events__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -140,6 +141,16 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.FromString,
                 _registered_method=True)
+        self.SetPermission = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetPermission',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.FromString,
+                _registered_method=True)
+        self.SetOwner = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetOwner',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.FromString,
+                _registered_method=True)
         self.GetHaStatus = channel.unary_unary(
                 '/minidfs.ClientNamenode/GetHaStatus',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.SerializeToString,
@@ -149,6 +160,16 @@ class ClientNamenodeStub:
                 '/minidfs.ClientNamenode/TransitionToStandby',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+                _registered_method=True)
+        self.GetEvents = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+                _registered_method=True)
+        self.FollowEvents = channel.unary_stream(
+                '/minidfs.ClientNamenode/FollowEvents',
+                request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
 
 
@@ -295,6 +316,22 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPermission(self, request, context):
+        """chmod [-R]: the owner or a superuser; with recursive every inode below is
+        checked before any changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetOwner(self, request, context):
+        """chown / chgrp [-R]: only a superuser changes the owner; an owner may set a
+        group they belong to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHaStatus(self, request, context):
         """HA (docs/ha.md): this NameNode's role, epoch and progress. Answered by a standby
         too (every other call on a standby fails with UNAVAILABLE / StandbyError).
@@ -306,6 +343,20 @@ class ClientNamenodeServicer:
     def TransitionToStandby(self, request, context):
         """Graceful failover: the active finishes its edits, finalizes its segment, gives up
         its lease and becomes a standby, so the other NameNode takes over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvents(self, request, context):
+        """This NameNode's event feed (docs/observe.md); a standby answers with its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowEvents(self, request, context):
+        """The events after after_seq, then each new one as it happens (admin events --follow).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -419,6 +470,16 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.DecommissionResponse.SerializeToString,
             ),
+            'SetPermission': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPermission,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.SerializeToString,
+            ),
+            'SetOwner': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetOwner,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.SerializeToString,
+            ),
             'GetHaStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHaStatus,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetHaStatusRequest.FromString,
@@ -428,6 +489,16 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.TransitionToStandby,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.SerializeToString,
+            ),
+            'GetEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.EventsReply.SerializeToString,
+            ),
+            'FollowEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowEvents,
+                    request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1008,6 +1079,60 @@ class ClientNamenode:
             _registered_method=True)
 
     @staticmethod
+    def SetPermission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetPermission',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetPermissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetOwner(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetOwner',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetOwnerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetHaStatus(request,
             target,
             options=(),
@@ -1051,6 +1176,60 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/TransitionToStandby',
             minidfs_dot_rpc_dot_client__namenode__pb2.TransitionToStandbyRequest.SerializeToString,
             minidfs_dot_rpc_dot_client__namenode__pb2.HaStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.EventsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/minidfs.ClientNamenode/FollowEvents',
+            minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
+            minidfs_dot_rpc_dot_events__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

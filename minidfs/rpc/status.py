@@ -23,6 +23,7 @@ log = logging.getLogger("minidfs.rpc")
 _CODE_TO_ERROR = {
     grpc.StatusCode.NOT_FOUND: errors.FileNotFound,
     grpc.StatusCode.ALREADY_EXISTS: errors.FileExists,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDeniedError,
     grpc.StatusCode.FAILED_PRECONDITION: errors.PreconditionFailed,
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
@@ -37,10 +38,12 @@ def status_code(exc: errors.MinidfsError) -> grpc.StatusCode:
     return getattr(grpc.StatusCode, exc.grpc_code, grpc.StatusCode.INTERNAL)
 
 
-def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
-    """The minidfs exception an RpcError stands for."""
-    code = e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
-    details = (e.details() if hasattr(e, "details") else None) or str(code)
+def _code(e: grpc.RpcError) -> grpc.StatusCode:
+    return e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
+
+
+def _error_name(e: grpc.RpcError) -> str | None:
+    """The minidfs error class a server named in the trailing metadata, if any."""
     name = None
     try:
         for key, value in (e.trailing_metadata() or ()):
@@ -48,12 +51,47 @@ def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
                 name = value
     except Exception:  # trailing metadata is not available on every failure kind
         pass
+    return name
+
+
+def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
+    """The minidfs exception an RpcError stands for."""
+    code = _code(e)
+    details = (e.details() if hasattr(e, "details") else None) or str(code)
+    name = _error_name(e)
     cls = errors.ALL_ERRORS.get(name) if name else None
     if cls is None:
         cls = _CODE_TO_ERROR.get(code, errors.MinidfsError)
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             details = f"unreachable ({code.name.lower()}): {details}"
     return cls(details)
+
+
+# gRPC's words for a call that never left the client: no connection was made.
+_NOT_SENT_MARKERS = ("failed to connect", "connection refused", "dns resolution failed",
+                     "name resolution failure", "empty address list")
+
+
+def may_have_applied(e: grpc.RpcError) -> bool:
+    """Could the server have carried out the call that failed with `e`?
+
+    The outcome table of docs/outcomes.md, in one place. A minidfs error the server
+    named is a refusal before anything changed (validation, permission, standby,
+    safe mode) - except EditNotDurable (applied, journal failed before a quorum
+    acknowledged it) and an unexpected server error (it may have struck after the
+    change). Without a name: a call that never connected did not happen; a deadline
+    that passed, a connection lost after sending or a cancelled call may have."""
+    name = _error_name(e)
+    code = _code(e)
+    if name is not None:
+        return name == errors.EditNotDurable.__name__ or (
+            name == errors.MinidfsError.__name__ and code == grpc.StatusCode.INTERNAL)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        details = ((e.details() if hasattr(e, "details") else None) or "").lower()
+        return not any(marker in details for marker in _NOT_SENT_MARKERS)
+    return code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED,
+                    grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN,
+                    grpc.StatusCode.ABORTED, grpc.StatusCode.DATA_LOSS)
 
 
 def raise_from_rpc(e: grpc.RpcError) -> None:

@@ -185,7 +185,9 @@ def test_one_journalnode_down_works_two_down_refuses_writes(tmp_path):
         local.kill("jn2")
         nn = direct(local, active)
         try:
-            with pytest.raises(errors.Unavailable, match="journal quorum lost"):
+            # The active applied it and sent it to the journal, which then failed: the
+            # client cannot know whether it survives, and says so (docs/outcomes.md).
+            with pytest.raises(errors.OutcomeUnknownError, match="journal quorum lost"):
                 nn.call("Mkdirs", pb.MkdirsRequest(path="/jn/refused", parents=True))
             # Reads on the active go on until its lease may have lapsed...
             assert nn.call("GetFileInfo", pb.PathRequest(path="/jn/a")).length == 100_000
@@ -204,8 +206,8 @@ def test_one_journalnode_down_works_two_down_refuses_writes(tmp_path):
             assert fs.exists("/jn/c")
             # "/jn/refused" reached one JournalNode; the recovery after the restart may
             # adopt that copy (QJM: a refused write's outcome is unknown, as after a
-            # timeout). Either way both NameNodes agree, and the client was never told
-            # it succeeded.
+            # timeout). Either way both NameNodes agree, and the client was told
+            # neither "ok" nor "failed" but "outcome unknown".
             fs.mkdir("/jn/after")
 
 

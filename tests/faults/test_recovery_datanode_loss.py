@@ -202,9 +202,11 @@ def test_block_scanner_finds_damage_nobody_reads(cluster, fs, wait_until, start_
 def test_a_copy_source_whose_block_file_vanished_reports_it(cluster, fs, wait_until, start_datanode,
                                                             all_nodes_back):
     """The only copy source lost the block file from its disk (the DataNode still lists
-    the replica): its copy fails, it reports the replica corrupt and the copy failed,
-    and the block heals from the other holder as soon as it returns, well within the
-    NameNode's 60 s pending-copy timeout."""
+    the replica): its copy (or its directory scanner) finds the file gone and reports
+    the replica lost, so the NameNode counts no readable copy (fsck: missing, never
+    HEALTHY), and the block heals from the other holder as soon as it returns, well
+    within the NameNode's 60 s pending-copy timeout. (Before issue 19 the replica was
+    reported corrupt; a replica whose file is gone is lost, as in HDFS.)"""
     data = payload(BLOCK // 2 + 99, seed=7)
     write(fs, "/vanish/a", data, replication=2)
     wait_healthy(fs, wait_until, "/vanish/a")
@@ -213,8 +215,8 @@ def test_a_copy_source_whose_block_file_vanished_reports_it(cluster, fs, wait_un
     block_file, _ = replica_files(cluster, source, block_id)
     block_file.unlink()
     cluster.kill(other, "KILL")                       # now only `source` could be copied from
-    wait_until(lambda: fsck(fs, "/vanish/a")["corrupt"] >= 1, HEAL_TIMEOUT_S,
-               f"{source} to report its replica unreadable")
+    wait_until(lambda: fsck(fs, "/vanish/a")["missing"] == 1, HEAL_TIMEOUT_S,
+               f"{source} to report its replica lost")
     start_datanode(other)
     healed = wait_healthy(fs, wait_until, "/vanish/a")
     [block] = healed["file_details"][0]["blocks"]

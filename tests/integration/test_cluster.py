@@ -78,8 +78,10 @@ def test_status_json(home):
     assert nodes["nn1"]["role"] == "active" and nodes["dn1"]["kind"] == "datanode"
     table = ok(minidfs(home, "cluster", "status")).stdout.decode().splitlines()
     assert table[0].split() == ["NAME", "KIND", "ROLE", "ADDRESS", "PID", "STATE",
-                                "HA_STATE", "NN_STATE", "HTTP"]
+                                "READY", "HA_STATE", "NN_STATE", "HTTP"]
     assert nodes["dn1"]["nn_state"] == "live"
+    # Each running node's own /readyz: all ready once `cluster up` returned.
+    assert all(node["ready"] is True for node in nodes.values()), nodes
     for node in nodes.values():
         host, port = node["http"].rsplit(":", 1)
         with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=10) as reply:

@@ -87,6 +87,7 @@ def test_quick_demo_runs_the_whole_story(tmp_path):
             assert f"[{step}/7]" in out
         assert re.search(r"top 10 of \d+ distinct words:\n\s+1\. \S+\s+[\d,]+", out), out
         assert "same counts as collections.Counter over the local files: yes" in out
+        assert re.search(r"Watch it live: http://127\.0\.0\.1:\d+/", out), out
         assert re.search(r"data_local_maps\s+[1-9]", out), out
         assert re.search(r"NameNode: dn\d dead, [1-9]\d* blocks under-replicated", out), out
         assert re.search(r"fsck HEALTHY: \d+ blocks, 0 under-replicated, 0 missing",

@@ -8,6 +8,7 @@ cluster is stopped in the fixture's finally.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -126,6 +127,28 @@ def test_standby_refuses_reads_and_writes(home, conf):
         nn.close()
 
 
+def test_webhdfs_standby_answers_standby_exception_and_hdfscli_moves_on(home, conf):
+    import urllib.error
+    import urllib.request
+
+    from hdfs import InsecureClient
+
+    active = active_name(home)
+    standby = "nn2" if active == "nn1" else "nn1"
+    url = f"http://{conf.node(standby).http_address}/webhdfs/v1/?op=GETFILESTATUS"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=WAIT_S)
+    assert refused.value.code == 403
+    assert json.loads(refused.value.read())["RemoteException"]["exception"] == "StandbyException"
+    # Both NameNodes, the standby first: HdfsCLI skips it on StandbyException.
+    urls = ";".join(f"http://{conf.node(n).http_address}" for n in (standby, active))
+    client = InsecureClient(urls, user=getpass.getuser())   # the superuser: may write at /
+    client.write("/webhdfs-ha/a.txt", data=b"through the active", overwrite=True)
+    with client.read("/webhdfs-ha/a.txt") as reader:
+        assert reader.read() == b"through the active"
+    assert client.delete("/webhdfs-ha", recursive=True)
+
+
 def test_graceful_failover_and_retry_cache_across_it(home, conf):
     old = active_name(home)
     nn = direct(conf, old)
@@ -203,3 +226,21 @@ def test_decommission_reaches_the_standby_through_the_journal(home, conf):
     ok(minidfs(home, "admin", "ha", "failover"))
     assert active_name(home) == first
     wait_for(lambda: state("dn3") == "live", "dn3 back in service")
+
+
+def test_owners_and_modes_survive_a_failover(home, conf):
+    """Owners and modes are edits: the standby has them from the journal, so after a
+    failover the new active enforces the same permissions."""
+    ok(minidfs(home, "--user", "alice", "mkdir", "/tmp/alice-ha"))
+    ok(minidfs(home, "--user", "alice", "chmod", "1700", "/tmp/alice-ha"))
+    first = active_name(home)
+    refused = minidfs(home, "--user", "alice", "admin", "ha", "failover")
+    assert refused.returncode == 1 and b"user=alice is not a superuser" in refused.stderr
+    assert active_name(home) == first
+    ok(minidfs(home, "admin", "ha", "failover"))
+    assert active_name(home) != first
+    info = json.loads(ok(minidfs(home, "stat", "--json", "/tmp/alice-ha")).stdout)
+    assert (info["owner"], info["permission"], info["sticky"]) == ("alice", "1700", True)
+    denied = minidfs(home, "--user", "bob", "ls", "/tmp/alice-ha")
+    assert denied.returncode == 1
+    assert b"permission denied: user=bob, access=READ_EXECUTE" in denied.stderr

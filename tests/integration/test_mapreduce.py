@@ -229,4 +229,44 @@ def test_malformed_requests_are_refused_and_the_jobtracker_keeps_serving(cluster
             with pytest.raises(grpc.RpcError) as info:
                 getattr(stub, method)(request, timeout=10)
             assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, info.value)
-        assert stub.ListJobs(pb.ListJobsRequest(), timeout=10).jobs
+        # A client call names its user (minidfs/identity.py); one that does not is refused.
+        with pytest.raises(grpc.RpcError) as info:
+            stub.ListJobs(pb.ListJobsRequest(), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert stub.ListJobs(pb.ListJobsRequest(), timeout=10,
+                             metadata=(("minidfs-user", "tester"),)).jobs
+
+
+def test_jobs_run_as_their_submitter(cluster, fs, corpus):
+    """alice's job reads her private input and writes output she owns; bob can
+    neither read her input through a job nor look at or kill her job."""
+    from mapreduce.client import JobTrackerClient
+    from minidfs import Client
+    from minidfs.errors import PermissionDeniedError
+
+    conf = str(cluster.conf_path)
+    with Client(conf=conf, user="alice") as alice:
+        alice.mkdir("/tmp/alice-mr")
+        alice.chmod("/tmp/alice-mr", 0o700)
+        alice.put(corpus[1][0], "/tmp/alice-mr/in.txt")
+        result = WordCount().run(input="/tmp/alice-mr/in.txt", output="/tmp/alice-mr/out",
+                                 reducers=1, conf=conf, user="alice")
+        out = alice.info("/tmp/alice-mr/out")
+        part = alice.info(result.output_paths[0])
+    assert (out["owner"], part["owner"]) == ("alice", "alice")
+    assert dict(words(corpus[1][:1])) == {
+        w: int(c) for w, c in (line.split("\t") for line in
+                               read_dfs(fs, result.output_paths)[0].decode().splitlines())}
+    with pytest.raises(PermissionDeniedError, match="user=bob"):
+        WordCount().run(input="/tmp/alice-mr/in.txt", output="/tmp/bob-out", conf=conf,
+                        user="bob")
+    with JobTrackerClient(conf, user="bob") as jobtracker:
+        with pytest.raises(PermissionDeniedError, match="not the job's owner"):
+            jobtracker.status(result.job_id)
+        with pytest.raises(PermissionDeniedError):
+            jobtracker.kill(result.job_id)
+    with JobTrackerClient(conf, user="alice") as jobtracker:
+        assert jobtracker.status(result.job_id)["user"] == "alice"
+    refused = mapreduce_cli("--user", "bob", "status", result.job_id, "--conf", conf)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("mapreduce status: ") and "permission denied" in refused.stderr

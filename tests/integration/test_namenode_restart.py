@@ -57,7 +57,9 @@ class NamenodeProcess:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"namenode exited: {self.stderr_path.read_text()}")
                 try:
-                    if not stub.SafeMode(pb.SafeModeRequest(), timeout=1.0).on:
+                    # Every ClientNamenode call names its user (minidfs/identity.py).
+                    if not stub.SafeMode(pb.SafeModeRequest(), timeout=1.0,
+                                         metadata=(("minidfs-user", "tester"),)).on:
                         return
                 except grpc.RpcError:
                     pass

@@ -51,7 +51,7 @@ def test_put_get_cat_round_trip(sh, tmp_path, size):
     ok(sh("put", str(local), f"/rt/f{size}"))
     ok(sh("get", f"/rt/f{size}", str(tmp_path / "out.bin")))
     assert (tmp_path / "out.bin").read_bytes() == data
-    assert ok(sh("cat", f"rt/f{size}")).stdout_bytes == data
+    assert ok(sh("cat", f"/rt/f{size}")).stdout_bytes == data
     entry = json.loads(ok(sh("ls", "--json", f"/rt/f{size}")).stdout)
     assert [e["length"] for e in entry] == [size]
 
@@ -113,10 +113,10 @@ def test_put_from_stdin_and_into_directory(sh, tmp_path):
 
 
 def test_put_options(sh, tmp_path):
-    (tmp_path / "f").write_bytes(payload(3 * 1024))
-    ok(sh("put", "--replication", "2", "--block-size", "1KiB", str(tmp_path / "f"), "/opts/f"))
+    (tmp_path / "f").write_bytes(payload(3 * BLOCK))
+    ok(sh("put", "--replication", "2", "--block-size", "64KiB", str(tmp_path / "f"), "/opts/f"))
     info = json.loads(ok(sh("stat", "--json", "/opts/f")).stdout)
-    assert (info["replication"], info["block_size"], len(info["blocks"])) == (2, 1024, 3)
+    assert (info["replication"], info["block_size"], len(info["blocks"])) == (2, BLOCK, 3)
 
 
 def test_get_refuses_to_overwrite(sh, tmp_path):

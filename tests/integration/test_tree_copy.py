@@ -109,3 +109,26 @@ def test_special_files_and_symlink_loops_are_refused(fs, tmp_path):
     with pytest.raises(errors.InvalidArgument, match="directory loop"):
         fs.put(tree, "/odd")
     assert not fs.exists("/odd")
+
+
+@pytest.mark.parametrize("threads", ["1", "5"])
+def test_threads_flag_copies_the_same_tree(sh, fs, tmp_path, threads):
+    files = make_tree(tmp_path / "t")
+    for i in range(20):
+        files[f"many/f{i:02d}"] = os.urandom(3000 + i)
+        (tmp_path / "t" / "many").mkdir(exist_ok=True)
+        (tmp_path / "t" / "many" / f"f{i:02d}").write_bytes(files[f"many/f{i:02d}"])
+    result = sh("put", "-t", threads, str(tmp_path / "t"), f"/threads{threads}")
+    assert result.exit_code == 0, result.output
+    result = sh("get", "--threads", threads, f"/threads{threads}", str(tmp_path / "back"))
+    assert result.exit_code == 0, result.output
+    assert local_files(tmp_path / "back") == files
+    assert not [e for e in fs.ls(f"/threads{threads}", recursive=True) if e["under_construction"]]
+
+
+def test_threads_must_be_positive(sh, fs, tmp_path):
+    result = sh("put", "--threads", "0", str(tmp_path), "/nothing")
+    assert result.exit_code == 2 and "--threads" in result.output
+    with pytest.raises(errors.InvalidArgument, match="threads"):
+        fs.get("/", tmp_path / "x", threads=0)
+    assert not fs.exists("/nothing")

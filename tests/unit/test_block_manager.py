@@ -148,6 +148,23 @@ def test_corrupt_replica_deleted_only_after_a_good_copy_replaced_it() -> None:
     assert c.bm.corrupt_count() == 0
 
 
+def test_corrupt_replica_makes_room_when_no_other_node_can_take_a_copy() -> None:
+    # Found by `cluster chaos`: 3 nodes, replication 3, one replica corrupt. Every node
+    # holds the block, so no target exists until the corrupt replica is deleted.
+    c = Cluster(3)
+    (b,) = c.file("/f", 3)
+    for node in ("dn1", "dn2", "dn3"):
+        c.report(node, b)
+    c.bm.report_bad("dn1", b.id, b.genstamp)
+    c.bm.tick(now_ms=0)
+    assert c.commands("dn1") == [(DELETE, b.id, b.genstamp, LEN, ())]
+    assert b.replicas["dn1"] == DROPPED and b.replicas["dn2"] == READY
+    c.bm.block_deleted("dn1", b.id, b.genstamp)
+    c.bm.tick(now_ms=1)
+    (cmd,) = c.commands("dn2") or c.commands("dn3")
+    assert cmd.action == REPLICATE and cmd.targets == ("dn1",)
+
+
 def test_deleted_file_sends_deletes_to_holders() -> None:
     c = Cluster(2)
     (b,) = c.file("/f", 2)
@@ -271,3 +288,28 @@ def test_tables_sized_for_a_start_up_are_rebuilt_once_it_settles() -> None:
 def test_memory_release_is_supported_here() -> None:
     from minidfs import memory
     assert memory.release_free_memory() in (True, False)   # never raises
+
+
+def test_a_pipeline_target_reported_bad_or_lost_is_not_waited_for() -> None:
+    """A just-closed block's pipeline grace waits for its targets' reports; a target
+    whose replica is corrupt (or lost from its disk) will not report a good one, so
+    the block is copied again at once, not after the grace period."""
+    for bad in ("corrupt", "lost"):
+        c = Cluster(4)
+        c.apply(c.ns.create("/f", 3, 1024, "c", False, True, 1))
+        c.apply(c.ns.add_block("/f", "c", None)[0])
+        b = c.ns.get_file("/f").blocks[0]
+        c.bm.uc_targets[b.id] = ["dn1", "dn2", "dn3"]
+        for node in ("dn1", "dn2", "dn3"):
+            c.bm.block_received(node, b.id, b.genstamp, LEN)
+        c.apply(c.ns.commit_last("/f", "c", (b.id, b.genstamp, LEN)))
+        c.apply(c.ns.close("/f", 2))
+        if bad == "corrupt":
+            c.bm.report_bad("dn3", b.id, b.genstamp)
+        else:
+            c.bm.replica_lost("dn3", b.id, b.genstamp)
+        c.bm.tick(now_ms=0)
+        copies = [cmd for n in ("dn1", "dn2") for cmd in c.commands(n) if cmd.action == REPLICATE]
+        # A node that lost its copy may take a new one; a corrupt copy's node may not.
+        expected = [("dn4",)] if bad == "corrupt" else [("dn3",), ("dn4",)]
+        assert len(copies) == 1 and copies[0].targets in expected, bad

@@ -74,14 +74,20 @@ def test_unreachable_cluster_is_one_line_exit_1(run, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    conf = config.ClusterConfig(path=None, settings=config.Settings(), nodes={
-        "nn1": config.NodeConfig("nn1", "namenode", f"127.0.0.1:{port}", tmp_path / "nn1")})
+    conf = config.ClusterConfig(path=None, settings=config.Settings(client_failover_wait_s=2.0),
+                                nodes={"nn1": config.NodeConfig("nn1", "namenode",
+                                                                f"127.0.0.1:{port}", tmp_path / "nn1")})
     path = tmp_path / "cluster.toml"
     config.save(conf, path)
     result = run("--conf", str(path), "ls", "/")
     assert result.exit_code == 1
-    line = one_error_line(result)
+    # After a second of waiting the shell says so, then gives up with one error line.
+    notice, line = result.stderr.splitlines()
+    assert notice == "minidfs: ls: waiting for an active NameNode… (Ctrl-C to stop)"
+    assert "Traceback" not in result.output
     assert line.startswith(f"minidfs: ls: cluster not reachable at {path}: "), line
+    # Nothing was sent (connection refused): a read, and a definite failure anyway.
+    assert "outcome unknown" not in line
 
 
 def _dead_cluster_conf(path):
@@ -183,9 +189,11 @@ def test_describe_errors():
 
 ENTRIES = [
     {"path": "/data", "type": "directory", "length": 0, "replication": 0, "block_size": 0,
-     "modified": 1_700_000_000_000, "under_construction": False},
+     "modified": 1_700_000_000_000, "under_construction": False, "owner": "alice",
+     "group": "supergroup", "permission": "1777", "sticky": True},
     {"path": "/data/a.txt", "type": "file", "length": 123456, "replication": 3,
-     "block_size": 65536, "modified": 1_700_000_000_000, "under_construction": False},
+     "block_size": 65536, "modified": 1_700_000_000_000, "under_construction": False,
+     "owner": "bob", "group": "staff", "permission": "644", "sticky": False},
 ]
 
 
@@ -199,9 +207,28 @@ def test_ls_json_shape():
 def test_ls_table():
     lines = fmt.ls_lines(ENTRIES, header=True)
     assert lines[0] == "Found 2 items"
-    assert lines[1].startswith("d   - ") and lines[1].endswith(" /data")
-    assert lines[2].startswith("-   3 123456 ") and lines[2].endswith(" /data/a.txt")
+    # HDFS's long format: mode, replicas ("-" for a directory), owner, group, length.
+    assert lines[1].startswith("drwxrwxrwt   - alice supergroup      0 ")
+    assert lines[1].endswith(" /data")
+    assert lines[2].startswith("-rw-r--r--   3 bob   staff      123456 ")
+    assert lines[2].endswith(" /data/a.txt")
     assert fmt.ls_lines([], header=True) == ["Found 0 items"]
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("plain name", "plain name"), ("new\nline", "new\\nline"), ("tab\there", "tab\\there"),
+    ("back\\slash", "back\\\\slash"), ("bell\x07", "bell\\a"), ("ctl\x01", "ctl\\001"),
+    ("del\x7f", "del\\177"), ("ü ß", "ü ß"), ("sep\u2028", "sep\\342\\200\\250"),
+])
+def test_names_are_escaped_as_gnu_ls_b(name, shown):
+    assert fmt.escape_name(name) == shown
+
+
+def test_ls_escapes_names_and_marks_open_files():
+    entry = dict(ENTRIES[1], path="/data/a\nb", under_construction=True)
+    [line] = fmt.ls_lines([entry], header=False)
+    assert "\n" not in line
+    assert line.endswith(" /data/a\\nb  (under construction)")
 
 
 def test_status_table_and_json():

@@ -69,10 +69,14 @@ def test_bad_arguments_fail_before_any_rpc(tmp_path):
 
 def test_entry_dict():
     status = common_pb2.FileStatus(path="/a/b", length=5, replication=3, block_size=65536,
-                                   modified_ms=1234)
+                                   modified_ms=1234, owner="alice", group="staff",
+                                   permission=0o640)
     assert entry_dict(status) == {
         "path": "/a/b", "type": "file", "length": 5, "replication": 3, "block_size": 65536,
-        "modified": 1234, "under_construction": False}
+        "modified": 1234, "under_construction": False, "owner": "alice", "group": "staff",
+        "permission": "640", "sticky": False}
+    tmp = entry_dict(common_pb2.FileStatus(path="/tmp", is_dir=True, permission=0o1777))
+    assert (tmp["permission"], tmp["sticky"]) == ("1777", True)
     assert entry_dict(common_pb2.FileStatus(path="/a", is_dir=True))["type"] == "directory"
 
 
@@ -125,3 +129,20 @@ def test_copy(size):
     sink = io.BytesIO()
     _copy(ReadOnly(data), sink, None)
     assert sink.getvalue() == data
+
+
+def test_write_options_are_checked_before_any_call(tmp_path):
+    # The NameNode at 127.0.0.1:1 does not exist: any call would fail as unreachable.
+    with Client(conf=make_conf(tmp_path)) as fs:
+        with pytest.raises(errors.InvalidArgument, match="min_block_size_bytes"):
+            fs.put(io.BytesIO(b"x"), "/a", block_size=64)
+        with pytest.raises(errors.InvalidArgument, match="chunk_size_bytes"):
+            fs.open("/a", "wb", block_size=100_000)
+        with pytest.raises(errors.InvalidArgument, match="max_replication"):
+            fs.put(io.BytesIO(b"x"), "/a", replication=513)
+        with pytest.raises(errors.InvalidArgument, match="max_replication"):
+            fs.setrep("/a", 1000)
+        with pytest.raises(errors.InvalidPath, match="reserved"):
+            fs.mkdir("/.reserved/x")
+        with pytest.raises(errors.InvalidPath, match="max_path_depth"):
+            fs.put(io.BytesIO(b"x"), "/d" * 1001)

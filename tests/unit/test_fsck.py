@@ -192,3 +192,24 @@ def test_an_excluded_node_registers_decommissioning_and_cancel_returns_it() -> N
     assert c.reg.sync_admin_state("dn4") is False  # still excluded: stays decommissioned
     c.reg.excluded.discard("dn4")
     assert c.reg.sync_admin_state("dn4") is True and node.in_service
+
+
+def test_open_files_are_listed_with_holder_and_since() -> None:
+    c = Cluster(nodes=3)
+    c.file("/done", 3)
+    c.file("/open", 3, close=False)           # created at mtime 1 by client "c"
+    report = c.fsck()
+    assert report.open_files == 1
+    assert report.open_file_details == [fsck.OpenFile("/open", "c", 1)]
+    assert report.notes == []
+
+
+def test_replication_above_the_live_datanodes_is_explained() -> None:
+    c = Cluster(nodes=2)
+    c.report("dn1", *c.file("/wide", 5))
+    c.report("dn2", *c.ns.get_file("/wide").blocks)
+    report = c.fsck()
+    assert report.under_replicated == 1 and report.status == fsck.DEGRADED
+    assert report.notes == ["1 file(s) want more replicas (up to 5) than the 2 live "
+                            "DataNode(s): their blocks stay under-replicated until more "
+                            "DataNodes join"]

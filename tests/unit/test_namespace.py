@@ -49,7 +49,9 @@ def test_mkdirs_parents_and_errors() -> None:
         ns.mkdirs("/a/b", parents=False, now_ms=1)
     run(ns, ns.mkdirs("/a/b/c", parents=True, now_ms=1))
     assert ns.get("/a/b/c").is_dir and ns.directories == 4
-    assert ns.mkdirs("/a/b", parents=False, now_ms=2) == []   # exists: no edit
+    assert ns.mkdirs("/a/b", parents=True, now_ms=2) == []   # exists: no edit
+    with pytest.raises(errors.FileExists, match="/a/b: file exists"):   # as hdfs dfs -mkdir
+        ns.mkdirs("/a/b", parents=False, now_ms=2)
     make_file(ns, "/a/f")
     with pytest.raises(errors.FileExists, match="/a/f: file exists"):
         ns.mkdirs("/a/f", parents=True, now_ms=3)
@@ -74,14 +76,7 @@ def test_create_overwrite_and_parents() -> None:
         ns.create("/d", 3, 1024, "c", True, True, 9)
     with pytest.raises(errors.FileNotFound):
         ns.create("/x/y", 3, 1024, "c", False, False, 9)
-    with pytest.raises(errors.InvalidArgument):
-        ns.create("/z", 0, 1024, "c", False, True, 9)
-    with pytest.raises(errors.InvalidArgument):
-        ns.create("/z", 10_000, 1024, "c", False, True, 9)
-    with pytest.raises(errors.InvalidArgument):
-        ns.create("/z", 3, 0, "c", False, True, 9)
-    with pytest.raises(errors.InvalidArgument):
-        ns.create("/z", 3, 1024, "", False, True, 9)
+    # Replication, block size and client name limits: tests/unit/test_limits.py.
 
 
 def test_add_block_lease_commit_and_retry() -> None:
@@ -181,8 +176,6 @@ def test_set_replication() -> None:
     fx = ns.apply(ns.set_replication("/f", 5)[0])
     assert ns.get_file("/f").replication == 5 and len(fx.recheck) == 1
     assert ns.set_replication("/f", 5) == []
-    with pytest.raises(errors.InvalidArgument):
-        ns.set_replication("/f", 0)
     with pytest.raises(errors.FileNotFound):
         ns.set_replication("/nope", 2)
 

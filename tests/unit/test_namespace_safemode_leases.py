@@ -59,7 +59,7 @@ def test_lease_manager_expiry() -> None:
 
 async def write_one_block(fs: Namesystem, ops: ClientOperations, dn: DatanodeOperations,
                           path: str, length: int) -> None:
-    await ops.create(path, False, 1, 1024, "writer", "", True)
+    await ops.create(path, False, 1, 65536, "writer", "", True)
     located = await ops.add_block(path, "writer", None, [])
     dn.block_received_and_deleted("dn1", [(located.block_id, located.genstamp, length, True)], [])
     assert await ops.complete(path, "writer", (located.block_id, located.genstamp, length))
@@ -118,12 +118,12 @@ async def test_expired_lease_is_recovered(tmp_path: pathlib.Path) -> None:
     await fs.start()
     ops, dn = ClientOperations(fs), DatanodeOperations(fs)
     dn.register("dn1", "127.0.0.1:1", "/r", 10 * GiB, 0, 10 * GiB)
-    await ops.create("/kept", False, 1, 1024, "gone", "", True)
+    await ops.create("/kept", False, 1, 65536, "gone", "", True)
     first = await ops.add_block("/kept", "gone", None, [])
     dn.block_received_and_deleted("dn1", [(first.block_id, first.genstamp, 1024, True)], [])
     second = await ops.add_block("/kept", "gone", (first.block_id, first.genstamp, 1024), [])
     dn.block_received_and_deleted("dn1", [(second.block_id, second.genstamp, 300, True)], [])
-    await ops.create("/dropped", False, 1, 1024, "gone", "", True)
+    await ops.create("/dropped", False, 1, 65536, "gone", "", True)
     await ops.add_block("/dropped", "gone", None, [])      # never written
     await fs.tick(mono_ms() + 500)
     assert ops.get_file_info("/kept").under_construction
@@ -140,12 +140,12 @@ async def test_create_over_a_file_another_client_writes(tmp_path: pathlib.Path) 
     fs = Namesystem(Settings(), tmp_path)
     await fs.start()
     ops = ClientOperations(fs)
-    await ops.create("/f", False, 1, 1024, "c1", "", True)
+    await ops.create("/f", False, 1, 65536, "c1", "", True)
     with pytest.raises(errors.LeaseError, match="being written by another client"):
-        await ops.create("/f", True, 1, 1024, "c2", "", True)
+        await ops.create("/f", True, 1, 65536, "c2", "", True)
     with pytest.raises(errors.FileExists):
-        await ops.create("/f", False, 1, 1024, "c2", "", True)
-    await ops.create("/f", True, 1, 1024, "c1", "", True)      # the holder may overwrite
+        await ops.create("/f", False, 1, 65536, "c2", "", True)
+    await ops.create("/f", True, 1, 65536, "c1", "", True)      # the holder may overwrite
     with pytest.raises(errors.LeaseError):
         await ops.add_block("/f", "c2", None, [])
     await fs.stop()

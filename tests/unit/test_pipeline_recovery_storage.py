@@ -51,8 +51,8 @@ def test_recover_cuts_renames_and_resumes(storage, finalize):
     writer = storage.recover(7, 4, 2 * CHUNK, CHUNK)
     replica = storage.get(7)
     assert (replica.genstamp, replica.length, replica.state) == (4, 2 * CHUNK, RBW)
-    assert replica.meta_path.name == "blk_7_4.meta" and replica.block_path.parent == storage.rbw_dir
-    assert not list(storage.finalized_dir.rglob("blk_7*")) and not (storage.rbw_dir / "blk_7_3.meta").exists()
+    assert replica.meta_path.name == "blk_7_4.meta" and replica.block_path.parent == storage.volumes[0].rbw_dir
+    assert not list(storage.volumes[0].finalized_dir.rglob("blk_7*")) and not (storage.volumes[0].rbw_dir / "blk_7_3.meta").exists()
     more = data_of(CHUNK + 5, seed=1)
     writer.write(2 * CHUNK, more, checksum_chunks(more, CHUNK))
     done = writer.finalize()

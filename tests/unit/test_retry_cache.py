@@ -26,6 +26,18 @@ def test_lookup_record_expire_and_bound() -> None:
     assert cache.lookup(("c", 4), 1004) is None
 
 
+def test_entries_up_to_an_image_survive_a_reload() -> None:
+    cache = RetryCache(lifetime_ms=1000)
+    for call in range(1, 5):
+        cache.record(("c", call), 10 * call, {"op": "MKDIRS", "txid": 10 * call}, now_ms=call)
+    reloaded = RetryCache(lifetime_ms=1000)
+    reloaded.restore(cache.entries_upto(20))
+    assert [k for k, _ in reloaded.entries_upto(10**9)] == [("c", 1), ("c", 2)]
+    assert reloaded.lookup(("c", 2), 5).txid == 20
+    assert reloaded.lookup(("c", 3), 5) is None
+    assert reloaded.lookup(("c", 1), 1001) is None      # the original recording time counts
+
+
 def test_rpc_key_validation() -> None:
     assert rpc_key("", 0) is None
     assert rpc_key("abc", 7) == ("abc", 7)
@@ -46,11 +58,11 @@ async def started(tmp_path: pathlib.Path) -> tuple[Namesystem, ClientOperations]
 async def test_retried_calls_are_answered_from_the_cache(tmp_path: pathlib.Path) -> None:
     fs, ops = await started(tmp_path)
     try:
-        view = await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 1))
-        again = await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 1))
+        view = await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 1))
+        again = await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 1))
         assert again == view
         with pytest.raises(errors.FileExists):      # a new call is a new call
-            await ops.create("/f", False, 1, 1024, "c1", "", True, ("cl", 2))
+            await ops.create("/f", False, 1, 65536, "c1", "", True, ("cl", 2))
         await ops.rename("/f", "/g", ("cl", 3))
         await ops.rename("/f", "/g", ("cl", 3))     # no "no such file"
         assert await ops.delete("/g", False, ("cl", 4)) is True
