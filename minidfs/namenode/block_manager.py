@@ -112,6 +112,8 @@ class BlockManager:
         # compaction): the namesystem then gives freed heap back to the OS.
         self.bulk_frees = 0
         self._corrupt: set[int] = set()
+        # (txid, node, DELETE) of removed blocks, waiting for their edit to be durable.
+        self._held_deletes: deque[tuple[int, str, Command]] = deque()
         self._pending: dict[int, PendingReplication] = {}
         self._in_flight: dict[str, int] = {}           # source node -> replications
         self._now_ms = 0                               # of the last tick
@@ -124,14 +126,35 @@ class BlockManager:
     def add_block(self, block: BlockInfo) -> None:
         self.blocks[block.id] = block
 
-    def remove_block(self, block: BlockInfo) -> None:
+    def remove_block(self, block: BlockInfo, durable_after_txid: int = 0) -> None:
+        """The block left the namespace. Its replicas are deleted only once the edit
+        that removed it (durable_after_txid) is durable (`release_deletes`), as HDFS
+        removes blocks after logSync: an active that loses its journal quorum after
+        applying a delete locally must not have destroyed the data of a file the next
+        active still has (found by tests/faults/test_outcomes.py)."""
         if self.blocks.pop(block.id, None) is None:
             return
         for node, state in (block.replicas or {}).items():
             if state not in (DOWN, DROPPED):
-                self._queue(node, Command(DELETE, block.id, block.genstamp, block.length))
+                command = Command(DELETE, block.id, block.genstamp, block.length)
+                if durable_after_txid:
+                    self._held_deletes.append((durable_after_txid, node, command))
+                else:
+                    self._queue(node, command)
         block.replicas = None
         self._forget(block.id)
+
+    def release_deletes(self, durable_txid: int) -> None:
+        """Edits up to durable_txid are durable: send the deletions they allow."""
+        held = self._held_deletes
+        while held and held[0][0] <= durable_txid:
+            _, node, command = held.popleft()
+            self._queue(node, command)
+
+    def drop_held_deletes(self) -> None:
+        """The journal failed (this NameNode steps down): what it held is not ours to
+        delete; the next active's reports and namespace decide."""
+        self._held_deletes.clear()
 
     def recheck(self, block: BlockInfo) -> None:
         self._check.add(block.id)

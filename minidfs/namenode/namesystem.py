@@ -196,10 +196,10 @@ class Namesystem:
 
     # ------------------------------------------------------------ edit path
 
-    def _apply(self, record: Record) -> None:
+    def _apply(self, record: Record, durable: bool = True) -> None:
         fx = self.ns.apply(record)
         for block in fx.removed:
-            self.bm.remove_block(block)
+            self.bm.remove_block(block, 0 if durable else record["txid"])
         for block in fx.added:
             self.bm.add_block(block)
         for block in fx.bumped:
@@ -236,16 +236,18 @@ class Namesystem:
             record["txid"] = i
             frames.append(editlog_format.encode(record))
         for record, frame in zip(records, frames):
-            self._apply(record)
+            self._apply(record, durable=False)
             self.txid = record["txid"]
             self.journal.append(self.txid, frame)
 
     async def sync(self) -> None:
         """Waits until every edit logged so far is durable."""
+        txid = self.txid
         try:
-            await self.journal.sync(self.txid)
+            await self.journal.sync(txid)
         except JournalError as e:
             log.critical("%s", e)
+            self.bm.drop_held_deletes()
             self.failed.set()
             if self.ha.enabled:
                 # HA: not fatal - the controller steps down; the client tries the other.
@@ -256,6 +258,7 @@ class Namesystem:
                 raise EditNotDurable(f"{self.ha.name}: edit not durable ({e}); this namenode "
                                      "is stepping down, try the other namenode") from None
             raise
+        self.bm.release_deletes(txid)
         if self.txid - self._checkpoint_txid >= self.settings.checkpoint_txns:
             self._start_checkpoint()
 

@@ -313,3 +313,25 @@ def test_a_pipeline_target_reported_bad_or_lost_is_not_waited_for() -> None:
         # A node that lost its copy may take a new one; a corrupt copy's node may not.
         expected = [("dn4",)] if bad == "corrupt" else [("dn3",), ("dn4",)]
         assert len(copies) == 1 and copies[0].targets in expected, bad
+
+
+def test_a_removed_blocks_replicas_are_deleted_only_once_its_edit_is_durable() -> None:
+    # Found by tests/faults/test_outcomes.py: an active applied a delete, told the
+    # DataNodes to drop the replicas, then lost its journal quorum; the next active
+    # still had the file, with no data left anywhere.
+    c = Cluster(2)
+    (b,) = c.file("/f", 2)
+    c.report("dn1", b)
+    c.report("dn2", b)
+    c.bm.remove_block(b, durable_after_txid=7)
+    assert c.commands("dn1") == [] and c.commands("dn2") == []
+    c.bm.release_deletes(6)
+    assert c.commands("dn1") == []
+    c.bm.release_deletes(7)
+    assert c.commands("dn1") == [(DELETE, b.id, b.genstamp, LEN, ())]
+    (other,) = c.file("/g", 2)
+    c.report("dn1", other)
+    c.bm.remove_block(other, durable_after_txid=9)
+    c.bm.drop_held_deletes()          # the journal failed: this NameNode steps down
+    c.bm.release_deletes(100)
+    assert c.commands("dn1") == []
