@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from minidfs import errors
 from minidfs.cli.main import cli
 from minidfs.rpc import client_namenode_pb2 as pb
+from shell_checks import ok, one_error
 
 BLOCK = 64 * 1024
 MAX_ITEMS = 10    # the root holds every test's top folder too
@@ -31,19 +32,6 @@ def sh(cluster):
         return runner.invoke(cli, ["--conf", str(cluster.conf_path), *args], input=input,
                              prog_name="minidfs")
     return run
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def one_error(result, cmd):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"minidfs: {cmd}: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def counts(sh):

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from minidfs import Client, errors, identity
 from minidfs.cli.main import cli
+from shell_checks import ok, one_error
 
 CLUSTER_OPTIONS = {"datanodes": 1, "replication": 1,
                    "groups": {"alice": ["alice", "staff"], "bob": ["bob", "staff"],
@@ -46,19 +47,6 @@ def users(cluster, sh):
     finally:
         for client in clients.values():
             client.close()
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def one_error(result, cmd):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"minidfs: {cmd}: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def stat(sh, path):

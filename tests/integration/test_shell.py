@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from minidfs.cli.main import cli
+from shell_checks import ok, one_error
 
 BLOCK = 64 * 1024
 SIZES = [0, 1, 65535, 65536, 65537, 5 * BLOCK + 123]
@@ -24,19 +25,6 @@ def sh(cluster):
         return runner.invoke(cli, ["--conf", str(cluster.conf_path), *args], input=input,
                              prog_name="minidfs")
     return run
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def one_error(result, cmd):
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"minidfs: {cmd}: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def payload(size, seed=0):
