@@ -71,6 +71,9 @@ class Task:
     commit_holder: Attempt | None = None       # the attempt allowed to commit its output
     fetch_failures: int = 0
     counters: Counters = field(default_factory=Counters)
+    # Attempt numbers start here: a job resumed after a JobTracker restart numbers its
+    # new attempts past any the previous JobTracker may have started.
+    attempt_base: int = 0
 
     def running(self) -> list[Attempt]:
         return [a for a in self.attempts if a.state is AttemptState.RUNNING]
@@ -92,6 +95,7 @@ class Job:
     finished_ms: int | None = None
     counters: Counters = field(default_factory=Counters)   # the "job" group
     workers_used: set[str] = field(default_factory=set)
+    user: str = ""                                          # the submitter (fair share)
 
     @property
     def tasks(self) -> list[Task]:
@@ -109,6 +113,8 @@ class Worker:
     last_seen_ms: int
     incarnation: str = ""
     lost: bool = False
+    map_slots: int = 0      # free + running at its last heartbeat (fair shares)
+    reduce_slots: int = 0
     attempts: dict[str, Attempt] = field(default_factory=dict)   # running here
     kills: set[str] = field(default_factory=set)                 # to send it
     cleanups: set[str] = field(default_factory=set)              # finished jobs
@@ -129,6 +135,19 @@ class HeartbeatDecision:
     assignments: list[Assignment]
     kill: list[str]            # attempt ids the worker must stop and discard
     cleanup_jobs: list[str]    # finished jobs whose local files the worker may delete
+
+
+@dataclass(frozen=True)
+class DoneTask:
+    """A task whose result a JobTracker journaled before it restarted: a map's output
+    on `worker` (as long as that worker keeps `incarnation`), or committed output."""
+
+    kind: str
+    index: int
+    attempt_id: str
+    worker: str
+    incarnation: str
+    counters: Counters
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ fetch failures, kill_job and tick. It never reads the clock and does no I/O, so
 tests/unit/test_mr_scheduler.py drives it with scripted events.
 
 Policy (Hadoop 1's JobTracker, simplified):
-  - Jobs run FIFO: a slot goes to the oldest running job that has work for it.
+  - Jobs share the slots fairly (fairshare.py): a free slot goes to the user with the
+    fewest running attempts of its kind, within that user to the job with the fewest,
+    then to the older job; so a short job submitted behind a long one starts at once.
+    Speculative backups only take slots no job has a pending task for.
   - Map and reduce slots are separate pools. A map slot takes a map whose block has a
     replica next to the worker (data-local), else one on its rack, else any; each
     launch's locality is counted. Reduces start once `reduce_slowstart` of the maps
@@ -17,6 +20,9 @@ Policy (Hadoop 1's JobTracker, simplified):
   - A worker silent for `worker_timeout_ms` is lost: its running attempts and the
     finished map outputs it holds (for jobs whose reduces still need them) are run
     again; those attempts are killed, not failed, so they do not count.
+  - A job journaled by a JobTracker that then restarted comes back with restore_job:
+    its committed tasks stay done, its map outputs stay done while the Worker holding
+    them keeps its incarnation (it heartbeats in time, unrestarted); the rest re-run.
   - When a phase has nothing left to start, an attempt running `speculative_slowdown`
     times longer than the phase's mean task time gets one backup on another worker.
     The first to finish (maps) or to be granted commit (reduces, map-only maps) wins;
@@ -30,9 +36,10 @@ from typing import Iterable, Mapping, Sequence
 from mapreduce import counters as C
 from mapreduce import ids
 from mapreduce.counters import Counters
+from mapreduce.jobtracker.fairshare import JobDemand, fair_order, fair_shares
 from mapreduce.jobtracker.model import (
-    Assignment, Attempt, AttemptState, HeartbeatDecision, Job, JobFinished, JobState,
-    JobView, Locality, Task, TaskState, Worker,
+    Assignment, Attempt, AttemptState, DoneTask, HeartbeatDecision, Job, JobFinished,
+    JobState, JobView, Locality, Task, TaskState, Worker,
 )
 from minidfs.errors import FileNotFound, InvalidArgument, PreconditionFailed
 from minidfs.events import Emit, last_line, no_events
@@ -75,25 +82,81 @@ class Scheduler:
 
     # ---- jobs ---------------------------------------------------------------
 
-    def submit(self, job_id: str, maps: Sequence[MapInput], num_reducers: int, now_ms: int) -> None:
+    def check_submit(self, job_id: str, num_maps: int, num_reducers: int) -> None:
+        """Raises what submit would, without submitting (the shell journals the job
+        in between, and must not journal one that cannot run)."""
         ids.validate_job_id(job_id)
         if job_id in self.jobs:
             raise InvalidArgument(f"{job_id}: job already submitted")
-        if len(maps) + num_reducers > MAX_TASKS_PER_JOB:
-            raise InvalidArgument(f"{job_id}: {len(maps)} maps + {num_reducers} reduces is more "
+        if num_maps + num_reducers > MAX_TASKS_PER_JOB:
+            raise InvalidArgument(f"{job_id}: {num_maps} maps + {num_reducers} reduces is more "
                                   f"than {MAX_TASKS_PER_JOB} tasks")
         if sum(1 for j in self.jobs.values() if not j.state.finished) >= MAX_ACTIVE_JOBS:
             raise PreconditionFailed(f"{job_id}: {MAX_ACTIVE_JOBS} jobs are already running")
+
+    def submit(self, job_id: str, maps: Sequence[MapInput], num_reducers: int, now_ms: int,
+               user: str = "") -> None:
+        job = self._new_job(job_id, maps, num_reducers, now_ms, user)
+        self.emit("job_submitted", job=job_id, maps=len(job.maps), reduces=num_reducers)
+        self._maybe_done(job, now_ms)
+
+    def restore_job(self, job_id: str, maps: Sequence[MapInput], num_reducers: int,
+                    now_ms: int, user: str = "", done: Sequence[DoneTask] = (),
+                    attempt_base: int = 0, counters: Counters | None = None) -> JobView:
+        """A job a previous JobTracker journaled, with the tasks it saw finish. Its new
+        attempts are numbered from attempt_base on. A map output counts only while its
+        Worker keeps the journaled incarnation: a Worker not heard from yet is expected
+        (and lost, with those outputs, if it stays silent for the worker timeout)."""
+        if attempt_base + self.config.max_attempts_total > ids.MAX_ATTEMPT_NUMBER:
+            raise InvalidArgument(f"{job_id}: resumed after too many JobTracker restarts")
+        job = self._new_job(job_id, maps, num_reducers, now_ms, user)
+        job.counters = Counters(counters or Counters())
+        for task in job.tasks:
+            task.attempt_base = attempt_base
+        reduces_left = {t.index for t in job.reduces}
+        for item in done:
+            if item.kind == ids.REDUCE and 0 <= item.index < len(job.reduces):
+                reduces_left.discard(item.index)
+        for item in done:
+            phase = job.maps if item.kind == ids.MAP else job.reduces
+            if not 0 <= item.index < len(phase) or phase[item.index].state is TaskState.SUCCEEDED:
+                continue
+            task = phase[item.index]
+            output_on_worker = item.kind == ids.MAP and job.reduces and reduces_left
+            if output_on_worker and not self._expect_worker(item.worker, item.incarnation, now_ms):
+                job.counters.increment(C.JOB, "maps_rerun_for_lost_output")
+                continue
+            winner = Attempt(item.attempt_id, task, item.worker, now_ms,
+                             state=AttemptState.SUCCEEDED)
+            task.state, task.winner, task.counters = TaskState.SUCCEEDED, winner, item.counters
+            job.workers_used.add(item.worker)
+            job.counters.increment(C.JOB, f"recovered_{_kind_word(item.kind)}s")
+        self.emit("job_resumed", job=job_id, maps=len(job.maps), reduces=num_reducers,
+                  done=job.completed(job.tasks))
+        self._maybe_done(job, now_ms)
+        return self.view(job_id)
+
+    def _new_job(self, job_id: str, maps: Sequence[MapInput], num_reducers: int, now_ms: int,
+                 user: str) -> Job:
+        self.check_submit(job_id, len(maps), num_reducers)
         job = Job(
             id=job_id,
             maps=[Task(job_id, ids.MAP, i, tuple(m.locations), tuple(m.racks))
                   for i, m in enumerate(maps)],
             reduces=[Task(job_id, ids.REDUCE, i) for i in range(num_reducers)],
-            submitted_ms=now_ms,
+            submitted_ms=now_ms, user=user,
         )
         self.jobs[job_id] = job
-        self.emit("job_submitted", job=job_id, maps=len(job.maps), reduces=num_reducers)
-        self._maybe_done(job, now_ms)
+        return job
+
+    def _expect_worker(self, name: str, incarnation: str, now_ms: int) -> bool:
+        """Whether map outputs of this worker incarnation may still be fetched."""
+        worker = self.workers.get(name)
+        if worker is None:
+            # Its clock starts now: it has the worker timeout to heartbeat.
+            self.workers[name] = Worker(name, "", "", now_ms, incarnation)
+            return True
+        return not worker.lost and worker.incarnation == incarnation
 
     def kill_job(self, job_id: str, now_ms: int) -> JobView:
         job = self._job(job_id)
@@ -146,12 +209,21 @@ class Scheduler:
             self.workers[worker_name] = worker
         worker.host, worker.rack, worker.last_seen_ms = host, rack, now_ms
         self._reconcile(worker, running or {}, now_ms)
+        busy = {ids.MAP: 0, ids.REDUCE: 0}
+        for attempt in worker.attempts.values():
+            busy[attempt.task.kind] += 1
+        worker.map_slots = max(0, free_slots) + busy[ids.MAP]
+        worker.reduce_slots = max(0, free_reduce_slots) + busy[ids.REDUCE]
         assignments = []
         for kind, slots in ((ids.MAP, free_slots), (ids.REDUCE, free_reduce_slots)):
-            for _ in range(max(0, slots)):
-                assignment = self._assign_one(worker, kind, now_ms)
+            if slots <= 0:
+                continue
+            running = self._running_counts(kind)
+            for _ in range(slots):
+                assignment = self._assign_one(worker, kind, now_ms, running)
                 if assignment is None:
                     break
+                running[assignment.job_id] = running.get(assignment.job_id, 0) + 1
                 assignments.append(assignment)
         kills, worker.kills = sorted(worker.kills), set()
         cleanups, worker.cleanups = sorted(worker.cleanups), set()
@@ -255,6 +327,24 @@ class Scheduler:
         return [(t.winner.id, t.winner.worker) if t.state is TaskState.SUCCEEDED and t.winner
                 else None for t in job.maps]
 
+    def shares(self) -> dict[str, float]:
+        """Each running job's fair share of the cluster's slots (map and reduce pools
+        together, as reported by live workers), 0..1."""
+        live = [w for w in self.workers.values() if not w.lost]
+        pools = ((ids.MAP, sum(w.map_slots for w in live)),
+                 (ids.REDUCE, sum(w.reduce_slots for w in live)))
+        total = sum(slots for _, slots in pools)
+        active = [j for j in self.jobs.values() if j.state is JobState.RUNNING]
+        got = {j.id: 0.0 for j in active}
+        for kind, slots in pools:
+            running = self._running_counts(kind)
+            demands = [JobDemand(j.id, j.user, running.get(j.id, 0),
+                                 running.get(j.id, 0) + self._startable(j, kind))
+                       for j in active]
+            for job_id, share in fair_shares(demands, slots).items():
+                got[job_id] += share
+        return {job_id: (share / total if total else 0.0) for job_id, share in got.items()}
+
     def attempt_alive(self, attempt_id: str) -> bool:
         attempt = self.attempts.get(attempt_id)
         return attempt is not None and attempt.state is AttemptState.RUNNING
@@ -285,40 +375,54 @@ class Scheduler:
         except KeyError:
             raise FileNotFound(f"{job_id}: no such job") from None
 
-    def _assign_one(self, worker: Worker, kind: str, now_ms: int) -> Assignment | None:
-        for job in self.jobs.values():  # dicts keep submission order: FIFO
-            if job.state is not JobState.RUNNING:
-                continue
-            if kind == ids.MAP:
-                assignment = self._assign_map(job, worker, now_ms)
-            else:
-                assignment = self._assign_reduce(job, worker, now_ms)
+    def _running_counts(self, kind: str) -> dict[str, int]:
+        """Running attempts of this kind per running job."""
+        return {j.id: sum(len(t.running()) for t in (j.maps if kind == ids.MAP else j.reduces))
+                for j in self.jobs.values() if j.state is JobState.RUNNING}
+
+    def _startable(self, job: Job, kind: str) -> int:
+        if kind == ids.MAP:
+            return sum(1 for t in job.maps if t.state is TaskState.PENDING)
+        if not self._reduces_may_start(job):
+            return 0
+        return sum(1 for t in job.reduces if t.state is TaskState.PENDING)
+
+    def _assign_one(self, worker: Worker, kind: str, now_ms: int,
+                    running: Mapping[str, int]) -> Assignment | None:
+        active = [j for j in self.jobs.values() if j.state is JobState.RUNNING]
+        order = [self.jobs[job_id] for job_id in fair_order(
+            JobDemand(j.id, j.user, running.get(j.id, 0), 0) for j in active)]
+        for job in order:
+            assignment = self._assign_pending(job, worker, kind, now_ms)
             if assignment is not None:
                 return assignment
-        return None
-
-    def _assign_map(self, job: Job, worker: Worker, now_ms: int) -> Assignment | None:
-        task, locality = self._pick_map(job, worker)
-        if task is not None:
-            return self._launch(job, task, worker, now_ms, locality)
         if self.config.speculative:
-            task = self._straggler(job, job.maps, worker, now_ms)
-            if task is not None:
-                return self._launch(job, task, worker, now_ms, _locality(task, worker),
-                                    speculative=True)
+            for job in order:
+                assignment = self._assign_backup(job, worker, kind, now_ms)
+                if assignment is not None:
+                    return assignment
         return None
 
-    def _assign_reduce(self, job: Job, worker: Worker, now_ms: int) -> Assignment | None:
+    def _assign_pending(self, job: Job, worker: Worker, kind: str,
+                        now_ms: int) -> Assignment | None:
+        if kind == ids.MAP:
+            task, locality = self._pick_map(job, worker)
+            return None if task is None else self._launch(job, task, worker, now_ms, locality)
         if not self._reduces_may_start(job):
             return None
         task = self._first_pending(job.reduces, worker)
-        if task is not None:
-            return self._launch(job, task, worker, now_ms)
-        if self.config.speculative:
-            task = self._straggler(job, job.reduces, worker, now_ms)
-            if task is not None:
-                return self._launch(job, task, worker, now_ms, speculative=True)
-        return None
+        return self._launch(job, task, worker, now_ms) if task is not None else None
+
+    def _assign_backup(self, job: Job, worker: Worker, kind: str,
+                       now_ms: int) -> Assignment | None:
+        if kind == ids.MAP:
+            task = self._straggler(job, job.maps, worker, now_ms)
+            return None if task is None else self._launch(
+                job, task, worker, now_ms, _locality(task, worker), speculative=True)
+        if not self._reduces_may_start(job):
+            return None
+        task = self._straggler(job, job.reduces, worker, now_ms)
+        return None if task is None else self._launch(job, task, worker, now_ms, speculative=True)
 
     def _pick_map(self, job: Job, worker: Worker) -> tuple[Task | None, Locality | None]:
         best: Task | None = None
@@ -378,7 +482,8 @@ class Scheduler:
 
     def _launch(self, job: Job, task: Task, worker: Worker, now_ms: int,
                 locality: Locality | None = None, speculative: bool = False) -> Assignment:
-        attempt_id = ids.attempt_id(job.id, task.kind, task.index, len(task.attempts))
+        attempt_id = ids.attempt_id(job.id, task.kind, task.index,
+                                    task.attempt_base + len(task.attempts))
         attempt = Attempt(attempt_id, task, worker.name, now_ms, speculative=speculative,
                           locality=locality)
         if not job.workers_used:    # its first attempt
