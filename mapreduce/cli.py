@@ -24,7 +24,9 @@ from mapreduce import jobstatus
 from mapreduce.job import Job
 from minidfs.errors import InvalidArgument, JobError, MinidfsError
 
-LIST_COLUMNS = ("job_id", "state", "map", "reduce", "name")
+# `mapreduce status` waits this long for a JobTracker that is restarting.
+STATUS_RECONNECT_S = 10.0
+LIST_COLUMNS = ("job_id", "state", "map", "reduce", "share", "name")
 
 
 def load_job_file(spec: str) -> type[Job]:
@@ -82,6 +84,13 @@ def format_counters(counters: dict[str, dict[str, int]]) -> str:
     return "\n".join(lines)
 
 
+def share_cell(status: dict[str, Any]) -> str:
+    """A running job's fair share of the cluster's slots, e.g. `50%`; `-` once over."""
+    if status["state"] not in ("running", "committing"):
+        return "-"
+    return f"{round(status.get('share', 0.0) * 100)}%"
+
+
 def _fail(command: str, message: str) -> None:
     click.echo(f"mapreduce {command}: {message}", err=True)
     sys.exit(1)
@@ -137,7 +146,7 @@ def status(job_id: str, as_json: bool, conf: str | None) -> None:
 
     try:
         with JobTrackerClient(conf, user=_user()) as jobtracker:
-            found = jobtracker.status(job_id)
+            found = jobtracker.status(job_id, reconnect_s=STATUS_RECONNECT_S)
     except MinidfsError as e:
         _fail("status", str(e))
     if as_json:
@@ -169,7 +178,7 @@ def list_jobs(as_json: bool, conf: str | None) -> None:
         click.echo(json.dumps(jobs, indent=2, sort_keys=True))
         return
     rows = [(j["job_id"], j["state"], f"{int(j['map_progress'] * 100)}%",
-             f"{int(j['reduce_progress'] * 100)}%", j["name"]) for j in jobs]
+             f"{int(j['reduce_progress'] * 100)}%", share_cell(j), j["name"]) for j in jobs]
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(LIST_COLUMNS)]
     for row in [tuple(c.upper() for c in LIST_COLUMNS)] + rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

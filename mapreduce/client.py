@@ -3,6 +3,10 @@
 Used by the cluster runner (`Job.run(runner="cluster")`) and the `mapreduce` shell.
 Every call has a deadline and comes back as a minidfs exception on failure, and
 carries the caller's user (minidfs/identity.py): a job runs as its submitter.
+
+A JobTracker that restarts resumes its jobs (docs/mapreduce.md), so a watch, and a
+status call asked to, wait for it to come back instead of failing at once; a Submit
+is never retried (it is not idempotent: the first may have been journaled).
 """
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ from minidfs.errors import ConfigError, Unavailable
 from minidfs.rpc import channels
 from minidfs.rpc.status import translate
 
-# How long a watcher keeps trying to reach a JobTracker that stopped answering.
-WATCH_RECONNECT_S = 30.0
+# How long a watcher keeps trying to reach a JobTracker that stopped answering: long
+# enough for a restart (a new process, its journal replayed) on a loaded machine.
+WATCH_RECONNECT_S = 60.0
 WATCH_RECONNECT_PAUSE_S = 1.0
 # The server ends a watch after a while; the client then simply watches again.
 WATCH_DEADLINE_S = 600.0
@@ -50,11 +55,20 @@ class JobTrackerClient:
             return self._stub.Submit(request, timeout=channels.METADATA_DEADLINE_S,
                                      metadata=self._metadata).job_id
 
-    def status(self, job_id: str) -> dict[str, Any]:
-        with translate():
-            return jobstatus.from_pb(self._stub.GetJob(pb.JobRequest(job_id=job_id),
-                                                       timeout=channels.METADATA_DEADLINE_S,
-                                                       metadata=self._metadata))
+    def status(self, job_id: str, reconnect_s: float = 0.0) -> dict[str, Any]:
+        """The job's status; reconnect_s: how long to keep trying a JobTracker that
+        does not answer (restarting)."""
+        give_up_at = time.monotonic() + reconnect_s
+        while True:
+            try:
+                with translate():
+                    return jobstatus.from_pb(self._stub.GetJob(
+                        pb.JobRequest(job_id=job_id), timeout=channels.METADATA_DEADLINE_S,
+                        metadata=self._metadata))
+            except Unavailable:
+                if time.monotonic() >= give_up_at:
+                    raise
+                time.sleep(WATCH_RECONNECT_PAUSE_S)
 
     def list(self, limit: int = 0) -> list[dict[str, Any]]:
         with translate():

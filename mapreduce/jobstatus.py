@@ -5,7 +5,9 @@ protobuf form. Used by the JobTracker (history, replies), the cluster runner and
     {"job_id", "name", "state", "input", "output", "maps_total", "maps_completed",
      "reduces_total", "reduces_completed", "map_progress", "reduce_progress",
      "counters": {group: {name: n}}, "error", "submitted_ms", "finished_ms",
-     "running_attempts", "output_paths", "user"}
+     "running_attempts", "output_paths", "user", "share"}
+
+"share" is a running job's fair share of the cluster's slots (0..1), 0 once finished.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ FINISHED_STATES = ("succeeded", "failed", "killed")
 
 _SCALARS = ("job_id", "name", "state", "input", "output", "maps_total", "maps_completed",
             "reduces_total", "reduces_completed", "map_progress", "reduce_progress",
-            "error", "submitted_ms", "finished_ms", "running_attempts", "user")
+            "error", "submitted_ms", "finished_ms", "running_attempts", "user", "share")
 
 
 def counters_to_pb(counters: dict[str, dict[str, int]]) -> list[pb.Counter]:

@@ -1,4 +1,4 @@
-"""JobTracker daemon entry point: loads history, serves the JobTracker service and
+"""JobTracker daemon entry point: loads history and resumes journaled jobs, serves the JobTracker service and
 runs the scheduler's tick loop until SIGTERM / SIGINT.
 
 Run by `minidfs daemon jobtracker --conf cluster.toml --id jt` (which calls `main`)
@@ -12,10 +12,12 @@ import sys
 
 from mapreduce.dfs import UserFileSystems
 from mapreduce.jobtracker.history import History
+from mapreduce.jobtracker.journal import JobJournal
 from mapreduce.jobtracker.servicer import JobTrackerServicer
 from mapreduce.jobtracker.tracker import JobTracker
 from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.errors import MinidfsError
 from minidfs import daemon_entry
 from minidfs.rpc import channels
 from minidfs.observe import Observability
@@ -31,7 +33,8 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     stop = daemon_entry.stop_event()
     loop = asyncio.get_running_loop()
     filesystems = UserFileSystems(conf)
-    tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"))
+    tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"),
+                         JobJournal(node.data_dir / "journal"))
     obs = Observability("jobtracker")
     server = channels.aio_server(interceptors=obs.interceptors)
     jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
@@ -42,7 +45,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
         try:
             tracker.load_history()
             port = server.add_insecure_port(channels.bind_address(node.address))
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError, MinidfsError) as e:
             print(f"minidfs jobtracker {node.name}: {e}", file=sys.stderr)
             return 1
         if port == 0:

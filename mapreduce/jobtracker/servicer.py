@@ -78,7 +78,7 @@ class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
 
     @rpc_errors
     async def KillJob(self, request: pb.JobRequest, context) -> pb.JobStatus:
-        return jobstatus.to_pb(self.tracker.kill(self._job_for(request, context)))
+        return jobstatus.to_pb(await self.tracker.kill(self._job_for(request, context)))
 
     @rpc_errors
     async def Heartbeat(self, request: pb.HeartbeatRequest, context) -> pb.HeartbeatReply:

@@ -6,6 +6,14 @@ plain arguments here and back. Scheduler calls are synchronous and happen on the
 event loop, so they never interleave; DFS calls (listing input, committing output)
 run in threads so they never block heartbeats.
 
+Restarts (recovery.py, journal.py): a submission, each task's result, a job's commit
+point, a kill and a job's end go to the JobTracker's edit log, the ones a client or a
+commit relies on fsynced first. A restarted JobTracker resumes the jobs the log says
+are unfinished: their committed tasks stay done, their map outputs stay done while
+the Worker holding them comes back unrestarted, the rest run again, and a job that
+was committing finishes its (idempotent) commit. A job's end is told to clients only
+once its history record is on disk.
+
 A job runs as its submitter (the user in the Submit call's metadata): its DFS work
 here goes through that user's Client, its tasks get the user in their assignment,
 and only they or a superuser (this process's user, or a member of the cluster's
@@ -23,11 +31,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapreduce import ids
-from mapreduce.committer import OutputCommitter
+from mapreduce.committer import SUCCESS, OutputCommitter
 from mapreduce.counters import Counters
 from mapreduce.dfs import UserFileSystems
 from mapreduce.fs import plan_splits
+from google.protobuf.message import DecodeError
+
+from mapreduce.jobtracker import recovery
 from mapreduce.jobtracker.history import History
+from mapreduce.jobtracker.journal import JobJournal
 from mapreduce.jobtracker.model import Assignment, HeartbeatDecision, JobFinished, JobState
 from mapreduce.jobtracker.scheduler import MapInput, Scheduler, SchedulerConfig
 from mapreduce.jobtracker.signal import ChangeSignal
@@ -53,6 +65,9 @@ MAX_ENV_VARS = 64
 MAX_TASK_TIMEOUT_S = 24 * 3600.0
 MIN_TASK_TIMEOUT_S = 1.0
 MAX_ATTEMPT_REPORTS = 256
+# With no job left running, a journal larger than this is rewritten to its header.
+JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024
+FINISHED_STATES = ("succeeded", "failed", "killed")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -71,12 +86,18 @@ class JobRecord:
     user: str = ""                            # the submitter
     finished_ms: int | None = None
     output_paths: list[str] = field(default_factory=list)
+    generation: int = 0                       # of the JobTracker start that took it
+    # A kill is told once journaled; until then a failed job still shows "running".
+    end_durable: bool = False
 
 
 class JobTracker:
     def __init__(self, conf: ClusterConfig, filesystems: UserFileSystems,
-                 history: History) -> None:
+                 history: History, journal: JobJournal | None = None) -> None:
         self.conf = conf
+        self.journal = journal or JobJournal(history.root.parent / "journal")
+        self.generation = 1
+        self._syncing: asyncio.Task | None = None
         self.filesystems = filesystems
         self.users = UserGroups(conf.groups, conf.settings.superusergroup,
                                 enabled=conf.settings.permissions_enabled)
@@ -106,14 +127,76 @@ class JobTracker:
     # ---- lifecycle ----------------------------------------------------------
 
     def load_history(self) -> None:
+        """Start-up: finished jobs from history, unfinished ones from the journal
+        (resumed), then a compacted journal for this start (its generation first)."""
         self.history.open()
-        for record in self.history.load_all():
-            if record.get("state") not in ("succeeded", "failed", "killed"):
+        recovered = recovery.replay(self.journal.read(), str(self.journal.path))
+        self.generation = recovered.generation + 1
+        history = self.history.load_all()
+        ended = {r["job_id"] for r in history if r.get("state") in FINISHED_STATES}
+        live = [j for j in recovered.live() if j.job_id not in ended]
+        live_ids = {j.job_id for j in live}
+        for record in history:
+            if record["job_id"] in live_ids:
+                continue
+            if record.get("state") not in FINISHED_STATES:
                 record["state"] = "failed"
                 record["error"] = "the JobTracker stopped while the job ran"
                 record["finished_ms"] = record.get("finished_ms") or _wall_ms()
                 self.history.save(record)
             self._retain(record)
+        self._sequence = itertools.count(recovery.next_sequence(
+            self.stamp, [r["job_id"] for r in history] + list(recovered.jobs)))
+        resumed = [j for j in live if self._resume(j)]
+        self.journal.rewrite(recovery.compacted(
+            recovery.Recovered(recovered.generation, {j.job_id: j for j in resumed}),
+            self.generation))
+        for job_id in self.journal.job_files():
+            if job_id not in self.jobs:
+                self.journal.drop_job(job_id)
+
+    def _resume(self, journaled: recovery.JournaledJob) -> bool:
+        """Puts a journaled, unfinished job back into the scheduler; False (and a
+        failed history record) when it cannot be."""
+        s, job_id = journaled.submit, journaled.job_id
+        try:
+            data = self.journal.load_job(job_id)
+            if data is None:
+                raise JobError("its submission file is missing")
+            splits, package_bytes = recovery.decode_job_file(data)
+            package = pb.JobPackage.FromString(package_bytes)
+            maps = [MapInput(sp.locations, racks_of(self.conf, list(sp.locations)))
+                    for sp in splits]
+            resumes = self.generation - int(s["generation"])
+            self.scheduler.restore_job(
+                job_id, maps, int(s["reducers"]), _now_ms(), user=s["user"],
+                done=journaled.done_tasks(), counters=journaled.counters(),
+                attempt_base=resumes * (self.scheduler.config.max_attempts_total + 1))
+        except (JobError, InvalidArgument, DecodeError) as e:
+            log.error("job %s cannot be resumed: %s", job_id, e)
+            status = {"job_id": job_id, "name": s["name"], "state": "failed",
+                      "input": s["input"], "output": s["output"], "user": s["user"],
+                      "error": f"the JobTracker restarted and could not resume the job: {e}",
+                      "submitted_ms": s["submitted_ms"], "finished_ms": _wall_ms(),
+                      "counters": {}, "output_paths": []}
+            for key in ("maps_total", "maps_completed", "reduces_total", "reduces_completed",
+                        "map_progress", "reduce_progress", "running_attempts"):
+                status[key] = 0
+            self.history.save(status)
+            self._retain(status)
+            return False
+        record = JobRecord(job_id, s["name"], s["input"], s["output"], int(s["reducers"]),
+                           splits, package, float(s["timeout_s"]), int(s["submitted_ms"]),
+                           s["user"], generation=int(s["generation"]))
+        self.jobs[job_id] = record
+        if journaled.killed:
+            self.scheduler.kill_job(job_id, _now_ms())
+            record.end_durable = True
+        view = self.scheduler.view(job_id)
+        log.info("job %s resumed: %d/%d maps and %d/%d reduces kept", job_id,
+                 view.maps_completed, view.maps_total, view.reduces_completed,
+                 view.reduces_total)
+        return True
 
     async def run(self) -> None:
         """The tick loop: lost workers, and jobs that finished (commit / abort)."""
@@ -136,6 +219,27 @@ class JobTracker:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await asyncio.to_thread(self.journal.sync)
+        except OSError as e:
+            log.warning("journal sync at stop failed: %s", e)
+        self.journal.close()
+
+    def _sync_soon(self) -> None:
+        """fsyncs the journal's new records in the background (task records: losing
+        one to a machine crash only re-runs that task)."""
+        if self._syncing is None or self._syncing.done():
+            self._syncing = asyncio.get_running_loop().create_task(self._sync_dirty())
+            self._tasks.add(self._syncing)
+            self._syncing.add_done_callback(self._tasks.discard)
+
+    async def _sync_dirty(self) -> None:
+        while self.journal.dirty:
+            try:
+                await asyncio.to_thread(self.journal.sync)
+            except OSError as e:
+                log.warning("journal sync failed: %s", e)
+                return
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -159,10 +263,19 @@ class JobTracker:
             splits = await asyncio.to_thread(self._plan, request.input, request.output, user)
             job_id = ids.job_id(self.stamp, next(self._sequence))
             maps = [MapInput(s.locations, racks_of(self.conf, list(s.locations))) for s in splits]
-            self.scheduler.submit(job_id, maps, request.reducers, _now_ms())
-        record = JobRecord(job_id, request.name, request.input, request.output,
-                           request.reducers, splits, request.package,
-                           request.task_timeout_s, _wall_ms(), user)
+            self.scheduler.check_submit(job_id, len(maps), request.reducers)
+            record = JobRecord(job_id, request.name, request.input, request.output,
+                               request.reducers, splits, request.package,
+                               request.task_timeout_s, _wall_ms(), user,
+                               generation=self.generation)
+            # Durable before anyone hears of the job: a restart resumes it.
+            await asyncio.to_thread(self.journal.save_job, job_id, recovery.encode_job_file(
+                splits, request.package.SerializeToString()))
+            self.journal.append(recovery.submit_record(
+                job_id, record.name, record.input, record.output, record.reducers,
+                record.task_timeout_s, record.submitted_ms, user, self.generation))
+            await asyncio.to_thread(self.journal.sync)
+            self.scheduler.submit(job_id, maps, request.reducers, _now_ms(), user=user)
         self.jobs[job_id] = record
         await asyncio.to_thread(self.history.save, self.status(job_id))
         log.info("job %s submitted by %s: %s %s -> %s, %d maps, %d reduces", job_id, user,
@@ -188,17 +301,26 @@ class JobTracker:
             if found is None:
                 raise FileNotFound(f"{job_id}: no such job")
             return found
+        return self._status(job_id, record)
+
+    def _status(self, job_id: str, record: JobRecord, final: bool = False) -> dict[str, Any]:
+        """A running job's status; its end shows only once durable (or `final`, the
+        record that makes it durable)."""
         view = self.scheduler.view(job_id)
+        state, error = view.state.value, view.error
+        if view.state.finished and not (final or record.end_durable):
+            state = "committing" if view.state is JobState.SUCCEEDED else "running"
+            error = ""
         return {
-            "job_id": job_id, "name": record.name, "state": view.state.value,
+            "job_id": job_id, "name": record.name, "state": state,
             "input": record.input, "output": record.output,
             "maps_total": view.maps_total, "maps_completed": view.maps_completed,
             "reduces_total": view.reduces_total, "reduces_completed": view.reduces_completed,
             "map_progress": view.map_progress, "reduce_progress": view.reduce_progress,
-            "counters": view.counters, "error": view.error,
+            "counters": view.counters, "error": error,
             "submitted_ms": record.submitted_ms, "finished_ms": record.finished_ms,
             "running_attempts": view.running_attempts, "output_paths": record.output_paths,
-            "user": record.user,
+            "user": record.user, "share": self.scheduler.shares().get(job_id, 0.0),
         }
 
     def attempts(self, job_id: str) -> list[dict[str, Any]]:
@@ -219,12 +341,18 @@ class JobTracker:
         statuses.sort(key=lambda s: (s.get("submitted_ms") or 0, s["job_id"]), reverse=True)
         return statuses[:limit]
 
-    def kill(self, job_id: str) -> dict[str, Any]:
-        if job_id in self.jobs:
-            self.scheduler.kill_job(job_id, _now_ms())
-            self._wake.set()
-            self.work_signal.changed()
-            self.status_signal.changed()
+    async def kill(self, job_id: str) -> dict[str, Any]:
+        record = self.jobs.get(job_id)
+        if record is not None and self.scheduler.jobs[job_id].state is JobState.RUNNING:
+            # Journaled first: a restart must not bring back a job the user heard killed.
+            self.journal.append(recovery.job_record(recovery.KILL, job_id))
+            await asyncio.to_thread(self.journal.sync)
+            if job_id in self.jobs:
+                self.scheduler.kill_job(job_id, _now_ms())
+                record.end_durable = True
+                self._wake.set()
+                self.work_signal.changed()
+                self.status_signal.changed()
         return self.status(job_id)
 
     # ---- workers and task processes ----------------------------------------
@@ -269,9 +397,27 @@ class JobTracker:
                 self.scheduler.on_attempt_failed(result.attempt_id, f"bad counters: {e}", now)
                 return
             self.scheduler.on_attempt_succeeded(result.attempt_id, now, counters)
+            self._journal_task(result.attempt_id)
         else:
             log.info("%s failed: %s", result.attempt_id, result.error.strip().splitlines()[-1:])
             self.scheduler.on_attempt_failed(result.attempt_id, result.error, now)
+
+    def _journal_task(self, attempt_id: str) -> None:
+        """Journals a task's result once this attempt won it (a map's output on its
+        Worker, or committed output)."""
+        attempt = self.scheduler.attempts.get(attempt_id)
+        if attempt is None or attempt.task.winner is not attempt:
+            return
+        worker = self.scheduler.workers.get(attempt.worker)
+        job = self.scheduler.jobs[attempt.task.job_id]
+        try:
+            self.journal.append(recovery.task_record(
+                attempt_id, attempt.worker, worker.incarnation if worker else "",
+                attempt.task.counters, job.counters))
+        except OSError as e:   # a restart then re-runs the task: nothing is wrong
+            log.warning("%s: could not journal the result: %s", attempt_id, e)
+            return
+        self._sync_soon()
 
     def _assignment(self, a: Assignment) -> pb.TaskAssignment:
         record = self.jobs[a.job_id]
@@ -329,9 +475,13 @@ class JobTracker:
         committer = OutputCommitter(fs, record.output)
         if event.state is JobState.COMMITTING:
             try:
+                # The commit point: every task record before it is durable, so a
+                # restart finishes this commit rather than re-running a task.
+                self.journal.append(recovery.job_record(recovery.COMMITTING, event.job_id))
+                await asyncio.to_thread(self.journal.sync)
                 record.output_paths = await asyncio.to_thread(self._commit, fs, committer)
                 self.scheduler.on_job_committed(event.job_id, _now_ms())
-            except MinidfsError as e:
+            except (MinidfsError, OSError) as e:
                 self.scheduler.on_job_committed(event.job_id, _now_ms(),
                                                 error=f"job commit failed: {e}")
         else:
@@ -340,10 +490,14 @@ class JobTracker:
             except MinidfsError as e:
                 log.warning("%s: could not remove %s: %s", event.job_id, committer.temp, e)
         record.finished_ms = _wall_ms()
-        status = self.status(event.job_id)
+        status = self._status(event.job_id, record, final=True)
         log.info("job %s %s", event.job_id, status["state"])
         try:
             await asyncio.to_thread(self._record_history, status)
+            self.journal.append(recovery.job_record(recovery.FINISHED, event.job_id,
+                                                    state=status["state"]))
+            self._sync_soon()
+            await asyncio.to_thread(self.journal.drop_job, event.job_id)
         finally:
             self._retain(status)
             self.finished_attempts[event.job_id] = self.attempts(event.job_id)
@@ -353,9 +507,22 @@ class JobTracker:
             self.scheduler.forget(event.job_id)
             self.status_signal.changed()
             self.work_signal.changed()   # its local files can go
+        await self._compact_if_idle()
+
+    async def _compact_if_idle(self) -> None:
+        """With no job running, the journal is only its header: rewrite a big one.
+        Under the submit lock, so no submission is appended meanwhile."""
+        async with self._submit_lock:
+            if self.jobs or self.journal.path.stat().st_size < JOURNAL_COMPACT_BYTES:
+                return
+            await asyncio.to_thread(self.journal.rewrite,
+                                    [recovery.generation_record(self.generation)])
 
     def _commit(self, fs: Any, committer: OutputCommitter) -> list[str]:
-        committer.commit_job()
+        """Commits the job's output, or finds it committed (a resumed job whose
+        previous JobTracker stopped after writing _SUCCESS): one output, never two."""
+        if not fs.exists(fs.join(committer.output, SUCCESS)):
+            committer.commit_job()
         return sorted(e["path"] for e in fs.client.ls(committer.output)
                       if e["type"] == "file" and paths.basename(e["path"]).startswith("part-"))
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from minidfs.rpc import events_pb2 as minidfs_dot_rpc_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emapreduce/rpc/jobtracker.proto\x12\tmapreduce\x1a\x18minidfs/rpc/events.proto\")\n\x0bShippedFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"%\n\x06\x45nvVar\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa1\x01\n\nJobPackage\x12\x13\n\x0bmodule_name\x18\x01 \x01(\t\x12\x13\n\x0bmodule_file\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\x0c\x12\x12\n\nclass_name\x18\x04 \x01(\t\x12%\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x16.mapreduce.ShippedFile\x12\x1e\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x11.mapreduce.EnvVar\"\x8e\x01\n\rSubmitRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x07package\x18\x02 \x01(\x0b\x32\x15.mapreduce.JobPackage\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06output\x18\x04 \x01(\t\x12\x10\n\x08reducers\x18\x05 \x01(\r\x12\x16\n\x0etask_timeout_s\x18\x06 \x01(\x01\"\x1d\n\x0bSubmitReply\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1c\n\nJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x07\x43ounter\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x03\"\x82\x03\n\tJobStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05input\x18\x04 \x01(\t\x12\x0e\n\x06output\x18\x05 \x01(\t\x12\x12\n\nmaps_total\x18\x06 \x01(\r\x12\x16\n\x0emaps_completed\x18\x07 \x01(\r\x12\x15\n\rreduces_total\x18\x08 \x01(\r\x12\x19\n\x11reduces_completed\x18\t \x01(\r\x12\x14\n\x0cmap_progress\x18\n \x01(\x01\x12\x17\n\x0freduce_progress\x18\x0b \x01(\x01\x12$\n\x08\x63ounters\x18\x0c \x03(\x0b\x32\x12.mapreduce.Counter\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x14\n\x0csubmitted_ms\x18\x0e \x01(\x03\x12\x13\n\x0b\x66inished_ms\x18\x0f \x01(\x03\x12\x18\n\x10running_attempts\x18\x10 \x01(\r\x12\x14\n\x0coutput_paths\x18\x11 \x03(\t\x12\x0c\n\x04user\x18\x12 \x01(\t\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"-\n\x07JobList\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.mapreduce.JobStatus\"7\n\x0f\x41ttemptProgress\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x10\n\x08progress\x18\x02 \x01(\x01\"k\n\rAttemptResult\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12$\n\x08\x63ounters\x18\x04 \x03(\x0b\x32\x12.mapreduce.Counter\"\xc3\x01\n\x10HeartbeatRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x16\n\x0e\x66ree_map_slots\x18\x03 \x01(\r\x12\x19\n\x11\x66ree_reduce_slots\x18\x04 \x01(\r\x12+\n\x07running\x18\x05 \x03(\x0b\x32\x1a.mapreduce.AttemptProgress\x12*\n\x08\x66inished\x18\x06 \x03(\x0b\x32\x18.mapreduce.AttemptResult\"\xd7\x01\n\x0eTaskAssignment\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\r\x12\x0c\n\x04path\x18\x05 \x01(\t\x12\r\n\x05start\x18\x06 \x01(\x04\x12\x0e\n\x06length\x18\x07 \x01(\x04\x12\x14\n\x0cnum_reducers\x18\x08 \x01(\r\x12\x10\n\x08num_maps\x18\t \x01(\r\x12\x0e\n\x06output\x18\n \x01(\t\x12\x11\n\ttimeout_s\x18\x0b \x01(\x01\x12\x0c\n\x04user\x18\x0c \x01(\t\"\x82\x01\n\x0eHeartbeatReply\x12.\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x19.mapreduce.TaskAssignment\x12\x0c\n\x04kill\x18\x02 \x03(\t\x12\x14\n\x0c\x63leanup_jobs\x18\x03 \x03(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x04 \x01(\x01\"\x1d\n\x0bWorkRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\"\x1d\n\tWorkNudge\x12\x10\n\x08sequence\x18\x01 \x01(\x04\">\n\x11MapOutputsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x19\n\x11reduce_attempt_id\x18\x02 \x01(\t\"V\n\x11MapOutputLocation\x12\x11\n\tmap_index\x18\x01 \x01(\r\x12\x16\n\x0emap_attempt_id\x18\x02 \x01(\t\x12\x16\n\x0eworker_address\x18\x03 \x01(\t\"b\n\nMapOutputs\x12\x10\n\x08num_maps\x18\x01 \x01(\r\x12+\n\x05ready\x18\x02 \x03(\x0b\x32\x1c.mapreduce.MapOutputLocation\x12\x15\n\rattempt_alive\x18\x03 \x01(\x08\"s\n\x0c\x46\x65tchFailure\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tmap_index\x18\x02 \x01(\r\x12\x16\n\x0emap_attempt_id\x18\x03 \x01(\t\x12\x19\n\x11reduce_attempt_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x05\n\x03\x41\x63k\"#\n\rCommitRequest\x12\x12\n\nattempt_id\x18\x01 \x01(\t\"\x1e\n\x0b\x43ommitReply\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x32\xa8\x06\n\nJobTracker\x12:\n\x06Submit\x12\x18.mapreduce.SubmitRequest\x1a\x16.mapreduce.SubmitReply\x12\x35\n\x06GetJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus\x12\x39\n\x08WatchJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus0\x01\x12:\n\x08ListJobs\x12\x1a.mapreduce.ListJobsRequest\x1a\x12.mapreduce.JobList\x12\x36\n\x07KillJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus\x12\x39\n\tGetEvents\x12\x16.minidfs.EventsRequest\x1a\x14.minidfs.EventsReply\x12\x38\n\x0c\x46ollowEvents\x12\x16.minidfs.EventsRequest\x1a\x0e.minidfs.Event0\x01\x12\x43\n\tHeartbeat\x12\x1b.mapreduce.HeartbeatRequest\x1a\x19.mapreduce.HeartbeatReply\x12;\n\tWatchWork\x12\x16.mapreduce.WorkRequest\x1a\x14.mapreduce.WorkNudge0\x01\x12=\n\rGetJobPackage\x12\x15.mapreduce.JobRequest\x1a\x15.mapreduce.JobPackage\x12\x44\n\rGetMapOutputs\x12\x1c.mapreduce.MapOutputsRequest\x1a\x15.mapreduce.MapOutputs\x12=\n\x12ReportFetchFailure\x12\x17.mapreduce.FetchFailure\x1a\x0e.mapreduce.Ack\x12=\n\tCanCommit\x12\x18.mapreduce.CommitRequest\x1a\x16.mapreduce.CommitReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emapreduce/rpc/jobtracker.proto\x12\tmapreduce\x1a\x18minidfs/rpc/events.proto\")\n\x0bShippedFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"%\n\x06\x45nvVar\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa1\x01\n\nJobPackage\x12\x13\n\x0bmodule_name\x18\x01 \x01(\t\x12\x13\n\x0bmodule_file\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\x0c\x12\x12\n\nclass_name\x18\x04 \x01(\t\x12%\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x16.mapreduce.ShippedFile\x12\x1e\n\x03\x65nv\x18\x06 \x03(\x0b\x32\x11.mapreduce.EnvVar\"\x8e\x01\n\rSubmitRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x07package\x18\x02 \x01(\x0b\x32\x15.mapreduce.JobPackage\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06output\x18\x04 \x01(\t\x12\x10\n\x08reducers\x18\x05 \x01(\r\x12\x16\n\x0etask_timeout_s\x18\x06 \x01(\x01\"\x1d\n\x0bSubmitReply\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x1c\n\nJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"5\n\x07\x43ounter\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x03\"\x91\x03\n\tJobStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05input\x18\x04 \x01(\t\x12\x0e\n\x06output\x18\x05 \x01(\t\x12\x12\n\nmaps_total\x18\x06 \x01(\r\x12\x16\n\x0emaps_completed\x18\x07 \x01(\r\x12\x15\n\rreduces_total\x18\x08 \x01(\r\x12\x19\n\x11reduces_completed\x18\t \x01(\r\x12\x14\n\x0cmap_progress\x18\n \x01(\x01\x12\x17\n\x0freduce_progress\x18\x0b \x01(\x01\x12$\n\x08\x63ounters\x18\x0c \x03(\x0b\x32\x12.mapreduce.Counter\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x14\n\x0csubmitted_ms\x18\x0e \x01(\x03\x12\x13\n\x0b\x66inished_ms\x18\x0f \x01(\x03\x12\x18\n\x10running_attempts\x18\x10 \x01(\r\x12\x14\n\x0coutput_paths\x18\x11 \x03(\t\x12\x0c\n\x04user\x18\x12 \x01(\t\x12\r\n\x05share\x18\x13 \x01(\x01\" \n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\"-\n\x07JobList\x12\"\n\x04jobs\x18\x01 \x03(\x0b\x32\x14.mapreduce.JobStatus\"7\n\x0f\x41ttemptProgress\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x10\n\x08progress\x18\x02 \x01(\x01\"k\n\rAttemptResult\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x11\n\tsucceeded\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12$\n\x08\x63ounters\x18\x04 \x03(\x0b\x32\x12.mapreduce.Counter\"\xc3\x01\n\x10HeartbeatRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\x12\x13\n\x0bincarnation\x18\x02 \x01(\t\x12\x16\n\x0e\x66ree_map_slots\x18\x03 \x01(\r\x12\x19\n\x11\x66ree_reduce_slots\x18\x04 \x01(\r\x12+\n\x07running\x18\x05 \x03(\x0b\x32\x1a.mapreduce.AttemptProgress\x12*\n\x08\x66inished\x18\x06 \x03(\x0b\x32\x18.mapreduce.AttemptResult\"\xd7\x01\n\x0eTaskAssignment\x12\x12\n\nattempt_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\r\x12\x0c\n\x04path\x18\x05 \x01(\t\x12\r\n\x05start\x18\x06 \x01(\x04\x12\x0e\n\x06length\x18\x07 \x01(\x04\x12\x14\n\x0cnum_reducers\x18\x08 \x01(\r\x12\x10\n\x08num_maps\x18\t \x01(\r\x12\x0e\n\x06output\x18\n \x01(\t\x12\x11\n\ttimeout_s\x18\x0b \x01(\x01\x12\x0c\n\x04user\x18\x0c \x01(\t\"\x82\x01\n\x0eHeartbeatReply\x12.\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x19.mapreduce.TaskAssignment\x12\x0c\n\x04kill\x18\x02 \x03(\t\x12\x14\n\x0c\x63leanup_jobs\x18\x03 \x03(\t\x12\x1c\n\x14heartbeat_interval_s\x18\x04 \x01(\x01\"\x1d\n\x0bWorkRequest\x12\x0e\n\x06worker\x18\x01 \x01(\t\"\x1d\n\tWorkNudge\x12\x10\n\x08sequence\x18\x01 \x01(\x04\">\n\x11MapOutputsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x19\n\x11reduce_attempt_id\x18\x02 \x01(\t\"V\n\x11MapOutputLocation\x12\x11\n\tmap_index\x18\x01 \x01(\r\x12\x16\n\x0emap_attempt_id\x18\x02 \x01(\t\x12\x16\n\x0eworker_address\x18\x03 \x01(\t\"b\n\nMapOutputs\x12\x10\n\x08num_maps\x18\x01 \x01(\r\x12+\n\x05ready\x18\x02 \x03(\x0b\x32\x1c.mapreduce.MapOutputLocation\x12\x15\n\rattempt_alive\x18\x03 \x01(\x08\"s\n\x0c\x46\x65tchFailure\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\tmap_index\x18\x02 \x01(\r\x12\x16\n\x0emap_attempt_id\x18\x03 \x01(\t\x12\x19\n\x11reduce_attempt_id\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\x05\n\x03\x41\x63k\"#\n\rCommitRequest\x12\x12\n\nattempt_id\x18\x01 \x01(\t\"\x1e\n\x0b\x43ommitReply\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x32\xa8\x06\n\nJobTracker\x12:\n\x06Submit\x12\x18.mapreduce.SubmitRequest\x1a\x16.mapreduce.SubmitReply\x12\x35\n\x06GetJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus\x12\x39\n\x08WatchJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus0\x01\x12:\n\x08ListJobs\x12\x1a.mapreduce.ListJobsRequest\x1a\x12.mapreduce.JobList\x12\x36\n\x07KillJob\x12\x15.mapreduce.JobRequest\x1a\x14.mapreduce.JobStatus\x12\x39\n\tGetEvents\x12\x16.minidfs.EventsRequest\x1a\x14.minidfs.EventsReply\x12\x38\n\x0c\x46ollowEvents\x12\x16.minidfs.EventsRequest\x1a\x0e.minidfs.Event0\x01\x12\x43\n\tHeartbeat\x12\x1b.mapreduce.HeartbeatRequest\x1a\x19.mapreduce.HeartbeatReply\x12;\n\tWatchWork\x12\x16.mapreduce.WorkRequest\x1a\x14.mapreduce.WorkNudge0\x01\x12=\n\rGetJobPackage\x12\x15.mapreduce.JobRequest\x1a\x15.mapreduce.JobPackage\x12\x44\n\rGetMapOutputs\x12\x1c.mapreduce.MapOutputsRequest\x1a\x15.mapreduce.MapOutputs\x12=\n\x12ReportFetchFailure\x12\x17.mapreduce.FetchFailure\x1a\x0e.mapreduce.Ack\x12=\n\tCanCommit\x12\x18.mapreduce.CommitRequest\x1a\x16.mapreduce.CommitReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,39 +47,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COUNTER']._serialized_start=523
   _globals['_COUNTER']._serialized_end=576
   _globals['_JOBSTATUS']._serialized_start=579
-  _globals['_JOBSTATUS']._serialized_end=965
-  _globals['_LISTJOBSREQUEST']._serialized_start=967
-  _globals['_LISTJOBSREQUEST']._serialized_end=999
-  _globals['_JOBLIST']._serialized_start=1001
-  _globals['_JOBLIST']._serialized_end=1046
-  _globals['_ATTEMPTPROGRESS']._serialized_start=1048
-  _globals['_ATTEMPTPROGRESS']._serialized_end=1103
-  _globals['_ATTEMPTRESULT']._serialized_start=1105
-  _globals['_ATTEMPTRESULT']._serialized_end=1212
-  _globals['_HEARTBEATREQUEST']._serialized_start=1215
-  _globals['_HEARTBEATREQUEST']._serialized_end=1410
-  _globals['_TASKASSIGNMENT']._serialized_start=1413
-  _globals['_TASKASSIGNMENT']._serialized_end=1628
-  _globals['_HEARTBEATREPLY']._serialized_start=1631
-  _globals['_HEARTBEATREPLY']._serialized_end=1761
-  _globals['_WORKREQUEST']._serialized_start=1763
-  _globals['_WORKREQUEST']._serialized_end=1792
-  _globals['_WORKNUDGE']._serialized_start=1794
-  _globals['_WORKNUDGE']._serialized_end=1823
-  _globals['_MAPOUTPUTSREQUEST']._serialized_start=1825
-  _globals['_MAPOUTPUTSREQUEST']._serialized_end=1887
-  _globals['_MAPOUTPUTLOCATION']._serialized_start=1889
-  _globals['_MAPOUTPUTLOCATION']._serialized_end=1975
-  _globals['_MAPOUTPUTS']._serialized_start=1977
-  _globals['_MAPOUTPUTS']._serialized_end=2075
-  _globals['_FETCHFAILURE']._serialized_start=2077
-  _globals['_FETCHFAILURE']._serialized_end=2192
-  _globals['_ACK']._serialized_start=2194
-  _globals['_ACK']._serialized_end=2199
-  _globals['_COMMITREQUEST']._serialized_start=2201
-  _globals['_COMMITREQUEST']._serialized_end=2236
-  _globals['_COMMITREPLY']._serialized_start=2238
-  _globals['_COMMITREPLY']._serialized_end=2268
-  _globals['_JOBTRACKER']._serialized_start=2271
-  _globals['_JOBTRACKER']._serialized_end=3079
+  _globals['_JOBSTATUS']._serialized_end=980
+  _globals['_LISTJOBSREQUEST']._serialized_start=982
+  _globals['_LISTJOBSREQUEST']._serialized_end=1014
+  _globals['_JOBLIST']._serialized_start=1016
+  _globals['_JOBLIST']._serialized_end=1061
+  _globals['_ATTEMPTPROGRESS']._serialized_start=1063
+  _globals['_ATTEMPTPROGRESS']._serialized_end=1118
+  _globals['_ATTEMPTRESULT']._serialized_start=1120
+  _globals['_ATTEMPTRESULT']._serialized_end=1227
+  _globals['_HEARTBEATREQUEST']._serialized_start=1230
+  _globals['_HEARTBEATREQUEST']._serialized_end=1425
+  _globals['_TASKASSIGNMENT']._serialized_start=1428
+  _globals['_TASKASSIGNMENT']._serialized_end=1643
+  _globals['_HEARTBEATREPLY']._serialized_start=1646
+  _globals['_HEARTBEATREPLY']._serialized_end=1776
+  _globals['_WORKREQUEST']._serialized_start=1778
+  _globals['_WORKREQUEST']._serialized_end=1807
+  _globals['_WORKNUDGE']._serialized_start=1809
+  _globals['_WORKNUDGE']._serialized_end=1838
+  _globals['_MAPOUTPUTSREQUEST']._serialized_start=1840
+  _globals['_MAPOUTPUTSREQUEST']._serialized_end=1902
+  _globals['_MAPOUTPUTLOCATION']._serialized_start=1904
+  _globals['_MAPOUTPUTLOCATION']._serialized_end=1990
+  _globals['_MAPOUTPUTS']._serialized_start=1992
+  _globals['_MAPOUTPUTS']._serialized_end=2090
+  _globals['_FETCHFAILURE']._serialized_start=2092
+  _globals['_FETCHFAILURE']._serialized_end=2207
+  _globals['_ACK']._serialized_start=2209
+  _globals['_ACK']._serialized_end=2214
+  _globals['_COMMITREQUEST']._serialized_start=2216
+  _globals['_COMMITREQUEST']._serialized_end=2251
+  _globals['_COMMITREPLY']._serialized_start=2253
+  _globals['_COMMITREPLY']._serialized_end=2283
+  _globals['_JOBTRACKER']._serialized_start=2286
+  _globals['_JOBTRACKER']._serialized_end=3094
 # @@protoc_insertion_point(module_scope)

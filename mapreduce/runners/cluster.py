@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from mapreduce import shipping
-from mapreduce.client import JobTrackerClient
+from mapreduce.client import WATCH_RECONNECT_S, JobTrackerClient
 from mapreduce.result import JobResult
 from mapreduce.rpc import jobtracker_pb2 as pb
 from minidfs import identity, paths
@@ -59,7 +59,8 @@ def run_cluster(job: "Job", input: str, output: str, reducers: int, files: list[
     with JobTrackerClient(conf, user=user) as jobtracker:
         job_id = jobtracker.submit(request)
         if progress is not None:
-            progress({**jobtracker.status(job_id), "submitted": True,
+            progress({**jobtracker.status(job_id, reconnect_s=WATCH_RECONNECT_S),
+                      "submitted": True,
                       "page": jobtracker.page_url(job_id)})
         status = jobtracker.wait(job_id, follow)
     return result_of(status, started, maps_done_at[0] if maps_done_at else None)
