@@ -29,7 +29,7 @@ from mapreduce import ids
 from mapreduce.counters import Counters
 from mapreduce.jobtracker.model import DoneTask
 from mapreduce.splits import Split
-from minidfs.errors import EditLogCorrupt, JobError
+from minidfs.errors import EditLogCorrupt, InvalidArgument, JobError
 
 GENERATION, SUBMIT, TASK, COMMITTING, KILL, FINISHED = (
     "generation", "submit", "task", "committing", "kill", "finished")
@@ -84,7 +84,7 @@ def replay(records: Iterable[dict[str, Any]], name: str = "journal") -> Recovere
     for record in records:
         try:
             _apply(state, record)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, InvalidArgument) as e:
             raise EditLogCorrupt(f"{name}: bad JobTracker record {record.get('txid')}: "
                                  f"{type(e).__name__}: {e}") from None
     return state

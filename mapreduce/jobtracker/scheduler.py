@@ -328,19 +328,23 @@ class Scheduler:
                 else None for t in job.maps]
 
     def shares(self) -> dict[str, float]:
-        """Each running job's fair share of the cluster's slots (map and reduce pools
-        together, as reported by live workers), 0..1."""
+        """Each running job's fair share of the cluster's slots, 0..1: of the map and
+        reduce pools (as live workers report them) that some job has work for, so a
+        job alone on the cluster has 1.0 whichever phase it is in."""
         live = [w for w in self.workers.values() if not w.lost]
         pools = ((ids.MAP, sum(w.map_slots for w in live)),
                  (ids.REDUCE, sum(w.reduce_slots for w in live)))
-        total = sum(slots for _, slots in pools)
         active = [j for j in self.jobs.values() if j.state is JobState.RUNNING]
         got = {j.id: 0.0 for j in active}
+        total = 0
         for kind, slots in pools:
             running = self._running_counts(kind)
             demands = [JobDemand(j.id, j.user, running.get(j.id, 0),
                                  running.get(j.id, 0) + self._startable(j, kind))
                        for j in active]
+            if not any(d.wanted for d in demands):
+                continue
+            total += slots
             for job_id, share in fair_shares(demands, slots).items():
                 got[job_id] += share
         return {job_id: (share / total if total else 0.0) for job_id, share in got.items()}
