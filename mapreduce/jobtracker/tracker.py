@@ -98,6 +98,7 @@ class JobTracker:
         self.journal = journal or JobJournal(history.root.parent / "journal")
         self.generation = 1
         self._syncing: asyncio.Task | None = None
+        self._shares_cache: tuple[Any, dict[str, float]] = (None, {})
         self.filesystems = filesystems
         self.users = UserGroups(conf.groups, conf.settings.superusergroup,
                                 enabled=conf.settings.permissions_enabled)
@@ -320,8 +321,16 @@ class JobTracker:
             "counters": view.counters, "error": error,
             "submitted_ms": record.submitted_ms, "finished_ms": record.finished_ms,
             "running_attempts": view.running_attempts, "output_paths": record.output_paths,
-            "user": record.user, "share": self.scheduler.shares().get(job_id, 0.0),
+            "user": record.user, "share": self._shares().get(job_id, 0.0),
         }
+
+    def _shares(self) -> dict[str, float]:
+        """The scheduler's fair shares, worked out once per change (every watcher and
+        `list` asks after each heartbeat)."""
+        key = (self.status_signal.sequence, self.work_signal.sequence)
+        if self._shares_cache[0] != key:
+            self._shares_cache = (key, self.scheduler.shares())
+        return self._shares_cache[1]
 
     def attempts(self, job_id: str) -> list[dict[str, Any]]:
         """Every attempt of a job, task by task, for its status page (monotonic times
