@@ -156,3 +156,22 @@ def test_status_and_counters_of_a_resumed_job_survive_another_restart(
         listed = {s["job_id"]: s for s in jobtracker.list()}
     assert status["state"] == "succeeded" and status["counters"] == result.counters
     assert listed[result.job_id]["output_paths"] == result.output_paths
+
+
+def test_a_killed_job_stays_killed_across_a_restart(cluster, fs, corpus, wait_until,
+                                                    jobtracker_back):
+    from mapreduce.client import JobTrackerClient
+
+    run = Background(SlowMaps(), input="/corpus", output="/killed", reducers=1,
+                     conf=cluster.conf_path)
+    status = wait_until(lambda: (s := run.latest()) is not None and s["running_attempts"] and s,
+                        120.0, "the job running")
+    with JobTrackerClient(cluster.conf_path) as jobtracker:
+        assert jobtracker.kill(status["job_id"])["state"] == "killed"
+    cluster.kill("jt")
+    cluster.start("jt")
+    with pytest.raises(Exception, match="killed"):
+        run.join()
+    with JobTrackerClient(cluster.conf_path) as jobtracker:
+        assert jobtracker.status(status["job_id"], reconnect_s=30.0)["state"] == "killed"
+    wait_until(lambda: not fs.exists("/killed/_temporary"), 30.0, "the output aborted")
