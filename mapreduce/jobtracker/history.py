@@ -3,7 +3,8 @@
 Written by the JobTracker when a job is submitted and when it finishes, read when it
 starts, so `mapreduce status JOB` and `mapreduce list` work after a job has finished
 and after a JobTracker restart. A job that was still running when the JobTracker
-stopped is recorded as failed on the next start (jobs are not resumed). Files are
+stopped is resumed from the journal (journal.py, recovery.py); one the journal does not
+know (from before it existed) is recorded as failed on the next start. Files are
 written to a temporary name, fsynced, renamed, and the folder fsynced. Only the
 newest MAX_HISTORY_JOBS are kept.
 """
