@@ -1,6 +1,6 @@
 """Job history on the JobTracker's disk: one JSON status file per job.
 
-Written by the JobTracker when a job is submitted and when it finishes, read when it
+Written by the JobTracker when a job finishes (a running one is in the journal), read when it
 starts, so `mapreduce status JOB` and `mapreduce list` work after a job has finished
 and after a JobTracker restart. A job that was still running when the JobTracker
 stopped is resumed from the journal (journal.py, recovery.py); one the journal does not

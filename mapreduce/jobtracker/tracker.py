@@ -277,8 +277,8 @@ class JobTracker:
                 record.task_timeout_s, record.submitted_ms, user, self.generation))
             await asyncio.to_thread(self.journal.sync)
             self.scheduler.submit(job_id, maps, request.reducers, _now_ms(), user=user)
+        # No history record yet: the journal holds a running job, history its end.
         self.jobs[job_id] = record
-        await asyncio.to_thread(self.history.save, self.status(job_id))
         log.info("job %s submitted by %s: %s %s -> %s, %d maps, %d reduces", job_id, user,
                  request.name, request.input, request.output, len(splits), request.reducers)
         self._wake.set()
