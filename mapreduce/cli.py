@@ -154,9 +154,11 @@ def status(job_id: str, as_json: bool, conf: str | None) -> None:
         return
     click.echo(f"{found['job_id']}  {found['name']}  {found['state']}  "
                f"{jobstatus.progress_line(found)}")
+    share = share_cell(found)
     click.echo(f"input {found['input']}  output {found['output']}  maps "
                f"{found['maps_completed']}/{found['maps_total']}  reduces "
-               f"{found['reduces_completed']}/{found['reduces_total']}")
+               f"{found['reduces_completed']}/{found['reduces_total']}"
+               + (f"  share {share}" if share != "-" else ""))
     click.echo(format_counters(found["counters"]))
     if found["error"]:
         click.echo(found["error"])
