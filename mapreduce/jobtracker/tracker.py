@@ -171,7 +171,10 @@ class JobTracker:
             resumes = self.generation - int(s["generation"])
             self.scheduler.restore_job(
                 job_id, maps, int(s["reducers"]), _now_ms(), user=s["user"],
-                done=journaled.done_tasks(), counters=journaled.counters(),
+                # A map output on a Worker no longer in the cluster file is gone.
+                done=[d for d in journaled.done_tasks()
+                      if d.kind == ids.REDUCE or d.worker in self.workers],
+                counters=journaled.counters(),
                 attempt_base=resumes * (self.scheduler.config.max_attempts_total + 1))
         except (JobError, InvalidArgument, DecodeError) as e:
             log.error("job %s cannot be resumed: %s", job_id, e)
