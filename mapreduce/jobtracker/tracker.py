@@ -30,13 +30,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from mapreduce import ids
 from mapreduce.committer import SUCCESS, OutputCommitter
 from mapreduce.counters import Counters
 from mapreduce.dfs import UserFileSystems
 from mapreduce.fs import plan_splits
-from google.protobuf.message import DecodeError
-
 from mapreduce.jobtracker import recovery
 from mapreduce.jobtracker.history import History
 from mapreduce.jobtracker.journal import JobJournal
