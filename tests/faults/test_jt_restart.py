@@ -26,12 +26,13 @@ def corpus(tmp_path_factory, fs):
 
 @pytest.fixture
 def jobtracker_back(cluster):
-    """Whatever a test did to the JobTracker, it is running again afterwards."""
+    """Whatever a test did to the JobTracker (and Workers), they run again afterwards."""
     try:
         yield
     finally:
-        if {n["name"]: n["state"] for n in cluster.status()}["jt"] != "running":
-            cluster.start("jt")
+        for name in ("jt", "w1", "w2"):
+            if {n["name"]: n["state"] for n in cluster.status()}[name] != "running":
+                cluster.start(name)
 
 
 class WordCounting(Job):
@@ -175,3 +176,23 @@ def test_a_killed_job_stays_killed_across_a_restart(cluster, fs, corpus, wait_un
     with JobTrackerClient(cluster.conf_path) as jobtracker:
         assert jobtracker.status(status["job_id"], reconnect_s=30.0)["state"] == "killed"
     wait_until(lambda: not fs.exists("/killed/_temporary"), 30.0, "the output aborted")
+
+
+def test_two_restarts_and_a_worker_restarted_while_the_jobtracker_was_down(
+        cluster, fs, corpus, tmp_path, wait_until, jobtracker_back):
+    run = Background(SlowMaps(), input="/corpus", output="/twice", reducers=2,
+                     conf=cluster.conf_path)
+    restart_when(cluster, run, wait_until,
+                 lambda s: 2 <= s["maps_completed"] < s["maps_total"], "maps half done")
+    # Second kill: w2 is killed too and comes back (a Worker starts only once a
+    # JobTracker knows it) as a new incarnation, so the map outputs it held are gone
+    # and run again; w1's are kept.
+    wait_until(lambda: (s := run.latest()) is not None and s["maps_completed"] >= 4
+               and s["maps_completed"] < s["maps_total"], 120.0, "more maps done")
+    cluster.kill("jt")
+    cluster.kill("w2")
+    cluster.start("jt")
+    cluster.start("w2")
+    result = run.join()
+    same_as_inline(fs, result, SlowMaps(), corpus, tmp_path, 2)
+    assert result.counters["job"]["maps_rerun_for_lost_output"] >= 1
