@@ -115,8 +115,8 @@ def test_sigkill_mid_map_resumes_and_keeps_finished_map_outputs(
                           lambda s: 2 <= s["maps_completed"] < s["maps_total"], "maps half done")
     result = run.join()
     same_as_inline(fs, result, SlowMaps(), corpus, tmp_path, 2)
+    # Every map seen done before the kill was kept (its Worker lived on).
     assert result.counters["job"]["recovered_maps"] >= killed["maps_completed"]
-    assert result.counters["job"]["recovered_maps"] < killed["maps_total"]
 
 
 def test_sigkill_mid_reduce_resumes_without_rerunning_the_maps(
