@@ -176,7 +176,7 @@ class JobTracker:
                       if d.kind == ids.REDUCE or d.worker in self.workers],
                 counters=journaled.counters(),
                 attempt_base=resumes * (self.scheduler.config.max_attempts_total + 1))
-        except (JobError, InvalidArgument, DecodeError) as e:
+        except (MinidfsError, DecodeError) as e:
             log.error("job %s cannot be resumed: %s", job_id, e)
             status = {"job_id": job_id, "name": s["name"], "state": "failed",
                       "input": s["input"], "output": s["output"], "user": s["user"],
