@@ -23,6 +23,7 @@ Policy (Hadoop 1's JobTracker, simplified):
   - A job journaled by a JobTracker that then restarted comes back with restore_job:
     its committed tasks stay done, its map outputs stay done while the Worker holding
     them keeps its incarnation (it heartbeats in time, unrestarted); the rest re-run.
+    Jobs that ended before the restart (add_stale_job) are cleaned up on every worker.
   - When a phase has nothing left to start, an attempt running `speculative_slowdown`
     times longer than the phase's mean task time gets one backup on another worker.
     The first to finish (maps) or to be granted commit (reduces, map-only maps) wins;
@@ -79,6 +80,10 @@ class Scheduler:
         self.workers: dict[str, Worker] = {}
         self.attempts: dict[str, Attempt] = {}
         self._events: list[JobFinished] = []
+        # Jobs that ended before this scheduler started (a JobTracker restart): every
+        # worker gets them as cleanups once, since the cleanups the last JobTracker
+        # still owed them died with it.
+        self.stale_jobs: set[str] = set()
 
     # ---- jobs ---------------------------------------------------------------
 
@@ -149,12 +154,25 @@ class Scheduler:
         self.jobs[job_id] = job
         return job
 
+    def add_stale_job(self, job_id: str) -> None:
+        """A job that ended before this scheduler started: every worker cleans it up."""
+        self.stale_jobs.add(job_id)
+        for worker in self.workers.values():
+            worker.cleanups.add(job_id)
+
+    def _add_worker(self, name: str, host: str, rack: str, now_ms: int,
+                    incarnation: str) -> Worker:
+        worker = Worker(name, host, rack, now_ms, incarnation)
+        worker.cleanups |= self.stale_jobs
+        self.workers[name] = worker
+        return worker
+
     def _expect_worker(self, name: str, incarnation: str, now_ms: int) -> bool:
         """Whether map outputs of this worker incarnation may still be fetched."""
         worker = self.workers.get(name)
         if worker is None:
             # Its clock starts now: it has the worker timeout to heartbeat.
-            self.workers[name] = Worker(name, "", "", now_ms, incarnation)
+            self._add_worker(name, "", "", now_ms, incarnation)
             return True
         return not worker.lost and worker.incarnation == incarnation
 
@@ -205,8 +223,7 @@ class Scheduler:
             self._lose_worker(worker, now_ms)
             worker = None
         if worker is None or worker.lost:
-            worker = Worker(worker_name, host, rack, now_ms, incarnation)
-            self.workers[worker_name] = worker
+            worker = self._add_worker(worker_name, host, rack, now_ms, incarnation)
         worker.host, worker.rack, worker.last_seen_ms = host, rack, now_ms
         self._reconcile(worker, running or {}, now_ms)
         busy = {ids.MAP: 0, ids.REDUCE: 0}

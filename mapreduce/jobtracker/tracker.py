@@ -148,6 +148,8 @@ class JobTracker:
             self._retain(record)
         self._sequence = itertools.count(recovery.next_sequence(
             self.stamp, [r["job_id"] for r in history] + list(recovered.jobs)))
+        for job_id in self.finished:
+            self.scheduler.add_stale_job(job_id)
         resumed = [j for j in live if self._resume(j)]
         self.journal.rewrite(recovery.compacted(
             recovery.Recovered(recovered.generation, {j.job_id: j for j in resumed}),
@@ -188,6 +190,7 @@ class JobTracker:
                 status[key] = 0
             self.history.save(status)
             self._retain(status)
+            self.scheduler.add_stale_job(job_id)
             return False
         record = JobRecord(job_id, s["name"], s["input"], s["output"], int(s["reducers"]),
                            splits, package, float(s["timeout_s"]), int(s["submitted_ms"]),

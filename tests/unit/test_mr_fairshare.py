@@ -138,3 +138,12 @@ def test_restore_refuses_attempt_numbers_past_the_limit_and_resent_results_are_i
     # The old JobTracker's attempt, re-sent by the Worker: already done, no effect.
     s.on_attempt_succeeded("attempt_1_0001_m_000000_0", 1)
     assert s.jobs[J2].maps[0].winner.state is AttemptState.SUCCEEDED
+
+
+def test_jobs_that_ended_before_a_restart_are_cleaned_up_on_every_worker_once():
+    s = Scheduler()
+    s.add_stale_job(J2)
+    s.add_stale_job(J3)
+    assert beat(s, "w1", 0, slots=0).cleanup_jobs == [J2, J3]
+    assert beat(s, "w1", 1, slots=0).cleanup_jobs == []
+    assert beat(s, "w2", 1, slots=0).cleanup_jobs == [J2, J3]
