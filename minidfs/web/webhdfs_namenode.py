@@ -197,9 +197,12 @@ class WebHdfsNamenode:
             "remainingEntries": remaining}})
 
     async def content_summary(self, request, path, params):
-        s = self.ops.content_summary(path, self._caller(request))
+        caller = self._caller(request)
+        s = self.ops.content_summary(path, caller)
+        names_quota, space_quota = self.ops.quotas(path, caller)
         return reply.json_reply(request, shapes.content_summary(
-            s.length, s.file_count, s.directory_count, s.space_consumed))
+            s.length, s.file_count, s.directory_count, s.space_consumed,
+            names_quota, space_quota))
 
     async def file_block_locations(self, request, path, params):
         view = self._located(request, path, params)
