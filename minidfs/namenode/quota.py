@@ -141,6 +141,13 @@ class QuotaTable:
                     f"{quota.space_quota} B = {human(quota.space_quota)} but diskspace "
                     f"consumed = {consumed} B = {human(consumed)}")
 
+    def check_reopen(self, file: INodeFile) -> None:
+        """Append-ready: reopening a file's last block charges it as a whole block
+        again (and a new block for a full or absent last one, checked at addBlock)."""
+        last = file.blocks[-1] if file.blocks else None
+        if last is not None and last.committed and last.length < file.block_size:
+            self.check(file.parent, 0, (file.block_size - last.length) * file.replication)
+
     def check_move(self, node: INode, new_parent: INode) -> None:
         """A rename of node under new_parent: the destination's quotas (those not
         above the source as well) must take the whole subtree."""
@@ -168,9 +175,9 @@ class QuotaTable:
             if node is None or not (self._any_above(node.parent) or self._any_above(new_parent)):
                 return None
             return ("move", node, node.parent, new_parent, usage(node))
-        path = rec["path"]
-        if path == "/":
-            return None
+        path = rec.get("path")
+        if not isinstance(path, str) or path == "/":
+            return None     # an op about no single path (a DataNode, ...) uses no space
         anchor, top_name = _anchor(ns.root, path)
         if not self._any_above(anchor):
             return None
