@@ -60,6 +60,8 @@ def usage(node: INode | None) -> Usage:
     """What the subtree at node uses (nothing for None)."""
     if node is None:
         return Usage(0, 0)
+    if isinstance(node, INodeFile):     # most edits touch one file
+        return Usage(1, file_space(node))
     names = space = 0
     stack = [node]
     while stack:
@@ -126,20 +128,28 @@ class QuotaTable:
         parent; the quota directories above both gain nothing and are not checked."""
         if not self.dirs or (names <= 0 and space <= 0):
             return
-        shared = {id(d) for d, _ in self.quota_dirs_at_or_above(shared_with)} if shared_with else set()
-        for node, quota in self.quota_dirs_at_or_above(parent):
-            if id(node) in shared:
+        shared = set(map(id, self._above(shared_with))) if shared_with is not None else ()
+        dirs = self.dirs
+        node = parent
+        while node is not None:
+            quota = dirs.get(node)  # type: ignore[call-overload]
+            node, below = node.parent, node
+            if quota is None or id(quota) in shared:
                 continue
-            if names > 0 and quota.names_quota != NONE and quota.names_used + names > quota.names_quota:
-                raise errors.QuotaExceededError(
-                    f"The NameSpace quota (directories and files) of directory {node.path()} "
-                    f"is exceeded: quota={quota.names_quota} file count={quota.names_used + names}")
-            if space > 0 and quota.space_quota != NONE and quota.space_used + space > quota.space_quota:
-                consumed = quota.space_used + space
-                raise errors.QuotaExceededError(
-                    f"The DiskSpace quota of {node.path()} is exceeded: quota = "
-                    f"{quota.space_quota} B = {human(quota.space_quota)} but diskspace "
-                    f"consumed = {consumed} B = {human(consumed)}")
+            self._check_one(below, quota, names, space)
+
+    @staticmethod
+    def _check_one(node: INode, quota: DirQuota, names: int, space: int) -> None:
+        if names > 0 and quota.names_quota != NONE and quota.names_used + names > quota.names_quota:
+            raise errors.QuotaExceededError(
+                f"The NameSpace quota (directories and files) of directory {node.path()} "
+                f"is exceeded: quota={quota.names_quota} file count={quota.names_used + names}")
+        if space > 0 and quota.space_quota != NONE and quota.space_used + space > quota.space_quota:
+            consumed = quota.space_used + space
+            raise errors.QuotaExceededError(
+                f"The DiskSpace quota of {node.path()} is exceeded: quota = "
+                f"{quota.space_quota} B = {human(quota.space_quota)} but diskspace "
+                f"consumed = {consumed} B = {human(consumed)}")
 
     def check_reopen(self, file: INodeFile) -> None:
         """Append-ready: reopening a file's last block charges it as a whole block
@@ -151,7 +161,7 @@ class QuotaTable:
     def check_move(self, node: INode, new_parent: INode) -> None:
         """A rename of node under new_parent: the destination's quotas (those not
         above the source as well) must take the whole subtree."""
-        if not self.dirs or not any(True for _ in self.quota_dirs_at_or_above(new_parent)):
+        if not self.dirs or not self._any_above(new_parent):
             return
         used = usage(node)
         self.check(new_parent, used.names, used.space, shared_with=node.parent)
@@ -159,10 +169,7 @@ class QuotaTable:
     # ------------------------------------------------------------ accounting
 
     def charge(self, parent: INode | None, names: int, space: int) -> None:
-        if names or space:
-            for _, quota in self.quota_dirs_at_or_above(parent):
-                quota.names_used += names
-                quota.space_used += space
+        _charge([q for _, q in self.quota_dirs_at_or_above(parent)], names, space)
 
     def before(self, ns: Any, rec: dict[str, Any]) -> tuple | None:
         """What after() needs to charge the change rec makes (None: nothing to do)."""
@@ -171,34 +178,48 @@ class QuotaTable:
             return None
         if op == "RENAME":
             node = ns.get(rec["src"])
-            new_parent = ns.get(paths.parent(rec["dst"]))
-            if node is None or not (self._any_above(node.parent) or self._any_above(new_parent)):
+            if node is None:
                 return None
-            return ("move", node, node.parent, new_parent, usage(node))
+            losing = self._above(node.parent)
+            gaining = self._above(ns.get(paths.parent(rec["dst"])))
+            if not (losing or gaining):
+                return None
+            return ("move", losing, gaining, usage(node))
         path = rec.get("path")
         if not isinstance(path, str) or path == "/":
             return None     # an op about no single path (a DataNode, ...) uses no space
         anchor, top_name = _anchor(ns.root, path)
-        if not self._any_above(anchor):
+        charged = self._above(anchor)
+        if not charged:
             return None
         top = anchor.children.get(top_name)
-        return ("path", anchor, top_name, top, usage(top))
+        return ("path", charged, anchor, top_name, top, usage(top))
 
     def after(self, watch: tuple) -> None:
         if watch[0] == "move":
-            _, node, old_parent, new_parent, used = watch
-            self.charge(old_parent, -used.names, -used.space)
-            self.charge(new_parent, used.names, used.space)
+            _, losing, gaining, used = watch
+            _charge(losing, -used.names, -used.space)
+            _charge(gaining, used.names, used.space)
             return
-        _, anchor, top_name, old_top, old_used = watch
+        _, charged, anchor, top_name, old_top, old_used = watch
         top = anchor.children.get(top_name)
         new_used = usage(top)
-        self.charge(anchor, new_used.names - old_used.names, new_used.space - old_used.space)
+        _charge(charged, new_used.names - old_used.names, new_used.space - old_used.space)
         if old_top is not None and old_top is not top and isinstance(old_top, INodeDirectory):
             self._forget_below(old_top)
 
+    def _above(self, node: INode | None) -> list[DirQuota]:
+        """The quotas at or above node (the ones a change below it is charged to)."""
+        dirs, found = self.dirs, []
+        while node is not None:
+            quota = dirs.get(node)  # type: ignore[call-overload]
+            if quota is not None:
+                found.append(quota)
+            node = node.parent
+        return found
+
     def _any_above(self, node: INode | None) -> bool:
-        return any(True for _ in self.quota_dirs_at_or_above(node))
+        return bool(self._above(node))
 
     def _forget_below(self, removed: INodeDirectory) -> None:
         """Drops the quotas of directories in a subtree that was unlinked."""
@@ -208,6 +229,13 @@ class QuotaTable:
                 walk = walk.parent
             if walk is removed:
                 del self.dirs[node]
+
+
+def _charge(quotas: list[DirQuota], names: int, space: int) -> None:
+    if names or space:
+        for quota in quotas:
+            quota.names_used += names
+            quota.space_used += space
 
 
 def _anchor(root: INodeDirectory, path: str) -> tuple[INodeDirectory, str]:
