@@ -49,6 +49,13 @@ def content_summary(length: int, files: int, directories: int, consumed: int,
         "quota": quota, "spaceConsumed": consumed, "spaceQuota": space_quota, "typeQuota": {}}}
 
 
+def quota_usage(names: int, quota: int, consumed: int, space_quota: int) -> dict[str, Any]:
+    """GETQUOTAUSAGE, Apache's shape."""
+    return {"QuotaUsage": {"fileAndDirectoryCount": names, "quota": quota,
+                           "spaceConsumed": consumed, "spaceQuota": space_quota,
+                           "typeQuota": {}}}
+
+
 def _host(address: str) -> str:
     return address.rsplit(":", 1)[0]
 

@@ -11,6 +11,7 @@ checkpoint whose name is years old.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -240,3 +241,33 @@ def test_webhdfs_content_summary_carries_the_quotas(sh, cluster, wait_until):
         return None
     cs = wait_until(summary, FAILOVER_WAIT_S, "GETCONTENTSUMMARY from the active")
     assert cs["quota"] == 7 and cs["spaceQuota"] == 2 << 20 and cs["directoryCount"] == 1
+
+
+def test_webhdfs_set_quota_and_quota_usage(fs, cluster, wait_until):
+    fs.mkdir("/web/hq", parents=True)
+
+    def webhdfs(method, query):
+        for node in cluster.conf.namenodes:
+            url = f"http://{node.http_address}/webhdfs/v1/web/hq?{query}&user.name={fs.user}"
+            request = urllib.request.Request(url, method=method)
+            try:
+                with urllib.request.urlopen(request, timeout=5) as reply:
+                    body = reply.read()
+                    return json.loads(body) if body else {"status": reply.status}
+            except urllib.error.HTTPError as e:
+                answer = json.loads(e.read())
+                if answer["RemoteException"]["exception"] != "StandbyException":
+                    return answer
+            except OSError:
+                pass
+        return None
+    assert wait_until(lambda: webhdfs("PUT", "op=SETQUOTA&namespacequota=5"),
+                      FAILOVER_WAIT_S, "SETQUOTA") == {"status": 200}
+    webhdfs("PUT", "op=SETQUOTA&storagespacequota=1048576")
+    usage = webhdfs("GET", "op=GETQUOTAUSAGE")["QuotaUsage"]
+    assert usage == {"fileAndDirectoryCount": 1, "quota": 5, "spaceConsumed": 0,
+                     "spaceQuota": 1 << 20, "typeQuota": {}}
+    webhdfs("PUT", "op=SETQUOTA&namespacequota=-1")
+    assert fs.count("/web/hq")["quota"] is None and fs.count("/web/hq")["space_quota"] == 1 << 20
+    bad = webhdfs("PUT", "op=SETQUOTA&namespacequota=0")
+    assert bad["RemoteException"]["exception"] == "IllegalArgumentException"
