@@ -271,3 +271,18 @@ def test_webhdfs_set_quota_and_quota_usage(fs, cluster, wait_until):
     assert fs.count("/web/hq")["quota"] is None and fs.count("/web/hq")["space_quota"] == 1 << 20
     bad = webhdfs("PUT", "op=SETQUOTA&namespacequota=0")
     assert bad["RemoteException"]["exception"] == "IllegalArgumentException"
+
+
+def test_malformed_set_quota_requests_are_refused_and_the_server_serves_on(fs):
+    from minidfs.rpc import client_namenode_pb2 as pb
+
+    fs.mkdir("/raw", parents=True)
+    for request in (pb.SetQuotaRequest(path="raw", quota=5),
+                    pb.SetQuotaRequest(path="/raw//x", quota=5),
+                    pb.SetQuotaRequest(path="/raw", quota=-7),
+                    pb.SetQuotaRequest(path="/raw", space_quota=-2),
+                    pb.SetQuotaRequest(path="/raw\x00", quota=1)):
+        with pytest.raises(errors.InvalidArgument):
+            fs.namenode.call("SetQuota", request)
+    fs.namenode.call("SetQuota", pb.SetQuotaRequest(path="/raw"))       # nothing to change
+    assert fs.count("/raw")["quota"] is None and fs.count("/raw")["space_quota"] is None
