@@ -20,7 +20,7 @@ namespace without quotas pays one dict check per edit.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from minidfs import errors, paths
 from minidfs.namenode.inode import INode, INodeDirectory, INodeFile
@@ -112,13 +112,6 @@ class QuotaTable:
             return
         self.dirs[node] = DirQuota(names_quota, space_quota, usage(node))
 
-    def quota_dirs_at_or_above(self, node: INode | None) -> Iterator[tuple[INodeDirectory, DirQuota]]:
-        while node is not None:
-            quota = self.dirs.get(node) if isinstance(node, INodeDirectory) else None
-            if quota is not None:
-                yield node, quota   # type: ignore[misc]
-            node = node.parent
-
     # ------------------------------------------------------------ validation
 
     def check(self, parent: INode | None, names: int, space: int,
@@ -168,9 +161,6 @@ class QuotaTable:
 
     # ------------------------------------------------------------ accounting
 
-    def charge(self, parent: INode | None, names: int, space: int) -> None:
-        _charge([q for _, q in self.quota_dirs_at_or_above(parent)], names, space)
-
     def before(self, ns: Any, rec: dict[str, Any]) -> tuple | None:
         """What after() needs to charge the change rec makes (None: nothing to do)."""
         op = rec.get("op")
@@ -190,9 +180,12 @@ class QuotaTable:
             return None     # an op about no single path (a DataNode, ...) uses no space
         anchor, top_name = _anchor(ns.root, path)
         charged = self._above(anchor)
-        if not charged:
-            return None
         top = anchor.children.get(top_name)
+        if not charged:
+            if op == "DELETE" and isinstance(top, INodeDirectory):
+                # Nothing to charge, but quotas inside the subtree go with it.
+                return ("path", charged, anchor, top_name, top, Usage(0, 0))
+            return None
         return ("path", charged, anchor, top_name, top, usage(top))
 
     def after(self, watch: tuple) -> None:

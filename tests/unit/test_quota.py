@@ -109,6 +109,16 @@ def test_setrep_rename_and_delete_are_charged_and_checked() -> None:
     assert_true_counts(ns)
 
 
+def test_deleting_a_tree_drops_the_quotas_inside_it_even_with_none_above() -> None:
+    ns = Namespace()
+    run(ns, ns.mkdirs("/a/b/c", True, 1))
+    run(ns, ns.set_quota("/a/b/c", 5, None))
+    run(ns, ns.set_quota("/a/b", 5, None))
+    run(ns, ns.delete("/a", True, 2))
+    assert not ns.quota
+    deserialize(serialize(ns, 1), "img")          # no quota of an unlinked directory
+
+
 def test_a_quota_below_current_use_is_allowed_and_stops_growth() -> None:
     ns = Namespace()
     for i in range(3):
