@@ -221,3 +221,32 @@ def test_version_2_images_still_load_without_quotas() -> None:
     old = body + checkpoint._TRAILER.pack(xxhash.xxh3_64_intdigest(body))
     loaded, txid = deserialize(old, "v2")
     assert txid == 3 and loaded.get("/old/f") is not None and not loaded.quota
+
+
+def test_random_quotas_anywhere_survive_checkpoints() -> None:
+    """Quotas set on random directories (none above some of them), trees moved and
+    deleted around them: the cache stays true and every image loads the same."""
+    rng = random.Random(7)
+    ns = Namespace()
+    for i in range(120):
+        d = f"/t{rng.randint(0, 3)}/d{rng.randint(0, 3)}/e{rng.randint(0, 3)}"
+        kind = rng.choice(["mk", "mk", "file", "file", "quota", "quota", "mv", "rm"])
+        try:
+            if kind == "mk":
+                run(ns, ns.mkdirs(d, True, i))
+            elif kind == "file":
+                write(ns, f"{d}/f{i}", [rng.randint(0, BLOCK)], rng.randint(1, 3))
+            elif kind == "quota" and ns.get(d) is not None:
+                run(ns, ns.set_quota(d.rsplit("/", rng.randint(0, 2))[0] or "/", 10**6 + i, 10**9))
+            elif kind == "mv" and ns.get(d) is not None:
+                run(ns, ns.rename(d, f"/t{rng.randint(0, 3)}", i))
+            elif kind == "rm":
+                run(ns, ns.delete(d.rsplit("/", rng.randint(0, 2))[0], True, i))
+        except (errors.FileExists, errors.FileNotFound, errors.NotADirectory,
+                errors.InvalidArgument):
+            pass
+        assert_true_counts(ns)
+        assert all(node.path() == "/" or ns.get(node.path()) is node for node in ns.quota.dirs)
+        loaded, _ = deserialize(serialize(ns, i), "img")
+        assert {n.path(): (q.names_used, q.space_used) for n, q in loaded.quota.dirs.items()} == \
+               {n.path(): (q.names_used, q.space_used) for n, q in ns.quota.dirs.items()}
