@@ -164,6 +164,19 @@ def test_bad_trash_requests_one_line_each(sh, fs):
     line = one_error(sh("rm", "-r", f"/user/{fs.user}"), "rm")
     assert "contains the trash" in line
     assert fs.open(f"/user/{fs.user}/mine", "rb").read() == b"m"
+    # A home whose quota has no room for the trash: the move is refused, nothing removed.
+    home = f"/user/{fs.user}"
+    ok(sh("put", "-", "/t/crowded", input=b"c"))
+    used = int(counts(sh, home)[4]) + int(counts(sh, home)[5])
+    ok(sh("admin", "set-quota", str(used), home))
+    try:
+        line = one_error(sh("rm", "/t/crowded"), "rm")
+        assert line.startswith("minidfs: rm: Failed to move to trash: /t/crowded: The NameSpace "
+                               f"quota (directories and files) of directory {home} is exceeded")
+        assert line.endswith("consider using --skip-trash")
+        assert fs.open("/t/crowded", "rb").read() == b"c"
+    finally:
+        ok(sh("admin", "clear-quota", home))
     one_error(sh("rm", "/t/never-there"), "rm")
     ok(sh("mkdir", "-p", "/t/full"))
     one_error(sh("rm", "/t/full"), "rm")                      # a directory without -r
