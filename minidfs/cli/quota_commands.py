@@ -53,7 +53,8 @@ def count_line(c: dict[str, Any], quotas: bool, human_sizes: bool) -> str:
             space, space_left = "none", "inf"
         else:
             space, space_left = size(c["space_quota"]), size(c["remaining_space_quota"])
-        line = _QUOTA_FORMAT.format(names, names_left) + _SPACE_QUOTA_FORMAT.format(space, space_left)
+        line = (_QUOTA_FORMAT.format(names, names_left)
+                + _SPACE_QUOTA_FORMAT.format(space, space_left))
     line += _SUMMARY_FORMAT.format(size(c["directories"]), size(c["files"]), size(c["length"]))
     return line + fmt.escape_name(c["path"])
 
@@ -61,7 +62,8 @@ def count_line(c: dict[str, Any], quotas: bool, human_sizes: bool) -> str:
 def header_line(quotas: bool) -> str:
     line = ""
     if quotas:
-        line = _QUOTA_FORMAT.format(*_QUOTA_HEADER[:2]) + _SPACE_QUOTA_FORMAT.format(*_QUOTA_HEADER[2:])
+        line = (_QUOTA_FORMAT.format(*_QUOTA_HEADER[:2])
+                + _SPACE_QUOTA_FORMAT.format(*_QUOTA_HEADER[2:]))
     return line + _SUMMARY_FORMAT.format(*_SUMMARY_HEADER) + "PATHNAME"
 
 

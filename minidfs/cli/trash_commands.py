@@ -22,7 +22,8 @@ def move_to_trash(client, path: str) -> bool:
         raise
     except errors.MinidfsError as e:
         # As HDFS: the move failed, nothing was deleted, and the way out is named.
-        raise type(e)(f"Failed to move to trash: {path}: {e}; consider using --skip-trash") from None
+        raise type(e)(f"Failed to move to trash: {path}: {e}; "
+                      "consider using --skip-trash") from None
     if moved is None:
         return False
     click.echo(f"Moved: '{fmt.escape_name(path)}' to trash at: {fmt.escape_name(moved)}")

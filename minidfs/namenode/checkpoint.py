@@ -137,7 +137,8 @@ def _build(unpacker: msgpack.Unpacker, owner: str, group: str) -> tuple[Namespac
             ns.files += 1
         parent.children[name] = node
         nodes.append(node)
-    for node_index, names_quota, space_quota in header.get("quotas", []) if header["version"] >= 3 else []:
+    quotas = header.get("quotas", []) if header["version"] >= 3 else []
+    for node_index, names_quota, space_quota in quotas:
         quota_dir = nodes[node_index] if 0 <= node_index < len(nodes) else None
         if not (isinstance(quota_dir, INodeDirectory) and isinstance(names_quota, int)
                 and isinstance(space_quota, int)):

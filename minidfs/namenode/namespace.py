@@ -294,7 +294,8 @@ class Namespace:
                          * (replication - file.replication))
         return [edits.set_replication(path, replication)]
 
-    def set_quota(self, path: str, names_quota: int | None, space_quota: int | None) -> list[Record]:
+    def set_quota(self, path: str, names_quota: int | None,
+                  space_quota: int | None) -> list[Record]:
         """Sets (a positive int), clears (dir_quota.NONE) or keeps (None) each quota of a
         directory. Allowed below the current use, as HDFS: only growth is refused."""
         paths.validate(path)
@@ -622,7 +623,9 @@ class Namespace:
     def quotas(self, path: str) -> tuple[int, int]:
         """(namespace quota, space quota) of the inode at path, NONE where unset."""
         limits = self.quota.get(self.get(paths.validate(path)))
-        return (limits.names_quota, limits.space_quota) if limits else (dir_quota.NONE, dir_quota.NONE)
+        if limits is None:
+            return dir_quota.NONE, dir_quota.NONE
+        return limits.names_quota, limits.space_quota
 
     def walk(self) -> Iterator[INode]:
         """Every inode, parents before children (checkpoints, lease rebuild)."""

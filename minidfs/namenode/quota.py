@@ -133,11 +133,13 @@ class QuotaTable:
 
     @staticmethod
     def _check_one(node: INode, quota: DirQuota, names: int, space: int) -> None:
-        if names > 0 and quota.names_quota != NONE and quota.names_used + names > quota.names_quota:
+        if names > 0 and quota.names_quota != NONE \
+                and quota.names_used + names > quota.names_quota:
             raise errors.QuotaExceededError(
                 f"The NameSpace quota (directories and files) of directory {node.path()} "
                 f"is exceeded: quota={quota.names_quota} file count={quota.names_used + names}")
-        if space > 0 and quota.space_quota != NONE and quota.space_used + space > quota.space_quota:
+        if space > 0 and quota.space_quota != NONE \
+                and quota.space_used + space > quota.space_quota:
             consumed = quota.space_used + space
             raise errors.QuotaExceededError(
                 f"The DiskSpace quota of {node.path()} is exceeded: quota = "
