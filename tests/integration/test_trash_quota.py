@@ -255,6 +255,20 @@ def test_webhdfs_content_summary_carries_the_quotas(sh, cluster, wait_until):
     cs = wait_until(summary, FAILOVER_WAIT_S, "GETCONTENTSUMMARY from the active")
     assert cs["quota"] == 7 and cs["spaceQuota"] == 2 << 20 and cs["directoryCount"] == 1
 
+    def explorer():
+        for node in cluster.conf.namenodes:
+            try:
+                with urllib.request.urlopen(f"http://{node.http_address}/explorer?path=/web/q",
+                                            timeout=5) as reply:
+                    text = reply.read().decode()
+            except OSError:
+                continue
+            if "Quota:" in text:
+                return text
+        return None
+    page = wait_until(explorer, FAILOVER_WAIT_S, "the file browser showing the quota")
+    assert "1 of 7 names" in page and "of 2MiB of replicas" in page
+
 
 def test_webhdfs_set_quota_and_quota_usage(fs, cluster, wait_until):
     fs.mkdir("/web/hq", parents=True)
