@@ -45,9 +45,17 @@ def move_to_trash(client: "Client", path: str) -> str | None:
             "consider using --skip-trash")
     client.info(path)   # FileNotFound before anything is made
     wanted = trash.target(path, user)
+    try:
+        _make_parent(client, wanted)
+    except (errors.NotADirectory, errors.FileExists):
+        # A file trashed earlier sits where a directory of this path would go (/a
+        # trashed, then /a/b): as HDFS, that part of the new path gets the time.
+        blocker = _file_on_the_way(client, paths.parent(wanted), trash.current(user))
+        if blocker is None:
+            raise
+        wanted = f"{blocker}{_now_ms()}{wanted[len(blocker):]}"
+        _make_parent(client, wanted)
     parent = paths.parent(wanted)
-    client.namenode.call("Mkdirs", pb.MkdirsRequest(path=parent, parents=True,
-                                                    mode=trash.TRASH_DIR_MODE))
     for attempt in range(MAX_MOVE_ATTEMPTS):
         taken = {e["path"] for e in client.ls(parent)}
         dst = trash.unique_target(wanted, taken, _now_ms())
@@ -58,6 +66,23 @@ def move_to_trash(client: "Client", path: str) -> str | None:
             if attempt == MAX_MOVE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def _make_parent(client: "Client", wanted: str) -> None:
+    client.namenode.call("Mkdirs", pb.MkdirsRequest(path=paths.parent(wanted), parents=True,
+                                                    mode=trash.TRASH_DIR_MODE))
+
+
+def _file_on_the_way(client: "Client", directory: str, top: str) -> str | None:
+    """The first file on the way from top down to directory, if any."""
+    path = top
+    for name in paths.components(directory)[len(paths.components(top)):]:
+        path = paths.join(path, name)
+        if not client.exists(path):
+            return None
+        if client.info(path)["type"] == "file":
+            return path
+    return None
 
 
 def expunge(client: "Client", immediate: bool = False) -> list[str]:
