@@ -77,9 +77,11 @@ class TrashEmptier:
                 path = paths.join(root, name)
                 await self.fs.mutate(path, lambda p=path: self.fs.ns.delete(p, True, now_wall_ms))
                 log.info("deleted trash checkpoint %s", path)
+                self.fs.events.emit("trash_expired", path=path)
             if trash.CURRENT in node.children:
                 target = paths.join(root, trash.new_checkpoint(list(node.children), now_wall_ms))
                 current = paths.join(root, trash.CURRENT)
                 await self.fs.mutate(current, lambda c=current, t=target:
                                      self.fs.ns.rename(c, t, now_wall_ms))
                 log.info("created trash checkpoint %s", target)
+                self.fs.events.emit("trash_checkpoint", path=target)

@@ -79,6 +79,14 @@ async def test_the_emptier_checkpoints_current_and_deletes_old_checkpoints(tmp_p
         # An hour later the checkpoint is gone; nothing new to checkpoint meanwhile.
         await emptier.tick(120_000, now + 3_600_000)
         assert sorted(alice.children) == ["not-a-checkpoint"]
+        trash_events = [(e.kind, e.subjects["path"]) for e in fs.events.ring.after(0)
+                        if e.kind.startswith("trash_")]
+        assert trash_events == [
+            ("trash_expired", "/user/alice/.Trash/200101000000"),
+            ("trash_checkpoint", "/user/alice/.Trash/261202010203"),
+            ("trash_checkpoint", "/user/bob/.Trash/261202010203"),
+            ("trash_expired", "/user/alice/.Trash/261202010203"),
+            ("trash_expired", "/user/bob/.Trash/261202010203")]
     finally:
         await fs.stop()
 
