@@ -193,6 +193,12 @@ def test_random_operations_keep_the_cache_true_through_image_and_replay() -> Non
             pass
         dirs = [p for p in dirs if ns.get(p) is not None and ns.get(p).is_dir]
         assert_true_counts(ns)
+    # Writers that vanished: lease recovery keeps or drops the block being written.
+    for node in list(ns.walk()):
+        if getattr(node, "client", None) is not None:
+            kept = rng.choice([None, rng.randint(0, BLOCK)])
+            log += run(ns, ns.recover_lease(node.path(), kept, 999))
+            assert_true_counts(ns)
     loaded, _ = deserialize(serialize(ns, 7), "img")
     replayed = Namespace()
     run(replayed, log)
