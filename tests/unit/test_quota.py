@@ -194,6 +194,14 @@ def test_random_operations_keep_the_cache_true_through_image_and_replay() -> Non
         dirs = [p for p in dirs if ns.get(p) is not None and ns.get(p).is_dir]
         assert_true_counts(ns)
     # Writers that vanished: lease recovery keeps or drops the block being written.
+    for j in range(4):
+        path = f"/r/open{j}"
+        log += run(ns, ns.create(path, 3, BLOCK, "c9", False, True, 500))
+        for _ in range(j):
+            recs, _ = ns.add_block(path, "c9", None if not ns.get_file(path).blocks else (
+                ns.get_file(path).blocks[-1].id, ns.get_file(path).blocks[-1].genstamp, 100))
+            log += run(ns, recs)
+    assert_true_counts(ns)
     for node in list(ns.walk()):
         if getattr(node, "client", None) is not None:
             kept = rng.choice([None, rng.randint(0, BLOCK)])
