@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 from minidfs import paths
 
@@ -51,11 +51,11 @@ def target(path: str, user: str) -> str:
     return current(user) + path
 
 
-def unique_target(wanted: str, exists: Iterable[str], now_ms: int) -> str:
-    """HDFS appends the time in ms to a name already taken in Current."""
-    taken = set(exists)
+def unique_target(wanted: str, taken: Callable[[str], bool], now_ms: int) -> str:
+    """HDFS appends the time in ms to a name already taken in Current; `taken(name)`
+    says whether a name is (the client asks the NameNode, one name at a time)."""
     name, stamp = wanted, now_ms
-    while name in taken:
+    while taken(name):
         name = f"{wanted}{stamp}"
         stamp += 1
     return name

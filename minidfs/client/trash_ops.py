@@ -55,10 +55,8 @@ def move_to_trash(client: "Client", path: str) -> str | None:
             raise
         wanted = f"{blocker}{_now_ms()}{wanted[len(blocker):]}"
         _make_parent(client, wanted)
-    parent = paths.parent(wanted)
     for attempt in range(MAX_MOVE_ATTEMPTS):
-        taken = {e["path"] for e in client.ls(parent)}
-        dst = trash.unique_target(wanted, taken, _now_ms())
+        dst = trash.unique_target(wanted, client.exists, _now_ms())
         try:
             client.rename(path, dst)
             return dst

@@ -34,9 +34,10 @@ def test_layout_and_what_counts_as_in_the_trash() -> None:
 
 def test_names_are_made_unique_as_hdfs_does() -> None:
     wanted = "/user/a/.Trash/Current/f"
-    assert trash.unique_target(wanted, [], 5) == wanted
-    assert trash.unique_target(wanted, [wanted], 1700) == wanted + "1700"
-    assert trash.unique_target(wanted, [wanted, wanted + "1700"], 1700) == wanted + "1701"
+    assert trash.unique_target(wanted, set().__contains__, 5) == wanted
+    assert trash.unique_target(wanted, {wanted}.__contains__, 1700) == wanted + "1700"
+    assert trash.unique_target(wanted, {wanted, wanted + "1700"}.__contains__, 1700) \
+        == wanted + "1701"
 
 
 def test_checkpoint_names_and_expiry() -> None:
