@@ -65,6 +65,11 @@ MAX_ENV_VARS = 64
 MAX_TASK_TIMEOUT_S = 24 * 3600.0
 MIN_TASK_TIMEOUT_S = 1.0
 MAX_ATTEMPT_REPORTS = 256
+# Task records are fsynced this long after the first unsynced one, all at once: an
+# fsync per task result would also flush the Workers' fresh map output on a shared
+# ext4 disk (data=ordered), and losing a second of them to a machine crash only
+# re-runs those tasks (a SIGKILL loses none).
+JOURNAL_SYNC_DELAY_S = 1.0
 # With no job left running, a journal larger than this is rewritten to its header.
 JOURNAL_COMPACT_BYTES = 4 * 1024 * 1024
 FINISHED_STATES = ("succeeded", "failed", "killed")
@@ -233,14 +238,15 @@ class JobTracker:
         self.journal.close()
 
     def _sync_soon(self) -> None:
-        """fsyncs the journal's new records in the background (task records: losing
-        one to a machine crash only re-runs that task)."""
+        """fsyncs the journal's new records soon, in the background (task records:
+        losing one to a machine crash only re-runs that task)."""
         if self._syncing is None or self._syncing.done():
             self._syncing = asyncio.get_running_loop().create_task(self._sync_dirty())
             self._tasks.add(self._syncing)
             self._syncing.add_done_callback(self._tasks.discard)
 
     async def _sync_dirty(self) -> None:
+        await asyncio.sleep(JOURNAL_SYNC_DELAY_S)
         while self.journal.dirty:
             try:
                 await asyncio.to_thread(self.journal.sync)
