@@ -178,21 +178,42 @@ def test_a_killed_job_stays_killed_across_a_restart(cluster, fs, corpus, wait_un
     wait_until(lambda: not fs.exists("/killed/_temporary"), 30.0, "the output aborted")
 
 
+class SlowMapsAndReduces(SlowMaps):
+    def reducer_init(self):
+        import time
+        time.sleep(2.0)
+
+
+def maps_done_on(cluster, job_id, worker):
+    """Map attempts of this JobTracker start that succeeded on `worker` (job page API)."""
+    import json
+    import urllib.request
+
+    from minidfs.config import load
+
+    address = load(cluster.conf_path).jobtracker.http_address
+    with urllib.request.urlopen(f"http://{address}/api/job/{job_id}", timeout=10) as reply:
+        attempts = json.load(reply)["attempts"]
+    return [a for a in attempts
+            if a["kind"] == "m" and a["state"] == "succeeded" and a["worker"] == worker]
+
+
 def test_two_restarts_and_a_worker_restarted_while_the_jobtracker_was_down(
         cluster, fs, corpus, tmp_path, wait_until, jobtracker_back):
-    run = Background(SlowMaps(), input="/corpus", output="/twice", reducers=2,
+    run = Background(SlowMapsAndReduces(), input="/corpus", output="/twice", reducers=2,
                      conf=cluster.conf_path)
-    restart_when(cluster, run, wait_until,
-                 lambda s: 2 <= s["maps_completed"] < s["maps_total"], "maps half done")
-    # Second kill: w2 is killed too and comes back (a Worker starts only once a
-    # JobTracker knows it) as a new incarnation, so the map outputs it held are gone
-    # and run again; w1's are kept.
-    wait_until(lambda: (s := run.latest()) is not None and s["maps_completed"] >= 4
-               and s["maps_completed"] < s["maps_total"], 120.0, "more maps done")
+    killed = restart_when(cluster, run, wait_until,
+                          lambda s: 2 <= s["maps_completed"] < s["maps_total"], "maps half done")
+    # Second kill once w2 holds a map output of this start and no reduce is done: w2
+    # is killed too and comes back (a Worker starts only once a JobTracker knows it)
+    # as a new incarnation, so its map outputs are gone and run again; w1's are kept.
+    job_id = killed["job_id"]
+    wait_until(lambda: (s := run.latest()) is not None and s["reduces_completed"] == 0
+               and maps_done_on(cluster, job_id, "w2"), 120.0, "a map output on w2")
     cluster.kill("jt")
     cluster.kill("w2")
     cluster.start("jt")
     cluster.start("w2")
     result = run.join()
-    same_as_inline(fs, result, SlowMaps(), corpus, tmp_path, 2)
+    same_as_inline(fs, result, SlowMapsAndReduces(), corpus, tmp_path, 2)
     assert result.counters["job"]["maps_rerun_for_lost_output"] >= 1
