@@ -651,10 +651,10 @@ class BlockManager:
             raise errors.PreconditionFailed(f"block {block_id}: {source} holds no live replica")
         if target in (block.replicas or {}):
             raise errors.PreconditionFailed(f"block {block_id}: {target} already holds a replica")
-        if block_id in self._pending or block_id in self._move_hints:
-            raise errors.PreconditionFailed(f"block {block_id}: busy (a copy is in flight)")
         if len(live) < block.expected_replication:
             raise errors.PreconditionFailed(f"block {block_id}: under-replicated, not moved")
+        if block_id in self._pending or block_id in self._move_hints:
+            raise errors.PreconditionFailed(f"block {block_id}: busy (a copy is in flight)")
         if not keeps_racks({n: nodes[n].rack for n in live}, source, target, nodes[target].rack):
             raise errors.PreconditionFailed(
                 f"block {block_id}: moving {source} -> {target} would lose a rack")
