@@ -7,6 +7,7 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli import balance_command
 from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
 from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
@@ -40,6 +41,8 @@ cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
 admin_group.add_command(events_command)
+for _command in balance_command.COMMANDS:
+    admin_group.add_command(_command)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class BalancerBlockView(NamedTuple):
     length: int
     locations: list[str]   # nodes with a live replica
     replication: int
+    moving: bool = False
 
 
 class BalancerOperations:
@@ -42,7 +43,7 @@ class BalancerOperations:
     def _view(self, block: BlockInfo) -> BalancerBlockView:
         return BalancerBlockView(block.id, block.genstamp, block.length,
                                  sorted(self.fs.bm.live_replicas(block)),
-                                 block.expected_replication)
+                                 block.expected_replication, self.fs.bm.moving(block.id))
 
     def _known_node(self, name: str, what: str) -> str:
         check_name(name)

@@ -276,6 +276,7 @@ class BlockManager:
         pending = self._pending.get(block_id)
         if pending is not None and pending.source == node:
             self._drop_pending(block_id)
+            self._move_hints.pop(block_id, None)
             self._check.add(block_id)
         self._not_coming(block_id, node)
 
@@ -291,6 +292,7 @@ class BlockManager:
             pending.targets.discard(node)
             if not pending.targets:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)
             self._check.add(block_id)
 
     def copy_failed(self, node: str, block_id: int) -> None:
@@ -374,6 +376,7 @@ class BlockManager:
         for block_id, pending in list(self._pending.items()):
             if pending.source == node or node in pending.targets:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)
                 self._check.add(block_id)
 
     # ------------------------------------------------------------------- tick
@@ -385,6 +388,7 @@ class BlockManager:
         for block_id, pending in list(self._pending.items()):
             if now_ms >= pending.deadline_ms:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)   # the move's copy never came
                 self._check.add(block_id)
         for block_id, (_, deadline_ms) in list(self._move_hints.items()):
             if now_ms >= deadline_ms:
@@ -633,6 +637,11 @@ class BlockManager:
                 if len(found) >= limit:
                     break
         return found
+
+    def moving(self, block_id: int) -> bool:
+        """A balancer move of the block is under way (copy in flight, or copied and
+        its source not deleted yet); False once it finished or was abandoned."""
+        return block_id in self._move_hints
 
     def move_replica(self, block_id: int, source: str, target: str, now_ms: int) -> None:
         """Queues a balancer move: `source` copies its replica to `target`; the

@@ -122,3 +122,14 @@ def test_a_move_that_would_lose_a_rack_is_refused():
     with pytest.raises(errors.PreconditionFailed, match="lose a rack"):
         c.bm.move_replica(b.id, "dn2", "dn4", now_ms=0)
     c.bm.move_replica(b.id, "dn1", "dn4", now_ms=0)       # /a -> /a is fine
+
+
+def test_a_failed_copy_abandons_the_move_at_once():
+    c = four_nodes()
+    b = c.file("/f", 3, ["dn1", "dn2", "dn3"])
+    c.bm.move_replica(b.id, "dn1", "dn4", now_ms=0)
+    assert c.bm.moving(b.id)
+    c.bm.copy_failed("dn1", b.id)
+    c.bm.tick(10_000)
+    assert not c.bm.moving(b.id)
+    assert [x.id for x in c.bm.balancer_blocks("dn1", 10)] == [b.id]
