@@ -15,6 +15,7 @@ from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
 from minidfs.cli.fs_commands import COMMANDS
+from minidfs.cli import dfs_extra_commands
 from minidfs.cli.fsck_command import fsck
 from minidfs.cli.ha_commands import ha_group
 
@@ -32,7 +33,7 @@ def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None
     ctx.obj = CliState(conf, home, user)
 
 
-for _command in COMMANDS:
+for _command in COMMANDS + dfs_extra_commands.COMMANDS:
     cli.add_command(_command)
 cli.add_command(cluster_group)
 cli.add_command(daemon)
