@@ -34,9 +34,9 @@ MOVE_TIMEOUT_S = 90.0
 MAX_ITERATIONS = 100
 # Iterations in a row that moved nothing before the balancer gives up.
 MAX_IDLE_ITERATIONS = 3
-# Moves handed to one source at a time (the NameNode allows its
-# replication_streams_per_node, and re-replication shares them).
-MAX_MOVES_PER_SOURCE = 2
+# Moves handed to one source at a time: the NameNode allows its
+# replication_streams_per_node (default 4), and re-replication shares them.
+MAX_MOVES_PER_SOURCE = 4
 MAX_BLOCKS_PER_SOURCE = 10_000
 
 
