@@ -82,6 +82,9 @@ class Balancer:
         self.moved_blocks = self.moved_bytes = self.abandoned = 0
 
     def run(self) -> Outcome:
+        # Superusers only, as HDFS's balancer: asked first, so a user who may not
+        # move replicas hears so even when the cluster happens to be balanced.
+        self.nn.call("GetBlockReplicas", pb.GetBlockReplicasRequest())
         idle = 0
         for iteration in range(1, MAX_ITERATIONS + 1):
             nodes = _nodes(self.nn)

@@ -157,3 +157,16 @@ def test_human_sizes(sh, fs):
     assert " 96 K " in ok(sh("ls", "-h", "/hs")).stdout
     header, row = ok(sh("df", "-h")).stdout.splitlines()
     assert header.split()[0] == "Filesystem" and any(p in row for p in (" G", " T", " M"))
+
+
+def test_balancer_commands(sh, cluster, wait_until):
+    # Three DataNodes holding every block: balanced already, nothing to move.
+    done = ok(sh("admin", "balance"))
+    assert "The cluster is balanced" in done.stdout and "moved 0 blocks" in done.stdout
+    assert "at least 1024" in one_error(sh("admin", "set-bandwidth", "100"), "admin set-bandwidth")
+    assert ok(sh("admin", "set-bandwidth", "8MiB")).stdout.strip() == "Balancer bandwidth set to 8MiB/s"
+    wait_until(lambda: all("bandwidth set to 8388608 bytes/s" in cluster.log(f"dn{i}")
+                           for i in (1, 2, 3)), 15, "every DataNode took the new bandwidth")
+    for args in (["admin", "balance"], ["admin", "set-bandwidth", "1MiB"]):
+        line = one_error(sh("--user", "bob", *args), " ".join(args[:2]))
+        assert "permission denied: user=bob is not a superuser" in line
