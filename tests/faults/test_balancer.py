@@ -2,13 +2,15 @@
 nodes are full of the same blocks and `minidfs admin balance` evens the use out
 while a reader checks every file byte for byte; then a DataNode is SIGKILLed in
 the middle of a balance (throttled with `admin set-bandwidth` so there is a
-middle) and nothing is lost, and the next run finishes.
+middle) and nothing is lost; a balancer interrupted with Ctrl-C loses nothing
+either, and the next run finishes.
 
 Each DataNode gets capacity_bytes (16 MiB) in cluster.toml, so a few MiB of
 blocks are real percentages of use."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -66,6 +68,10 @@ def minidfs(cluster, *args, timeout=180):
 def live_uses(fs):
     return {n["name"]: 100 * n["used"] / n["capacity"]
             for n in health.datanode_report(fs.namenode) if n["state"] == "live"}
+
+
+def dn_blocks(fs, name):
+    return next((n["blocks"] for n in health.datanode_report(fs.namenode) if n["name"] == name), 0)
 
 
 def assert_files_exact(fs):
@@ -145,8 +151,7 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
          "admin", "balance", "--threshold", THRESHOLD],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: next((n["blocks"] for n in health.datanode_report(fs.namenode)
-                                 if n["name"] == "dn5"), 0) >= 2, 60, "dn5 received blocks")
+        wait_until(lambda: dn_blocks(fs, "dn5") >= 2, 60, "dn5 received blocks")
         cluster.kill("dn5")
         out, err = balancer.communicate(timeout=180)
     finally:
@@ -160,9 +165,27 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
         assert err.count("\n") == 1 and err.startswith("minidfs: admin balance: cannot balance")
     assert_files_exact(fs)
     wait_until(lambda: health.fsck(fs.namenode)["healthy"], 60, "fsck healthy without dn5")
-    assert minidfs(cluster, "admin", "set-bandwidth", "100MiB").returncode == 0
     cluster.start("dn5")
     wait_until(lambda: "dn5" in live_uses(fs), 30, "dn5 live again")
+    # Ctrl-C in the middle of a (still throttled) run: exit 130, one line, nothing lost.
+    before = dn_blocks(fs, "dn5")
+    balancer = subprocess.Popen(
+        [sys.executable, "-m", "minidfs.cli.main", "--conf", str(cluster.conf_path),
+         "admin", "balance", "--threshold", THRESHOLD],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: dn_blocks(fs, "dn5") >= before + 1, 60, "a move onto dn5")
+        balancer.send_signal(signal.SIGINT)
+        out, err = balancer.communicate(timeout=60)
+    finally:
+        if balancer.poll() is None:
+            balancer.kill()
+            balancer.communicate()
+    assert balancer.returncode == 130, (out, err)
+    assert err == "minidfs: admin balance: interrupted\n", err
+    assert_files_exact(fs)
+    # The rerun, at full speed, finishes.
+    assert minidfs(cluster, "admin", "set-bandwidth", "100MiB").returncode == 0
     reader = Reader(cluster)
     reader.start()
     try:
