@@ -116,6 +116,7 @@ class Balancer:
         queued = list(moves)
         in_flight: dict[int, _InFlight] = {}
         done = 0
+        skipped: list[str] = []
         while queued or in_flight:
             per_source: dict[str, int] = {}
             for f in in_flight.values():
@@ -128,7 +129,7 @@ class Balancer:
                     self.nn.call("MoveReplica", pb.MoveReplicaRequest(
                         block_id=move.block_id, source=move.source, target=move.target))
                 except (errors.PreconditionFailed, errors.InvalidArgument) as e:
-                    self.say(f"  skipped blk_{move.block_id} {move.source} -> {move.target}: {e}")
+                    skipped.append(str(e))
                     continue
                 in_flight[move.block_id] = _InFlight(move, time.monotonic() + MOVE_TIMEOUT_S)
                 per_source[move.source] = per_source.get(move.source, 0) + 1
@@ -136,6 +137,9 @@ class Balancer:
                 continue
             time.sleep(POLL_INTERVAL_S)
             done += self._poll(in_flight)
+        if skipped:
+            # One line, not one per move: a dead target refuses every move at once.
+            self.say(f"  skipped {len(skipped)} moves the NameNode refused (first: {skipped[0]})")
         return done
 
     def _poll(self, in_flight: dict[int, _InFlight]) -> int:
