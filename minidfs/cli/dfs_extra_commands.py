@@ -25,7 +25,7 @@ def cp(force: bool, src: tuple[str, ...], dst: str) -> None:
     is a directory; several sources need a directory)."""
     client = state().client()
     if len(src) > 1:
-        target = dfs_extra._info_or_none(client, client.resolve(dst))
+        target = dfs_extra.info_or_none(client, client.resolve(dst))
         if target is None or target["type"] != "directory":
             raise errors.NotADirectory(f"{client.resolve(dst)}: not a directory "
                                        "(several sources copy into a directory)")

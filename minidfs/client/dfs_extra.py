@@ -49,7 +49,7 @@ def copy(client: Any, src: str, dst: str, overwrite: bool = False,
     src, dst = client.resolve(src), client.resolve(dst)
     info = client.info(src)
     target = dst
-    dst_info = _info_or_none(client, dst)
+    dst_info = info_or_none(client, dst)
     if dst_info is not None and dst_info["type"] == "directory":
         target = paths.join(dst, paths.basename(src)) if src != "/" else dst
     if target == src:
@@ -58,7 +58,7 @@ def copy(client: Any, src: str, dst: str, overwrite: bool = False,
         raise errors.InvalidArgument(f"{target}: is inside the source directory {src}")
     plan = _copy_plan(client, src, target, info)
     for _, to, kind in plan:
-        existing = _info_or_none(client, to)
+        existing = info_or_none(client, to)
         if existing is None:
             continue
         if kind == "directory" and existing["type"] != "directory":
@@ -116,7 +116,7 @@ def _abandon(client: Any, writer: Any, path: str) -> None:
         pass
 
 
-def _info_or_none(client: Any, path: str) -> dict | None:
+def info_or_none(client: Any, path: str) -> dict | None:
     try:
         return client.info(path)
     except errors.FileNotFound:
@@ -138,7 +138,7 @@ def touchz(client: Any, path: str) -> None:
     """Creates an empty file; an existing empty file is left as it is, anything else
     refused (HDFS's touchz)."""
     path = client.resolve(path)
-    existing = _info_or_none(client, path)
+    existing = info_or_none(client, path)
     if existing is not None:
         if existing["type"] == "directory":
             raise errors.IsADirectory(f"{path}: is a directory")
@@ -152,7 +152,7 @@ def test(client: Any, flag: str, path: str) -> bool:
     """`test -e|-d|-f|-z`: exists, is a directory, is a file, has length zero."""
     if flag not in TEST_FLAGS:
         raise errors.InvalidArgument(f"-{flag}: not a test (use -e, -d, -f or -z)")
-    info = _info_or_none(client, client.resolve(path))
+    info = info_or_none(client, client.resolve(path))
     if info is None:
         return False
     return {"e": True, "d": info["type"] == "directory", "f": info["type"] == "file",
