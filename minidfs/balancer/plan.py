@@ -101,29 +101,28 @@ def plan_moves(nodes: Sequence[Node], blocks: Mapping[str, Iterable[Block]],
             for n in over + above}
     take = {n.name: min(n.remaining, int((mean - n.use_pct) / 100 * n.capacity))
             for n in below + under}
-    holders = {}   # block id -> its locations as the moves planned so far leave them
-    for source, source_blocks in blocks.items():
-        for b in source_blocks:
-            holders.setdefault(b.block_id, (b.length, list(b.locations)))
-    moved: set[int] = set()
+    offered = {source: list(source_blocks) for source, source_blocks in blocks.items()}
+    # The smallest block a source offers: once neither side can fit it, that pair
+    # is done without looking at every block again.
+    smallest = {source: min((b.length for b in bs), default=0) for source, bs in offered.items()}
+    moved: set[int] = set()   # a block moves at most once an iteration
     moves: list[Move] = []
     for sources, targets in ((over, under), (over, below), (above, under)):
         for source in sources:
+            name = source.name
             for target in targets:
-                for block_id, (length, locations) in holders.items():
-                    if give[source.name] <= 0 or take[target.name] <= 0:
+                for b in offered.get(name, ()):
+                    room = min(take[target.name], give[name] + _slack(give[name]))
+                    if give[name] <= 0 or smallest[name] > room:
                         break
-                    if (block_id in moved or source.name not in locations
-                            or length > take[target.name]
-                            or length > give[source.name] + _slack(give[source.name])
-                            or not keeps_racks({n: racks.get(n, "") for n in locations},
-                                               source.name, target.name, target.rack)):
+                    if (b.length > room or b.block_id in moved or name not in b.locations
+                            or not keeps_racks({n: racks.get(n, "") for n in b.locations},
+                                               name, target.name, target.rack)):
                         continue
-                    moved.add(block_id)
-                    locations[locations.index(source.name)] = target.name
-                    give[source.name] -= length
-                    take[target.name] -= length
-                    moves.append(Move(block_id, length, source.name, target.name))
+                    moved.add(b.block_id)
+                    give[name] -= b.length
+                    take[target.name] -= b.length
+                    moves.append(Move(b.block_id, b.length, name, target.name))
     return moves
 
 
