@@ -10,6 +10,7 @@ HDFS's balancer and dfsadmin are.
 """
 from __future__ import annotations
 
+import random
 from typing import NamedTuple
 
 from minidfs import errors
@@ -60,7 +61,7 @@ class BalancerOperations:
             raise errors.InvalidArgument(
                 f"{max_blocks}: max_blocks must be between 1 and {MAX_BALANCER_BLOCKS}")
         return [self._view(b) for b in self.fs.bm.balancer_blocks(
-            name, max_blocks or DEFAULT_BALANCER_BLOCKS)]
+            name, max_blocks or DEFAULT_BALANCER_BLOCKS, start=random.randrange(1 << 62))]
 
     def block_replicas(self, block_ids: list[int],
                        caller: Caller | None = None) -> list[BalancerBlockView]:

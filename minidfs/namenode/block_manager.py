@@ -62,6 +62,8 @@ PIPELINE_REPORT_GRACE_MS = 10_000
 MAX_PENDING_COMMANDS_PER_NODE = 10_000
 MAX_COMMANDS_PER_REPLY = 1_000
 MAX_REPLICATION_SCANS_PER_TICK = 2_000
+# Blocks of the map one balancer GetDatanodeBlocks looks at (tens of milliseconds).
+MAX_BALANCER_SCAN_BLOCKS = 200_000
 COMPACT_MIN_ENTRIES = 4_096
 BULK_REPORT_REPLICAS = 10_000
 # A full report is applied in slices of this many replicas (and swept in slices of
@@ -624,11 +626,21 @@ class BlockManager:
 
     # ---------------------------------------------------------------- balancer
 
-    def balancer_blocks(self, node: str, limit: int) -> list[BlockInfo]:
+    def balancer_blocks(self, node: str, limit: int, start: int = 0,
+                        max_scanned: int = MAX_BALANCER_SCAN_BLOCKS) -> list[BlockInfo]:
         """Up to `limit` complete, fully replicated blocks with a READY replica on
-        `node` and no copy in flight: what the balancer may move off it."""
-        found = []
-        for block in self.blocks.values():
+        `node` and no copy in flight: what the balancer may move off it. Looks at
+        no more than max_scanned blocks of the map, from position `start` (modulo
+        its size) on, wrapping around: the map is not indexed by node, and a call
+        must not hold the event loop for the whole map; callers pass a random
+        start so successive calls offer different blocks (HDFS's getBlocks too)."""
+        found: list[BlockInfo] = []
+        ids = array("Q", self.blocks)
+        if not ids:
+            return found
+        first = start % len(ids)
+        for i in range(min(len(ids), max_scanned)):
+            block = self.blocks[ids[(first + i) % len(ids)]]
             replicas = block.replicas
             if (replicas and replicas.get(node) == READY and block.complete
                     and block.id not in self._pending and block.id not in self._move_hints
