@@ -12,7 +12,7 @@ Balancer, simplified:
   below-mean, above-mean -> under;
 - a source gives at most (use - mean) x capacity, a target takes at most
   (mean - use) x capacity and never more than it has remaining; each block moves
-  at most once per iteration, only to a node not holding it, and only if its
+  at most once per iteration, only to a node not holding it (in any state), and only if its
   replicas span as many racks after the move (racks.py);
 - bytes per source per iteration are capped (max_bytes_per_source), so the next
   iteration plans from a fresh report rather than from old guesses.
@@ -43,6 +43,9 @@ class Block(NamedTuple):
     block_id: int
     length: int
     locations: tuple[str, ...]   # nodes with a live replica
+    # Nodes the NameNode lists for the block in any state (a partial copy a killed
+    # transfer left, a replica being deleted): never a target. () = locations.
+    holders: tuple[str, ...] = ()
 
 
 class Move(NamedTuple):
@@ -116,6 +119,7 @@ def plan_moves(nodes: Sequence[Node], blocks: Mapping[str, Iterable[Block]],
                     if give[name] <= 0 or smallest[name] > room:
                         break
                     if (b.length > room or b.block_id in moved or name not in b.locations
+                            or target.name in b.holders
                             or not keeps_racks({n: racks.get(n, "") for n in b.locations},
                                                name, target.name, target.rack)):
                         continue

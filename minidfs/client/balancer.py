@@ -65,7 +65,8 @@ def _nodes(nn: NamenodeClient) -> list[plan.Node]:
 def _movable(nn: NamenodeClient, source: str) -> list[plan.Block]:
     reply = nn.call("GetDatanodeBlocks", pb.GetDatanodeBlocksRequest(
         name=source, max_blocks=MAX_BLOCKS_PER_SOURCE))
-    return [plan.Block(b.block.id, b.block.length, tuple(b.locations)) for b in reply.blocks]
+    return [plan.Block(b.block.id, b.block.length, tuple(b.locations), tuple(b.holders))
+            for b in reply.blocks]
 
 
 class Balancer:

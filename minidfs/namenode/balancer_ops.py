@@ -35,6 +35,7 @@ class BalancerBlockView(NamedTuple):
     locations: list[str]   # nodes with a live replica
     replication: int
     moving: bool = False
+    holders: tuple[str, ...] = ()   # every node listed, live or not
 
 
 class BalancerOperations:
@@ -44,7 +45,8 @@ class BalancerOperations:
     def _view(self, block: BlockInfo) -> BalancerBlockView:
         return BalancerBlockView(block.id, block.genstamp, block.length,
                                  sorted(self.fs.bm.live_replicas(block)),
-                                 block.expected_replication, self.fs.bm.moving(block.id))
+                                 block.expected_replication, self.fs.bm.moving(block.id),
+                                 tuple(sorted(block.replicas or ())))
 
     def _known_node(self, name: str, what: str) -> str:
         check_name(name)

@@ -70,7 +70,8 @@ def fsck_response(report: FsckReport) -> pb.FsckResponse:
 def balancer_block(view: BalancerBlockView) -> pb.BalancerBlock:
     return pb.BalancerBlock(
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
-        locations=view.locations, replication=view.replication, moving=view.moving)
+        locations=view.locations, replication=view.replication, moving=view.moving,
+        holders=view.holders)
 
 
 def rpc_id(request) -> RpcKey | None:

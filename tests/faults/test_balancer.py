@@ -10,6 +10,7 @@ blocks are real percentages of use."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -168,20 +169,27 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
     cluster.start("dn5")
     wait_until(lambda: "dn5" in live_uses(fs), 30, "dn5 live again")
     # Ctrl-C in the middle of a (still throttled) run: exit 130, one line, nothing lost.
-    before = dn_blocks(fs, "dn5")
+    # Sent once the balancer printed its first finished move, so it is in its loop.
     balancer = subprocess.Popen(
         [sys.executable, "-m", "minidfs.cli.main", "--conf", str(cluster.conf_path),
          "admin", "balance", "--threshold", THRESHOLD],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    collector = threading.Thread(target=lambda: lines.extend(balancer.stdout), daemon=True)
+    collector.start()
     try:
-        wait_until(lambda: dn_blocks(fs, "dn5") >= before + 1, 60, "a move onto dn5")
+        wait_until(lambda: any(line.startswith("  moved blk_") for line in lines), 90,
+                   "the balancer's first move")
         balancer.send_signal(signal.SIGINT)
-        out, err = balancer.communicate(timeout=60)
+        balancer.wait(60)
+        err = balancer.stderr.read()
     finally:
         if balancer.poll() is None:
             balancer.kill()
-            balancer.communicate()
-    assert balancer.returncode == 130, (out, err)
+            balancer.wait()
+    collector.join(10)
+    assert balancer.returncode == 130, (lines, err)
     assert err == "minidfs: admin balance: interrupted\n", err
     assert_files_exact(fs)
     # The rerun, at full speed, finishes.
@@ -192,7 +200,7 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
         done = minidfs(cluster, "admin", "balance", "--threshold", THRESHOLD)
     finally:
         reader.finish()
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
     uses = live_uses(fs)
     mean = sum(uses.values()) / len(uses)
     assert all(abs(u - mean) <= float(THRESHOLD) + 1 for u in uses.values()), uses

@@ -67,3 +67,11 @@ def test_a_target_never_takes_more_than_it_has_remaining():
              Node("dn2", "/r", 1000 * MiB, 0, 2 * MiB)]      # big but nearly full disk
     moves = plan_moves(nodes, {"dn1": blocks_on("dn1", 50, ())}, 5)
     assert sum(m.length for m in moves) <= 2 * MiB
+
+
+def test_a_node_listed_for_a_block_in_any_state_is_no_target():
+    # dn2 holds a partial copy of block 1 (a transfer killed midway): not live, but
+    # the NameNode would refuse the move, so the planner must not choose it.
+    nodes = [node("dn1", 50), node("dn2", 0)]
+    blocks = {"dn1": [Block(1, MiB, ("dn1",), ("dn1", "dn2")), Block(2, MiB, ("dn1",), ("dn1",))]}
+    assert [m.block_id for m in plan_moves(nodes, blocks, 1)] == [2]
