@@ -24,17 +24,18 @@ _HUMAN_PREFIXES = ("K", "M", "G", "T", "P", "E")
 
 
 def human_size(n: int) -> str:
-    """A size as `hdfs dfs -h` prints it (binary prefixes, one decimal, a space):
-    123, 64 K, 1.5 M, 2 G."""
-    if n < 1024:
+    """A size as `hdfs dfs -h` prints it (TraditionalBinaryPrefix.long2String(n, "", 1)):
+    123, 64 K, 1.5 M, 1.0 T (a whole multiple shows no decimals); the same rule as
+    quota_commands.human (count -h)."""
+    if abs(n) < 1024:
         return str(n)
-    value = float(n)
-    for prefix in _HUMAN_PREFIXES:
+    exponent, value = 0, abs(n)
+    while value >= 1024 and exponent < len(_HUMAN_PREFIXES):
         value /= 1024
-        if value < 1024 or prefix == _HUMAN_PREFIXES[-1]:
-            text = f"{value:.1f}"
-            return f"{text[:-2] if text.endswith('.0') else text} {prefix}"
-    raise AssertionError("unreachable")
+        exponent += 1
+    unit = 1024 ** exponent
+    text = str(abs(n) // unit) if abs(n) % unit == 0 else f"{abs(n) / unit:.1f}"
+    return f"{'-' if n < 0 else ''}{text} {_HUMAN_PREFIXES[exponent - 1]}"
 
 
 def to_json(value: Any) -> str:

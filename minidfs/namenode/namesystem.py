@@ -40,6 +40,7 @@ from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.trash_emptier import TrashEmptier
 from minidfs.namenode.user_groups import UserGroups
 from minidfs.namenode.views import StatsView
 
@@ -87,6 +88,7 @@ class Namesystem:
         # `admin set-bandwidth` (balancer_ops.py): sent to DataNodes on heartbeat
         # replies; 0 = none set, each DataNode keeps balance_bandwidth_bytes_per_s.
         self.balance_bandwidth_bytes_per_s = 0
+        self.trash_emptier = TrashEmptier(self)
         self.reset()
 
     def reset(self) -> None:
@@ -365,6 +367,7 @@ class Namesystem:
         self.update_safemode(now_ms)
         if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)
+            await self.trash_emptier.tick(now_ms, wall_ms())
         if self.bm.bulk_frees != self._bulk_frees_released:
             self._bulk_frees_released = self.bm.bulk_frees
             asyncio.get_running_loop().run_in_executor(None, memory.release_free_memory)
