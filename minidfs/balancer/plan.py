@@ -70,7 +70,11 @@ def is_balanced(nodes: Sequence[Node], threshold_pct: float) -> bool:
     return spread_pct(nodes) <= threshold_pct
 
 
-def _groups(nodes: Sequence[Node], threshold_pct: float) -> tuple[list[Node], list[Node], list[Node], list[Node]]:
+Groups = tuple[list[Node], list[Node], list[Node], list[Node]]
+
+
+def _groups(nodes: Sequence[Node], threshold_pct: float) -> Groups:
+    """(over-utilized, above average, below average, under-utilized)."""
     mean = mean_pct(nodes)
     over = [n for n in nodes if n.use_pct > mean + threshold_pct]
     above = [n for n in nodes if mean < n.use_pct <= mean + threshold_pct]

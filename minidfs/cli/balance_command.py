@@ -26,7 +26,8 @@ SETTLE_HEARTBEATS = 2
 @click.option("--threshold", "threshold_pct", type=click.FloatRange(min=0, min_open=True, max=100),
               default=DEFAULT_THRESHOLD_PCT, show_default=True,
               help="Percentage points of use a DataNode may differ from the mean.")
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as a JSON object at the end.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the outcome as a JSON object at the end.")
 @reports_errors
 def balance(threshold_pct: float, as_json: bool) -> None:
     """Move replicas until every DataNode's use is within PCT of the mean (superuser)."""

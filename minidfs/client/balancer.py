@@ -75,7 +75,8 @@ class Balancer:
         """settle_s: wait after an iteration's moves, so every DataNode's heartbeat
         has carried its new use to the NameNode before the next report is read."""
         if not 0 < threshold_pct <= 100:
-            raise errors.InvalidArgument(f"{threshold_pct:g}: threshold must be in (0, 100] percent")
+            raise errors.InvalidArgument(
+                f"{threshold_pct:g}: threshold must be in (0, 100] percent")
         self.nn = nn
         self.threshold_pct = threshold_pct
         self.settle_s = settle_s
@@ -144,7 +145,8 @@ class Balancer:
         return done
 
     def _poll(self, in_flight: dict[int, _InFlight]) -> int:
-        reply = self.nn.call("GetBlockReplicas", pb.GetBlockReplicasRequest(block_ids=list(in_flight)))
+        reply = self.nn.call("GetBlockReplicas",
+                             pb.GetBlockReplicasRequest(block_ids=list(in_flight)))
         found = {b.block.id: b for b in reply.blocks}
         done = 0
         now = time.monotonic()

@@ -250,7 +250,8 @@ def find(client: Any, path: str, name: str = "*", kind: str | None = None) -> It
         raise errors.InvalidArgument(f"-type {kind}: use f or d")
     want = {None: None, "f": "file", "d": "directory"}[kind]
     root = client.info(path)
-    entries = [root] + (client.ls(root["path"], recursive=True) if root["type"] == "directory" else [])
+    below = client.ls(root["path"], recursive=True) if root["type"] == "directory" else []
+    entries = [root] + below
     for entry in entries:
         base = paths.basename(entry["path"]) or "/"
         if fnmatch.fnmatchcase(base, name) and (want is None or entry["type"] == want):

@@ -86,8 +86,8 @@ class CommandRunner:
         names = ",".join(t.name for t in targets)
         async with self._slots:
             try:
-                await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets,
-                                          throttle=self.bandwidth)
+                await transfer.send_block(self.storage, self.peers, block.id, block.genstamp,
+                                          targets, throttle=self.bandwidth)
                 log.info("block %d: copied to %s", block.id, names)
             except OSError as e:
                 # Its files unreadable or gone, or its volume failing: storage.io_failed

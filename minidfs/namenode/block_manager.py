@@ -666,7 +666,8 @@ class BlockManager:
         for name, what in ((source, "source"), (target, "target")):
             node = nodes.get(name)
             if node is None or not node.in_service:
-                raise errors.PreconditionFailed(f"{name}: {what} DataNode is not live and in service")
+                raise errors.PreconditionFailed(
+                    f"{name}: {what} DataNode is not live and in service")
         live = self.live_replicas(block)
         if (block.replicas or {}).get(source) != READY or source not in live:
             raise errors.PreconditionFailed(f"block {block_id}: {source} holds no live replica")

@@ -262,13 +262,14 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetDatanodeBlocks(self, request, context):
-        return pb.GetDatanodeBlocksResponse(blocks=[balancer_block(v) for v in self.balancer.datanode_blocks(
-            request.name, request.max_blocks, self._caller(context))])
+        views = self.balancer.datanode_blocks(request.name, request.max_blocks,
+                                              self._caller(context))
+        return pb.GetDatanodeBlocksResponse(blocks=[balancer_block(v) for v in views])
 
     @rpc_errors
     async def GetBlockReplicas(self, request, context):
-        return pb.GetBlockReplicasResponse(blocks=[balancer_block(v) for v in self.balancer.block_replicas(
-            list(request.block_ids), self._caller(context))])
+        views = self.balancer.block_replicas(list(request.block_ids), self._caller(context))
+        return pb.GetBlockReplicasResponse(blocks=[balancer_block(v) for v in views])
 
     @rpc_errors
     async def MoveReplica(self, request, context):

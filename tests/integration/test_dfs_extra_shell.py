@@ -121,7 +121,8 @@ def test_checksum(sh, fs):
     fs.put(io.BytesIO(data), "/ck/b")
     fs.put(io.BytesIO(data[:-1] + b"?"), "/ck/c")
     fs.put(io.BytesIO(data), "/ck/big-blocks", block_size=2 * BLOCK)
-    results = json.loads(ok(sh("checksum", "--json", "/ck/a", "/ck/b", "/ck/c", "/ck/big-blocks")).stdout)
+    results = json.loads(ok(sh("checksum", "--json", "/ck/a", "/ck/b", "/ck/c",
+                               "/ck/big-blocks")).stdout)
     a, b, c, big = (r["checksum"] for r in results)
     assert a == b and a != c and a != big
     assert results[0]["algorithm"] == "MD5-of-MD5-of-65536XXH3_64" and results[0]["blocks"] == 4
@@ -153,7 +154,8 @@ def test_find(sh, fs):
 def test_human_sizes(sh, fs):
     fs.put(io.BytesIO(b"h" * (BLOCK + BLOCK // 2)), "/hs/f")
     assert ok(sh("du", "-s", "-h", "/hs")).stdout.split() == ["96", "K", "288", "K", "/hs"]
-    assert ok(sh("du", "-s", "/hs")).stdout.split() == [str(BLOCK * 3 // 2), str(BLOCK * 9 // 2), "/hs"]
+    assert ok(sh("du", "-s", "/hs")).stdout.split() == [
+        str(BLOCK * 3 // 2), str(BLOCK * 9 // 2), "/hs"]
     assert " 96 K " in ok(sh("ls", "-h", "/hs")).stdout
     header, row = ok(sh("df", "-h")).stdout.splitlines()
     assert header.split()[0] == "Filesystem" and any(p in row for p in (" G", " T", " M"))
@@ -164,7 +166,8 @@ def test_balancer_commands(sh, cluster, wait_until):
     done = ok(sh("admin", "balance"))
     assert "The cluster is balanced" in done.stdout and "moved 0 blocks" in done.stdout
     assert "at least 1024" in one_error(sh("admin", "set-bandwidth", "100"), "admin set-bandwidth")
-    assert ok(sh("admin", "set-bandwidth", "8MiB")).stdout.strip() == "Balancer bandwidth set to 8MiB/s"
+    said = ok(sh("admin", "set-bandwidth", "8MiB")).stdout.strip()
+    assert said == "Balancer bandwidth set to 8MiB/s"
     wait_until(lambda: all("bandwidth set to 8388608 bytes/s" in cluster.log(f"dn{i}")
                            for i in (1, 2, 3)), 15, "every DataNode took the new bandwidth")
     for args in (["admin", "balance"], ["admin", "set-bandwidth", "1MiB"]):

@@ -40,10 +40,12 @@ async def cluster(tmp_path: pathlib.Path):
 async def test_a_move_through_reports(cluster):
     fs, bal, dn, block_id = cluster
     (view,) = bal.datanode_blocks("dn1", 0)
-    assert (view.block_id, view.locations, view.replication, view.moving) == (block_id, ["dn1", "dn2"], 2, False)
+    assert (view.block_id, view.locations, view.replication, view.moving) == (
+        block_id, ["dn1", "dn2"], 2, False)
     bal.move_replica(block_id, "dn1", "dn3")
     assert bal.block_replicas([block_id, 999])[0].moving
-    (command,) = [c for c in dn.heartbeat("dn1", 10 * GiB, 0, 10 * GiB, 0) if c.action == "REPLICATE"]
+    commands = dn.heartbeat("dn1", 10 * GiB, 0, 10 * GiB, 0)
+    (command,) = [c for c in commands if c.action == "REPLICATE"]
     assert [t.name for t in command.targets] == ["dn3"]
     dn.block_received_and_deleted("dn3", [(block_id, view.genstamp, 10, True)], [])
     fs.bm.tick(mono_ms())

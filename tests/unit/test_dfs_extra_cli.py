@@ -42,12 +42,14 @@ def test_missing_cluster_is_one_line_exit_1(run, args):
     assert result.exit_code == 1, result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "cluster not reachable at" in lines[0], result.stderr
-    assert lines[0].startswith(f"minidfs: {' '.join(args[:2] if args[0] == 'admin' else args[:1])}: ")
+    command = " ".join(args[:2] if args[0] == "admin" else args[:1])
+    assert lines[0].startswith(f"minidfs: {command}: ")
 
 
 @pytest.mark.parametrize("size,text", [
     (0, "0"), (1023, "1023"), (1024, "1 K"), (1536, "1.5 K"), (65536, "64 K"),
-    (3 * 1024 * 1024 // 2, "1.5 M"), (5 * 1024 ** 3, "5 G"), (1024 ** 4 + 1, "1.0 T"), (1024 ** 4, "1 T"),
+    (3 * 1024 * 1024 // 2, "1.5 M"), (5 * 1024 ** 3, "5 G"), (1024 ** 4 + 1, "1.0 T"),
+    (1024 ** 4, "1 T"),
 ])
 def test_human_size(size, text):
     assert human_size(size) == text
