@@ -33,6 +33,8 @@ from typing import IO, Any, Callable, Iterator
 
 from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
+from minidfs.client.circuit_breaker import CircuitBreaker
+from minidfs.client.input_stream import DATANODE_COOL_DOWN_S, DATANODE_FAILURES_TO_OPEN
 from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
@@ -203,6 +205,10 @@ class Client:
         self._writers_lock = threading.Lock()
         # Every DataNode channel of this client's streams, reused across files.
         self.channel_pool = ChannelPool()
+        # DataNodes whose reads failed repeatedly: every stream tries them last for a
+        # cool-down (input_stream.py), so one sick node does not slow each read.
+        self.datanode_breaker = CircuitBreaker(DATANODE_FAILURES_TO_OPEN, DATANODE_COOL_DOWN_S)
+        self._breaker_lock = threading.Lock()
         self._closed = False
 
     @property
@@ -419,6 +425,7 @@ class Client:
         from minidfs.client.input_stream import DFSInputStream
 
         return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
+                              breaker=self.datanode_breaker, breaker_lock=self._breaker_lock,
                               pool=self.channel_pool, located=located)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,
