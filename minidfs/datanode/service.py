@@ -92,8 +92,10 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
-                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
+                # Counted before the yield: a reader that has what it wants cancels the
+                # stream, and code after the last yield would never run.
                 TRAFFIC.bytes_read += size
+                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
                 position += size
                 if position >= end:
                     break

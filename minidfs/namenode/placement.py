@@ -15,7 +15,8 @@ manager for re-replication. HDFS's default policy:
 Two refinements from HDFS (docs/observers.md, "Placement"):
 
 - **considerLoad**: a node whose load (transfers in flight + blocks scheduled) is
-  above LOAD_FACTOR x the mean of the eligible nodes is chosen only when no other
+  above LOAD_FACTOR x the mean of the eligible nodes (and above
+  MIN_OVERLOAD_TRANSFERS) is chosen only when no other
   node fits (HDFS excludes it outright; here a write never fails for it).
 - **AvailableSpace** (`space=AvailableSpace(rng)`, what writers get): instead of
   always the least-loaded node, two random candidates (of those the rack rule
@@ -35,6 +36,9 @@ from typing import Collection, Iterable, Protocol, Sequence
 from minidfs import errors
 
 LOAD_FACTOR = 2.0               # HDFS's dfs.namenode.replication.considerLoad.factor
+# Below this many transfers a node is never "overloaded": on an idle cluster one
+# read would otherwise be twice the mean of nothing.
+MIN_OVERLOAD_TRANSFERS = 2
 SPACE_PREFERENCE = 0.6          # HDFS's balanced-space-preference-fraction
 SPACE_TOLERANCE = 0.05          # HDFS's balanced-space-tolerance (5 % of capacity)
 
@@ -71,7 +75,7 @@ def overloaded(nodes: Sequence[NodeView]) -> set[str]:
     if not nodes:
         return set()
     limit = LOAD_FACTOR * sum(_load(n) for n in nodes) / len(nodes)
-    return {n.name for n in nodes if _load(n) > limit}
+    return {n.name for n in nodes if _load(n) > limit and _load(n) > MIN_OVERLOAD_TRANSFERS}
 
 
 def free_share(node: NodeView) -> float:
