@@ -321,8 +321,9 @@ class HaController:
         assert journal is not None
         renew_every_s = self.lease_ms / LEASE_RENEWALS_PER_LEASE / 1000
         next_peer_poll_ms = 0
+        hinted = 0     # the committed txid the last renewal told the JournalNodes
         while True:
-            await self._wait_for_renewal(journal, renew_every_s)
+            await self._wait_for_renewal(journal, renew_every_s, hinted)
             if self._handover.is_set():
                 await self._step_down("graceful hand-over", graceful=True)
                 return
@@ -334,6 +335,7 @@ class HaController:
                 self.ha.journal_failed()
             else:
                 try:
+                    hinted = journal.synced_txid
                     await journal.renew_lease(self.lease_ms)
                     self.ha.lease_renewed(journal.lease.valid_until_ms)
                 except errors.FencedError as e:
@@ -349,22 +351,22 @@ class HaController:
                 next_peer_poll_ms = now + int(PEER_POLL_INTERVAL_S * 1000)
                 await self._update_purge_limit(journal)
 
-    async def _wait_for_renewal(self, journal: QuorumJournal, renew_every_s: float) -> None:
+    async def _wait_for_renewal(self, journal: QuorumJournal, renew_every_s: float,
+                                hinted: int) -> None:
         """Until the next renewal is due (or a failure, a hand-over). With observers a
-        renewal is also due soon after a sync: it tells the JournalNodes the new
-        committed txid, which observers wait for to serve reads-after-writes."""
+        renewal is also due soon after a sync past `hinted`: it tells the JournalNodes
+        the new committed txid, which observers wait for to serve reads-after-writes."""
         if not self.has_observers:
             await self._wait_any(renew_every_s, self.fs.failed, self._handover)
             return
         due = asyncio.get_running_loop().time() + renew_every_s
-        noticed = journal.synced_txid
         while True:
             left = due - asyncio.get_running_loop().time()
             if left <= 0 or self.fs.failed.is_set() or self._handover.is_set():
                 return
-            await self._wait_any(min(left, COMMIT_NOTICE_INTERVAL_S), self.fs.failed, self._handover)
-            if journal.synced_txid > noticed:
+            if journal.synced_txid > hinted:
                 return
+            await self._wait_any(min(left, COMMIT_NOTICE_INTERVAL_S), self.fs.failed, self._handover)
 
     async def wait_applied(self, txid: int, timeout_s: float) -> bool:
         """An observer's read waiting for txid: True once applied, False after timeout_s."""
