@@ -49,6 +49,8 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observer
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
+    if observers and not ha:
+        raise click.UsageError("--observers needs --ha (observers tail the JournalNodes)")
     if workers is None:
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,

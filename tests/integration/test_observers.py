@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 
 import grpc
@@ -20,11 +21,12 @@ import pytest
 from minidfs import errors, identity, state_id
 from minidfs.client.client import Client
 from minidfs.rpc import channels, client_namenode_pb2 as pb, client_namenode_pb2_grpc
-from minidfs.rpc import datatransfer_pb2, datatransfer_pb2_grpc
+from minidfs.rpc import common_pb2, datatransfer_pb2, datatransfer_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
 
 CLUSTER_OPTIONS = {"ha": True, "observers": 2, "workers": 0}
-HELD_READS = 6
+HELD_WRITES = 12
+HELD_BLOCK_BASE = 2**62      # block ids no NameNode hands out in a test
 
 
 def shell(cluster, *args):
@@ -151,43 +153,54 @@ def test_sequential_reads_spread_over_every_replica(cluster, tmp_path) -> None:
     assert all(0 < v <= 2 * mean for v in served.values()), served
 
 
-def _hold_reads(node_address: str, block, count: int):
-    """count ReadBlock streams on one DataNode, each read once and then left waiting:
-    the node counts them as transfers in flight until they are cancelled."""
+def _hold_writes(node_address: str, count: int):
+    """count WriteBlock pipelines into one DataNode (blocks of no file), each opened
+    with an empty first packet and then left waiting: the node counts them as
+    transfers in flight until they end. Returns (release, calls)."""
     channel = channels.sync_channel(node_address)
     stub = datatransfer_pb2_grpc.DataTransferStub(channel)
-    streams = []
-    for _ in range(count):
-        stream = stub.ReadBlock(datatransfer_pb2.ReadBlockRequest(block=block, offset=0,
-                                                                  length=block.length), timeout=120)
-        next(stream)
-        streams.append(stream)
-    return channel, streams
+    done = threading.Event()
+    calls = []
+    for i in range(count):
+        header = datatransfer_pb2.WriteHeader(
+            block=common_pb2.Block(id=HELD_BLOCK_BASE + i, genstamp=1), client_name="held",
+            stage=datatransfer_pb2.WriteHeader.CREATE, chunk_size=64 * 1024)
+
+        def requests(header=header):
+            yield datatransfer_pb2.WriteBlockRequest(header=header, seqno=0, offset=0)
+            done.wait(120)
+        acks = stub.WriteBlock(requests(), timeout=120)
+        next(acks)          # the empty packet's ack: the pipeline is open
+        calls.append(acks)
+
+    def release():
+        done.set()
+        for call in calls:
+            call.cancel()
+        channel.close()
+    return release
 
 
 def test_placement_avoids_a_loaded_datanode(cluster, fs, wait_until) -> None:
     fs.mkdir("/load", parents=True)
-    big = os.urandom(32 * 1024 * 1024)
-    with fs.open("/load/big", "wb", replication=3, block_size=32 * 1024 * 1024) as f:
-        f.write(big)
-    located = fs.namenode.call("GetBlockLocations", pb.GetBlockLocationsRequest(path="/load/big"))
-    block = located.blocks[0]
-    dn1 = next(n for n in block.locations if n.name == "dn1")
-    channel, streams = _hold_reads(dn1.address, block.block, HELD_READS)
+    dn1 = cluster.conf.node("dn1").address
+    release = _hold_writes(dn1, HELD_WRITES)
     try:
         def dn1_loaded():
             report = fs.namenode.call("DatanodeReport", pb.DatanodeReportRequest())
-            return any(n.id.name == "dn1" and n.active_transfers >= HELD_READS
+            return any(n.id.name == "dn1" and n.active_transfers >= HELD_WRITES
                        for n in report.nodes)
-        wait_until(dn1_loaded, timeout_s=30, what="dn1 reporting its held reads")
+        wait_until(dn1_loaded, timeout_s=30, what="dn1 reporting its held pipelines")
         placed = []
+        # Far above twice the mean (HELD_WRITES vs. the writes' own few): considerLoad
+        # holds for every write below, also though the writer's host is dn1's.
         for i in range(12):
             path = f"/load/small{i}"
-            with fs.open(path, "wb", replication=1) as f:   # the writer's host is dn1's too
+            with fs.open(path, "wb", replication=1) as f:
                 f.write(b"x")
             placed += [name for b in fs.stat(path)["blocks"] for name in b["locations"]]
-        assert placed and "dn1" not in placed, placed
+        report = fs.namenode.call("DatanodeReport", pb.DatanodeReportRequest())
+        loads = {n.id.name: n.active_transfers for n in report.nodes}
+        assert placed and "dn1" not in placed, (placed, loads)
     finally:
-        for stream in streams:
-            stream.cancel()
-        channel.close()
+        release()
