@@ -64,5 +64,10 @@ class CircuitBreaker:
         return ([i for i in items if self.allowed(key_of(i), now_s)]
                 + [i for i in items if not self.allowed(key_of(i), now_s)])
 
+    def failures(self, key: str) -> int:
+        """Failures in a row of key (0 once it served again)."""
+        circuit = self._circuits.get(key)
+        return circuit.failures if circuit is not None else 0
+
     def open_keys(self, now_s: float) -> list[str]:
         return sorted(k for k, c in self._circuits.items() if now_s < c.open_until_s)

@@ -155,3 +155,29 @@ def test_failover_while_observers_serve(cluster, fs, wait_until) -> None:
         finally:
             cluster.start(old)
     assert not loop.errors, loop.errors[:3]
+
+
+def test_reader_stops_calling_a_failed_datanode(cluster, start_datanode, tmp_path) -> None:
+    """dn2 killed: once two reads failed on it, this client's reads try it last for
+    the cool-down (the circuit breaker) and every read still returns the file."""
+    from minidfs.client.client import Client
+
+    data = bytes(range(256)) * 1024 * 2   # 8 blocks of 64 KiB
+    with Client(conf=cluster.conf_path, client_node="") as reader:
+        reader.mkdir("/breaker", parents=True)
+        with reader.open("/breaker/f", "wb", replication=3) as f:
+            f.write(data)
+        cluster.kill("dn2", "KILL")
+        try:
+            breaker = reader.datanode_breaker
+            for _ in range(40):
+                assert reader.cat("/breaker/f") == data
+                if breaker.is_open("dn2", time.monotonic()):
+                    break
+            assert breaker.is_open("dn2", time.monotonic()), "two reads never failed on dn2"
+            failed = breaker.failures("dn2")
+            for _ in range(5):
+                assert reader.cat("/breaker/f") == data
+            assert breaker.failures("dn2") == failed     # not called again meanwhile
+        finally:
+            start_datanode("dn2")

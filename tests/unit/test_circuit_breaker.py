@@ -19,7 +19,9 @@ def test_opens_after_repeated_failures_and_cools_down() -> None:
     b.failed("dn1", 11.0)                 # the trial failed: open again at once
     assert b.is_open("dn1", 20.9)
     assert b.allowed("dn1", 21.0)
+    assert b.failures("dn1") == 3
     b.succeeded("dn1")                    # the trial served: closed, count reset
+    assert b.failures("dn1") == 0
     b.failed("dn1", 22.0)
     assert b.allowed("dn1", 22.0)
 
