@@ -187,10 +187,18 @@ def test_placement_avoids_a_loaded_datanode(cluster, fs, wait_until) -> None:
     release = _hold_writes(dn1, HELD_WRITES)
     try:
         def dn1_loaded():
+            # Held pipelines reported, and the other nodes calm (earlier tests' streams
+            # ended): dn1 is then far above twice the mean.
             report = fs.namenode.call("DatanodeReport", pb.DatanodeReportRequest())
-            return any(n.id.name == "dn1" and n.active_transfers >= HELD_WRITES
-                       for n in report.nodes)
-        wait_until(dn1_loaded, timeout_s=30, what="dn1 reporting its held pipelines")
+            loads = {n.id.name: n.active_transfers for n in report.nodes}
+            seen.append(loads)
+            mean = sum(loads.values()) / len(loads)
+            return loads.get("dn1", 0) >= HELD_WRITES and loads["dn1"] > 2 * mean + 2
+        seen: list[dict[str, int]] = []
+        try:
+            wait_until(dn1_loaded, timeout_s=30, what="dn1 reporting its held pipelines")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; DataNode loads seen: {seen[-3:]}") from None
         placed = []
         # Far above twice the mean (HELD_WRITES vs. the writes' own few): considerLoad
         # holds for every write below, also though the writer's host is dn1's.
