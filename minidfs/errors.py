@@ -128,6 +128,14 @@ class DiskFull(MinidfsError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
+class QuotaExceededError(MinidfsError):
+    """A change would take a directory past its namespace or space quota
+    (namenode/quota.py); the message is HDFS's NSQuotaExceededException's or
+    DSQuotaExceededException's."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
 class ReplicaNotFound(MinidfsError):
     grpc_code = "NOT_FOUND"
 
@@ -164,7 +172,7 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
         ObserverRetryOnActive, StateIdError,
         OutcomeUnknownError, ChecksumError,
-        BlockMissingError, LimitExceeded, DiskFull, ReplicaNotFound, PipelineError,
+        BlockMissingError, LimitExceeded, DiskFull, QuotaExceededError, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]
 }
