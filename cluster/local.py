@@ -67,10 +67,14 @@ class LocalCluster:
                  workers: int = 0, ha: bool = False, block_size: int | None = None,
                  replication: int = 3, start_timeout_s: float = START_TIMEOUT_S,
                  user: str | None = None, groups: dict[str, list[str]] | None = None,
-                 **settings: Any) -> None:
+                 secure: bool = False, **settings: Any) -> None:
         """user: whose home directory `up` makes (default $MINIDFS_USER, else the
         OS user, who runs the daemons and is their superuser). groups: cluster.toml's
-        [groups] table of a new home (user -> groups, docs/permissions.md)."""
+        [groups] table of a new home (user -> groups, docs/permissions.md). secure:
+        a new home runs in secure mode (a CA under pki/, mutual TLS, block tokens;
+        docs/security.md)."""
+        if secure:
+            settings.setdefault("security", "tls")
         self.home = Home(resolve_home(home))
         self.user = user
         self.groups = dict(groups or {})
@@ -89,6 +93,10 @@ class LocalCluster:
         if cluster.conf is None:
             raise ClusterError(f"{cluster.home.root}: no cluster here "
                                "(start one with `minidfs cluster up`)")
+        if cluster.conf.settings.security == "tls":
+            from minidfs.security import credentials
+
+            credentials.for_client(cluster.conf)
         return cluster
 
     @property
@@ -123,6 +131,7 @@ class LocalCluster:
             config.save(self.conf, self.home.conf_path)
         else:
             self.home.make_dirs(list(self.conf.nodes))
+        self._secure_material()
         try:
             for node in start_order(self.conf):
                 self._spawn(node)
@@ -134,6 +143,29 @@ class LocalCluster:
             except ClusterError as e:
                 log.error("could not stop the nodes of a failed start: %s", e)
             raise
+
+    def _secure_material(self) -> None:
+        """Secure mode: the home's CA (made once), a certificate for every daemon that
+        has none, one for the superuser (the user running `up`) and for `user`; then
+        this process speaks to the cluster as the superuser."""
+        from minidfs.security import credentials, pki
+
+        conf = self._require_conf()
+        if not credentials.is_secure(conf):
+            return
+        ca = pki.CertificateAuthority.load_or_create(self.home.root)
+        for node in conf.nodes.values():
+            out = credentials.daemon_cert_dir(conf, node)
+            if not (out / pki.CERT_FILE).exists():
+                ca.write_cert_dir(out, f"{node.kind}:{node.name}",
+                                  pki.daemon_hosts(node.host)
+                                  + ([h.rpartition(":")[0] for h in [node.http_address] if h]))
+        for user in dict.fromkeys([identity.process_user(), identity.current_user(self.user)]):
+            out = pki.user_cert_dir(self.home.root, user)
+            if not (out / pki.CERT_FILE).exists():
+                ca.write_cert_dir(out, f"user:{user}")
+        credentials.register(conf, credentials.load(
+            pki.user_cert_dir(self.home.root, identity.process_user())))
 
     def _make_home_dirs(self) -> None:
         """HDFS's usual layout: /tmp for everyone (1777, sticky) and the user's home
@@ -242,6 +274,10 @@ class LocalCluster:
         for name in self.conf.nodes:
             self.home.pid_path(name).unlink(missing_ok=True)
         self._children.clear()
+        if self.conf.settings.security == "tls":
+            from minidfs.security import credentials
+
+            credentials.unregister(self.conf)
 
     def _stop(self, pids: dict[str, int | None]) -> None:
         alive = {n: p for n, p in pids.items()

@@ -41,7 +41,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     try:
         try:
             tracker.load_history()
-            port = server.add_insecure_port(channels.bind_address(node.address))
+            port = channels.add_port(server, node.address)
         except (OSError, RuntimeError) as e:
             print(f"minidfs jobtracker {node.name}: {e}", file=sys.stderr)
             return 1
@@ -69,7 +69,8 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 def main(conf: ClusterConfig, name: str) -> int:
     """Runs jobtracker `name` of conf until SIGTERM / SIGINT; the exit code."""
     return daemon_entry.run(
-        "jobtracker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "jobtracker")))
+        "jobtracker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "jobtracker")),
+        conf=conf)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
         self.event_feed = tracker.events
 
     def _user(self, context) -> str:
-        user = identity.from_metadata(context.invocation_metadata())
+        user = identity.caller_user(context)
         if user is None:
             raise errors.InvalidArgument(
                 f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")

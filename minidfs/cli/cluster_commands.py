@@ -12,6 +12,7 @@ import click
 
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, command_name, reports_errors, state
+from minidfs.errors import ClusterError
 
 SIGNAL_NAMES = ("KILL", "TERM", "STOP", "CONT")
 
@@ -41,9 +42,12 @@ def cluster_group() -> None:
               help="Two NameNodes and three JournalNodes.")
 @click.option("--block-size", type=SIZE, help="Default block size, e.g. 64KiB, 1MiB.")
 @click.option("--replication", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--secure", is_flag=True,
+              help="Secure mode for a new home: a CA under pki/, mutual TLS on every port, "
+                   "users from certificates, block tokens (docs/security.md).")
 @reports_errors
 def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
-       block_size: int | None, replication: int) -> None:
+       block_size: int | None, replication: int, secure: bool) -> None:
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
@@ -51,7 +55,10 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
                            ha=ha, block_size=block_size, replication=replication,
-                           user=state().user)
+                           user=state().user, secure=secure)
+    if secure and cluster.conf is not None and cluster.conf.settings.security != "tls":
+        raise ClusterError(f"{cluster.home.root}: this home is a simple-mode cluster; "
+                           "--secure only applies to a new home")
     try:
         cluster.up()
     except StartupError as e:
@@ -67,6 +74,12 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
         ("Worker(s)", conf.workers)))
     click.echo(f"minidfs cluster is up in {cluster.home.root}: {counts}")
     click.echo(f"  namenode: {conf.namenodes[0].address}   conf: {cluster.conf_path}")
+    if conf.settings.security == "tls":
+        from minidfs import identity
+        from minidfs.security import pki
+
+        click.echo(f"  secure: mutual TLS; superuser certificate "
+                   f"{pki.user_cert_dir(cluster.home.root, identity.process_user())}")
 
 
 @cluster_group.command()

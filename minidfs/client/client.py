@@ -168,12 +168,20 @@ class Client:
 
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
                  home: str | os.PathLike[str] | None = None,
-                 client_node: str | None = None, user: str | None = None) -> None:
+                 client_node: str | None = None, user: str | None = None,
+                 cert_dir: str | os.PathLike[str] | None = None) -> None:
+        """cert_dir: secure mode's certificate (else $MINIDFS_CERT_DIR, else the
+        superuser's in the cluster's home); a user certificate decides the user."""
         if isinstance(conf, config.ClusterConfig):
             self.conf = conf
         else:
             self.conf = config.load(config.find_conf(conf, str(home) if home else None))
         self.conf_path = self.conf.path
+        from minidfs.security import credentials
+
+        self.credentials = credentials.for_client(self.conf, cert_dir)
+        if self.credentials is not None and self.credentials.subject.is_user:
+            user = self.credentials.subject.name
         addresses = [n.address for n in self.conf.namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")

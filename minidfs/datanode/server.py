@@ -121,7 +121,7 @@ class DataNode:
         add_to_server(self.service, server)
         observe_daemons.mount_datanode(self.face, obs, server, self)
         try:
-            port = server.add_insecure_port(channels.bind_address(self.node.address))
+            port = channels.add_port(server, self.node.address)
         except RuntimeError:
             port = 0
         if port == 0:
@@ -180,7 +180,8 @@ def main(conf: ClusterConfig, name: str) -> int:
     """Runs datanode `name` of conf until SIGTERM / SIGINT; the exit code."""
     _keep_large_buffers_in_heap()
     return daemon_entry.run(
-        "datanode", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "datanode")))
+        "datanode", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "datanode")),
+        conf=conf)
 
 
 if __name__ == "__main__":

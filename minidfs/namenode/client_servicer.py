@@ -80,7 +80,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         self.ops = ops
 
     def _caller(self, context) -> Caller:
-        user = identity.from_metadata(context.invocation_metadata())
+        user = identity.caller_user(context)
         if user is None:
             raise errors.InvalidArgument(
                 f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")

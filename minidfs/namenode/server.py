@@ -76,7 +76,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
             DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
         try:
-            port = server.add_insecure_port(channels.bind_address(node.address))
+            port = channels.add_port(server, node.address)
         except RuntimeError as e:
             raise StartupError(f"cannot listen on {node.address}: {e}") from None
         if port == 0:
@@ -154,7 +154,8 @@ def main(conf: ClusterConfig, name: str) -> int:
     """Runs NameNode `name` of conf until SIGTERM / SIGINT; the exit code."""
     return daemon_entry.run(
         "namenode", name,
-        lambda: serve(conf, daemon_entry.node_of_kind(conf, name, "namenode")))
+        lambda: serve(conf, daemon_entry.node_of_kind(conf, name, "namenode")),
+        conf=conf)
 
 
 if __name__ == "__main__":

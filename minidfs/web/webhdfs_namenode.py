@@ -29,6 +29,7 @@ from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.views import FileView
+from minidfs.security import http_tls
 from minidfs.web import webhdfs_json as shapes
 from minidfs.web import webhdfs_reply as reply
 from minidfs.web.face import HttpFace
@@ -146,7 +147,7 @@ class WebHdfsNamenode:
         if not http:
             raise errors.Unavailable(f"{datanode}: no HTTP address in {self.conf.path}")
         query = {"op": op, "user.name": params.user(ANONYMOUS_USER), **extra}
-        location = (f"http://{http}{PREFIX}{urllib.parse.quote(path)}?"
+        location = (f"{http_tls.scheme()}://{http}{PREFIX}{urllib.parse.quote(path)}?"
                     f"{urllib.parse.urlencode(query)}")
         if params.boolean("noredirect", False):
             return reply.json_reply(request, {"Location": location})
