@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minidfs import fsmode
-from minidfs.errors import PermissionDeniedError
+from minidfs.errors import InvalidArgument, PermissionDeniedError
 
 USER = "user"
 DAEMON_KINDS = ("namenode", "journalnode", "datanode", "jobtracker", "worker")
@@ -47,7 +47,10 @@ def parse_subject(common_name: str) -> Subject:
         raise ValueError(f"subject {common_name!r} is not kind:name with kind one of "
                          f"{', '.join(KINDS)}")
     if kind == USER:
-        fsmode.check_name(name, "user")
+        try:
+            fsmode.check_name(name, "user")
+        except InvalidArgument as e:
+            raise ValueError(str(e)) from None
     return Subject(kind, name)
 
 

@@ -1,0 +1,63 @@
+"""Secure mode's pure parts: subjects, who may call what, effective users, and the
+PKI's files (a CA, issued cert dirs, fail-closed loading)."""
+import os
+
+import pytest
+
+from minidfs import errors
+from minidfs.security import credentials, pki, policy
+from minidfs.security.policy import Subject
+
+
+def test_subjects_parse_and_refuse():
+    assert policy.parse_subject("datanode:dn3") == Subject("datanode", "dn3")
+    assert policy.parse_subject("user:alice").is_user
+    for bad in ("alice", "admin:x", "user:", "user:a b\n", ":x"):
+        with pytest.raises(ValueError):
+            policy.parse_subject(bad)
+
+
+def test_daemon_only_methods():
+    user = Subject("user", "alice")
+    assert not policy.allowed("/minidfs.DatanodeNamenode/Heartbeat", user)
+    assert policy.allowed("/minidfs.DatanodeNamenode/Heartbeat", Subject("datanode", "dn1"))
+    assert not policy.allowed("/minidfs.journal.Journal/Journal", Subject("datanode", "dn1"))
+    assert policy.allowed("/minidfs.journal.Journal/Journal", Subject("namenode", "nn2"))
+    assert not policy.allowed("/mapreduce.JobTracker/Submit", Subject("worker", "w1"))
+    assert policy.allowed("/mapreduce.JobTracker/Submit", user)
+    assert not policy.allowed("/mapreduce.JobTracker/Heartbeat", user)
+    assert policy.allowed("/minidfs.ClientNamenode/Mkdirs", user)
+    assert not policy.allowed("/minidfs.Unknown/Method", Subject("namenode", "nn1"))
+
+
+def test_effective_user():
+    assert policy.effective_user(Subject("user", "alice"), "root") == "alice"
+    assert policy.effective_user(Subject("datanode", "dn1"), "bob") == "bob"
+    assert policy.effective_user(Subject("worker", "w1"), None) == "w1"
+    with pytest.raises(errors.PermissionDeniedError):
+        policy.effective_user(Subject("worker", "w1"), "root")
+
+
+def test_issued_cert_dirs_load_and_keys_stay_private(tmp_path):
+    ca = pki.CertificateAuthority.load_or_create(tmp_path)
+    assert oct(os.stat(tmp_path / "pki").st_mode & 0o777) == "0o700"
+    assert oct(os.stat(tmp_path / "pki" / "ca.key").st_mode & 0o777) == "0o600"
+    out = ca.write_cert_dir(tmp_path / "alice", "user:alice")
+    creds = credentials.load(out)
+    assert creds.subject == Subject("user", "alice")
+    # The same CA comes back from disk.
+    assert pki.CertificateAuthority.load_or_create(tmp_path).cert_pem == ca.cert_pem
+
+
+def test_loose_or_missing_key_material_is_refused(tmp_path):
+    ca = pki.CertificateAuthority.generate()
+    out = ca.write_cert_dir(tmp_path / "dn1", "datanode:dn1", ["127.0.0.1"])
+    os.chmod(out / "key.pem", 0o640)
+    with pytest.raises(credentials.SecurityConfigError, match="readable by group or others"):
+        credentials.load(out)
+    os.chmod(out / "key.pem", 0o600)
+    (out / "ca.crt").unlink()
+    with pytest.raises(credentials.SecurityConfigError, match="missing CA certificate"):
+        credentials.load(out)
+    with pytest.raises(credentials.SecurityConfigError, match="no cert dir"):
+        credentials.load(tmp_path / "nowhere")
