@@ -111,6 +111,11 @@ class DataNode:
         self.service = DataTransferService(self.ctx)
         self.link = NamenodeLink(self.conf, self.node, self.storage, self.commands.run,
                                  active_transfers=self.active_transfers)
+        if self.conf.settings.security == "tls":
+            from minidfs.security.datanode_tokens import BlockAccess
+
+            self.service.access = BlockAccess()
+            self.link.on_block_keys = self.service.access.update
         self.scanner = BlockScanner(self.storage, self.conf.settings.block_scanner_bytes_per_s,
                                     self.link.report_bad)
         self.directory_scanner = DirectoryScanner(

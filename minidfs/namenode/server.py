@@ -71,10 +71,15 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         guards = [StringBound(conf.settings.max_string_field_bytes)]
         server = channels.aio_server(
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
-        client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
-        datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
-            DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
+        client_servicer = NamenodeClientServicer(ClientOperations(fs), node.name, controller)
+        datanode_servicer = DatanodeNamenodeServicer(DatanodeOperations(fs), node.name)
+        if conf.settings.security == "tls":
+            from minidfs.security.namenode_tokens import BlockTokenIssuer
+
+            client_servicer.block_tokens = datanode_servicer.block_tokens = \
+                BlockTokenIssuer.for_node(conf, node)
+        client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client_servicer, server)
+        datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(datanode_servicer, server)
         try:
             port = channels.add_port(server, node.address)
         except RuntimeError as e:

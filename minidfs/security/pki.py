@@ -56,7 +56,7 @@ def _private_dir(path: pathlib.Path) -> None:
     os.chmod(path, 0o700)
 
 
-def _write_private(path: pathlib.Path, data: bytes) -> None:
+def write_private(path: pathlib.Path, data: bytes) -> None:
     """Writes a key so that it is never readable by others, not even for a moment."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -145,7 +145,7 @@ class CertificateAuthority:
     def save(self, home: pathlib.Path) -> None:
         root = pki_dir(home)
         _private_dir(root)
-        _write_private(root / CA_KEY, _key_pem(self.key))
+        write_private(root / CA_KEY, _key_pem(self.key))
         _write_public(root / CA_CERT, self.cert_pem)
 
     def issue(self, subject: str, hosts: list[str] | tuple[str, ...] = (), *,
@@ -182,7 +182,7 @@ class CertificateAuthority:
         """Issues a certificate for `subject` into cert dir `out` (0700, key 0600)."""
         cert_pem, key_pem = self.issue(subject, hosts, **validity)
         _private_dir(out)
-        _write_private(out / KEY_FILE, key_pem)
+        write_private(out / KEY_FILE, key_pem)
         _write_public(out / CERT_FILE, cert_pem)
         _write_public(out / CA_CERT, self.cert_pem)
         return out
