@@ -254,6 +254,21 @@ def test_a_token_from_before_a_key_roll_still_reads(cluster, stored, alice, wait
     assert read_block(cluster, alice, block, block.block_token) == DATA[:block.block.length]
 
 
+def test_jobs_say_they_are_not_yet_supported_in_secure_mode(cluster, stored, alice):
+    import pathlib
+
+    wordcount = pathlib.Path(__file__).resolve().parents[2] / "examples" / "wordcount.py"
+    env = {**os.environ, "MINIDFS_HOME": str(_home(cluster))}
+    env.pop("MINIDFS_CERT_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "mapreduce.cli", "--cert-dir", str(alice), "run", str(wordcount),
+         "--input", "/data", "--output", "/data/wc"], env=env, capture_output=True,
+        text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "not yet supported in secure mode" in result.stderr and "alice" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_nothing_changed_and_every_daemon_serves(cluster, fs, stored):
     assert fs.cat(stored) == DATA
     assert not fs.exists("/intruder") and not fs.exists("/not-alices")
