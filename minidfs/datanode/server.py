@@ -116,6 +116,7 @@ class DataNode:
 
             self.service.access = BlockAccess()
             self.link.on_block_keys = self.service.access.update
+            self.face.app[webhdfs_datanode.BLOCK_ACCESS_KEY] = self.service.access
         self.scanner = BlockScanner(self.storage, self.conf.settings.block_scanner_bytes_per_s,
                                     self.link.report_bad)
         self.directory_scanner = DirectoryScanner(

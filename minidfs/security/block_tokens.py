@@ -127,6 +127,12 @@ def verify(keys: dict[int, BlockKey], token: bytes, *, block_id: int, mode: str,
     return token_id
 
 
+def path_id(path: str) -> int:
+    """The "block id" of a WebHDFS redirect token: a 63-bit digest of the path, so a
+    redirect's token opens that path only (namenode_tokens.redirect_token)."""
+    return int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big") >> 1
+
+
 def to_text(token: bytes) -> str:
     """URL-safe text of a token (WebHDFS Location parameters)."""
     return base64.urlsafe_b64encode(token).decode().rstrip("=")

@@ -41,6 +41,16 @@ class BlockAccess:
         self.ring.update([block_tokens.BlockKey(k.key_id, k.secret, k.expiry_ms) for k in keys],
                          int(time.time() * 1000))
 
+    def check_redirect(self, text: str, path: str, user: str, mode: str) -> None:
+        """A WebHDFS redirect's `blocktoken` must be the NameNode's, for this path,
+        user and mode (namenode_tokens.redirect_token)."""
+        try:
+            block_tokens.verify(self.ring.keys, block_tokens.from_text(text) if text else b"",
+                                block_id=block_tokens.path_id(path), mode=mode,
+                                now_ms=int(time.time() * 1000), user=user)
+        except block_tokens.TokenError as e:
+            raise errors.PermissionDeniedError(f"{path}: redirect {e}") from None
+
     def check(self, context: Any, block_id: int, modes: tuple[str, ...]) -> None:
         """Returns when the caller may use `block_id` in one of `modes`."""
         subject = peer.grpc_subject(context)

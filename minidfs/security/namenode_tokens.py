@@ -51,6 +51,13 @@ class BlockTokenIssuer:
                 now, user=user, block_id=located.block.id, genstamp=located.block.genstamp,
                 modes=modes)
 
+    def redirect_token(self, path: str, user: str, write: bool) -> str:
+        """The `blocktoken` of a WebHDFS redirect: this user, this path, READ (OPEN,
+        GETFILECHECKSUM) or WRITE (CREATE, APPEND); checked by the DataNode's face."""
+        return block_tokens.to_text(self.schedule.issue(
+            wall_ms(), user=user, block_id=block_tokens.path_id(path), genstamp=0,
+            modes=WRITE_MODES if write else READ_MODES))
+
     def keys(self) -> list[common_pb2.BlockKey]:
         return [common_pb2.BlockKey(key_id=k.key_id, secret=k.secret, expiry_ms=k.expiry_ms)
                 for k in self.schedule.live_keys(wall_ms())]

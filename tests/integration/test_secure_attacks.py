@@ -269,6 +269,41 @@ def test_jobs_say_they_are_not_yet_supported_in_secure_mode(cluster, stored, ali
     assert "Traceback" not in result.stderr
 
 
+def https(cluster, directory):
+    context = ssl.create_default_context(cafile=str(directory / "ca.crt"))
+    context.load_cert_chain(str(directory / "cert.pem"), str(directory / "key.pem"))
+    return context
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_webhdfs_redirects_carry_a_token_the_datanode_checks(cluster, stored, alice, bob):
+    import urllib.parse
+
+    http = cluster.conf.namenodes[0].http_address
+    url = f"https://{http}/webhdfs/v1{FILE}?op=OPEN&user.name=root"
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=https(cluster, alice)),
+                                         _NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(url, timeout=DEADLINE_S)
+    assert redirect.value.code == 307
+    location = redirect.value.headers["Location"]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    assert location.startswith("https://") and query["user.name"] == "alice" and query["blocktoken"]
+    with urllib.request.urlopen(location, timeout=DEADLINE_S, context=https(cluster, alice)) as r:
+        assert r.read() == DATA
+    # Bob replaying alice's redirect, or a redirect without its token, is refused.
+    for who, target in ((bob, location),
+                        (alice, location.replace(query["blocktoken"], "")),
+                        (alice, location.replace(query["blocktoken"], query["blocktoken"][:-4] + "AAAA"))):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(target, timeout=DEADLINE_S, context=https(cluster, who))
+        assert refused.value.code == 403
+
+
 def test_nothing_changed_and_every_daemon_serves(cluster, fs, stored):
     assert fs.cat(stored) == DATA
     assert not fs.exists("/intruder") and not fs.exists("/not-alices")
