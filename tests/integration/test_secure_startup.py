@@ -1,0 +1,41 @@
+"""Secure mode fails closed: a daemon whose key material is missing, readable by
+group or others, or issued to another node refuses to start with one clear line
+(`minidfs daemon` as a real process; it never falls back to plaintext)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from cluster.layout import Home, plan
+from minidfs import config
+from minidfs.security import pki
+
+
+def daemon(conf_path, kind, name):
+    return subprocess.run([sys.executable, "-m", "minidfs.cli.main", "daemon", kind,
+                           "--conf", str(conf_path), "--id", name],
+                          capture_output=True, text=True, timeout=60)
+
+
+def refused(result, name, why):
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"minidfs datanode {name}: "), result.stderr
+    assert why in lines[0] and "Traceback" not in result.stderr
+
+
+def test_missing_loose_or_foreign_key_material_refuses_to_start(tmp_path):
+    home = Home(tmp_path)
+    conf = plan(home, datanodes=2, workers=0, ha=False, block_size=None, replication=1,
+                settings={"security": "tls"})
+    home.make_dirs(list(conf.nodes))
+    config.save(conf, home.conf_path)
+    refused(daemon(home.conf_path, "datanode", "dn1"), "dn1", "no cert dir")
+    ca = pki.CertificateAuthority.load_or_create(tmp_path)
+    out = ca.write_cert_dir(pki.node_cert_dir(tmp_path, "dn1"), "datanode:dn1", ["127.0.0.1"])
+    os.chmod(out / "key.pem", 0o644)
+    refused(daemon(home.conf_path, "datanode", "dn1"), "dn1", "readable by group or others")
+    os.chmod(out / "key.pem", 0o600)
+    ca.write_cert_dir(pki.node_cert_dir(tmp_path, "dn2"), "datanode:dn1", ["127.0.0.1"])
+    refused(daemon(home.conf_path, "datanode", "dn2"), "dn2", "not datanode:dn2")
