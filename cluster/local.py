@@ -148,33 +148,13 @@ class LocalCluster:
         """Secure mode: the home's CA (made once), a certificate for every daemon that
         has none, one for the superuser (the user running `up`) and for `user`; then
         this process speaks to the cluster as the superuser."""
-        from minidfs.security import credentials, pki
+        from minidfs.security import credentials, material, pki
 
         conf = self._require_conf()
         if not credentials.is_secure(conf):
             return
-        ca = pki.CertificateAuthority.load_or_create(self.home.root)
-        for node in conf.nodes.values():
-            out = credentials.daemon_cert_dir(conf, node)
-            if not (out / pki.CERT_FILE).exists():
-                ca.write_cert_dir(out, f"{node.kind}:{node.name}",
-                                  pki.daemon_hosts(node.host)
-                                  + ([h.rpartition(":")[0] for h in [node.http_address] if h]))
-        # The block keys' master secret: one for the cluster, a copy in every NameNode's
-        # cert dir (an HA pair signs with the same keys; namenode_tokens.py).
-        from minidfs.security import namenode_tokens
-
-        master_path = pki.pki_dir(self.home.root) / namenode_tokens.MASTER_FILE
-        if not master_path.exists():
-            pki.write_private(master_path, os.urandom(namenode_tokens.MASTER_BYTES))
-        for node in conf.namenodes:
-            copy = credentials.daemon_cert_dir(conf, node) / namenode_tokens.MASTER_FILE
-            if not copy.exists():
-                pki.write_private(copy, master_path.read_bytes())
-        for user in dict.fromkeys([identity.process_user(), identity.current_user(self.user)]):
-            out = pki.user_cert_dir(self.home.root, user)
-            if not (out / pki.CERT_FILE).exists():
-                ca.write_cert_dir(out, f"user:{user}")
+        material.issue_cluster_material(
+            conf, [identity.process_user(), identity.current_user(self.user)])
         credentials.register(conf, credentials.load(
             pki.user_cert_dir(self.home.root, identity.process_user())))
 

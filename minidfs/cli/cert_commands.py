@@ -1,5 +1,6 @@
-"""`minidfs cert create-user NAME [--out DIR]`: a user certificate signed by the
-cluster CA (secure mode, docs/security.md).
+"""`minidfs cert init` (the CA and every daemon's cert dir for cluster.toml) and
+`minidfs cert create-user NAME [--out DIR]` (a user certificate signed by the
+cluster CA): secure mode's key material, docs/security.md.
 
 Registered on the root group by minidfs/cli/main.py. Needs the CA's key, so it runs
 where the CA lives (the home of `cluster up --secure`, or the CA host of a
@@ -25,6 +26,19 @@ def cert_group() -> None:
 def _home() -> pathlib.Path:
     s = state()
     return s.conf_path.resolve().parent
+
+
+@cert_group.command("init")
+@reports_errors
+def init() -> None:
+    """Make the CA (once) and every daemon's cert dir for the cluster file, plus one
+    for you (the superuser): the material to copy to each host."""
+    from minidfs import config, identity
+    from minidfs.security import material
+
+    conf = config.load(state().conf_path)
+    for path in material.issue_cluster_material(conf, [identity.process_user()]):
+        click.echo(str(path.resolve()))
 
 
 @cert_group.command("create-user")
