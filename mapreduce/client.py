@@ -37,7 +37,7 @@ class JobTrackerClient:
         # superuser's) is who submits; --user is ignored, as on the NameNode.
         creds = credentials.for_client(cluster)
         if creds is not None and creds.subject.is_user:
-            user = creds.subject.name
+            user = creds.subject.user
         self.user = identity.current_user(user)
         self._metadata = ((identity.METADATA_KEY, self.user),)
         if cluster.jobtracker is None:

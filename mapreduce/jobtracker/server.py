@@ -34,7 +34,12 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     tracker = JobTracker(conf, filesystems, History(node.data_dir / "history"))
     obs = Observability("jobtracker")
     server = channels.aio_server(interceptors=obs.interceptors)
-    jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
+    servicer = JobTrackerServicer(tracker)
+    if conf.settings.security == "tls":
+        from minidfs.security.job_credentials import JobCredentials
+
+        servicer.job_credentials = JobCredentials.for_node(conf, node)
+    jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(servicer, server)
     face = HttpFace(node, "jobtracker")
     observe_daemons.mount_jobtracker(face, obs, server, tracker, conf)
     ticker = None

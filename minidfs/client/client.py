@@ -181,7 +181,7 @@ class Client:
 
         self.credentials = credentials.for_client(self.conf, cert_dir)
         if self.credentials is not None and self.credentials.subject.is_user:
-            user = self.credentials.subject.name
+            user = self.credentials.subject.user
         addresses = [n.address for n in self.conf.namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")

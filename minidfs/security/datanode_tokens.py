@@ -60,7 +60,7 @@ class BlockAccess:
             return
         token = _token_of(context)
         now = int(time.time() * 1000)
-        user = subject.name if subject.is_user else None
+        user = subject.user if subject.is_user else None
         why = "no block token"
         for mode in modes:
             try:

@@ -30,9 +30,9 @@ async def certificate_identity(request: web.Request, handler):
         return web.Response(status=401, text="secure mode: a client certificate is required\n")
     named = request.rel_url.query.get(USER_PARAM)
     if subject.is_user:
-        if named != subject.name:
+        if named != subject.user:
             request = request.clone(
-                rel_url=request.rel_url.update_query({USER_PARAM: subject.name}))
+                rel_url=request.rel_url.update_query({USER_PARAM: subject.user}))
     elif subject.kind not in policy.PROXY_KINDS and named not in (None, subject.name):
         return _forbidden(f"{subject} may not act for user {named[:64]}")
     return await handler(request)

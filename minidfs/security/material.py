@@ -27,6 +27,12 @@ def issue_cluster_material(conf: config.ClusterConfig, users: list[str]) -> list
             if node.http_address:
                 hosts += pki.daemon_hosts(node.http_address.rpartition(":")[0])
             written.append(ca.write_cert_dir(out, f"{node.kind}:{node.name}", hosts))
+    for node in conf.of_kind("jobtracker"):
+        out = credentials.daemon_cert_dir(conf, node)
+        if not (out / pki.JOB_CA_KEY).exists():
+            cert_pem, key_pem = ca.issue_job_ca()
+            pki.write_private(out / pki.JOB_CA_KEY, key_pem)
+            (out / pki.JOB_CA_CERT).write_bytes(cert_pem)
     master_path = pki.pki_dir(home) / namenode_tokens.MASTER_FILE
     if not master_path.exists():
         pki.write_private(master_path, os.urandom(namenode_tokens.MASTER_BYTES))

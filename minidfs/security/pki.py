@@ -28,6 +28,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from minidfs.errors import ConfigError
 
 PKI_DIR = "pki"
+# The JobTracker's intermediate CA: it issues a job's short-lived `job:<id>:<user>`
+# certificate for the job's tasks, and only those (peer.py checks the pairing).
+JOB_CA_CN = "minidfs job CA"
+JOB_CA_CERT = "job-ca.crt"
+JOB_CA_KEY = "job-ca.key"
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 CERT_FILE = "cert.pem"
@@ -92,9 +97,14 @@ def _now() -> datetime.datetime:
 class CertificateAuthority:
     """A CA key and certificate in memory; `load` / `create` read or make pki/."""
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+    def __init__(self, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
+                 chain_pem: bytes = b"", root_pem: bytes = b"") -> None:
         self.key = key
         self.cert = cert
+        # An intermediate CA's own certificate, sent after each leaf it issues, and
+        # the cluster CA that its cert dirs trust.
+        self.chain_pem = chain_pem
+        self.root_pem = root_pem or _cert_pem(cert)
 
     @property
     def cert_pem(self) -> bytes:
@@ -110,13 +120,41 @@ class CertificateAuthority:
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - BACKDATE)
                 .not_valid_after(now + datetime.timedelta(days=CA_VALID_DAYS))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+                .add_extension(_CA_USAGE, critical=True)
                 .sign(key, hashes.SHA256()))
         return cls(key, cert)
+
+    def issue_job_ca(self) -> tuple[bytes, bytes]:
+        """(cert PEM, key PEM) of the JobTracker's intermediate CA (JOB_CA_CN)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                    x509.NameAttribute(NameOID.COMMON_NAME, JOB_CA_CN)]))
+                .issuer_name(self.cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - BACKDATE)
+                .not_valid_after(now + datetime.timedelta(days=CERT_VALID_DAYS))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(_CA_USAGE, critical=True)
+                .sign(self.key, hashes.SHA256()))
+        return _cert_pem(cert), _key_pem(key)
+
+    @classmethod
+    def load_job_ca(cls, cert_dir: pathlib.Path) -> "CertificateAuthority":
+        """The JobTracker's intermediate CA from its cert dir."""
+        try:
+            key = serialization.load_pem_private_key((cert_dir / JOB_CA_KEY).read_bytes(), None)
+            cert_pem = (cert_dir / JOB_CA_CERT).read_bytes()
+        except FileNotFoundError as e:
+            raise ConfigError(f"{e.filename}: no job CA (issue one with `minidfs cert init`)") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ConfigError(f"{cert_dir / JOB_CA_KEY}: not an EC private key")
+        root_pem = (cert_dir / CA_CERT).read_bytes() if (cert_dir / CA_CERT).exists() else b""
+        return cls(key, x509.load_pem_x509_certificate(cert_pem), chain_pem=cert_pem,
+                   root_pem=root_pem)
 
     @classmethod
     def load(cls, home: pathlib.Path) -> "CertificateAuthority":
@@ -175,7 +213,7 @@ class CertificateAuthority:
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
-        return _cert_pem(cert), _key_pem(key)
+        return _cert_pem(cert) + self.chain_pem, _key_pem(key)
 
     def write_cert_dir(self, out: pathlib.Path, subject: str,
                        hosts: list[str] | tuple[str, ...] = (), **validity) -> pathlib.Path:
@@ -184,8 +222,21 @@ class CertificateAuthority:
         _private_dir(out)
         write_private(out / KEY_FILE, key_pem)
         _write_public(out / CERT_FILE, cert_pem)
-        _write_public(out / CA_CERT, self.cert_pem)
+        _write_public(out / CA_CERT, self.root_pem)
         return out
+
+
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=False, content_commitment=False, key_encipherment=False,
+    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+    encipher_only=False, decipher_only=False)
+
+
+def issuer_common_name(cert_pem: bytes) -> str:
+    """The issuer's common name of the first certificate in cert_pem."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
 
 
 def _alt_names(hosts) -> list[x509.GeneralName]:

@@ -20,8 +20,11 @@ from minidfs import fsmode
 from minidfs.errors import InvalidArgument, PermissionDeniedError
 
 USER = "user"
+# A job's tasks: `job:<job id>:<user>`, issued by the JobTracker's job CA for the
+# job's life; acts as <user>, and on the MapReduce side only for that job.
+JOB = "job"
 DAEMON_KINDS = ("namenode", "journalnode", "datanode", "jobtracker", "worker")
-KINDS = DAEMON_KINDS + (USER,)
+KINDS = DAEMON_KINDS + (USER, JOB)
 ANY = frozenset(KINDS)
 # Daemons trusted to name the user they act for (Hadoop's proxy users). A Worker is
 # not: the user code it runs must never act as anyone but the job's submitter.
@@ -38,7 +41,21 @@ class Subject:
 
     @property
     def is_user(self) -> bool:
-        return self.kind == USER
+        """A user's certificate, or a job's acting for its user."""
+        return self.kind in (USER, JOB)
+
+    @property
+    def user(self) -> str:
+        """The user a user or job certificate acts as ("" for daemons)."""
+        if self.kind == USER:
+            return self.name
+        if self.kind == JOB:
+            return self.name.rpartition(":")[2]
+        return ""
+
+    @property
+    def job_id(self) -> str:
+        return self.name.rpartition(":")[0] if self.kind == JOB else ""
 
 
 def parse_subject(common_name: str) -> Subject:
@@ -46,9 +63,16 @@ def parse_subject(common_name: str) -> Subject:
     if not sep or kind not in KINDS or not name:
         raise ValueError(f"subject {common_name!r} is not kind:name with kind one of "
                          f"{', '.join(KINDS)}")
-    if kind == USER:
+    if kind == JOB:
+        job, sep, user = name.rpartition(":")
+        if not sep or not job or not user:
+            raise ValueError(f"subject {common_name!r} is not job:<job id>:<user>")
+        name_to_check = user
+    else:
+        name_to_check = name
+    if kind in (USER, JOB):
         try:
-            fsmode.check_name(name, "user")
+            fsmode.check_name(name_to_check, "user")
         except InvalidArgument as e:
             raise ValueError(str(e)) from None
     return Subject(kind, name)
@@ -79,15 +103,19 @@ _RULES.update(_methods("minidfs.journal.Journal", """
 # Block bytes: anyone may ask, the block token decides (block_tokens.py).
 _RULES.update(_methods("minidfs.DataTransfer",
                        "WriteBlock ReadBlock GetReplicaInfo TransferReplica", ANY))
-# Jobs are users' business; a Worker (or any daemon) submitting one is refused.
+# Jobs are users' business; a Worker (or any daemon, or a job's tasks) submitting
+# one is refused.
 _RULES.update(_methods("mapreduce.JobTracker",
                        "Submit GetJob WatchJob ListJobs KillJob GetEvents FollowEvents",
                        frozenset({USER})))
-# The Workers' side of the JobTracker and the shuffle between Workers.
-_RULES.update(_methods("mapreduce.JobTracker", """
-    Heartbeat WatchWork GetJobPackage GetMapOutputs ReportFetchFailure CanCommit""",
+# The Workers' side of the JobTracker.
+_RULES.update(_methods("mapreduce.JobTracker", "Heartbeat WatchWork GetJobPackage",
                        frozenset({"worker"})))
-_RULES.update(_methods("mapreduce.Shuffle", "FetchPartition", frozenset({"worker"})))
+# What a task asks during its attempt, and the shuffle: Workers, and a job's tasks
+# for their own job only (the servicers check the job id: peer.check_job).
+_RULES.update(_methods("mapreduce.JobTracker", "GetMapOutputs ReportFetchFailure CanCommit",
+                       frozenset({"worker", JOB})))
+_RULES.update(_methods("mapreduce.Shuffle", "FetchPartition", frozenset({"worker", JOB})))
 _RULES.update(_methods("grpc.health.v1.Health", "Check Watch", ANY))
 _RULES.update(_methods("grpc.reflection.v1alpha.ServerReflection",
                        "ServerReflectionInfo", ANY))
@@ -106,7 +134,7 @@ def effective_user(subject: Subject, named: str | None) -> str:
     """The user a call acts as: a user certificate's own name (whatever the call
     names); a proxy daemon's named user; any other daemon's own subject name."""
     if subject.is_user:
-        return subject.name
+        return subject.user
     if subject.kind in PROXY_KINDS and named:
         return fsmode.check_name(named, "user")
     if named and named != subject.name:

@@ -33,7 +33,8 @@ from minidfs.security import namenode_tokens, pki
 from minidfs.security.datanode_tokens import token_metadata
 
 CLUSTER_OPTIONS = {"secure": True, "datanodes": 2, "replication": 2, "workers": 1,
-                   "block_key_update_interval_s": 2.0, "block_token_lifetime_s": 120.0}
+                   "block_key_update_interval_s": 2.0, "block_token_lifetime_s": 120.0,
+                   "groups": {"alice": ["staff"], "bob": ["staff"]}}
 DATA = os.urandom(100_000)
 FILE = "/data/public.bin"
 DEADLINE_S = 10.0
@@ -254,20 +255,52 @@ def test_a_token_from_before_a_key_roll_still_reads(cluster, stored, alice, wait
     assert read_block(cluster, alice, block, block.block_token) == DATA[:block.block.length]
 
 
-def test_jobs_say_they_are_not_yet_supported_in_secure_mode(cluster, stored, alice):
-    import pathlib
-
-    wordcount = pathlib.Path(__file__).resolve().parents[2] / "examples" / "wordcount.py"
+def mapreduce_cli(cluster, directory, *args):
     env = {**os.environ, "MINIDFS_HOME": str(_home(cluster))}
     env.pop("MINIDFS_CERT_DIR", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "mapreduce.cli", "--cert-dir", str(alice), "run", str(wordcount),
-         "--input", "/data", "--output", "/data/wc"], env=env, capture_output=True,
-        text=True, timeout=120)
-    assert result.returncode == 1, result.stderr
-    assert "not yet supported in secure mode" in result.stderr and "alice" in result.stderr
-    assert "Traceback" not in result.stderr
+    return subprocess.run([sys.executable, "-m", "mapreduce.cli", "--cert-dir", str(directory),
+                           *args], env=env, capture_output=True, text=True, timeout=240)
 
+
+def test_a_job_runs_as_its_submitter(cluster, fs, stored, alice, bob):
+    import pathlib
+
+    fs.mkdir("/data/alice")
+    fs.chown("/data/alice", "alice")
+    with fs.open("/data/alice/in.txt", "wb") as f:
+        f.write(b"to be or not to be\n")
+    wordcount = pathlib.Path(__file__).resolve().parents[2] / "examples" / "wordcount.py"
+    result = mapreduce_cli(cluster, alice, "run", str(wordcount), "--input", "/data/alice/in.txt",
+                           "--output", "/data/alice/wc")
+    assert result.returncode == 0, result.stderr
+    assert fs.stat("/data/alice/wc/part-00000")["owner"] == "alice"
+    counts = dict(line.split("\t") for line in fs.cat("/data/alice/wc/part-00000").decode().split("\n") if line)
+    assert counts == {"to": "2", "be": "2", "or": "1", "not": "1"}
+    job_id = next(w for w in result.stderr.split() if w.startswith("job_"))
+    peek = mapreduce_cli(cluster, bob, "status", job_id)
+    assert peek.returncode == 1 and "permission denied" in peek.stderr
+
+
+def test_a_task_cannot_read_another_users_private_file(cluster, fs, stored, alice, tmp_path):
+    with fs.open("/data/bob-secret.txt", "wb") as f:
+        f.write(b"bob's secret\n")
+    fs.chown("/data/bob-secret.txt", "bob")
+    fs.chmod("/data/bob-secret.txt", 0o600)
+    job = tmp_path / "peek.py"
+    job.write_text(
+        "from mapreduce import Job\n"
+        "from minidfs import Client\n"
+        "class Peek(Job):\n"
+        "    def mapper(self, key, line):\n"
+        f"        yield 'secret', Client(conf={str(cluster.conf_path)!r}).cat('/data/bob-secret.txt').decode()\n"
+        "    def reducer(self, key, values):\n"
+        "        yield key, list(values)\n")
+    result = mapreduce_cli(cluster, alice, "run", f"{job}:Peek", "--input", "/data/alice/in.txt",
+                           "--output", "/data/alice/peek")
+    assert result.returncode == 1
+    assert "permission denied: user=alice" in result.stderr
+    assert not fs.exists("/data/alice/peek/part-00000")
+    assert fs.cat("/data/bob-secret.txt") == b"bob's secret\n"
 
 def https(cluster, directory):
     context = ssl.create_default_context(cafile=str(directory / "ca.crt"))
@@ -302,6 +335,23 @@ def test_webhdfs_redirects_carry_a_token_the_datanode_checks(cluster, stored, al
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(target, timeout=DEADLINE_S, context=https(cluster, who))
         assert refused.value.code == 403
+
+
+def test_the_job_ca_mints_job_certificates_only_each_for_its_own_job(cluster, stored, tmp_path):
+    from mapreduce.rpc import jobtracker_pb2, jobtracker_pb2_grpc
+
+    job_ca = pki.CertificateAuthority.load_job_ca(pki.node_cert_dir(_home(cluster), "jt"))
+    fake_daemon = job_ca.write_cert_dir(tmp_path / "fake-dn", "datanode:dn1", ["127.0.0.1"])
+    with channel(nn_address(cluster), fake_daemon) as ch:
+        assert code_of(lambda: dn_grpc.DatanodeNamenodeStub(ch).Heartbeat(
+            dn_pb.HeartbeatRequest(name="dn1"), timeout=DEADLINE_S)) == grpc.StatusCode.UNAUTHENTICATED
+    job = job_ca.write_cert_dir(tmp_path / "job", "job:job_20260101000000_0001:alice")
+    with channel(cluster.conf.jobtracker.address, job) as ch:
+        stub = jobtracker_pb2_grpc.JobTrackerStub(ch)
+        assert code_of(lambda: stub.GetMapOutputs(jobtracker_pb2.MapOutputsRequest(
+            job_id="job_20260101000000_0002"), timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: stub.Submit(jobtracker_pb2.SubmitRequest(),
+                                           timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_nothing_changed_and_every_daemon_serves(cluster, fs, stored):

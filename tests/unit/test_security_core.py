@@ -61,3 +61,26 @@ def test_loose_or_missing_key_material_is_refused(tmp_path):
         credentials.load(out)
     with pytest.raises(credentials.SecurityConfigError, match="no cert dir"):
         credentials.load(tmp_path / "nowhere")
+
+
+def test_job_subjects_act_as_their_user_for_their_job():
+    job = policy.parse_subject("job:job_20260101000000_0001:alice")
+    assert (job.kind, job.user, job.job_id) == ("job", "alice", "job_20260101000000_0001")
+    assert policy.effective_user(job, "root") == "alice"
+    assert policy.allowed("/mapreduce.JobTracker/CanCommit", job)
+    assert policy.allowed("/minidfs.ClientNamenode/GetBlockLocations", job)
+    assert not policy.allowed("/mapreduce.JobTracker/Submit", job)
+    assert not policy.allowed("/mapreduce.JobTracker/Heartbeat", job)
+    with pytest.raises(ValueError):
+        policy.parse_subject("job:alice")
+
+
+def test_only_the_job_ca_issues_job_certificates():
+    from minidfs.security import peer
+
+    job = policy.parse_subject("job:job_20260101000000_0001:alice")
+    user = Subject("user", "alice")
+    assert peer._checked(job, issued_by_job_ca=True) == job
+    assert peer._checked(job, issued_by_job_ca=False) is None
+    assert peer._checked(user, issued_by_job_ca=True) is None
+    assert peer._checked(user, issued_by_job_ca=False) == user
