@@ -21,6 +21,7 @@ import urllib.request
 import grpc
 import pytest
 
+from minidfs import identity
 from minidfs.rpc import client_namenode_pb2 as nn_pb
 from minidfs.rpc import client_namenode_pb2_grpc as nn_grpc
 from minidfs.rpc import common_pb2 as common
@@ -352,6 +353,18 @@ def test_the_job_ca_mints_job_certificates_only_each_for_its_own_job(cluster, st
             job_id="job_20260101000000_0002"), timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
         assert code_of(lambda: stub.Submit(jobtracker_pb2.SubmitRequest(),
                                            timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_shells_admin_and_cluster_commands_work_in_secure_mode(cluster, stored):
+    import json
+
+    root = pki.user_cert_dir(_home(cluster), identity.process_user())
+    events = sh(cluster, root, "admin", "events", "--json")
+    assert events.returncode == 0, events.stderr
+    status = sh(cluster, root, "cluster", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    nodes = json.loads(status.stdout)["nodes"]
+    assert all(n["state"] == "running" and n.get("ready", True) for n in nodes), nodes
 
 
 def test_nothing_changed_and_every_daemon_serves(cluster, fs, stored):
