@@ -71,3 +71,11 @@ def test_cert_init_issues_every_daemons_material_and_create_user_refuses_twice(t
     assert again.returncode == 1
     assert again.stderr.startswith("minidfs: cert create-user: ") and "file exists" in again.stderr
     assert len(again.stderr.splitlines()) == 1
+
+
+def test_the_quick_start_works_in_secure_mode():
+    result = subprocess.run([sys.executable, "-m", "cluster.quickstart", "--secure", "--size",
+                             "1MiB", "--block-size", "256KiB", "--datanodes", "1"],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "secure mode" in result.stdout and "identical to the original" in result.stdout
