@@ -15,7 +15,7 @@ import click
 
 from minidfs import fsmode
 from minidfs.cli.common import reports_errors, state
-from minidfs.security import pki
+from minidfs.security import layout
 
 
 @click.group("cert")
@@ -46,10 +46,12 @@ def init() -> None:
 @click.option("--out", type=click.Path(file_okay=False),
               help="Cert dir to write [default: <home>/pki/users/NAME].")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True),
-              default=pki.CERT_VALID_DAYS, show_default=True, help="Days the certificate is valid.")
+              default=layout.CERT_VALID_DAYS, show_default=True, help="Days the certificate is valid.")
 @reports_errors
 def create_user(name: str, out: str | None, days: float) -> None:
     """Issue a certificate for user NAME (subject user:NAME)."""
+    from minidfs.security import pki
+
     fsmode.check_name(name, "user")
     home = _home()
     ca = pki.CertificateAuthority.load(home)

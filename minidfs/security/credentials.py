@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from minidfs import config
 from minidfs.errors import ConfigError
-from minidfs.security import pki
+from minidfs.security import layout as pki
 from minidfs.security.policy import Subject, parse_subject
 
 ENV_CERT_DIR = "MINIDFS_CERT_DIR"

@@ -12,14 +12,16 @@ import functools
 from typing import Any
 
 from minidfs import errors
-from minidfs.security import pki
+from minidfs.security import layout
 from minidfs.security.policy import JOB, Subject, parse_subject
 
 
 @functools.lru_cache(maxsize=1024)
 def _issued_by_job_ca(cert_pem: bytes) -> bool:
+    from minidfs.security import pki
+
     try:
-        return pki.issuer_common_name(cert_pem) == pki.JOB_CA_CN
+        return pki.issuer_common_name(cert_pem) == layout.JOB_CA_CN
     except ValueError:
         return False
 
@@ -68,7 +70,7 @@ def http_subject(transport: Any) -> Subject | None:
         for key, value in rdn:
             if key == "commonName":
                 try:
-                    return _checked(parse_subject(value), issuer == pki.JOB_CA_CN)
+                    return _checked(parse_subject(value), issuer == layout.JOB_CA_CN)
                 except ValueError:
                     return None
     return None

@@ -27,51 +27,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from minidfs.errors import ConfigError
 
-PKI_DIR = "pki"
-# The JobTracker's intermediate CA: it issues a job's short-lived `job:<id>:<user>`
-# certificate for the job's tasks, and only those (peer.py checks the pairing).
-JOB_CA_CN = "minidfs job CA"
-JOB_CA_CERT = "job-ca.crt"
-JOB_CA_KEY = "job-ca.key"
-CA_CERT = "ca.crt"
-CA_KEY = "ca.key"
-CERT_FILE = "cert.pem"
-KEY_FILE = "key.pem"
+from minidfs.security.layout import (  # noqa: F401  (this module's API too)
+    CA_CERT, CA_KEY, CERT_FILE, CERT_VALID_DAYS, JOB_CA_CERT, JOB_CA_CN, JOB_CA_KEY, KEY_FILE,
+    PKI_DIR, node_cert_dir, pki_dir, user_cert_dir, write_private)
+
 ORGANIZATION = "minidfs"
 CA_VALID_DAYS = 3650
-CERT_VALID_DAYS = 365
 # Clocks of a multi-host cluster drift: a certificate is valid from a little before now.
 BACKDATE = datetime.timedelta(minutes=5)
-
-
-def pki_dir(home: pathlib.Path) -> pathlib.Path:
-    return home / PKI_DIR
-
-
-def node_cert_dir(home: pathlib.Path, name: str) -> pathlib.Path:
-    return pki_dir(home) / "nodes" / name
-
-
-def user_cert_dir(home: pathlib.Path, user: str) -> pathlib.Path:
-    return pki_dir(home) / "users" / user
 
 
 def _private_dir(path: pathlib.Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
-
-
-def write_private(path: pathlib.Path, data: bytes) -> None:
-    """Writes a key so that it is never readable by others, not even for a moment."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def _write_public(path: pathlib.Path, data: bytes) -> None:
