@@ -104,6 +104,12 @@ class Settings:
     # a task attempt's user code may use (0 = no limit).
     task_cpu_limit_s: int = 0
     task_memory_limit_bytes: int = 0
+    # Trash (docs/trash.md): the shell's rm moves into /user/<user>/.Trash, kept at
+    # least this long; 0 turns the trash off (HDFS's fs.trash.interval, its default
+    # too). The NameNode checkpoints Current every trash_checkpoint_interval_s
+    # (0: the trash interval, as HDFS's fs.trash.checkpoint.interval).
+    trash_interval_s: float = 0.0
+    trash_checkpoint_interval_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -226,6 +232,10 @@ def check_settings(s: Settings) -> None:
     if not s.block_key_update_interval_s > 0 or not s.block_token_lifetime_s > 0:
         raise ConfigError("cluster: block_key_update_interval_s and block_token_lifetime_s "
                           "must be positive numbers of seconds")
+    for name in ("trash_interval_s", "trash_checkpoint_interval_s"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigError(f"cluster: {name} must be a number of seconds >= 0, got {value!r}")
     if s.replication > s.max_replication:
         raise ConfigError(f"cluster: replication ({s.replication}) is above "
                           f"max_replication ({s.max_replication})")
