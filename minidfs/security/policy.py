@@ -90,7 +90,7 @@ _RULES.update(_methods("minidfs.ClientNamenode", """
     Delete Rename SetReplication GetContentSummary GetStats RenewLease ReportBadBlocks
     SafeMode DatanodeReport GetAdditionalDatanode UpdateBlockForPipeline Fsck
     Decommission SetPermission SetOwner GetHaStatus TransitionToStandby GetEvents
-    FollowEvents""", ANY))
+    FollowEvents SetQuota""", ANY))
 # A DataNode's own conversation with the NameNode: only DataNodes.
 _RULES.update(_methods("minidfs.DatanodeNamenode",
                        "RegisterDatanode Heartbeat BlockReport BlockReceivedAndDeleted",

@@ -84,3 +84,17 @@ def test_only_the_job_ca_issues_job_certificates():
     assert peer._checked(job, issued_by_job_ca=False) is None
     assert peer._checked(user, issued_by_job_ca=True) is None
     assert peer._checked(user, issued_by_job_ca=False) == user
+
+
+def test_every_rpc_of_every_service_has_a_rule():
+    """A new RPC must say who may call it: secure mode refuses unlisted methods."""
+    from mapreduce.rpc import jobtracker_pb2, worker_pb2
+    from minidfs.rpc import client_namenode_pb2, datanode_namenode_pb2, datatransfer_pb2, journal_pb2
+
+    missing = [f"/{service.full_name}/{method.name}"
+               for module in (client_namenode_pb2, datanode_namenode_pb2, datatransfer_pb2,
+                              journal_pb2, jobtracker_pb2, worker_pb2)
+               for service in module.DESCRIPTOR.services_by_name.values()
+               for method in service.methods
+               if not policy.known_method(f"/{service.full_name}/{method.name}")]
+    assert missing == [], f"add these to minidfs/security/policy.py: {missing}"
