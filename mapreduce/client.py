@@ -30,7 +30,8 @@ WATCH_DEADLINE_S = 600.0
 class JobTrackerClient:
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None,
                  user: str | None = None) -> None:
-        cluster = conf if isinstance(conf, config.ClusterConfig) else config.load(config.find_conf(conf))
+        cluster = (conf if isinstance(conf, config.ClusterConfig)
+                   else config.load(config.find_conf(conf)))
         from minidfs.security import credentials
 
         # Secure mode: the certificate (--cert-dir, $MINIDFS_CERT_DIR or the home's

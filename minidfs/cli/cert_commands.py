@@ -46,7 +46,8 @@ def init() -> None:
 @click.option("--out", type=click.Path(file_okay=False),
               help="Cert dir to write [default: <home>/pki/users/NAME].")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True),
-              default=layout.CERT_VALID_DAYS, show_default=True, help="Days the certificate is valid.")
+              default=layout.CERT_VALID_DAYS, show_default=True,
+              help="Days the certificate is valid.")
 @reports_errors
 def create_user(name: str, out: str | None, days: float) -> None:
     """Issue a certificate for user NAME (subject user:NAME)."""

@@ -69,7 +69,8 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         authorize = None
         if self.access is not None:
             def authorize(header):
-                self._check(context, header.block_id, "WRITE" if header.stage != pb.WriteHeader.TRANSFER else "COPY")
+                copy = header.stage == pb.WriteHeader.TRANSFER
+                self._check(context, header.block_id, "COPY" if copy else "WRITE")
         async for ack in write_pipeline.serve(self.ctx, request_iterator,
                                               lambda: context.send_initial_metadata(()),
                                               authorize=authorize):

@@ -93,7 +93,8 @@ def load(cert_dir: str | os.PathLike[str]) -> Credentials:
         common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         subject = parse_subject(str(common[0].value) if common else "")
     except ValueError as e:
-        raise SecurityConfigError(f"{root / pki.CERT_FILE}: not a minidfs certificate: {e}") from None
+        raise SecurityConfigError(
+            f"{root / pki.CERT_FILE}: not a minidfs certificate: {e}") from None
     return Credentials(root, ca_pem, cert_pem, key_pem, subject)
 
 

@@ -117,7 +117,8 @@ class CertificateAuthority:
             key = serialization.load_pem_private_key((cert_dir / JOB_CA_KEY).read_bytes(), None)
             cert_pem = (cert_dir / JOB_CA_CERT).read_bytes()
         except FileNotFoundError as e:
-            raise ConfigError(f"{e.filename}: no job CA (issue one with `minidfs cert init`)") from None
+            raise ConfigError(
+                f"{e.filename}: no job CA (issue one with `minidfs cert init`)") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ConfigError(f"{cert_dir / JOB_CA_KEY}: not an EC private key")
         root_pem = (cert_dir / CA_CERT).read_bytes() if (cert_dir / CA_CERT).exists() else b""

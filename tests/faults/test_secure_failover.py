@@ -35,7 +35,8 @@ def wait_for(condition, what, timeout_s=WAIT_S):
 
 def active(local, other_than=None):
     def find():
-        names = [s["name"] for s in ha_statuses(local.conf, deadline_s=1.0) if s["role"] == "active"]
+        names = [s["name"] for s in ha_statuses(local.conf, deadline_s=1.0)
+                 if s["role"] == "active"]
         return names[0] if len(names) == 1 and names[0] != other_than else None
     return wait_for(find, "one active namenode")
 

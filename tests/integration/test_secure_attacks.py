@@ -39,6 +39,8 @@ CLUSTER_OPTIONS = {"secure": True, "datanodes": 2, "replication": 2, "workers": 
 DATA = os.urandom(100_000)
 FILE = "/data/public.bin"
 DEADLINE_S = 10.0
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
 
 def _home(cluster):
@@ -124,7 +126,8 @@ def test_the_superuser_works_and_blocks_carry_tokens(cluster, fs, stored, alice)
     assert blocks and all(b.block_token for b in blocks)
     token = bt.decode(blocks[0].block_token)
     assert token.user == "alice" and token.modes == {bt.READ}
-    assert read_block(cluster, alice, blocks[0], blocks[0].block_token) == DATA[:blocks[0].block.length]
+    first = blocks[0]
+    assert read_block(cluster, alice, first, first.block_token) == DATA[:first.block.length]
 
 
 def test_the_user_comes_from_the_certificate_not_user(cluster, fs, stored, alice):
@@ -140,11 +143,11 @@ def test_no_client_certificate_is_refused_on_grpc_and_http(cluster, stored):
     address = nn_address(cluster)
     plain = grpc.insecure_channel(address)
     assert code_of(lambda: nn_grpc.ClientNamenodeStub(plain).GetStats(
-        nn_pb.GetStatsRequest(), timeout=DEADLINE_S)) == grpc.StatusCode.UNAVAILABLE
+        nn_pb.GetStatsRequest(), timeout=DEADLINE_S)) == UNAVAILABLE
     ca = (pki.pki_dir(_home(cluster)) / "ca.crt").read_bytes()
     server_only = grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=ca))
     assert code_of(lambda: nn_grpc.ClientNamenodeStub(server_only).Mkdirs(
-        nn_pb.MkdirsRequest(path="/intruder"), timeout=DEADLINE_S)) == grpc.StatusCode.UNAVAILABLE
+        nn_pb.MkdirsRequest(path="/intruder"), timeout=DEADLINE_S)) == UNAVAILABLE
     context = ssl.create_default_context(cafile=str(pki.pki_dir(_home(cluster)) / "ca.crt"))
     http = cluster.conf.namenodes[0].http_address
     with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
@@ -177,9 +180,9 @@ def test_a_user_certificate_cannot_speak_for_a_datanode(cluster, stored, alice):
     with channel(nn_address(cluster), alice) as ch:
         stub = dn_grpc.DatanodeNamenodeStub(ch)
         assert code_of(lambda: stub.Heartbeat(dn_pb.HeartbeatRequest(name="dn1"),
-                                              timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+                                              timeout=DEADLINE_S)) == DENIED
         assert code_of(lambda: stub.BlockReport(dn_pb.BlockReportRequest(name="dn1"),
-                                                timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+                                                timeout=DEADLINE_S)) == DENIED
 
 
 def test_a_worker_certificate_cannot_submit_a_job(cluster, tmp_path_factory):
@@ -188,7 +191,7 @@ def test_a_worker_certificate_cannot_submit_a_job(cluster, tmp_path_factory):
     worker = pki.node_cert_dir(_home(cluster), "w1")
     with channel(cluster.conf.jobtracker.address, worker) as ch:
         assert code_of(lambda: jobtracker_pb2_grpc.JobTrackerStub(ch).Submit(
-            jobtracker_pb2.SubmitRequest(), timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+            jobtracker_pb2.SubmitRequest(), timeout=DEADLINE_S)) == DENIED
 
 
 def _forge(token: bytes, **changes) -> bytes:
@@ -209,10 +212,11 @@ def test_a_tampered_block_token_is_refused(cluster, stored, alice, bob, change):
         block.block.id = blocks[1].block.id
     forged = _forge(block.block_token, **change)
     who = bob if change.get("user") == "bob" else alice
-    assert code_of(lambda: read_block(cluster, who, block, forged)) == grpc.StatusCode.PERMISSION_DENIED
+    assert code_of(lambda: read_block(cluster, who, block, forged)) == DENIED
 
 
-def test_expired_unknown_key_no_token_and_other_users_tokens_are_refused(cluster, stored, alice, bob):
+def test_expired_unknown_key_no_token_and_other_users_tokens_are_refused(cluster, stored, alice,
+                                                                         bob):
     block = located(cluster, alice, stored).blocks[0]
     keys = schedule(cluster)
     now = int(time.time() * 1000)
@@ -223,7 +227,7 @@ def test_expired_unknown_key_no_token_and_other_users_tokens_are_refused(cluster
         keys.current_id(now) + 1000, now + 60_000, "alice", block.block.id,
         block.block.genstamp, frozenset({bt.READ})))
     for who, token in ((alice, expired), (alice, unknown), (alice, b""), (bob, block.block_token)):
-        assert code_of(lambda: read_block(cluster, who, block, token)) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: read_block(cluster, who, block, token)) == DENIED
 
 
 def test_a_read_token_cannot_write(cluster, stored, alice):
@@ -239,7 +243,7 @@ def test_a_read_token_cannot_write(cluster, stored, alice):
         acks = dt_grpc.DataTransferStub(ch).WriteBlock(
             iter([dt_pb.WriteBlockRequest(header=header, seqno=1, last=True)]),
             timeout=DEADLINE_S, metadata=token_metadata(read_token))
-        assert code_of(lambda: list(acks)) == grpc.StatusCode.PERMISSION_DENIED
+        assert code_of(lambda: list(acks)) == DENIED
     datanode = pki.node_cert_dir(_home(cluster), block.locations[0].name)
     with channel(target, datanode) as ch:
         info = dt_grpc.DataTransferStub(ch).GetReplicaInfo(
@@ -275,7 +279,8 @@ def test_a_job_runs_as_its_submitter(cluster, fs, stored, alice, bob):
                            "--output", "/data/alice/wc")
     assert result.returncode == 0, result.stderr
     assert fs.stat("/data/alice/wc/part-00000")["owner"] == "alice"
-    counts = dict(line.split("\t") for line in fs.cat("/data/alice/wc/part-00000").decode().split("\n") if line)
+    lines = fs.cat("/data/alice/wc/part-00000").decode().splitlines()
+    counts = dict(line.split("\t") for line in lines if line)
     assert counts == {"to": "2", "be": "2", "or": "1", "not": "1"}
     job_id = next(w for w in result.stderr.split() if w.startswith("job_"))
     peek = mapreduce_cli(cluster, bob, "status", job_id)
@@ -293,7 +298,8 @@ def test_a_task_cannot_read_another_users_private_file(cluster, fs, stored, alic
         "from minidfs import Client\n"
         "class Peek(Job):\n"
         "    def mapper(self, key, line):\n"
-        f"        yield 'secret', Client(conf={str(cluster.conf_path)!r}).cat('/data/bob-secret.txt').decode()\n"
+        f"        fs = Client(conf={str(cluster.conf_path)!r})\n"
+        "        yield 'secret', fs.cat('/data/bob-secret.txt').decode()\n"
         "    def reducer(self, key, values):\n"
         "        yield key, list(values)\n")
     result = mapreduce_cli(cluster, alice, "run", f"{job}:Peek", "--input", "/data/alice/in.txt",
@@ -332,7 +338,8 @@ def test_webhdfs_redirects_carry_a_token_the_datanode_checks(cluster, stored, al
     # Bob replaying alice's redirect, or a redirect without its token, is refused.
     for who, target in ((bob, location),
                         (alice, location.replace(query["blocktoken"], "")),
-                        (alice, location.replace(query["blocktoken"], query["blocktoken"][:-4] + "AAAA"))):
+                        (alice, location.replace(query["blocktoken"],
+                                                 query["blocktoken"][:-4] + "AAAA"))):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(target, timeout=DEADLINE_S, context=https(cluster, who))
         assert refused.value.code == 403
@@ -345,14 +352,15 @@ def test_the_job_ca_mints_job_certificates_only_each_for_its_own_job(cluster, st
     fake_daemon = job_ca.write_cert_dir(tmp_path / "fake-dn", "datanode:dn1", ["127.0.0.1"])
     with channel(nn_address(cluster), fake_daemon) as ch:
         assert code_of(lambda: dn_grpc.DatanodeNamenodeStub(ch).Heartbeat(
-            dn_pb.HeartbeatRequest(name="dn1"), timeout=DEADLINE_S)) == grpc.StatusCode.UNAUTHENTICATED
+            dn_pb.HeartbeatRequest(name="dn1"),
+            timeout=DEADLINE_S)) == grpc.StatusCode.UNAUTHENTICATED
     job = job_ca.write_cert_dir(tmp_path / "job", "job:job_20260101000000_0001:alice")
     with channel(cluster.conf.jobtracker.address, job) as ch:
         stub = jobtracker_pb2_grpc.JobTrackerStub(ch)
         assert code_of(lambda: stub.GetMapOutputs(jobtracker_pb2.MapOutputsRequest(
-            job_id="job_20260101000000_0002"), timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+            job_id="job_20260101000000_0002"), timeout=DEADLINE_S)) == DENIED
         assert code_of(lambda: stub.Submit(jobtracker_pb2.SubmitRequest(),
-                                           timeout=DEADLINE_S)) == grpc.StatusCode.PERMISSION_DENIED
+                                           timeout=DEADLINE_S)) == DENIED
 
 
 def test_the_shells_admin_and_cluster_commands_work_in_secure_mode(cluster, stored):

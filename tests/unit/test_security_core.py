@@ -89,7 +89,8 @@ def test_only_the_job_ca_issues_job_certificates():
 def test_every_rpc_of_every_service_has_a_rule():
     """A new RPC must say who may call it: secure mode refuses unlisted methods."""
     from mapreduce.rpc import jobtracker_pb2, worker_pb2
-    from minidfs.rpc import client_namenode_pb2, datanode_namenode_pb2, datatransfer_pb2, journal_pb2
+    from minidfs.rpc import (client_namenode_pb2, datanode_namenode_pb2, datatransfer_pb2,
+                             journal_pb2)
 
     missing = [f"/{service.full_name}/{method.name}"
                for module in (client_namenode_pb2, datanode_namenode_pb2, datatransfer_pb2,
