@@ -90,7 +90,8 @@ _RULES.update(_methods("minidfs.ClientNamenode", """
     Delete Rename SetReplication GetContentSummary GetStats RenewLease ReportBadBlocks
     SafeMode DatanodeReport GetAdditionalDatanode UpdateBlockForPipeline Fsck
     Decommission SetPermission SetOwner GetHaStatus TransitionToStandby GetEvents
-    FollowEvents SetQuota""", ANY))
+    FollowEvents SetQuota GetDatanodeBlocks GetBlockReplicas MoveReplica
+    SetBalancerBandwidth""", ANY))
 # A DataNode's own conversation with the NameNode: only DataNodes.
 _RULES.update(_methods("minidfs.DatanodeNamenode",
                        "RegisterDatanode Heartbeat BlockReport BlockReceivedAndDeleted",
@@ -102,7 +103,8 @@ _RULES.update(_methods("minidfs.journal.Journal", """
                        frozenset({"namenode", "journalnode"})))
 # Block bytes: anyone may ask, the block token decides (block_tokens.py).
 _RULES.update(_methods("minidfs.DataTransfer",
-                       "WriteBlock ReadBlock GetReplicaInfo TransferReplica", ANY))
+                       "WriteBlock ReadBlock GetReplicaInfo TransferReplica BlockChecksum",
+                       ANY))
 # Jobs are users' business; a Worker (or any daemon, or a job's tasks) submitting
 # one is refused.
 _RULES.update(_methods("mapreduce.JobTracker",
