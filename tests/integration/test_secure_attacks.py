@@ -369,6 +369,8 @@ def test_the_shells_admin_and_cluster_commands_work_in_secure_mode(cluster, stor
     root = pki.user_cert_dir(_home(cluster), identity.process_user())
     events = sh(cluster, root, "admin", "events", "--json")
     assert events.returncode == 0, events.stderr
+    checksum = sh(cluster, root, "checksum", FILE)       # DataTransfer.BlockChecksum, with tokens
+    assert checksum.returncode == 0, checksum.stderr
     status = sh(cluster, root, "cluster", "status", "--json")
     assert status.returncode == 0, status.stderr
     nodes = json.loads(status.stdout)["nodes"]
