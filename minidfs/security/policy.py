@@ -91,7 +91,7 @@ _RULES.update(_methods("minidfs.ClientNamenode", """
     SafeMode DatanodeReport GetAdditionalDatanode UpdateBlockForPipeline Fsck
     Decommission SetPermission SetOwner GetHaStatus TransitionToStandby GetEvents
     FollowEvents SetQuota GetDatanodeBlocks GetBlockReplicas MoveReplica
-    SetBalancerBandwidth""", ANY))
+    SetBalancerBandwidth Msync""", ANY))
 # A DataNode's own conversation with the NameNode: only DataNodes.
 _RULES.update(_methods("minidfs.DatanodeNamenode",
                        "RegisterDatanode Heartbeat BlockReport BlockReceivedAndDeleted",
