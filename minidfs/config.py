@@ -107,6 +107,17 @@ class Settings:
     umask: str = "022"
     superusergroup: str = "supergroup"
     permissions_enabled: bool = True
+    # Secure mode (docs/security.md): "simple" (users on trust, plaintext) or "tls"
+    # (mutual TLS on every port, users from certificates, block tokens). Block keys
+    # sign block tokens: a new key every block_key_update_interval_s, each token
+    # valid for block_token_lifetime_s (HDFS: 10 h both; a laptop cluster rolls faster).
+    security: str = "simple"
+    block_key_update_interval_s: float = 600.0
+    block_token_lifetime_s: float = 600.0
+    # Secure mode's task children (docs/security.md): CPU seconds and address space
+    # a task attempt's user code may use (0 = no limit).
+    task_cpu_limit_s: int = 0
+    task_memory_limit_bytes: int = 0
     # Trash (docs/trash.md): the shell's rm moves into /user/<user>/.Trash, kept at
     # least this long; 0 turns the trash off (HDFS's fs.trash.interval, its default
     # too). The NameNode checkpoints Current every trash_checkpoint_interval_s
@@ -247,6 +258,11 @@ def check_settings(s: Settings) -> None:
     if s.block_size_bytes % s.chunk_size_bytes:
         raise ConfigError(f"cluster: block_size_bytes ({s.block_size_bytes}) must be a "
                           f"multiple of chunk_size_bytes ({s.chunk_size_bytes})")
+    if s.security not in ("simple", "tls"):
+        raise ConfigError(f"cluster: security must be \"simple\" or \"tls\", got {s.security!r}")
+    if not s.block_key_update_interval_s > 0 or not s.block_token_lifetime_s > 0:
+        raise ConfigError("cluster: block_key_update_interval_s and block_token_lifetime_s "
+                          "must be positive numbers of seconds")
     for name in ("trash_interval_s", "trash_checkpoint_interval_s"):
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:

@@ -36,6 +36,12 @@ class PermissionDeniedError(MinidfsError):
     grpc_code = "PERMISSION_DENIED"
 
 
+class Unauthenticated(MinidfsError):
+    """Secure mode: the call carries no identity the server can verify."""
+
+    grpc_code = "UNAUTHENTICATED"
+
+
 class PreconditionFailed(MinidfsError):
     grpc_code = "FAILED_PRECONDITION"
 

@@ -12,6 +12,7 @@ import click
 
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, command_name, reports_errors, state
+from minidfs.errors import ClusterError
 
 SIGNAL_NAMES = ("KILL", "TERM", "STOP", "CONT")
 
@@ -55,9 +56,12 @@ def cluster_group() -> None:
               default=LOCAL_TRASH_INTERVAL_S, show_default=True,
               help="Seconds a removed file stays in the trash; 0 turns the trash off "
                    "(docs/trash.md). Only for a new home.")
+@click.option("--secure", is_flag=True,
+              help="Secure mode for a new home: a CA under pki/, mutual TLS on every port, "
+                   "users from certificates, block tokens (docs/security.md).")
 @reports_errors
 def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observers: int,
-       block_size: int | None, replication: int, trash_interval_s: float) -> None:
+       block_size: int | None, replication: int, trash_interval_s: float, secure: bool) -> None:
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
@@ -68,7 +72,11 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observer
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
                            ha=ha, observers=observers, block_size=block_size,
                            replication=replication,
-                           user=state().user, trash_interval_s=trash_interval_s)
+                           user=state().user, secure=secure,
+                           trash_interval_s=trash_interval_s)
+    if secure and cluster.conf is not None and cluster.conf.settings.security != "tls":
+        raise ClusterError(f"{cluster.home.root}: this home is a simple-mode cluster; "
+                           "--secure only applies to a new home")
     try:
         cluster.up()
     except StartupError as e:
@@ -84,6 +92,12 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observer
         ("Worker(s)", conf.workers)))
     click.echo(f"minidfs cluster is up in {cluster.home.root}: {counts}")
     click.echo(f"  namenode: {conf.namenodes[0].address}   conf: {cluster.conf_path}")
+    if conf.settings.security == "tls":
+        from minidfs import identity
+        from minidfs.security import pki
+
+        click.echo(f"  secure: mutual TLS; superuser certificate "
+                   f"{pki.user_cert_dir(cluster.home.root, identity.process_user())}")
 
 
 @cluster_group.command()

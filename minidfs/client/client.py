@@ -171,14 +171,22 @@ class Client:
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
                  home: str | os.PathLike[str] | None = None,
                  client_node: str | None = None, user: str | None = None,
-                 observer_reads: bool | None = None) -> None:
+                 observer_reads: bool | None = None,
+                 cert_dir: str | os.PathLike[str] | None = None) -> None:
         """observer_reads: send reads to observer NameNodes when cluster.toml has
-        them (default: the cluster's client_observer_reads; docs/observers.md)."""
+        them (default: the cluster's client_observer_reads; docs/observers.md).
+        cert_dir: secure mode's certificate (else $MINIDFS_CERT_DIR, else the
+        superuser's in the cluster's home); a user certificate decides the user."""
         if isinstance(conf, config.ClusterConfig):
             self.conf = conf
         else:
             self.conf = config.load(config.find_conf(conf, str(home) if home else None))
         self.conf_path = self.conf.path
+        from minidfs.security import credentials
+
+        self.credentials = credentials.for_client(self.conf, cert_dir)
+        if self.credentials is not None and self.credentials.subject.is_user:
+            user = self.credentials.subject.user
         settings = self.conf.settings
         addresses = [n.address for n in self.conf.writable_namenodes]
         if not addresses:

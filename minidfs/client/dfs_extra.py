@@ -29,6 +29,7 @@ from minidfs.rpc import client_namenode_pb2 as pb
 from minidfs.rpc import common_pb2
 from minidfs.rpc import datatransfer_pb2, datatransfer_pb2_grpc
 from minidfs.rpc.status import from_rpc_error
+from minidfs.security.datanode_tokens import token_metadata
 
 COPY_CHUNK_BYTES = 4 * 1024 * 1024
 HEAD_BYTES = 1024
@@ -225,7 +226,8 @@ def _block_checksum(client: Any, path: str, block: Any) -> tuple[bytes, int]:
         try:
             with client.channel_pool.lease(node.address) as lease:
                 reply = datatransfer_pb2_grpc.DataTransferStub(lease.channel).BlockChecksum(
-                    request, timeout=channels.METADATA_DEADLINE_S)
+                    request, timeout=channels.METADATA_DEADLINE_S,
+                    metadata=token_metadata(block.block_token))
         except grpc.RpcError as e:
             last = from_rpc_error(e)
             continue

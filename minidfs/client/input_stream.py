@@ -36,6 +36,7 @@ from minidfs.client.namenode_client import NamenodeClient
 from minidfs.datanode import wire
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
 from minidfs.rpc.channel_pool import ChannelPool, Lease
+from minidfs.security.datanode_tokens import token_metadata
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 from minidfs.rpc.status import from_rpc_error
@@ -95,7 +96,8 @@ class _BlockReader:
         read_block = lease.channel.unary_stream(
             READ_BLOCK_METHOD, request_serializer=pb.ReadBlockRequest.SerializeToString,
             response_deserializer=_parse_response)
-        self._responses = read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S)
+        self._responses = read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S,
+                                     metadata=token_metadata(located.block_token))
         # A pooled channel may lead to a node that hung since it was last used (a
         # fresh one to a node that accepts connections but never answers): no first
         # response within CONNECT_TIMEOUT_S fails this replica, as a refused

@@ -72,6 +72,12 @@ class NamenodeLink:
         self._sessions = [_NamenodeSession(self, nn.address) for nn in conf.namenodes]
         self._tasks: list[asyncio.Task] = []
         self.highest_epoch = 0
+        # Secure mode: where the block keys of registration / heartbeat replies go.
+        self.on_block_keys: Callable[[list], None] | None = None
+
+    def block_keys(self, reply) -> None:
+        if self.on_block_keys is not None and reply.block_keys:
+            self.on_block_keys(list(reply.block_keys))
 
     def obeys(self, epoch: int, standby: bool) -> bool:
         """Whether commands from a NameNode in this role and epoch are carried out."""
@@ -202,7 +208,8 @@ class _NamenodeSession:
     async def _register(self) -> None:
         self.registered = False
         request = pb.RegisterRequest(id=self.link.datanode_id, storage=self.link.storage_report())
-        await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
+        reply = await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
+        self.link.block_keys(reply)
         self._clear_events()
         self.registered = True
         log.info("registered with namenode %s", self.address)
@@ -244,6 +251,7 @@ class _NamenodeSession:
                     pb.HeartbeatRequest(name=self.link.node.name, storage=self.link.storage_report(),
                                         active_transfers=self.link.active_transfers()),
                     timeout=channels.METADATA_DEADLINE_S)
+                self.link.block_keys(reply)
                 self._obey(reply)
                 if not reply.standby and reply.epoch > self.reported_epoch:
                     log.info("namenode %s is active in epoch %d: sending a full block report",

@@ -71,15 +71,29 @@ def add_to_server(service: "DataTransferService", server) -> None:
 
 
 class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
+    # Secure mode: the block-token check (minidfs/security/datanode_tokens.py), set
+    # by server.py; None in simple mode, where any caller may move bytes.
+    access = None
+
     def __init__(self, ctx: write_pipeline.PipelineContext) -> None:
         self.ctx = ctx
         self.storage: Storage = ctx.storage
         self.active_reads = 0
 
+    def _check(self, context, block_id: int, *modes: str) -> None:
+        if self.access is not None:
+            self.access.check(context, block_id, modes)
+
     @rpc_errors
     async def WriteBlock(self, request_iterator, context):
+        authorize = None
+        if self.access is not None:
+            def authorize(header):
+                copy = header.stage == pb.WriteHeader.TRANSFER
+                self._check(context, header.block_id, "COPY" if copy else "WRITE")
         stream = write_pipeline.serve(self.ctx, request_iterator,
-                                      lambda: context.send_initial_metadata(()))
+                                      lambda: context.send_initial_metadata(()),
+                                      authorize=authorize)
         # A call that ends while this generator waits at a yield (the client has its
         # last ack and goes) is never resumed: close the pipeline's generator then,
         # or its session stays counted as a transfer in flight (and its replica
@@ -92,6 +106,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
     async def ReadBlock(self, request: pb.ReadBlockRequest, context):
         block_id = check_block_id(request.block.id)
         check_genstamp(request.block.genstamp)
+        self._check(context, block_id, "READ")
         reader = self.storage.open_reader(block_id, request.block.genstamp)
         self.active_reads += 1
         counted = True
@@ -144,6 +159,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
 
     @rpc_errors
     async def GetReplicaInfo(self, request: pb.ReplicaInfoRequest, context) -> pb.ReplicaInfo:
+        self._check(context, check_block_id(request.block_id), "READ", "WRITE", "COPY")
         replica = self.storage.get(check_block_id(request.block_id))
         if replica is None or replica.state not in (FINALIZED, RBW):
             return pb.ReplicaInfo(exists=False)
@@ -155,6 +171,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
     async def BlockChecksum(self, request: pb.BlockChecksumRequest, context):
         block_id = check_block_id(request.block.id)
         check_genstamp(request.block.genstamp)
+        self._check(context, block_id, "READ")
         reader = self.storage.open_reader(block_id, request.block.genstamp)
         try:
             if not reader.replica.finalized:
@@ -175,6 +192,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         joining the pipeline (transfer.send_block with prefix_bytes)."""
         block_id = check_block_id(request.block.id)
         check_genstamp(request.block.genstamp)
+        self._check(context, block_id, "COPY")
         targets = list(request.targets)
         if not 0 < len(targets) <= write_pipeline.MAX_PIPELINE_NODES:
             raise errors.InvalidArgument(

@@ -84,12 +84,23 @@ def block_tuple(block: common_pb2.Block, present: bool) -> tuple[int, int, int] 
 
 
 class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
+    # Secure mode: a BlockTokenIssuer (minidfs/security/namenode_tokens.py) set by
+    # server.py; None in simple mode, where located blocks carry no token.
+    block_tokens = None
+
     def __init__(self, ops: ClientOperations) -> None:
         self.ops = ops
         self.balancer = BalancerOperations(ops.fs)
 
+    def _stamp(self, context, blocks, write: bool) -> None:
+        if self.block_tokens is not None:
+            from minidfs.security import namenode_tokens as nt
+
+            self.block_tokens.stamp(blocks, identity.caller_user(context) or "",
+                                    nt.WRITE_MODES if write else nt.READ_MODES)
+
     def _caller(self, context) -> Caller:
-        user = identity.from_metadata(context.invocation_metadata())
+        user = identity.caller_user(context)
         if user is None:
             raise errors.InvalidArgument(
                 f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
@@ -113,6 +124,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             first = await self.ops.first_block(request.path, request.client_name)
             if first is not None:
                 response.first_block.CopyFrom(located_block(first))
+                self._stamp(context, [response.first_block], write=True)
         return response
 
     @rpc_errors
@@ -121,7 +133,9 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             request.path, request.client_name,
             block_tuple(request.previous, request.HasField("previous")),
             list(request.excluded_nodes))
-        return located_block(view)
+        located = located_block(view)
+        self._stamp(context, [located], write=True)
+        return located
 
     @rpc_errors
     async def AbandonBlock(self, request, context):
@@ -136,9 +150,11 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetBlockLocations(self, request, context):
-        return located_blocks(self.ops.get_block_locations(
+        located = located_blocks(self.ops.get_block_locations(
             request.path, request.offset, request.length, request.client_node,
             self._caller(context)))
+        self._stamp(context, located.blocks, write=False)
+        return located
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
@@ -155,6 +171,8 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             for entry in entries:
                 response.locations.append(pb.LocatedBlocks() if entry.is_dir else located_blocks(
                     self.ops.get_block_locations(entry.path, 0, 0, request.client_node, caller)))
+            for located in response.locations:
+                self._stamp(context, located.blocks, write=False)
         return response
 
     @rpc_errors

@@ -81,12 +81,17 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         server = channels.aio_server(
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else [])
             + [state])
-        client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
-        datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
-            DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
+        client_servicer = NamenodeClientServicer(ClientOperations(fs), node.name, controller)
+        datanode_servicer = DatanodeNamenodeServicer(DatanodeOperations(fs), node.name)
+        if conf.settings.security == "tls":
+            from minidfs.security.namenode_tokens import BlockTokenIssuer
+
+            client_servicer.block_tokens = datanode_servicer.block_tokens = \
+                BlockTokenIssuer.for_node(conf, node)
+        client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client_servicer, server)
+        datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(datanode_servicer, server)
         try:
-            port = server.add_insecure_port(channels.bind_address(node.address))
+            port = channels.add_port(server, node.address)
         except RuntimeError as e:
             raise StartupError(f"cannot listen on {node.address}: {e}") from None
         if port == 0:
@@ -167,7 +172,8 @@ def main(conf: ClusterConfig, name: str) -> int:
     """Runs NameNode `name` of conf until SIGTERM / SIGINT; the exit code."""
     return daemon_entry.run(
         "namenode", name,
-        lambda: serve(conf, daemon_entry.node_of_kind(conf, name, "namenode")))
+        lambda: serve(conf, daemon_entry.node_of_kind(conf, name, "namenode")),
+        conf=conf)
 
 
 if __name__ == "__main__":

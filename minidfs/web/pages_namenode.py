@@ -27,6 +27,7 @@ from minidfs.namenode import fsck
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.datanode_registry import DECOMMISSIONING
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.security import http_tls
 from minidfs.web import pages
 from minidfs.web.face import HttpFace
 from minidfs.web.pages import esc
@@ -187,7 +188,8 @@ class NamenodePages:
     def _standby_note(self, s: dict[str, Any]) -> str:
         if s["serving"]:
             return '<div id="standby-note"></div>'
-        links = " or ".join(f'<a href="http://{esc(o["http"])}/">{esc(o["name"])}</a>'
+        scheme = http_tls.scheme()
+        links = " or ".join(f'<a href="{scheme}://{esc(o["http"])}/">{esc(o["name"])}</a>'
                             for o in s["other_namenodes"] if o["http"])
         return (f'<div id="standby-note" class="banner">This NameNode is a <b>standby</b> '
                 f'({esc(s["ha_state"])}): it does not serve clients. The active NameNode\'s '
