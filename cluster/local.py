@@ -64,17 +64,22 @@ def resolve_home(home: str | os.PathLike[str] | None) -> pathlib.Path:
 
 class LocalCluster:
     def __init__(self, home: str | os.PathLike[str] | None = None, *, datanodes: int = 3,
-                 workers: int = 0, ha: bool = False, block_size: int | None = None,
+                 workers: int = 0, ha: bool = False, observers: int = 0,
+                 block_size: int | None = None,
                  replication: int = 3, start_timeout_s: float = START_TIMEOUT_S,
                  user: str | None = None, groups: dict[str, list[str]] | None = None,
-                 **settings: Any) -> None:
+                 secure: bool = False, **settings: Any) -> None:
         """user: whose home directory `up` makes (default $MINIDFS_USER, else the
         OS user, who runs the daemons and is their superuser). groups: cluster.toml's
-        [groups] table of a new home (user -> groups, docs/permissions.md)."""
+        [groups] table of a new home (user -> groups, docs/permissions.md). secure:
+        a new home runs in secure mode (a CA under pki/, mutual TLS, block tokens;
+        docs/security.md)."""
+        if secure:
+            settings.setdefault("security", "tls")
         self.home = Home(resolve_home(home))
         self.user = user
         self.groups = dict(groups or {})
-        self._options = dict(datanodes=datanodes, workers=workers, ha=ha,
+        self._options = dict(datanodes=datanodes, workers=workers, ha=ha, observers=observers,
                              block_size=block_size, replication=replication, settings=settings)
         self.start_timeout_s = start_timeout_s
         self.conf: config.ClusterConfig | None = None
@@ -89,6 +94,10 @@ class LocalCluster:
         if cluster.conf is None:
             raise ClusterError(f"{cluster.home.root}: no cluster here "
                                "(start one with `minidfs cluster up`)")
+        if cluster.conf.settings.security == "tls":
+            from minidfs.security import credentials
+
+            credentials.for_client(cluster.conf)
         return cluster
 
     @property
@@ -123,6 +132,7 @@ class LocalCluster:
             config.save(self.conf, self.home.conf_path)
         else:
             self.home.make_dirs(list(self.conf.nodes))
+        self._secure_material()
         try:
             for node in start_order(self.conf):
                 self._spawn(node)
@@ -134,6 +144,20 @@ class LocalCluster:
             except ClusterError as e:
                 log.error("could not stop the nodes of a failed start: %s", e)
             raise
+
+    def _secure_material(self) -> None:
+        """Secure mode: the home's CA (made once), a certificate for every daemon that
+        has none, one for the superuser (the user running `up`) and for `user`; then
+        this process speaks to the cluster as the superuser."""
+        from minidfs.security import credentials, material, pki
+
+        conf = self._require_conf()
+        if not credentials.is_secure(conf):
+            return
+        material.issue_cluster_material(
+            conf, [identity.process_user(), identity.current_user(self.user)])
+        credentials.register(conf, credentials.load(
+            pki.user_cert_dir(self.home.root, identity.process_user())))
 
     def _make_home_dirs(self) -> None:
         """HDFS's usual layout: /tmp for everyone (1777, sticky) and the user's home
@@ -242,6 +266,10 @@ class LocalCluster:
         for name in self.conf.nodes:
             self.home.pid_path(name).unlink(missing_ok=True)
         self._children.clear()
+        if self.conf.settings.security == "tls":
+            from minidfs.security import credentials
+
+            credentials.unregister(self.conf)
 
     def _stop(self, pids: dict[str, int | None]) -> None:
         alive = {n: p for n, p in pids.items()

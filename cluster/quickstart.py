@@ -64,12 +64,14 @@ def fully_replicated(fs, path: str, replication: int) -> dict:
         time.sleep(0.2)
 
 
-def demo(home: pathlib.Path, size: int, block_size: int, datanodes: int) -> int:
+def demo(home: pathlib.Path, size: int, block_size: int, datanodes: int,
+         secure: bool = False) -> int:
     replication = min(3, datanodes)
-    say(f"1. Starting a local cluster in {home}: one NameNode and {datanodes} DataNodes, "
-        f"block size {format_size(block_size)}, {replication} replicas per block.")
+    mode = " in secure mode (mutual TLS, block tokens)" if secure else ""
+    say(f"1. Starting a local cluster{mode} in {home}: one NameNode and {datanodes} "
+        f"DataNodes, block size {format_size(block_size)}, {replication} replicas per block.")
     with LocalCluster(home, datanodes=datanodes, block_size=block_size,
-                      replication=replication) as cluster:
+                      replication=replication, secure=secure) as cluster:
         say(f"   The cluster serves (cluster file {cluster.conf_path}).")
         work = home / "work"
         work.mkdir()
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-size", default=DEFAULT_BLOCK_SIZE, help="block size (e.g. 1MiB)")
     parser.add_argument("--datanodes", type=int, default=DEFAULT_DATANODES)
     parser.add_argument("--keep", action="store_true", help="keep the temporary home (logs)")
+    parser.add_argument("--secure", action="store_true",
+                        help="secure mode: a CA, mutual TLS on every port, block tokens")
     args = parser.parse_args(argv)
     try:
         size, block_size = parse_size(args.size), parse_size(args.block_size)
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     home = pathlib.Path(tempfile.mkdtemp(prefix="minidfs-demo-"))
     try:
-        return demo(home, size, block_size, args.datanodes)
+        return demo(home, size, block_size, args.datanodes, args.secure)
     except StartupError as e:
         print(f"quickstart: {e}\n{e.log_tail}", file=sys.stderr)
         return 1

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import socket
 import urllib.error
-import urllib.request
 
 from minidfs import errors, identity
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.config import ClusterConfig
 from minidfs.rpc import client_namenode_pb2 as pb
+from minidfs.security import http_tls
 
 PROBE_DEADLINE_S = 2.0
 PORT_PROBE_TIMEOUT_S = 0.5
@@ -38,9 +38,8 @@ def port_open(address: str, timeout_s: float = PORT_PROBE_TIMEOUT_S) -> bool:
 
 def readyz(http_address: str, timeout_s: float = READYZ_TIMEOUT_S) -> tuple[bool, str]:
     """(ready, why) from the node's /readyz: 200 ready, 503 not (with its reason)."""
-    url = f"http://{http_address}/readyz"
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
+        with http_tls.urlopen(http_address, "/readyz", timeout_s) as answer:
             return True, answer.read(MAX_READYZ_ANSWER_BYTES).decode(errors="replace").strip()
     except urllib.error.HTTPError as e:
         return False, e.read(MAX_READYZ_ANSWER_BYTES).decode(errors="replace").strip()
@@ -88,9 +87,22 @@ def ports_not_ready(conf: ClusterConfig, kinds: tuple[str, ...]) -> NotReady:
     return None
 
 
+def observers_not_ready(conf: ClusterConfig) -> NotReady:
+    """Observer NameNodes serve once they applied what the JournalNodes committed."""
+    for node in conf.observers:
+        if node.http_address:
+            ready, why = readyz(node.http_address)
+            if not ready:
+                return node.name, why
+        elif not port_open(node.address):
+            return node.name, f"not accepting connections at {node.address}"
+    return None
+
+
 def not_ready(conf: ClusterConfig, nn: NamenodeClient) -> NotReady:
     return (ports_not_ready(conf, ("journalnode",))
             or hdfs_not_ready(conf, nn)
+            or observers_not_ready(conf)
             or ports_not_ready(conf, ("jobtracker", "worker")))
 
 

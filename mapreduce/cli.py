@@ -98,9 +98,16 @@ def _fail(command: str, message: str) -> None:
 
 @click.group()
 @click.option("--user", help="Act as this user (default $MINIDFS_USER, else the OS user).")
+@click.option("--cert-dir", type=click.Path(file_okay=False),
+              help="Secure mode: act with this certificate (default $MINIDFS_CERT_DIR, "
+                   "else the superuser's in the cluster's home).")
 @click.pass_context
-def main(ctx: click.Context, user: str | None) -> None:
+def main(ctx: click.Context, user: str | None, cert_dir: str | None) -> None:
     """Run MapReduce jobs on a minidfs cluster (or inline, on local files)."""
+    if cert_dir:
+        from minidfs.security.credentials import ENV_CERT_DIR
+
+        os.environ[ENV_CERT_DIR] = os.path.abspath(cert_dir)
     ctx.obj = user
 
 

@@ -35,9 +35,17 @@ WATCH_DEADLINE_S = 600.0
 class JobTrackerClient:
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None,
                  user: str | None = None) -> None:
+        cluster = (conf if isinstance(conf, config.ClusterConfig)
+                   else config.load(config.find_conf(conf)))
+        from minidfs.security import credentials
+
+        # Secure mode: the certificate (--cert-dir, $MINIDFS_CERT_DIR or the home's
+        # superuser's) is who submits; --user is ignored, as on the NameNode.
+        creds = credentials.for_client(cluster)
+        if creds is not None and creds.subject.is_user:
+            user = creds.subject.user
         self.user = identity.current_user(user)
         self._metadata = ((identity.METADATA_KEY, self.user),)
-        cluster = conf if isinstance(conf, config.ClusterConfig) else config.load(config.find_conf(conf))
         if cluster.jobtracker is None:
             raise ConfigError(f"{cluster.path}: the cluster has no JobTracker "
                               f"(start it with workers, e.g. `minidfs cluster up --workers 2`)")
@@ -48,7 +56,11 @@ class JobTrackerClient:
 
     def page_url(self, job_id: str) -> str:
         """The job's status page on the JobTracker's HTTP face ("" without one)."""
-        return f"http://{self.http_address}/job/{job_id}" if self.http_address else ""
+        if not self.http_address:
+            return ""
+        from minidfs.security import http_tls
+
+        return f"{http_tls.scheme(self.http_address)}://{self.http_address}/job/{job_id}"
 
     def submit(self, request: pb.SubmitRequest) -> str:
         with translate():

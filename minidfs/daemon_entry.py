@@ -38,9 +38,22 @@ def stop_event() -> asyncio.Event:
     return stop
 
 
-def run(kind: str, name: str, serve: Callable[[], Awaitable[int | None]]) -> int:
+def install_credentials(conf: ClusterConfig, name: str) -> None:
+    """Secure mode: the daemon's own certificate and key become the process's identity
+    before any channel or server exists; missing or unsafe material stops the start
+    (fail closed, never a silent fallback to plaintext)."""
+    from minidfs.security import credentials
+
+    if credentials.is_secure(conf):
+        credentials.install(credentials.for_daemon(conf, conf.node(name)))
+
+
+def run(kind: str, name: str, serve: Callable[[], Awaitable[int | None]],
+        conf: ClusterConfig | None = None) -> int:
     """Runs serve() to completion; a start-up failure is one stderr line and exit 1."""
     try:
+        if conf is not None:
+            install_credentials(conf, name)
         code = asyncio.run(serve())
     except (StartupError, errors.MinidfsError, OSError) as e:
         print(f"minidfs {kind} {name}: {e}", file=sys.stderr)

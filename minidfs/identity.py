@@ -52,6 +52,24 @@ def home_directory(user: str) -> str:
     return f"/user/{user}"
 
 
+def caller_user(context: object) -> str | None:
+    """The user a gRPC call acts as. Simple mode: the METADATA_KEY metadata (None
+    when absent). Secure mode: the certificate's user, or the user a proxy daemon
+    names (minidfs/security/policy.py); the metadata of a user certificate is ignored."""
+    named = from_metadata(context.invocation_metadata())  # type: ignore[attr-defined]
+    from minidfs.security import credentials
+
+    if credentials.current() is None:
+        return named
+    from minidfs.errors import Unauthenticated
+    from minidfs.security import peer, policy
+
+    subject = peer.grpc_subject(context)
+    if subject is None:
+        raise Unauthenticated("secure mode: the call carries no minidfs client certificate")
+    return policy.effective_user(subject, named)
+
+
 def from_metadata(metadata: object) -> str | None:
     """The user named in a call's invocation metadata, None when absent."""
     for key, value in metadata or ():

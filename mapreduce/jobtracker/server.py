@@ -37,14 +37,19 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
                          JobJournal(node.data_dir / "journal"))
     obs = Observability("jobtracker")
     server = channels.aio_server(interceptors=obs.interceptors)
-    jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(JobTrackerServicer(tracker), server)
+    servicer = JobTrackerServicer(tracker)
+    if conf.settings.security == "tls":
+        from minidfs.security.job_credentials import JobCredentials
+
+        servicer.job_credentials = JobCredentials.for_node(conf, node)
+    jobtracker_pb2_grpc.add_JobTrackerServicer_to_server(servicer, server)
     face = HttpFace(node, "jobtracker")
     observe_daemons.mount_jobtracker(face, obs, server, tracker, conf)
     ticker = None
     try:
         try:
             tracker.load_history()
-            port = server.add_insecure_port(channels.bind_address(node.address))
+            port = channels.add_port(server, node.address)
         except (OSError, RuntimeError, MinidfsError) as e:
             print(f"minidfs jobtracker {node.name}: {e}", file=sys.stderr)
             return 1
@@ -72,7 +77,8 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 def main(conf: ClusterConfig, name: str) -> int:
     """Runs jobtracker `name` of conf until SIGTERM / SIGINT; the exit code."""
     return daemon_entry.run(
-        "jobtracker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "jobtracker")))
+        "jobtracker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "jobtracker")),
+        conf=conf)
 
 
 if __name__ == "__main__":

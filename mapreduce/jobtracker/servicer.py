@@ -16,6 +16,7 @@ from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs import errors, fsmode, identity
 from minidfs.rpc.events_calls import EventCalls
 from minidfs.rpc.status import rpc_errors
+from minidfs.security import peer
 
 # A watch looks at the job whenever the JobTracker signals a change, and at least
 # this often (for changes nothing signals).
@@ -29,12 +30,16 @@ MAX_LIST_LIMIT = 1000
 
 
 class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
+    # Secure mode: issues each job's task certificate (minidfs/security/job_credentials.py),
+    # set by server.py; None in simple mode.
+    job_credentials = None
+
     def __init__(self, tracker: JobTracker) -> None:
         self.tracker = tracker
         self.event_feed = tracker.events
 
     def _user(self, context) -> str:
-        user = identity.from_metadata(context.invocation_metadata())
+        user = identity.caller_user(context)
         if user is None:
             raise errors.InvalidArgument(
                 f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
@@ -98,17 +103,26 @@ class JobTrackerServicer(EventCalls, jobtracker_pb2_grpc.JobTrackerServicer):
 
     @rpc_errors
     async def GetJobPackage(self, request: pb.JobRequest, context) -> pb.JobPackage:
-        return self.tracker.package(request.job_id)
+        package = self.tracker.package(request.job_id)
+        if self.job_credentials is not None:
+            owner = self.tracker.status(request.job_id).get("user") or ""
+            cert_pem, key_pem = self.job_credentials.for_job(request.job_id, owner)
+            package = pb.JobPackage.FromString(package.SerializeToString())
+            package.job_cert_pem, package.job_key_pem = cert_pem, key_pem
+        return package
 
     @rpc_errors
     async def GetMapOutputs(self, request: pb.MapOutputsRequest, context) -> pb.MapOutputs:
+        peer.check_job(context, request.job_id)
         return self.tracker.map_outputs(request.job_id, request.reduce_attempt_id)
 
     @rpc_errors
     async def ReportFetchFailure(self, request: pb.FetchFailure, context) -> pb.Ack:
+        peer.check_job(context, request.job_id)
         self.tracker.fetch_failure(request)
         return pb.Ack()
 
     @rpc_errors
     async def CanCommit(self, request: pb.CommitRequest, context) -> pb.CommitReply:
+        peer.check_job(context, ids.parse_attempt(request.attempt_id).job_id)
         return pb.CommitReply(allowed=self.tracker.can_commit(request.attempt_id))

@@ -68,6 +68,7 @@ class PackageInfo:
     module_file: str
     class_name: str
     files: list[str] = field(default_factory=list)
+    cert_dir: str = ""    # secure mode: the job's own certificate (job_credentials.py)
 
 
 class WorkerDaemon:
@@ -233,6 +234,12 @@ class WorkerDaemon:
             "module_name": package.module_name, "module_file": package.module_file,
             "class_name": package.class_name, "files": package.files,
             "user": a.user,
+            # Secure mode: the task acts with the job's certificate only, in a child
+            # with a scrubbed environment and the settings' rlimits (task.sandbox).
+            "cert_dir": package.cert_dir,
+            "sandbox": {"cpu_s": self.conf.settings.task_cpu_limit_s,
+                        "memory_bytes": self.conf.settings.task_memory_limit_bytes}
+            if package.cert_dir else None,
         }
 
     async def _kill(self, attempt_id: str) -> None:
@@ -270,8 +277,12 @@ class WorkerDaemon:
                                                        timeout=channels.METADATA_DEADLINE_S)
                 path = layout.package_dir(self.data_dir, job_id)
                 await asyncio.to_thread(_write_package, path, package)
+                cert_dir = ""
+                if package.job_cert_pem:
+                    cert_dir = str(await asyncio.to_thread(
+                        _write_job_credentials, layout.job_dir(self.data_dir, job_id), package))
                 info = PackageInfo(path, package.module_name, package.module_file,
-                                   package.class_name, [f.name for f in package.files])
+                                   package.class_name, [f.name for f in package.files], cert_dir)
                 self._packages[job_id] = info
             return info
 
@@ -288,6 +299,20 @@ def _write_package(path: pathlib.Path, package: pb.JobPackage) -> None:
     (tmp / layout.ENV_FILE).write_text(json.dumps(env), encoding="utf-8")
     _remove(path)
     os.replace(tmp, path)
+
+
+def _write_job_credentials(job_dir: pathlib.Path, package: pb.JobPackage) -> pathlib.Path:
+    """The job's cert dir (0700, key 0600) beside its package: what its tasks act with."""
+    from minidfs.security import credentials, pki
+
+    out = job_dir / "credentials"
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    pki.write_private(out / pki.KEY_FILE, package.job_key_pem)
+    (out / pki.CERT_FILE).write_bytes(package.job_cert_pem)
+    own = credentials.current()
+    (out / pki.CA_CERT).write_bytes(own.ca_pem if own is not None else b"")
+    return out
 
 
 def _remove(path: pathlib.Path) -> None:

@@ -35,7 +35,7 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
     try:
         worker = WorkerDaemon(conf, node)
         worker.prepare()
-        port = server.add_insecure_port(channels.bind_address(node.address))
+        port = channels.add_port(server, node.address)
     except (errors.ConfigError, OSError, RuntimeError) as e:
         print(f"minidfs worker {node.name}: {e}", file=sys.stderr)
         return 1
@@ -72,7 +72,8 @@ async def _run(conf: ClusterConfig, node: NodeConfig) -> int:
 def main(conf: ClusterConfig, name: str) -> int:
     """Runs worker `name` of conf until SIGTERM / SIGINT; the exit code."""
     return daemon_entry.run(
-        "worker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "worker")))
+        "worker", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "worker")),
+        conf=conf)
 
 
 if __name__ == "__main__":

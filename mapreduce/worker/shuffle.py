@@ -19,6 +19,7 @@ from mapreduce.runfile import Segment, read_index
 from mapreduce.worker import layout
 from minidfs.errors import FileNotFound, InvalidArgument
 from minidfs.rpc.status import rpc_errors
+from minidfs.security import peer
 
 SHUFFLE_CHUNK_BYTES = 1024 * 1024
 MAX_CONCURRENT_FETCHES = 16
@@ -32,6 +33,7 @@ class ShuffleServicer(worker_pb2_grpc.ShuffleServicer):
     @rpc_errors
     async def FetchPartition(self, request: pb.FetchRequest, context) -> AsyncIterator[pb.FetchChunk]:
         attempt = ids.parse_attempt(request.map_attempt_id)
+        peer.check_job(context, request.job_id)
         if attempt.kind != ids.MAP or attempt.job_id != ids.validate_job_id(request.job_id):
             raise InvalidArgument(f"{request.map_attempt_id}: not a map attempt of {request.job_id}")
         directory = layout.attempt_dir(self.data_dir, request.map_attempt_id)

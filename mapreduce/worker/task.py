@@ -96,9 +96,10 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
     job._bind_files({name: str(package / name) for name in spec["files"]})
     from minidfs import Client
 
-    # The task reads its input and writes its output as the job's submitter.
+    # The task reads its input and writes its output as the job's submitter (secure
+    # mode: with the job's own certificate, which decides the user).
     fs = DfsFileSystem(Client(spec["conf"], client_node=spec["datanode"],
-                              user=spec["user"] or None))
+                              user=spec["user"] or None, cert_dir=spec.get("cert_dir") or None))
     jobtracker = _jobtracker(spec["jobtracker"])
     scratch = spec["attempt_dir"]
     counters = Counters()
@@ -127,10 +128,44 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
     return counters
 
 
+# Secure mode: the environment a task keeps; everything else (a Worker's settings,
+# anything naming its key material) is dropped before user code runs.
+SANDBOX_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "PYTHONUNBUFFERED",
+                    "PYTHONHASHSEED", "TMPDIR")
+
+
+def sandbox(spec: dict, keep_fd: int) -> None:
+    """Secure mode, before any user code: a scrubbed environment in which the job's
+    cert dir is the only key material ($MINIDFS_CERT_DIR, so a Client the user's code
+    makes acts as the job's user too), no descriptor but stdio and the protocol pipe
+    (a warm runner's fork inherits its connection to the Worker), and the CPU /
+    address-space rlimits of the settings (0 = none). The attempt timeout is the
+    Worker's (attempts.py)."""
+    limits = spec.get("sandbox")
+    if not limits:
+        return
+    import resource
+
+    for low, high in ((3, keep_fd), (keep_fd + 1, 65536)):
+        if low < high:
+            os.closerange(low, high)
+
+    kept = {k: v for k, v in os.environ.items() if k in SANDBOX_ENV_KEEP}
+    os.environ.clear()
+    os.environ.update(kept)
+    os.environ["MINIDFS_CERT_DIR"] = spec["cert_dir"]
+    os.environ["MINIDFS_USER"] = spec.get("user") or ""
+    if limits.get("cpu_s"):
+        resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"]))
+    if limits.get("memory_bytes"):
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+
+
 def run_attempt(spec: dict, protocol, job_class: type | None = None) -> int:
     """Runs one attempt and reports its result on `protocol`; the exit code."""
     reporter = Reporter(protocol)
     try:
+        sandbox(spec, protocol.fileno())
         counters = run(spec, reporter, job_class)
     except BaseException as e:  # noqa: BLE001 - everything is this attempt's failure
         reporter.send({"result": "failed", "error": user_traceback(e)})

@@ -12,6 +12,7 @@ import click
 
 from minidfs.cli import format as fmt
 from minidfs.cli.common import SIZE, command_name, reports_errors, state
+from minidfs.errors import ClusterError
 
 SIGNAL_NAMES = ("KILL", "TERM", "STOP", "CONT")
 
@@ -27,6 +28,14 @@ def _attach(home: str | None) -> Any:
     return LocalCluster.attach(state().cluster_home(home))
 
 
+# A cluster a user starts by hand has the trash on, so `rm` behaves as DESIGN.md §6
+# says (moves to /user/<user>/.Trash) and a slip of the hand is recoverable for a day,
+# as most Hadoop distributions ship fs.trash.interval (1440 minutes). The setting's own
+# default stays 0 (HDFS's), so clusters built from a bare cluster.toml or LocalCluster
+# in tests delete at once unless they ask.
+LOCAL_TRASH_INTERVAL_S = 86400.0
+
+
 @click.group("cluster")
 def cluster_group() -> None:
     """Run a whole cluster as local processes."""
@@ -39,19 +48,35 @@ def cluster_group() -> None:
               help="MapReduce workers [default: one per DataNode once MapReduce exists].")
 @click.option("--ha/--no-ha", default=False, show_default=True,
               help="Two NameNodes and three JournalNodes.")
+@click.option("--observers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="With --ha: observer NameNodes nn3.. that serve reads (docs/observers.md).")
 @click.option("--block-size", type=SIZE, help="Default block size, e.g. 64KiB, 1MiB.")
 @click.option("--replication", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--trash-interval", "trash_interval_s", type=click.FloatRange(min=0),
+              default=LOCAL_TRASH_INTERVAL_S, show_default=True,
+              help="Seconds a removed file stays in the trash; 0 turns the trash off "
+                   "(docs/trash.md). Only for a new home.")
+@click.option("--secure", is_flag=True,
+              help="Secure mode for a new home: a CA under pki/, mutual TLS on every port, "
+                   "users from certificates, block tokens (docs/security.md).")
 @reports_errors
-def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
-       block_size: int | None, replication: int) -> None:
+def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observers: int,
+       block_size: int | None, replication: int, trash_interval_s: float, secure: bool) -> None:
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
+    if observers and not ha:
+        raise click.UsageError("--observers needs --ha (observers tail the JournalNodes)")
     if workers is None:
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
-                           ha=ha, block_size=block_size, replication=replication,
-                           user=state().user)
+                           ha=ha, observers=observers, block_size=block_size,
+                           replication=replication,
+                           user=state().user, secure=secure,
+                           trash_interval_s=trash_interval_s)
+    if secure and cluster.conf is not None and cluster.conf.settings.security != "tls":
+        raise ClusterError(f"{cluster.home.root}: this home is a simple-mode cluster; "
+                           "--secure only applies to a new home")
     try:
         cluster.up()
     except StartupError as e:
@@ -67,6 +92,12 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
         ("Worker(s)", conf.workers)))
     click.echo(f"minidfs cluster is up in {cluster.home.root}: {counts}")
     click.echo(f"  namenode: {conf.namenodes[0].address}   conf: {cluster.conf_path}")
+    if conf.settings.security == "tls":
+        from minidfs import identity
+        from minidfs.security import pki
+
+        click.echo(f"  secure: mutual TLS; superuser certificate "
+                   f"{pki.user_cert_dir(cluster.home.root, identity.process_user())}")
 
 
 @cluster_group.command()

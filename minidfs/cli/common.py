@@ -53,10 +53,12 @@ SIZE = SizeType()
 class CliState:
     """Root options and the Client, made on first use and closed when the command ends."""
 
-    def __init__(self, conf: str | None, home: str | None, user: str | None = None) -> None:
+    def __init__(self, conf: str | None, home: str | None, user: str | None = None,
+                 cert_dir: str | None = None) -> None:
         self.conf = conf
         self.home = home
         self.user = user
+        self.cert_dir = cert_dir
         self._client: Any = None
 
     @property
@@ -79,7 +81,7 @@ class CliState:
                 raise errors.ClusterError(
                     f"cluster not reachable at {path}: no cluster file "
                     "(start one with `minidfs cluster up`)")
-            self._client = Client(conf=path, user=self.user)
+            self._client = Client(conf=path, user=self.user, cert_dir=self.cert_dir)
             self._client.namenode.on_wait = _say_waiting()
             click.get_current_context().call_on_close(self._client.close)
         return self._client

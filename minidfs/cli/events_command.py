@@ -32,6 +32,9 @@ def _feed(jobs: bool) -> feeds.Feed:
         raise errors.ClusterError(f"cluster not reachable at {path}: no cluster file "
                                   "(start one with `minidfs cluster up`)")
     cluster = config.load(path)
+    from minidfs.security import credentials
+
+    credentials.for_client(cluster)   # secure mode: the feed is read over mutual TLS
     if jobs:
         if cluster.jobtracker is None:
             raise errors.ConfigError(f"{path}: the cluster has no JobTracker")

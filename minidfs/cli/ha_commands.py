@@ -22,7 +22,11 @@ STATUS_COLUMNS = ("NAME", "ROLE", "STATE", "EPOCH", "LAST TXID", "COMMITTED", "C
 
 
 def _conf() -> config.ClusterConfig:
-    return config.load(state().conf_path)
+    conf = config.load(state().conf_path)
+    from minidfs.security import credentials
+
+    credentials.for_client(conf)   # secure mode: these calls dial the NameNodes directly
+    return conf
 
 
 def status_lines(rows: list[dict]) -> list[str]:

@@ -7,13 +7,16 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli import balance_command
 from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
+from minidfs.cli.cert_commands import cert_group
 from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
 from minidfs.cli.fs_commands import COMMANDS
+from minidfs.cli import dfs_extra_commands
 from minidfs.cli.fsck_command import fsck
 from minidfs.cli.ha_commands import ha_group
 from minidfs.cli import quota_commands, trash_commands
@@ -25,24 +28,39 @@ from minidfs.cli import quota_commands, trash_commands
 @click.option("--home", type=click.Path(file_okay=False),
               help="Cluster home folder holding cluster.toml.")
 @click.option("--user", help="Act as this user (simple mode; default $MINIDFS_USER, else the OS user).")
+@click.option("--cert-dir", type=click.Path(file_okay=False),
+              help="Secure mode: act with the certificate in DIR (default $MINIDFS_CERT_DIR, "
+                   "else the superuser's in the cluster's home).")
 @click.version_option(minidfs.__version__, prog_name="minidfs")
 @click.pass_context
-def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None) -> None:
+def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None,
+        cert_dir: str | None) -> None:
     """minidfs: a small HDFS. Paths are DFS paths; relative ones start at /user/<user>."""
-    ctx.obj = CliState(conf, home, user)
+    if cert_dir:
+        import os
+
+        from minidfs.security.credentials import ENV_CERT_DIR
+
+        # Every client this command makes (Client, JobTracker, readiness) uses it.
+        os.environ[ENV_CERT_DIR] = os.path.abspath(cert_dir)
+    ctx.obj = CliState(conf, home, user, cert_dir)
 
 
-for _command in COMMANDS + quota_commands.COMMANDS + trash_commands.COMMANDS:
+for _command in (COMMANDS + dfs_extra_commands.COMMANDS + quota_commands.COMMANDS
+                 + trash_commands.COMMANDS):
     cli.add_command(_command)
 for _command in quota_commands.ADMIN_COMMANDS:
     admin_group.add_command(_command)
 cli.add_command(cluster_group)
+cli.add_command(cert_group)
 cli.add_command(daemon)
 cli.add_command(demo)
 cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
 admin_group.add_command(events_command)
+for _command in balance_command.COMMANDS:
+    admin_group.add_command(_command)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from minidfs.datanode import wire
 from minidfs.datanode.peers import WRITE_BLOCK_METHOD
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
 from minidfs.rpc.channel_pool import ChannelPool, Lease
+from minidfs.security.datanode_tokens import token_metadata
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 
@@ -85,6 +86,7 @@ class _BlockPipeline:
         self.path = path
         self.block = located.block
         self.targets = list(located.locations)
+        self.token = located.block_token    # secure mode: the NameNode's WRITE token
         self.chunk_size = chunk_size
         self.length = length                # bytes sent so far
         self.seqno = seqno                  # last packet number sent
@@ -102,7 +104,8 @@ class _BlockPipeline:
         # would copy each 1 MiB payload twice more (set + serialize).
         write_block = channel.stream_stream(WRITE_BLOCK_METHOD, request_serializer=None,
                                             response_deserializer=pb.WriteBlockAck.FromString)
-        self._call = write_block(self._request_iter(), timeout=channels.DATA_STREAM_DEADLINE_S)
+        self._call = write_block(self._request_iter(), timeout=channels.DATA_STREAM_DEADLINE_S,
+                                 metadata=token_metadata(self.token))
         self._ack_thread = threading.Thread(target=self._read_acks, name=f"acks-{self.block.id}",
                                             daemon=True)
         self._ack_thread.start()

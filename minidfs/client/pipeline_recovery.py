@@ -33,6 +33,7 @@ from minidfs.rpc import client_namenode_pb2 as nn_pb
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 from minidfs.rpc import datatransfer_pb2_grpc
+from minidfs.security.datanode_tokens import token_metadata
 
 log = logging.getLogger("minidfs.client.recovery")
 
@@ -74,10 +75,11 @@ def recover(nn: NamenodeClient, path: str, client_name: str, replication: int, b
         block = pipeline.block
         if should_replace(replication, len(survivors)):
             survivors += _replacement(nn, path, client_name, block, survivors, excluded, acked,
-                                      pipeline.chunk_size, connect)
+                                      pipeline.chunk_size, connect, pipeline.token)
         reply = nn.call("UpdateBlockForPipeline", nn_pb.UpdateBlockForPipelineRequest(
             path=path, client_name=client_name, block=block, nodes=[t.name for t in survivors]))
-        located = common.LocatedBlock(block=reply.block, locations=survivors)
+        located = common.LocatedBlock(block=reply.block, locations=survivors,
+                                      block_token=pipeline.token)
         pipeline = make_pipeline(path, located, pipeline.chunk_size, connect(survivors[0].address),
                                  length=broken.length, seqno=broken.seqno, acked_length=acked,
                                  recoveries=pipeline.recoveries + 1)
@@ -99,7 +101,8 @@ def recover(nn: NamenodeClient, path: str, client_name: str, replication: int, b
 
 def _replacement(nn: NamenodeClient, path: str, client_name: str, block: common.Block,
                  survivors: list[common.DatanodeId], excluded: list[str], acked: int,
-                 chunk_size: int, connect: Callable[[str], grpc.Channel]) -> list[common.DatanodeId]:
+                 chunk_size: int, connect: Callable[[str], grpc.Channel],
+                 token: bytes = b"") -> list[common.DatanodeId]:
     """One new DataNode holding the block's first `acked` bytes, or [] if none can be
     had (best effort: the write goes on with the survivors)."""
     try:
@@ -118,7 +121,7 @@ def _replacement(nn: NamenodeClient, path: str, client_name: str, block: common.
             pb.TransferReplicaRequest(
                 block=common.Block(id=block.id, genstamp=block.genstamp, length=acked),
                 targets=added, chunk_size=chunk_size),
-            timeout=TRANSFER_DEADLINE_S)
+            timeout=TRANSFER_DEADLINE_S, metadata=token_metadata(token))
     except grpc.RpcError as e:
         log.warning("%s: block %d: copying %d bytes from %s to %s failed: %s", path, block.id,
                     acked, source.name, ",".join(t.name for t in added), e.details())

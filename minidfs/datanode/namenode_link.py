@@ -61,8 +61,10 @@ class _Reregister(Exception):
 class NamenodeLink:
     def __init__(self, conf: ClusterConfig, node: NodeConfig, storage: Storage,
                  on_command: Callable[[pb.DatanodeCommand], None],
-                 active_transfers: Callable[[], int]) -> None:
+                 active_transfers: Callable[[], int],
+                 on_bandwidth: Callable[[int], None] = lambda bytes_per_s: None) -> None:
         self.conf = conf
+        self.on_bandwidth = on_bandwidth
         self.node = node
         self.storage = storage
         self.on_command = on_command
@@ -70,6 +72,12 @@ class NamenodeLink:
         self._sessions = [_NamenodeSession(self, nn.address) for nn in conf.namenodes]
         self._tasks: list[asyncio.Task] = []
         self.highest_epoch = 0
+        # Secure mode: where the block keys of registration / heartbeat replies go.
+        self.on_block_keys: Callable[[list], None] | None = None
+
+    def block_keys(self, reply) -> None:
+        if self.on_block_keys is not None and reply.block_keys:
+            self.on_block_keys(list(reply.block_keys))
 
     def obeys(self, epoch: int, standby: bool) -> bool:
         """Whether commands from a NameNode in this role and epoch are carried out."""
@@ -200,7 +208,8 @@ class _NamenodeSession:
     async def _register(self) -> None:
         self.registered = False
         request = pb.RegisterRequest(id=self.link.datanode_id, storage=self.link.storage_report())
-        await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
+        reply = await self.stub.RegisterDatanode(request, timeout=channels.METADATA_DEADLINE_S)
+        self.link.block_keys(reply)
         self._clear_events()
         self.registered = True
         log.info("registered with namenode %s", self.address)
@@ -242,6 +251,7 @@ class _NamenodeSession:
                     pb.HeartbeatRequest(name=self.link.node.name, storage=self.link.storage_report(),
                                         active_transfers=self.link.active_transfers()),
                     timeout=channels.METADATA_DEADLINE_S)
+                self.link.block_keys(reply)
                 self._obey(reply)
                 if not reply.standby and reply.epoch > self.reported_epoch:
                     log.info("namenode %s is active in epoch %d: sending a full block report",
@@ -274,6 +284,8 @@ class _NamenodeSession:
                 log.debug("ignored %d commands of namenode %s (epoch %d, standby %s)",
                           len(reply.commands), self.address, reply.epoch, reply.standby)
             return
+        if isinstance(reply, pb.HeartbeatResponse) and reply.balance_bandwidth_bytes_per_s:
+            self.link.on_bandwidth(reply.balance_bandwidth_bytes_per_s)
         for command in reply.commands:
             self.link.on_command(command)
 

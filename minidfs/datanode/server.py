@@ -105,12 +105,20 @@ class DataNode:
         self.commands = CommandRunner(
             self.storage, self.peers, streams=self.conf.settings.replication_streams_per_node,
             on_deleted=lambda r: self.link.replica_deleted(r), on_corrupt=lambda rs: self.link.report_bad(rs),
-            on_copy_failed=lambda block: self.link.copy_failed(block))
+            on_copy_failed=lambda block: self.link.copy_failed(block),
+            bandwidth_bytes_per_s=self.conf.settings.balance_bandwidth_bytes_per_s)
         self.ctx = PipelineContext(self.node.name, self.storage, self.peers,
                                    on_finalized=lambda r: self.link.replica_received(r))
         self.service = DataTransferService(self.ctx)
         self.link = NamenodeLink(self.conf, self.node, self.storage, self.commands.run,
-                                 active_transfers=self.active_transfers)
+                                 active_transfers=self.active_transfers,
+                                 on_bandwidth=self.commands.set_bandwidth)
+        if self.conf.settings.security == "tls":
+            from minidfs.security.datanode_tokens import BlockAccess
+
+            self.service.access = BlockAccess()
+            self.link.on_block_keys = self.service.access.update
+            self.face.app[webhdfs_datanode.BLOCK_ACCESS_KEY] = self.service.access
         self.scanner = BlockScanner(self.storage, self.conf.settings.block_scanner_bytes_per_s,
                                     self.link.report_bad)
         self.directory_scanner = DirectoryScanner(
@@ -121,7 +129,7 @@ class DataNode:
         add_to_server(self.service, server)
         observe_daemons.mount_datanode(self.face, obs, server, self)
         try:
-            port = server.add_insecure_port(channels.bind_address(self.node.address))
+            port = channels.add_port(server, self.node.address)
         except RuntimeError:
             port = 0
         if port == 0:
@@ -180,7 +188,8 @@ def main(conf: ClusterConfig, name: str) -> int:
     """Runs datanode `name` of conf until SIGTERM / SIGINT; the exit code."""
     _keep_large_buffers_in_heap()
     return daemon_entry.run(
-        "datanode", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "datanode")))
+        "datanode", name, lambda: _run(conf, daemon_entry.node_of_kind(conf, name, "datanode")),
+        conf=conf)
 
 
 if __name__ == "__main__":

@@ -174,15 +174,19 @@ def _os_status(e: OSError) -> int:
 
 
 async def serve(ctx: PipelineContext, requests: AsyncIterator[Received],
-                announce: Callable[[], Awaitable[None]] | None = None
+                announce: Callable[[], Awaitable[None]] | None = None,
+                authorize: Callable[[Header], None] | None = None
                 ) -> AsyncIterator[pb.WriteBlockAck]:
     """Runs one WriteBlock call; yields its acks. `announce` sends the call's initial
-    metadata upstream (the "connected" signal)."""
+    metadata upstream (the "connected" signal); `authorize` (secure mode) raises
+    before anything is stored when the caller may not write this block."""
     try:
         first = await anext(requests)
     except StopAsyncIteration:
         return
     header = parse_header(first.msg)
+    if authorize is not None:
+        authorize(header)
     check_request(first.msg, header, header.start_offset, None, len(first.data))
     try:
         if header.stage == pb.WriteHeader.RECOVERY:

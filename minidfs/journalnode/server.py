@@ -30,7 +30,7 @@ async def serve(conf: ClusterConfig, name: str) -> None:
     server = channels.aio_server(interceptors=obs.interceptors)
     journal_pb2_grpc.add_JournalServicer_to_server(service, server)
     try:
-        server.add_insecure_port(channels.bind_address(node.address))
+        channels.add_port(server, node.address)
     except RuntimeError as e:
         raise daemon_entry.StartupError(f"cannot listen on {node.address}: {e}") from None
     face = HttpFace(node, "journalnode")
@@ -52,7 +52,7 @@ async def serve(conf: ClusterConfig, name: str) -> None:
 
 def main(conf: ClusterConfig, name: str) -> int:
     """Runs JournalNode `name` of conf until SIGTERM / SIGINT; the exit code."""
-    return daemon_entry.run("journalnode", name, lambda: serve(conf, name))
+    return daemon_entry.run("journalnode", name, lambda: serve(conf, name), conf=conf)
 
 
 if __name__ == "__main__":

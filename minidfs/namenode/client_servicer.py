@@ -8,6 +8,7 @@ Every call a user makes carries its user name in the call metadata
 from __future__ import annotations
 
 from minidfs import errors, fsmode, identity
+from minidfs.namenode.balancer_ops import BalancerBlockView, BalancerOperations
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.permission_checker import Caller
 from minidfs.namenode.fsck import FsckReport
@@ -66,6 +67,13 @@ def fsck_response(report: FsckReport) -> pb.FsckResponse:
                            for f in report.open_file_details])
 
 
+def balancer_block(view: BalancerBlockView) -> pb.BalancerBlock:
+    return pb.BalancerBlock(
+        block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
+        locations=view.locations, replication=view.replication, moving=view.moving,
+        holders=view.holders)
+
+
 def rpc_id(request) -> RpcKey | None:
     """The retry-cache key of a mutating request (None when the client sent no id)."""
     return rpc_key(request.rpc_id.client_id, request.rpc_id.call_id)
@@ -76,11 +84,23 @@ def block_tuple(block: common_pb2.Block, present: bool) -> tuple[int, int, int] 
 
 
 class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
+    # Secure mode: a BlockTokenIssuer (minidfs/security/namenode_tokens.py) set by
+    # server.py; None in simple mode, where located blocks carry no token.
+    block_tokens = None
+
     def __init__(self, ops: ClientOperations) -> None:
         self.ops = ops
+        self.balancer = BalancerOperations(ops.fs)
+
+    def _stamp(self, context, blocks, write: bool) -> None:
+        if self.block_tokens is not None:
+            from minidfs.security import namenode_tokens as nt
+
+            self.block_tokens.stamp(blocks, identity.caller_user(context) or "",
+                                    nt.WRITE_MODES if write else nt.READ_MODES)
 
     def _caller(self, context) -> Caller:
-        user = identity.from_metadata(context.invocation_metadata())
+        user = identity.caller_user(context)
         if user is None:
             raise errors.InvalidArgument(
                 f"no user identity: the call lacks the {identity.METADATA_KEY} metadata")
@@ -104,6 +124,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             first = await self.ops.first_block(request.path, request.client_name)
             if first is not None:
                 response.first_block.CopyFrom(located_block(first))
+                self._stamp(context, [response.first_block], write=True)
         return response
 
     @rpc_errors
@@ -112,7 +133,9 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             request.path, request.client_name,
             block_tuple(request.previous, request.HasField("previous")),
             list(request.excluded_nodes))
-        return located_block(view)
+        located = located_block(view)
+        self._stamp(context, [located], write=True)
+        return located
 
     @rpc_errors
     async def AbandonBlock(self, request, context):
@@ -127,9 +150,11 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetBlockLocations(self, request, context):
-        return located_blocks(self.ops.get_block_locations(
+        located = located_blocks(self.ops.get_block_locations(
             request.path, request.offset, request.length, request.client_node,
             self._caller(context)))
+        self._stamp(context, located.blocks, write=False)
+        return located
 
     @rpc_errors
     async def GetFileInfo(self, request, context):
@@ -146,6 +171,8 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
             for entry in entries:
                 response.locations.append(pb.LocatedBlocks() if entry.is_dir else located_blocks(
                     self.ops.get_block_locations(entry.path, 0, 0, request.client_node, caller)))
+            for located in response.locations:
+                self._stamp(context, located.blocks, write=False)
         return response
 
     @rpc_errors
@@ -248,3 +275,27 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     async def Decommission(self, request, context):
         return pb.DecommissionResponse(state=await self.ops.decommission(
             request.name, request.cancel, self._caller(context)))
+
+    # ---- the balancer (balancer_ops.py)
+
+    @rpc_errors
+    async def GetDatanodeBlocks(self, request, context):
+        views = self.balancer.datanode_blocks(request.name, request.max_blocks,
+                                              self._caller(context))
+        return pb.GetDatanodeBlocksResponse(blocks=[balancer_block(v) for v in views])
+
+    @rpc_errors
+    async def GetBlockReplicas(self, request, context):
+        views = self.balancer.block_replicas(list(request.block_ids), self._caller(context))
+        return pb.GetBlockReplicasResponse(blocks=[balancer_block(v) for v in views])
+
+    @rpc_errors
+    async def MoveReplica(self, request, context):
+        self.balancer.move_replica(request.block_id, request.source, request.target,
+                                   self._caller(context))
+        return pb.MoveReplicaResponse()
+
+    @rpc_errors
+    async def SetBalancerBandwidth(self, request, context):
+        self.balancer.set_bandwidth(request.bytes_per_s, self._caller(context))
+        return pb.SetBalancerBandwidthResponse()

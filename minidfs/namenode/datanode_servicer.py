@@ -27,9 +27,16 @@ def volumes(storage: pb.StorageReport) -> list[VolumeInfo]:
 
 
 class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
+    # Secure mode: the BlockTokenIssuer whose live keys every registration and
+    # heartbeat reply carries (set by server.py; None in simple mode).
+    block_tokens = None
+
     def __init__(self, ops: DatanodeOperations, namenode_name: str) -> None:
         self.ops = ops
         self.namenode_name = namenode_name
+
+    def _keys(self) -> dict:
+        return {} if self.block_tokens is None else {"block_keys": self.block_tokens.keys()}
 
     def _ha(self) -> dict:
         """Epoch and role for the reply: a DataNode obeys only the newest active."""
@@ -41,14 +48,16 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
         s = request.storage
         self.ops.register(request.id.name, request.id.address, request.id.rack,
                           s.capacity, s.used, s.remaining, volumes(s))
-        return pb.RegisterResponse(namenode=self.namenode_name)
+        return pb.RegisterResponse(namenode=self.namenode_name, **self._keys())
 
     @rpc_errors
     async def Heartbeat(self, request, context):
         s = request.storage
         commands = self.ops.heartbeat(request.name, s.capacity, s.used, s.remaining,
                                       request.active_transfers, volumes(s))
-        return pb.HeartbeatResponse(commands=[command(c) for c in commands], **self._ha())
+        return pb.HeartbeatResponse(
+            commands=[command(c) for c in commands], **self._ha(), **self._keys(),
+            balance_bandwidth_bytes_per_s=self.ops.fs.balance_bandwidth_bytes_per_s)
 
     @rpc_errors
     async def BlockReport(self, request, context):

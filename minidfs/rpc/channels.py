@@ -1,5 +1,11 @@
 """gRPC channel and server settings in one place: message sizes, keepalive, deadlines.
 
+Also where secure mode takes effect for gRPC (minidfs/security/credentials.py): a
+channel to an address with credentials (a secure cluster's, or any from a secure
+daemon) speaks mutual TLS with them; a secure daemon's server listens with
+`require_client_auth` and runs the security interceptor first. Without credentials
+(simple mode) all stays plaintext.
+
 Every limit is named here so both ends agree: a message may carry several 64 KiB
 packets, so the cap is well above the largest data message we send.
 """
@@ -44,19 +50,61 @@ SERVER_OPTIONS = [
 ]
 
 
+def _credentials():
+    """The process's own (a secure daemon's) credentials: what its servers use."""
+    from minidfs.security import credentials
+
+    return credentials.current()
+
+
+def _credentials_for(address: str):
+    from minidfs.security import credentials
+
+    return credentials.for_address(address)
+
+
+def channel_credentials(creds) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(root_certificates=creds.ca_pem,
+                                        private_key=creds.key_pem,
+                                        certificate_chain=creds.cert_pem)
+
+
 def sync_channel(address: str) -> grpc.Channel:
+    creds = _credentials_for(address)
+    if creds is not None:
+        return grpc.secure_channel(address, channel_credentials(creds), options=CHANNEL_OPTIONS)
     return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
 def aio_channel(address: str) -> grpc.aio.Channel:
+    creds = _credentials_for(address)
+    if creds is not None:
+        return grpc.aio.secure_channel(address, channel_credentials(creds),
+                                       options=CHANNEL_OPTIONS)
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
 
 
 def aio_server(interceptors: list[grpc.aio.ServerInterceptor] | None = None) -> grpc.aio.Server:
+    if _credentials() is not None:
+        from minidfs.security.interceptor import SecurityInterceptor
+
+        # First, so no other interceptor (metrics, limits) works for an unproven caller.
+        interceptors = [SecurityInterceptor(), *(interceptors or [])]
     return grpc.aio.server(
         options=SERVER_OPTIONS, maximum_concurrent_rpcs=SERVER_MAX_CONCURRENT_RPCS,
         interceptors=interceptors,
     )
+
+
+def add_port(server: grpc.aio.Server, address: str) -> int:
+    """Listens on `address`: mutual TLS when this process has credentials."""
+    creds = _credentials()
+    if creds is None:
+        return server.add_insecure_port(bind_address(address))
+    server_creds = grpc.ssl_server_credentials(
+        [(creds.key_pem, creds.cert_pem)], root_certificates=creds.ca_pem,
+        require_client_auth=True)
+    return server.add_secure_port(bind_address(address), server_creds)
 
 
 def bind_address(address: str) -> str:

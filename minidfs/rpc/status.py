@@ -24,6 +24,7 @@ _CODE_TO_ERROR = {
     grpc.StatusCode.NOT_FOUND: errors.FileNotFound,
     grpc.StatusCode.ALREADY_EXISTS: errors.FileExists,
     grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDeniedError,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
     grpc.StatusCode.FAILED_PRECONDITION: errors.PreconditionFailed,
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,

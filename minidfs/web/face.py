@@ -53,10 +53,17 @@ class HttpFace:
         if not self.enabled:
             return
         host, _, port = self.address.rpartition(":")
+        from minidfs.security import http_identity, http_tls
+
+        # Secure mode: mutual TLS on the port, the certificate decides who calls.
+        ssl_context = http_tls.server_context()
+        if ssl_context is not None:
+            self.app.middlewares.insert(0, http_identity.certificate_identity)
         self._runner = web.AppRunner(self.app, access_log=None,
                                      shutdown_timeout=SHUTDOWN_GRACE_S)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, int(port), reuse_address=True)
+        site = web.TCPSite(self._runner, host, int(port), reuse_address=True,
+                           ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as e:

@@ -27,6 +27,7 @@ from minidfs.namenode import fsck
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.datanode_registry import DECOMMISSIONING
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.security import http_tls
 from minidfs.web import pages
 from minidfs.web.face import HttpFace
 from minidfs.web.pages import esc
@@ -177,7 +178,8 @@ class NamenodePages:
                                "DataNodes (replica state)"], rows, "blocks") + "</section>")
 
     def _header(self, s: dict[str, Any]) -> str:
-        role = "active" if s["serving"] else "standby" if s["role"] != "active" else "not serving"
+        role = ("active" if s["serving"] else "observer" if s["role"] == "observer"
+                else "standby" if s["role"] != "active" else "not serving")
         return (f'<header><h1>minidfs NameNode <b>{esc(self.name)}</b> '
                 f'<span id="role" class="role role-{esc(role.replace(" ", "-"))}">{esc(role)}</span></h1>'
                 f'<nav><a href="/">Overview</a> <a href="/explorer?path=/">Browse the file '
@@ -186,7 +188,8 @@ class NamenodePages:
     def _standby_note(self, s: dict[str, Any]) -> str:
         if s["serving"]:
             return '<div id="standby-note"></div>'
-        links = " or ".join(f'<a href="http://{esc(o["http"])}/">{esc(o["name"])}</a>'
+        scheme = http_tls.scheme()
+        links = " or ".join(f'<a href="{scheme}://{esc(o["http"])}/">{esc(o["name"])}</a>'
                             for o in s["other_namenodes"] if o["http"])
         return (f'<div id="standby-note" class="banner">This NameNode is a <b>standby</b> '
                 f'({esc(s["ha_state"])}): it does not serve clients. The active NameNode\'s '

@@ -37,7 +37,7 @@ from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.web import webhdfs_reply as reply
 from minidfs.web.face import HttpFace
-from minidfs.web.webhdfs_params import PREFIX, Params, clean_path
+from minidfs.web.webhdfs_params import PREFIX, TOKEN_PARAM, Params, clean_path
 
 # Slices moved per thread hop: big, since every call into a block stream has a cost.
 COPY_CHUNK_BYTES = 1024 * 1024
@@ -46,6 +46,9 @@ MAX_CLIENT_THREADS = 16
 # Distinct user.name values served (a Client each, kept for the DataNode's life).
 MAX_USERS = 256
 ANONYMOUS_USER = "dr.who"
+# Secure mode: the DataNode's BlockAccess on the face's app (set by datanode/server.py),
+# which checks the NameNode's token in every redirect.
+BLOCK_ACCESS_KEY = web.AppKey("minidfs_block_access", object)
 CHECKSUM_CHUNK_BYTES = 512
 CHECKSUM_BYTES_LENGTH = 28      # int bytesPerCRC + long crcPerBlock + 16-byte MD5
 TEMP_SUFFIX = "._COPYING_"
@@ -112,6 +115,10 @@ class WebHdfsDatanode:
                 f"(send it to the NameNode)")
         path = clean_path(request.match_info.get("path", ""))
         user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
+        access = request.app.get(BLOCK_ACCESS_KEY)
+        if access is not None:
+            access.check_redirect(params.text(TOKEN_PARAM), path, user,
+                                  "WRITE" if op in ("CREATE", "APPEND") else "READ")
         return await handler(request, path, params, self.client(user))
 
     # ------------------------------------------------------------------ reads

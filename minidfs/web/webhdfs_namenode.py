@@ -29,6 +29,8 @@ from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.views import FileView
+from minidfs.security import http_tls
+from minidfs.web.webhdfs_params import TOKEN_PARAM
 from minidfs.web import webhdfs_json as shapes
 from minidfs.web import webhdfs_reply as reply
 from minidfs.web.face import HttpFace
@@ -46,6 +48,9 @@ NOT_FOUND_SUFFIX = ": no such file or directory"
 
 
 class WebHdfsNamenode:
+    # Secure mode: signs the `blocktoken` of every redirect (set by mount).
+    block_tokens = None
+
     def __init__(self, fs: Namesystem, conf: ClusterConfig) -> None:
         self.fs = fs
         self.ops = ClientOperations(fs)
@@ -147,7 +152,11 @@ class WebHdfsNamenode:
         if not http:
             raise errors.Unavailable(f"{datanode}: no HTTP address in {self.conf.path}")
         query = {"op": op, "user.name": params.user(ANONYMOUS_USER), **extra}
-        location = (f"http://{http}{PREFIX}{urllib.parse.quote(path)}?"
+        if self.block_tokens is not None:
+            # Secure mode: the DataNode serves the redirect only with this token.
+            query[TOKEN_PARAM] = self.block_tokens.redirect_token(
+                path, query["user.name"], write=op in ("CREATE", "APPEND"))
+        location = (f"{http_tls.scheme()}://{http}{PREFIX}{urllib.parse.quote(path)}?"
                     f"{urllib.parse.urlencode(query)}")
         if params.boolean("noredirect", False):
             return reply.json_reply(request, {"Location": location})
@@ -364,6 +373,10 @@ class WebHdfsNamenode:
 def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig) -> WebHdfsNamenode:
     """Adds /webhdfs/v1 to the NameNode's HTTP face."""
     webhdfs = WebHdfsNamenode(fs, conf)
+    if conf.settings.security == "tls" and face.enabled:
+        from minidfs.security.namenode_tokens import BlockTokenIssuer
+
+        webhdfs.block_tokens = BlockTokenIssuer.for_node(conf, face.node)
     reply.install(face.app)
     handler = reply.guarded(webhdfs.handle)
     face.app.router.add_route("*", PREFIX + "{path:.*}", handler)

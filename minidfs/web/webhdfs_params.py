@@ -18,6 +18,8 @@ MAX_PARAM_CHARS = 4096
 MAX_BYTES_PARAM = 1 << 62
 # The simple-auth identity parameter (the permissions work makes it count).
 USER_PARAM = "user.name"
+# Secure mode: the NameNode's token in a redirect to a DataNode (docs/security.md).
+TOKEN_PARAM = "blocktoken"
 
 
 class Params:
