@@ -36,6 +36,8 @@ from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.string_bound import StringBound
+from minidfs.namenode.throttle import UserThrottle
+from minidfs.namenode.throttle_interceptor import ThrottleInterceptor
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
 from minidfs.web import observe_namenode
@@ -68,7 +70,10 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
-        guards = [StringBound(conf.settings.max_string_field_bytes)]
+        throttle = UserThrottle(conf.settings.throttle_user_requests_per_s,
+                                conf.settings.throttle_user_burst,
+                                conf.settings.throttle_user_concurrent_calls)
+        guards = [ThrottleInterceptor(throttle), StringBound(conf.settings.max_string_field_bytes)]
         server = channels.aio_server(
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
@@ -84,7 +89,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
         observe_namenode.mount(face, obs, server, fs, conf)
-        webhdfs_namenode.mount(face, fs, conf)
+        webhdfs_namenode.mount(face, fs, conf, throttle)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

@@ -16,6 +16,7 @@ identity once permissions exist (docs/http.md). Ops are listed in docs/http.md.
 from __future__ import annotations
 
 import getpass
+import time
 import urllib.parse
 from typing import Awaitable, Callable
 
@@ -28,6 +29,7 @@ from minidfs.namenode import namespace, placement
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.throttle import UserThrottle
 from minidfs.namenode.views import FileView
 from minidfs.web import webhdfs_json as shapes
 from minidfs.web import webhdfs_reply as reply
@@ -46,8 +48,11 @@ NOT_FOUND_SUFFIX = ": no such file or directory"
 
 
 class WebHdfsNamenode:
-    def __init__(self, fs: Namesystem, conf: ClusterConfig) -> None:
+    def __init__(self, fs: Namesystem, conf: ClusterConfig,
+                 throttle: UserThrottle | None = None) -> None:
         self.fs = fs
+        # The same per-user limits as the gRPC calls (namenode/throttle.py).
+        self.throttle = throttle
         self.ops = ClientOperations(fs)
         self.conf = conf
         self.nn_user = getpass.getuser()
@@ -87,6 +92,16 @@ class WebHdfsNamenode:
         path = clean_path(request.match_info.get("path", ""))
         user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
         request[CALLER_KEY] = self.fs.users.caller(user)
+        if self.throttle is None:
+            return await self._serve(request, handler, path, params)
+        self.throttle.admit(user, time.monotonic(), "WebHDFS request")
+        try:
+            return await self._serve(request, handler, path, params)
+        finally:
+            self.throttle.release(user)
+
+    async def _serve(self, request: web.Request, handler, path: str,
+                     params: Params) -> web.StreamResponse:
         now_ms = mono_ms()
         if not self.fs.ha.serving(now_ms):
             raise errors.StandbyError(
@@ -342,9 +357,10 @@ class WebHdfsNamenode:
         return reply.mark(request, web.Response(status=200))
 
 
-def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig) -> WebHdfsNamenode:
+def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig,
+          throttle: UserThrottle | None = None) -> WebHdfsNamenode:
     """Adds /webhdfs/v1 to the NameNode's HTTP face."""
-    webhdfs = WebHdfsNamenode(fs, conf)
+    webhdfs = WebHdfsNamenode(fs, conf, throttle)
     reply.install(face.app)
     handler = reply.guarded(webhdfs.handle)
     face.app.router.add_route("*", PREFIX + "{path:.*}", handler)
