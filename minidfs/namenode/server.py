@@ -27,6 +27,7 @@ import sys
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs import daemon_entry
 from minidfs.daemon_entry import StartupError
+from minidfs.namenode import audit
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
@@ -73,11 +74,16 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         throttle = UserThrottle(conf.settings.throttle_user_requests_per_s,
                                 conf.settings.throttle_user_burst,
                                 conf.settings.throttle_user_concurrent_calls)
-        guards = [ThrottleInterceptor(throttle), StringBound(conf.settings.max_string_field_bytes)]
+        guards = [ThrottleInterceptor(throttle), StringBound(conf.settings.max_string_field_bytes),
+                  audit.OriginInterceptor()]
         server = channels.aio_server(
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
+        audit_log = audit.AuditLog(audit.audit_path(conf.path, node.data_dir, node.name),
+                                   conf.settings.audit_log_max_bytes,
+                                   conf.settings.audit_log_backups, node.name)
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
-            NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
+            NamenodeClientServicer(audit.audited(ClientOperations(fs), audit_log), node.name,
+                                   controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
             DatanodeNamenodeServicer(DatanodeOperations(fs), node.name), server)
         try:
@@ -89,7 +95,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
         observe_namenode.mount(face, obs, server, fs, conf)
-        webhdfs_namenode.mount(face, fs, conf, throttle)
+        webhdfs_namenode.mount(face, fs, conf, throttle, audit_log)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

@@ -25,7 +25,7 @@ from aiohttp import web
 from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig
 from minidfs.namenode.limits import Limits
-from minidfs.namenode import namespace, placement
+from minidfs.namenode import audit, namespace, placement
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
@@ -49,11 +49,13 @@ NOT_FOUND_SUFFIX = ": no such file or directory"
 
 class WebHdfsNamenode:
     def __init__(self, fs: Namesystem, conf: ClusterConfig,
-                 throttle: UserThrottle | None = None) -> None:
+                 throttle: UserThrottle | None = None,
+                 audit_log: audit.AuditLog | None = None) -> None:
         self.fs = fs
-        # The same per-user limits as the gRPC calls (namenode/throttle.py).
+        # The same per-user limits and audit log as the gRPC calls (namenode/throttle.py,
+        # namenode/audit.py).
         self.throttle = throttle
-        self.ops = ClientOperations(fs)
+        self.ops = audit.audited(ClientOperations(fs), audit_log)
         self.conf = conf
         self.nn_user = getpass.getuser()
         Op = Callable[[web.Request, str, Params], Awaitable[web.StreamResponse]]
@@ -92,6 +94,7 @@ class WebHdfsNamenode:
         path = clean_path(request.match_info.get("path", ""))
         user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
         request[CALLER_KEY] = self.fs.users.caller(user)
+        audit.ORIGIN.set((f"/{request.remote}" if request.remote else "null", "webhdfs"))
         if self.throttle is None:
             return await self._serve(request, handler, path, params)
         self.throttle.admit(user, time.monotonic(), "WebHDFS request")
@@ -358,9 +361,10 @@ class WebHdfsNamenode:
 
 
 def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig,
-          throttle: UserThrottle | None = None) -> WebHdfsNamenode:
+          throttle: UserThrottle | None = None,
+          audit_log: audit.AuditLog | None = None) -> WebHdfsNamenode:
     """Adds /webhdfs/v1 to the NameNode's HTTP face."""
-    webhdfs = WebHdfsNamenode(fs, conf, throttle)
+    webhdfs = WebHdfsNamenode(fs, conf, throttle, audit_log)
     reply.install(face.app)
     handler = reply.guarded(webhdfs.handle)
     face.app.router.add_route("*", PREFIX + "{path:.*}", handler)
