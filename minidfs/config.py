@@ -93,6 +93,9 @@ class Settings:
     # per denial, in <log dir>/<name>-audit.log, rotated at this size, this many kept.
     audit_log_max_bytes: int = 64 * 1024 * 1024
     audit_log_backups: int = 4
+    # A JournalNode copies the finalized segments it lacks (a lost disk, time spent
+    # down) from its peers this often (journalnode/peer_sync.py, docs/ha.md).
+    journalnode_sync_interval_s: float = 10.0
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0

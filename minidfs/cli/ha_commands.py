@@ -1,4 +1,4 @@
-"""`minidfs admin ha status [--json]` and `minidfs admin ha failover`: the HA levers.
+"""`minidfs admin ha status [--json]`, `failover` and `bootstrap-standby`: the HA levers.
 
 The `ha` group is attached to the `admin` group (minidfs/cli/admin_commands.py).
 Both commands talk to every NameNode of cluster.toml through minidfs.client.ha_admin.
@@ -15,7 +15,7 @@ import click
 from minidfs import config
 from minidfs.cli import format as fmt
 from minidfs.cli.common import reports_errors, state
-from minidfs.client import ha_admin
+from minidfs.client import bootstrap, ha_admin
 
 STATUS_COLUMNS = ("NAME", "ROLE", "STATE", "EPOCH", "LAST TXID", "COMMITTED", "CHECKPOINT",
                   "ADDRESS")
@@ -62,3 +62,22 @@ def failover(as_json: bool) -> None:
         return
     click.echo(f"failover: {result['from']} -> {result['to']} (epoch {result['epoch']}, "
                f"{result['seconds']:.1f} s)")
+
+
+@ha_group.command("bootstrap-standby")
+@click.option("--id", "name", metavar="NAME",
+              help="The NameNode to set up (default: the one NameNode that is stopped).")
+@click.option("--force", is_flag=True, help="Replace the images the NameNode already has.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"namenode", "from", "image_txid", "image_bytes"}.')
+@reports_errors
+def bootstrap_standby(name: str | None, force: bool, as_json: bool) -> None:
+    """Give a new or wiped (stopped) NameNode the active's newest image, so it starts
+    as a standby and tails the journal from there (HDFS's -bootstrapStandby)."""
+    result = bootstrap.bootstrap_standby(_conf(), name, force, user=state().user)
+    if as_json:
+        click.echo(fmt.to_json(result))
+        return
+    click.echo(f"bootstrap-standby: {result['namenode']} has {result['from']}'s image at txid "
+               f"{result['image_txid']} ({result['image_bytes']} bytes); start it with "
+               f"`minidfs cluster start {result['namenode']}`")

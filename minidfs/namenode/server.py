@@ -42,7 +42,7 @@ from minidfs.namenode.throttle_interceptor import ThrottleInterceptor
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
 from minidfs.web import observe_namenode
-from minidfs.web import webhdfs_namenode
+from minidfs.web import image_transfer, webhdfs_namenode
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
@@ -96,6 +96,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         face.ready = lambda: _namenode_ready(fs)
         observe_namenode.mount(face, obs, server, fs, conf)
         webhdfs_namenode.mount(face, fs, conf, throttle, audit_log)
+        image_transfer.mount(face, fs)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()
