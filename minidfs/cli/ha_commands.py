@@ -7,6 +7,10 @@ Both commands talk to every NameNode of cluster.toml through minidfs.client.ha_a
     NAME  ROLE     STATE            EPOCH  LAST TXID  COMMITTED  CHECKPOINT  ADDRESS
     nn1   active   Primary          2      1043       1043       1000        127.0.0.1:41001
     nn2   standby  ActiveSecondary  2      1043       1043       1000        127.0.0.1:41002
+
+    JOURNALNODE  STATE    EPOCH  COMMITTED  FIRST TXID  LAST TXID  SEGMENTS  LAG  ADDRESS
+    jn1          ok       2      1043       1001        1043       2         0    127.0.0.1:41101
+    jn3          lagging  2      1043       1021        1043       1         20   127.0.0.1:41103
 """
 from __future__ import annotations
 
@@ -42,13 +46,28 @@ def ha_group() -> None:
               help='Print {"namenodes": [{"name", "role", "state", "epoch", "last_txid", ...}]}.')
 @reports_errors
 def status(as_json: bool) -> None:
-    """Which NameNode is active, their epochs and how far each has applied the log."""
-    rows = ha_admin.ha_statuses(_conf())
+    """Which NameNode is active, their epochs and how far each has applied the log;
+    then each JournalNode's share of the journal and which of them lag."""
+    conf = _conf()
+    rows = ha_admin.ha_statuses(conf)
+    journals = ha_admin.journal_statuses(conf) if conf.journalnodes else []
     if as_json:
-        click.echo(fmt.to_json({"namenodes": rows}))
+        click.echo(fmt.to_json({"namenodes": rows, "journalnodes": journals}))
         return
     for line in status_lines(rows):
         click.echo(line)
+    if journals:
+        click.echo("")
+        for line in journal_lines(journals):
+            click.echo(line)
+
+
+def journal_lines(rows: list[dict]) -> list[str]:
+    return fmt.table(([r["name"], r["state"], r.get("promised_epoch", ""),
+                       r.get("committed_txid", ""), r.get("first_txid", ""),
+                       r.get("last_txid", ""), r.get("segments", ""),
+                       r.get("lag_txns", ""), r["address"]] for r in rows),
+                     ha_admin.JOURNAL_COLUMNS)
 
 
 @ha_group.command("failover")

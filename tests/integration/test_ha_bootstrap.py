@@ -78,6 +78,9 @@ def test_a_wiped_standby_bootstrapped_from_the_active_takes_over(cluster, fs, sh
     wait_until(caught_up, WAIT_S, f"{standby} caught up")
     failed_over = json.loads(ok(sh("admin", "ha", "failover", "--json")).stdout)
     assert failed_over["to"] == standby
+    # The DataNode reports every replica to the new active at once; until then it is
+    # in start-up safe mode and knows no locations.
+    wait_until(lambda: not roles(sh)[standby]["safe_mode"], WAIT_S, f"{standby} out of safe mode")
     for path, data in files.items():
         assert fs.cat(path) == data, path
     fs.put(__file__, "/boot/after-failover.py")
@@ -92,21 +95,52 @@ def test_a_journalnode_that_lost_its_disk_catches_up_from_its_peers(cluster, fs,
     files = write_files(fs, "jnlost", 10)
     cluster.start("jn3")
 
-    def jn3_row():
-        rows = {r["name"]: r for r in ha_status(sh)["journalnodes"]}
-        return rows["jn3"]
-    # Until it catches up, status names it as lagging (or still empty).
-    wait_until(lambda: jn3_row()["state"] in ("ok", "lagging", "empty"), WAIT_S, "jn3 answers")
-    files.update(write_files(fs, "jnback", 25))     # rolls segments: jn3 joins new ones
-    wait_until(lambda: jn3_row()["state"] == "ok" and jn3_row()["first_txid"] <= 1 + 0 or
-               jn3_row()["state"] == "ok", WAIT_S, "jn3 caught up")
-    rows = {r["name"]: r for r in ha_status(sh)["journalnodes"]}
+    def journals() -> dict[str, dict]:
+        return {r["name"]: r for r in ha_status(sh)["journalnodes"]}
+    # More edits roll segments: jn3 joins the new ones and copies the history before.
+    files.update(write_files(fs, "jnback", 25))
+
+    def caught_up():
+        rows = journals()
+        return rows["jn3"]["state"] == "ok" and rows["jn3"]["segments"] > 1
+    wait_until(caught_up, WAIT_S, "jn3 caught up from its peers")
+    rows = journals()
     assert rows["jn3"]["lag_txns"] == 0, rows
-    # jn3 holds the finalized history its peers hold: it could serve a quorum alone
-    # with one of them.
-    assert rows["jn3"]["segments"] == rows["jn1"]["segments"] or \
-        rows["jn3"]["segments"] == rows["jn2"]["segments"], rows
+    assert rows["jn3"]["promised_epoch"] == rows["jn1"]["promised_epoch"], rows
+    assert rows["jn3"]["first_txid"] <= max(rows["jn1"]["first_txid"],
+                                            rows["jn2"]["first_txid"]), rows
     text = ok(sh("admin", "ha", "status")).stdout
-    assert "jn3" in text and "LAG" in text
-    for path, data in files.items():
-        assert fs.cat(path) == data, path
+    assert "JOURNALNODE" in text and "jn3" in text
+    # jn3 and one other JournalNode now hold a quorum's history: stop the third one.
+    cluster.kill("jn1")
+    try:
+        files.update(write_files(fs, "twojns", 3))
+        for path, data in files.items():
+            assert fs.cat(path) == data, path
+    finally:
+        cluster.start("jn1")
+    all_journalnodes_ok(fs, sh, wait_until, "jn1back")
+
+
+def all_journalnodes_ok(fs, sh, wait_until, prefix: str) -> None:
+    """A JournalNode that was down joins at the writer's next segment (as in HDFS's
+    QJM): write until segments roll and every one holds the whole journal."""
+    rounds = iter(range(1_000_000))
+
+    def ok_everywhere():
+        write_files(fs, f"{prefix}{next(rounds)}-", 5)
+        return all(r["state"] == "ok" for r in ha_status(sh)["journalnodes"])
+    wait_until(ok_everywhere, WAIT_S, "every JournalNode in sync")
+
+
+def test_status_names_a_lagging_journalnode(cluster, fs, sh, wait_until):
+    all_journalnodes_ok(fs, sh, wait_until, "settle")
+    cluster.kill("jn2")
+    write_files(fs, "lag", 3)
+    assert {r["name"]: r for r in ha_status(sh)["journalnodes"]}["jn2"]["state"] == "unreachable"
+    cluster.start("jn2")
+    rows = {r["name"]: r for r in ha_status(sh)["journalnodes"]}
+    assert rows["jn2"]["state"] == "lagging" and rows["jn2"]["lag_txns"] > 0, rows
+    text = ok(sh("admin", "ha", "status")).stdout
+    assert any(line.startswith("jn2") and "lagging" in line for line in text.splitlines()), text
+    all_journalnodes_ok(fs, sh, wait_until, "rejoin")
