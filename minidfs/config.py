@@ -91,6 +91,7 @@ class Settings:
     throttle_user_concurrent_calls: int = 256
     # The NameNode's audit log (docs/audit.md): one line per namespace operation and
     # per denial, in <log dir>/<name>-audit.log, rotated at this size, this many kept.
+    audit_log_enabled: bool = True
     audit_log_max_bytes: int = 64 * 1024 * 1024
     audit_log_backups: int = 4
     # A JournalNode copies the finalized segments it lacks (a lost disk, time spent

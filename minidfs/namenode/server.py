@@ -80,7 +80,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
         audit_log = audit.AuditLog(audit.audit_path(conf.path, node.data_dir, node.name),
                                    conf.settings.audit_log_max_bytes,
-                                   conf.settings.audit_log_backups, node.name)
+                                   conf.settings.audit_log_backups, node.name) \
+            if conf.settings.audit_log_enabled else None
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
             NamenodeClientServicer(audit.audited(ClientOperations(fs), audit_log), node.name,
                                    controller), server)
