@@ -57,6 +57,9 @@ def test_garbage_on_every_port_changes_nothing(cluster, fs, wait_until):
         # Most garbage does not parse at all: those must be INVALID_ARGUMENT.
         assert sum(c["INVALID_ARGUMENT"] for c in results.values()) > len(results), node.name
         wire_fuzz.raw_tcp_garbage(node.address)
+        first_service = wire_fuzz.SERVICES_BY_KIND[node.kind][0]
+        assert wire_fuzz.oversized_request(node.address, first_service) == \
+            "RESOURCE_EXHAUSTED", node.name
     assert not unclear
 
     for node in nodes:

@@ -5,8 +5,9 @@ truncated varints, length-delimited fields with huge length prefixes, wrong wire
 types, a valid message cut short - to each method of each service found in the
 generated *_pb2 modules, unary and streaming alike (a request stream gets a good
 message first when one exists, then garbage, so mid-stream parsing is hit too),
-and returns every status code it got back per method. `raw_tcp_garbage(address)`
-writes bytes that are not HTTP/2 at all to the port. Run on its own:
+and returns every status code it got back per method. `oversized_request` sends one
+body past the 64 MiB message limit; `raw_tcp_garbage(address)` writes bytes that
+are not HTTP/2 at all to the port. Run on its own:
 
     python tests/integration/wire_fuzz.py HOST:PORT [SERVICE ...]
 
@@ -128,6 +129,28 @@ def fuzz_address(address: str, service_names: Iterable[str], seed: int = 14,
                 codes = fuzz_method(channel, service, method, rng)
                 results[f"{name}/{method.name}"] = collections.Counter(c.name for c in codes)
     return results
+
+
+def oversized_request(address: str, service_name: str, size_bytes: int = 65 * 1024 * 1024 + 1,
+                      seed: int = 14) -> str:
+    """One request body past the servers' 64 MiB message limit (rpc/channels.py) to the
+    first unary method of the service: the status code's name (grpc core refuses it
+    as RESOURCE_EXHAUSTED before any of our code runs)."""
+    service = services()[service_name]
+    method = next(m for m in service.methods if not m.client_streaming)
+    path = f"/{service.full_name}/{method.name}"
+    body = random.Random(seed).randbytes(1024) * (size_bytes // 1024 + 1)
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(address, options=options) as channel:
+        try:
+            if method.server_streaming:
+                for _ in channel.unary_stream(path)(body, timeout=CALL_TIMEOUT_S * 3):
+                    pass
+            else:
+                channel.unary_unary(path)(body, timeout=CALL_TIMEOUT_S * 3)
+        except grpc.RpcError as e:
+            return e.code().name
+    return "OK"
 
 
 def raw_tcp_garbage(address: str, seed: int = 14, connections: int = 5) -> None:
