@@ -47,6 +47,7 @@ def test_garbage_on_every_port_changes_nothing(cluster, fs, wait_until):
     log_sizes = {node.name: len(cluster.log(node.name)) for node in nodes}
 
     unclear = {}
+    kinds_done: set[str] = set()
     for node in nodes:
         results = wire_fuzz.fuzz_address(node.address, wire_fuzz.SERVICES_BY_KIND[node.kind])
         assert results, node.name
@@ -57,9 +58,11 @@ def test_garbage_on_every_port_changes_nothing(cluster, fs, wait_until):
         # Most garbage does not parse at all: those must be INVALID_ARGUMENT.
         assert sum(c["INVALID_ARGUMENT"] for c in results.values()) > len(results), node.name
         wire_fuzz.raw_tcp_garbage(node.address)
-        first_service = wire_fuzz.SERVICES_BY_KIND[node.kind][0]
-        assert wire_fuzz.oversized_request(node.address, first_service) == \
-            "RESOURCE_EXHAUSTED", node.name
+        if node.kind not in kinds_done:   # grpc core's limit: once per kind of daemon
+            kinds_done.add(node.kind)
+            first_service = wire_fuzz.SERVICES_BY_KIND[node.kind][0]
+            assert wire_fuzz.oversized_request(node.address, first_service) == \
+                "RESOURCE_EXHAUSTED", node.name
     assert not unclear
 
     for node in nodes:
