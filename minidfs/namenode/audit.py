@@ -10,7 +10,8 @@ setOwner), else null; a denial has allowed=false and perm=null.
 
 `audited(ops, log)` wraps a ClientOperations (server.py for gRPC, webhdfs_namenode.py
 for WebHDFS - the same core calls, so both protocols are audited by the same code):
-each method of AUDITED_COMMANDS writes one line when it returns, or when it raises
+each method of AUDITED_COMMANDS - and any other public method that takes a `caller`
+(command_for) - writes one line when it returns, or when it raises
 PermissionDeniedError (then re-raises); other failures are not audited, as in HDFS.
 Calls the NameNode makes for itself (caller None) are not audited. Who called from
 where travels in ORIGIN, a context variable the protocol layer sets per call
@@ -44,7 +45,7 @@ SERVICE_PREFIX = "/minidfs.ClientNamenode/"
 
 class Command(NamedTuple):
     cmd: str               # HDFS's word
-    src: str               # the argument holding the source path
+    src: str | None        # the argument holding the source path
     dst: str | None = None
     perm_of: str | None = None   # the argument whose path's status is logged as perm
 
@@ -65,6 +66,27 @@ AUDITED_COMMANDS: dict[str, Command] = {
     "get_block_locations": Command("open", "path"),
     "fsck": Command("fsck", "path"),
 }
+
+
+def command_for(name: str, method: Callable[..., Any]) -> Command | None:
+    """The audit entry of a ClientOperations method: its row in AUDITED_COMMANDS, or -
+    for any other public method a user calls (it takes a `caller`), such as the ones
+    later issues add (append, quotas, trash) - its name in HDFS's camelCase with the
+    `path` / `src` argument as src. None: not audited (block-level calls)."""
+    if name in AUDITED_COMMANDS:
+        return AUDITED_COMMANDS[name]
+    if name.startswith("_"):
+        return None
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return None
+    if "caller" not in params:
+        return None
+    first, *rest = name.split("_")
+    src = "path" if "path" in params else ("src" if "src" in params else None)
+    dst = "dst" if "dst" in params else None
+    return Command(first + "".join(word.title() for word in rest), src, dst=dst)
 
 
 def ip_of_peer(peer: str) -> str:
@@ -134,9 +156,12 @@ class _Audited:
     def __init__(self, ops: Any, log: AuditLog) -> None:
         self._ops = ops
         self._log = log
-        for method_name, command in AUDITED_COMMANDS.items():
+        for method_name in dir(ops):
             method = getattr(ops, method_name, None)
-            if method is not None:
+            if not callable(method):
+                continue
+            command = command_for(method_name, method)
+            if command is not None:
                 setattr(self, method_name, self._wrap(method, command))
 
     def __getattr__(self, name: str) -> Any:
@@ -156,7 +181,7 @@ class _Audited:
         if caller is None:
             return
         ip, proto = ORIGIN.get()
-        src = bound.arguments.get(command.src)
+        src = bound.arguments.get(command.src) if command.src else None
         dst = bound.arguments.get(command.dst) if command.dst else None
         perm = self._perm(bound.arguments.get(command.perm_of)) if (
             allowed and command.perm_of) else None

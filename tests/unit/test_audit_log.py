@@ -42,6 +42,9 @@ class Ops:
     def renew_lease(self, client):
         return client
 
+    async def set_quota(self, path, count, caller=None):   # as a later issue may add
+        return count
+
 
 @pytest.fixture
 def log(tmp_path):
@@ -66,9 +69,11 @@ def test_one_line_per_call_and_per_denial_none_for_other_failures(log):
     ops.get_file_info("/b", ALICE)
     ops.get_file_info("/c")                     # the NameNode itself: not audited
     assert ops.renew_lease("c1") == "c1"        # not a namespace operation: passed through
+    assert asyncio.run(ops.set_quota("/q", 5, caller=ALICE)) == 5
     lines = _lines(log)
     assert [line.split("\t")[0] for line in lines] == ["allowed=true", "allowed=false",
-                                                      "allowed=true"]
+                                                      "allowed=true", "allowed=true"]
+    assert "cmd=setQuota\tsrc=/q\tdst=null" in lines[3]
     assert lines[0].endswith("cmd=mkdirs\tsrc=/a\tdst=null\tperm=alice:staff:rw-r--r--\tproto=rpc")
     assert "cmd=mkdirs\tsrc=/denied\tdst=null\tperm=null" in lines[1]
     assert "cmd=getfileinfo\tsrc=/b" in lines[2]
