@@ -112,6 +112,26 @@ def _journal_state(address: str, deadline_s: float) -> tuple[Any, Any]:
         channel.close()
 
 
+def journal_lags(held: dict[str, list[tuple[int, int]]]) -> dict[str, tuple[int, str]]:
+    """Pure: each answering JournalNode's (lag_txns, state) from the (first, last)
+    txid ranges of the segments it holds. The window runs from the purge point to the
+    newest txid anyone holds; lag = the txids in that window a node lacks. The purge
+    point is the first txid a majority of the nodes holding something start at or
+    before: the writer's Purge reached a majority, so a node still holding older
+    segments missed it, while a node that starts later than the majority (a lost
+    disk, refilled only from the next segment) lacks history the others keep."""
+    nonempty = [r for r in held.values() if r]
+    firsts = sorted(r[0][0] for r in nonempty)
+    floor = firsts[len(firsts) // 2] if firsts else 0
+    newest = max((r[-1][1] for r in nonempty), default=0)
+    result = {}
+    for name, ranges in held.items():
+        covered = sum(max(0, min(last, newest) - max(first, floor) + 1) for first, last in ranges)
+        lag = max(0, newest - floor + 1 - covered) if newest else 0
+        result[name] = (lag, "empty" if not ranges and newest else ("lagging" if lag else "ok"))
+    return result
+
+
 def journal_statuses(conf: ClusterConfig,
                      deadline_s: float = STATUS_DEADLINE_S) -> list[dict[str, Any]]:
     """One dict per JournalNode: name, address, state ("ok", "lagging", "empty",
@@ -136,15 +156,9 @@ def journal_statuses(conf: ClusterConfig,
                    first_txid=ranges[0][0] if ranges else 0,
                    last_txid=ranges[-1][1] if ranges else 0, segments=len(ranges))
         rows.append(row)
-    nonempty = [r for r in held.values() if r]
-    floor = max((r[0][0] for r in nonempty), default=0)
-    newest = max((r[-1][1] for r in nonempty), default=0)
+    lags = journal_lags(held)
     for row in rows:
         if row.get("state") == UNREACHABLE:
             continue
-        ranges = held.get(row["name"], [])
-        covered = sum(max(0, min(last, newest) - max(first, floor) + 1) for first, last in ranges)
-        row["lag_txns"] = max(0, newest - floor + 1 - covered) if newest else 0
-        row["state"] = "empty" if not ranges and newest else (
-            "lagging" if row["lag_txns"] else "ok")
+        row["lag_txns"], row["state"] = lags[row["name"]]
     return rows
