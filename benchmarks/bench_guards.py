@@ -8,13 +8,14 @@ audit_log_enabled = false). The malformed-request guard is on in both (it is not
 setting). Each kind - mkdir (durable) and stat (GetFileInfo) - is measured from 8
 caller processes (bench_nn_ops's callers), baseline and ours back to back, so the
 shared machine drifts as little as possible between them. ratio = ours / baseline.
+Skipped in --smoke (its time is over a minute whatever the sizes).
 """
 from __future__ import annotations
 
 import pathlib
 
 from benchmarks.bench_nn_ops import CLIENTS, ROOT, _minidfs_caller, _run_callers
-from benchmarks.harness import Result, Sizes, progress
+from benchmarks.harness import Result, Sizes, progress, skipped
 from cluster import LocalCluster
 
 KINDS = ("mkdir", "stat")
@@ -23,6 +24,10 @@ OFF = {"throttle_user_requests_per_s": 0.0, "throttle_user_concurrent_calls": 0,
 
 
 def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
+    if sizes.name == "smoke":
+        # Two clusters and four rounds of 8 caller processes are over a minute even at
+        # tiny sizes; the smoke run's budget is for every benchmark together.
+        return [skipped("guards", "not in --smoke (run --quick --only guards)")]
     ops = sizes.nn_ops_per_client
     with LocalCluster(workdir / "guarded", datanodes=1, replication=1) as guarded, \
             LocalCluster(workdir / "bare", datanodes=1, replication=1, **OFF) as bare:
