@@ -55,6 +55,8 @@ class JournalStorage:
         """Reads epochs and segments; cuts a torn tail off the in-progress segment
         (it was never acknowledged); refuses (EditLogCorrupt) damage anywhere else."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.dir.glob("*" + RECOVERY_SUFFIX):
+            leftover.unlink()   # a copy that crashed before its rename: never complete
         core = self.core
         core.promised_epoch = self._read_ints(PROMISED_FILE, 1, [0])[0]
         epoch, first = self._read_ints(ACCEPTED_FILE, 2, [0, 0])
