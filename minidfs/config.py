@@ -56,6 +56,10 @@ class Settings:
     safemode_threshold: float = 0.999
     safemode_extension_s: float = 0.0
     replication_streams_per_node: int = 4
+    # Bytes/s each DataNode may spend on re-replication and balancer copies (HDFS's
+    # dfs.datanode.balance.bandwidthPerSec, 100 MB/s there too); `minidfs admin
+    # set-bandwidth SIZE` changes it live (docs/balancer.md).
+    balance_bandwidth_bytes_per_s: int = 100 * 1024 * 1024
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
     # NameNode fs-limits (namenode/limits.py, docs/namenode.md "Limits"): what one
     # request may ask for, so a typo cannot fill the NameNode's memory.
@@ -97,6 +101,16 @@ class Settings:
     # A JournalNode copies the finalized segments it lacks (a lost disk, time spent
     # down) from its peers this often (journalnode/peer_sync.py, docs/ha.md).
     journalnode_sync_interval_s: float = 10.0
+    # Observer NameNodes (docs/observers.md, HDFS-12943). cluster_id names this
+    # cluster in client state ids, so one carried over from another cluster is
+    # refused ("" = unchecked; `cluster up` makes one). An observer answers a read
+    # once it has applied the txid the client has seen, waiting at most
+    # observer_read_wait_s before sending the client to the active. Clients read
+    # from observers unless client_observer_reads is false (or
+    # Client(observer_reads=False)).
+    cluster_id: str = ""
+    observer_read_wait_s: float = 2.0
+    client_observer_reads: bool = True
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0
@@ -165,6 +179,16 @@ class ClusterConfig:
         return self.of_kind("namenode")
 
     @property
+    def observers(self) -> list[NodeConfig]:
+        """NameNodes with `role = "observer"`: they serve reads only (docs/observers.md)."""
+        return [n for n in self.namenodes if is_observer(n)]
+
+    @property
+    def writable_namenodes(self) -> list[NodeConfig]:
+        """The NameNodes that may become active (every one but the observers)."""
+        return [n for n in self.namenodes if not is_observer(n)]
+
+    @property
     def datanodes(self) -> list[NodeConfig]:
         return self.of_kind("datanode")
 
@@ -195,6 +219,13 @@ class ClusterConfig:
         return None
 
 
+OBSERVER_ROLE = "observer"
+
+
+def is_observer(node: NodeConfig) -> bool:
+    return node.kind == "namenode" and node.extra.get("role") == OBSERVER_ROLE
+
+
 def _check_address(name: str, address: object) -> str:
     if not isinstance(address, str) or ":" not in address:
         raise ConfigError(f"{name}: address must be host:port, got {address!r}")
@@ -208,7 +239,7 @@ _POSITIVE_SETTINGS = (
     "replication", "block_size_bytes", "chunk_size_bytes", "min_block_size_bytes",
     "max_block_size_bytes", "max_blocks_per_file", "max_directory_items", "max_path_depth",
     "max_replication", "max_open_files_per_client", "max_client_name_chars",
-    "max_string_field_bytes",
+    "max_string_field_bytes", "balance_bandwidth_bytes_per_s",
 )
 
 
@@ -260,6 +291,8 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     check_settings(settings)
     if not settings.client_failover_wait_s >= 0:
         raise ConfigError("cluster: client_failover_wait_s must be a number of seconds >= 0")
+    if not settings.observer_read_wait_s >= 0:
+        raise ConfigError("cluster: observer_read_wait_s must be a number of seconds >= 0")
     nodes: dict[str, NodeConfig] = {}
     node_fields = {f.name for f in dataclasses.fields(NodeConfig)} - {"extra", "name"}
     for name, raw in data.get("nodes", {}).items():

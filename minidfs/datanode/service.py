@@ -4,16 +4,18 @@ DataNode's storage and write pipeline.
 Registered by datanode/server.py. WriteBlock is delegated to write_pipeline.py;
 ReadBlock streams a replica range (widened to chunk boundaries) in responses of
 up to READ_RESPONSE_BYTES with the stored checksums, which the reader verifies;
-TransferReplica (pipeline recovery) is delegated to transfer.py.
+TransferReplica (pipeline recovery) is delegated to transfer.py; BlockChecksum hashes
+a replica's stored chunk checksums (`minidfs checksum`).
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import grpc
 
 from minidfs import errors
-from minidfs.datanode import transfer, wire, write_pipeline
+from minidfs.datanode import meta_format, transfer, wire, write_pipeline
 from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
 from minidfs.rpc import common_pb2 as common
@@ -25,6 +27,21 @@ from minidfs.rpc.status import rpc_errors
 READ_RESPONSE_BYTES = 1024 * 1024
 SERVICE_NAME = "minidfs.DataTransfer"
 READ_DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
+
+
+def _close_soon(stream) -> None:
+    """Closes an async generator the finished call left suspended (see WriteBlock)."""
+    async def close() -> None:
+        try:
+            await stream.aclose()
+        except (RuntimeError, GeneratorExit):   # still running: it ends by itself
+            pass
+        except Exception:  # noqa: BLE001 - its own cleanup failed; nothing to tell
+            pass
+    try:
+        asyncio.get_running_loop().create_task(close())
+    except RuntimeError:
+        pass
 
 
 def add_to_server(service: "DataTransferService", server) -> None:
@@ -46,6 +63,9 @@ def add_to_server(service: "DataTransferService", server) -> None:
         "TransferReplica": grpc.unary_unary_rpc_method_handler(
             service.TransferReplica, request_deserializer=pb.TransferReplicaRequest.FromString,
             response_serializer=pb.TransferReplicaResponse.SerializeToString),
+        "BlockChecksum": grpc.unary_unary_rpc_method_handler(
+            service.BlockChecksum, request_deserializer=pb.BlockChecksumRequest.FromString,
+            response_serializer=pb.BlockChecksumResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
@@ -58,8 +78,14 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
 
     @rpc_errors
     async def WriteBlock(self, request_iterator, context):
-        async for ack in write_pipeline.serve(self.ctx, request_iterator,
-                                              lambda: context.send_initial_metadata(())):
+        stream = write_pipeline.serve(self.ctx, request_iterator,
+                                      lambda: context.send_initial_metadata(()))
+        # A call that ends while this generator waits at a yield (the client has its
+        # last ack and goes) is never resumed: close the pipeline's generator then,
+        # or its session stays counted as a transfer in flight (and its replica
+        # writer open) until garbage collection - and placement avoids busy nodes.
+        context.add_done_callback(lambda _: _close_soon(stream))
+        async for ack in stream:
             yield ack
 
     @rpc_errors
@@ -68,6 +94,19 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         check_genstamp(request.block.genstamp)
         reader = self.storage.open_reader(block_id, request.block.genstamp)
         self.active_reads += 1
+        counted = True
+
+        def uncount(_context=None) -> None:
+            # Once, from whichever comes first: the generator's end, or the call's end
+            # while the generator waits at a yield (a reader that has its bytes cancels
+            # and the generator is never resumed). Replica choice and placement weigh
+            # this count. The replica is closed only by the generator itself: a read
+            # may still be running in a worker thread when the call ends.
+            nonlocal counted
+            if counted:
+                counted = False
+                self.active_reads -= 1
+        context.add_done_callback(uncount)
         try:
             length = reader.length
             if request.offset > length:
@@ -92,13 +131,15 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
-                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
+                # Counted before the yield: a reader that has what it wants cancels the
+                # stream, and code after the last yield would never run.
                 TRAFFIC.bytes_read += size
+                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
                 position += size
                 if position >= end:
                     break
         finally:
-            self.active_reads -= 1
+            uncount()
             reader.close()
 
     @rpc_errors
@@ -109,6 +150,24 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         return pb.ReplicaInfo(
             exists=True, finalized=replica.finalized,
             block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length))
+
+    @rpc_errors
+    async def BlockChecksum(self, request: pb.BlockChecksumRequest, context):
+        block_id = check_block_id(request.block.id)
+        check_genstamp(request.block.genstamp)
+        reader = self.storage.open_reader(block_id, request.block.genstamp)
+        try:
+            if not reader.replica.finalized:
+                raise errors.PreconditionFailed(f"block {block_id}: replica is not finalized")
+            try:
+                checksums = await asyncio.to_thread(reader.checksums)
+            except OSError as e:
+                raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
+        finally:
+            reader.close()
+        return pb.BlockChecksumResponse(
+            md5=hashlib.md5(meta_format.encode_checksums(checksums)).digest(),
+            chunk_size=reader.chunk_size, chunks=len(checksums), length=reader.length)
 
     @rpc_errors
     async def TransferReplica(self, request: pb.TransferReplicaRequest, context):

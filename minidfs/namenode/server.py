@@ -24,7 +24,7 @@ import os
 import pathlib
 import sys
 
-from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.config import ClusterConfig, NodeConfig, is_observer
 from minidfs import daemon_entry
 from minidfs.daemon_entry import StartupError
 from minidfs.namenode import audit
@@ -36,6 +36,7 @@ from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.state_guard import StateGuard
 from minidfs.namenode.string_bound import StringBound
 from minidfs.namenode.throttle import UserThrottle
 from minidfs.namenode.throttle_interceptor import ThrottleInterceptor
@@ -67,7 +68,10 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
     node.data_dir.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock_data_dir(node.data_dir)
     try:
-        ha = HaState(node.name, enabled=conf.settings.ha)
+        if is_observer(node) and not conf.settings.ha:
+            raise StartupError(f"{node.name}: an observer namenode needs ha = true "
+                               "(it tails the JournalNodes)")
+        ha = HaState(node.name, enabled=conf.settings.ha, observer=is_observer(node))
         fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
@@ -76,8 +80,14 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
                                 conf.settings.throttle_user_concurrent_calls)
         guards = [ThrottleInterceptor(throttle), StringBound(conf.settings.max_string_field_bytes),
                   audit.OriginInterceptor()]
+        # Client state ids (docs/observers.md): after the active guard, so a standby's
+        # refusal comes first; an observer's reads wait here until caught up.
+        state = StateGuard(fs, conf.settings.cluster_id,
+                           controller.wait_applied if controller is not None else None,
+                           conf.settings.observer_read_wait_s)
         server = channels.aio_server(
-            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
+            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else [])
+            + [state])
         audit_log = audit.AuditLog(audit.audit_path(conf.path, node.data_dir, node.name),
                                    conf.settings.audit_log_max_bytes,
                                    conf.settings.audit_log_backups, node.name) \
@@ -118,7 +128,10 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
 
 
 def _namenode_ready(fs: Namesystem) -> tuple[bool, str]:
-    """/readyz: ready means active and out of safe mode (a standby is alive, not ready)."""
+    """/readyz: ready means active and out of safe mode (a standby is alive, not ready);
+    an observer is ready once it has applied every edit the JournalNodes committed."""
+    if fs.ha.observer:
+        return (True, "observer, in sync") if fs.ha.in_sync else (False, "observer catching up")
     if not fs.ha.serving(mono_ms()):
         return False, f"not active ({fs.ha.role}, {fs.ha.word})"
     if fs.safemode.on:
