@@ -36,6 +36,7 @@ GROUPS = (
     ("bench_webhdfs", ("webhdfs_put", "webhdfs_get")),
     ("bench_small_files", ("small_files",)),
     ("bench_secure", ("secure_put", "secure_get", "secure_mkdir")),
+    ("bench_guards", ("guards",)),
     ("bench_quota", ("quota",)),
     ("bench_nn_reads", ("nn_reads", "nn_reads.active_cpu")),
     ("bench_read_spread", ("read_spread",)),

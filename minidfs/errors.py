@@ -189,3 +189,19 @@ class FencedError(PreconditionFailed):
 
 
 ALL_ERRORS[FencedError.__name__] = FencedError
+
+
+class Throttled(MinidfsError):
+    """The NameNode refused the call before doing anything: its user is over their
+    request rate or has too many calls in flight (namenode/throttle.py). Retriable:
+    clients wait at least `retry_after_s` (the server's hint, carried in trailing
+    metadata) with backoff and jitter, within the operation's deadline."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str = "throttled", retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+ALL_ERRORS[Throttled.__name__] = Throttled
