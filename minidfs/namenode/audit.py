@@ -103,8 +103,10 @@ def perm_text(owner: str, group: str, mode: int, is_dir: bool) -> str:
 
 
 def format_line(allowed: bool, user: str, ip: str, cmd: str, src: str | None,
-                dst: str | None, perm: str | None, proto: str) -> str:
-    fields = (f"allowed={'true' if allowed else 'false'}", f"ugi={user} (auth:SIMPLE)",
+                dst: str | None, perm: str | None, proto: str, auth: str = "SIMPLE") -> str:
+    """auth: Hadoop's AuthenticationMethod name, SIMPLE (trusted user.name / --user)
+    or CERTIFICATE (secure mode: the user of the client certificate)."""
+    fields = (f"allowed={'true' if allowed else 'false'}", f"ugi={user} (auth:{auth})",
               f"ip={ip or 'null'}", f"cmd={cmd}", f"src={_clean(src)}", f"dst={_clean(dst)}",
               f"perm={perm or 'null'}", f"proto={proto}")
     return FIELD_SEPARATOR.join(fields)
@@ -121,9 +123,11 @@ class AuditLog:
     """Writes formatted lines to a rotating file (a logger of its own, not propagated,
     so audit lines never reach the daemon's log)."""
 
-    def __init__(self, path: pathlib.Path, max_bytes: int, backups: int, name: str) -> None:
+    def __init__(self, path: pathlib.Path, max_bytes: int, backups: int, name: str,
+                 auth: str = "SIMPLE") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.auth = auth
         self._logger = logging.getLogger(f"{LOGGER_PREFIX}.{name}")
         self._logger.propagate = False
         self._logger.setLevel(logging.INFO)
@@ -187,7 +191,8 @@ class _Audited:
             allowed and command.perm_of) else None
         if command.cmd == "rename" and perm is not None and isinstance(dst, str):
             perm = self._perm(_rename_target(self._ops, src, dst)) or perm
-        self._log.write(format_line(allowed, caller.user, ip, command.cmd, src, dst, perm, proto))
+        self._log.write(format_line(allowed, caller.user, ip, command.cmd, src, dst, perm, proto,
+                                    self._log.auth))
 
     def _wrap(self, method: Callable[..., Any], command: Command) -> Callable[..., Any]:
         signature = inspect.signature(method)

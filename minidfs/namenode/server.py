@@ -90,7 +90,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             + [state])
         audit_log = audit.AuditLog(audit.audit_path(conf.path, node.data_dir, node.name),
                                    conf.settings.audit_log_max_bytes,
-                                   conf.settings.audit_log_backups, node.name) \
+                                   conf.settings.audit_log_backups, node.name,
+                                   "CERTIFICATE" if conf.settings.security == "tls" else "SIMPLE") \
             if conf.settings.audit_log_enabled else None
         client_servicer = NamenodeClientServicer(audit.audited(ClientOperations(fs), audit_log),
                                                  node.name, controller)

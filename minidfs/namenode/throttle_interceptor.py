@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 import grpc
 
 from minidfs import identity
-from minidfs.errors import Throttled
+from minidfs.errors import Throttled, Unauthenticated
 from minidfs.namenode.throttle import UserThrottle
 from minidfs.rpc.status import ERROR_KEY, throttle_trailers
 
@@ -31,7 +31,13 @@ ANONYMOUS = "(anonymous)"
 
 
 def _user(context) -> str:
-    return identity.from_metadata(context.invocation_metadata()) or ANONYMOUS
+    # The same user the servicer will act as: --user / $MINIDFS_USER in simple mode,
+    # the certificate's (or the one a proxy daemon names) in secure mode, so a user
+    # cannot dodge their limit by naming someone else.
+    try:
+        return identity.caller_user(context) or ANONYMOUS
+    except Unauthenticated:
+        return ANONYMOUS
 
 
 class ThrottleInterceptor(grpc.aio.ServerInterceptor):

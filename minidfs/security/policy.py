@@ -98,9 +98,13 @@ _RULES.update(_methods("minidfs.DatanodeNamenode",
                        frozenset({"datanode"})))
 # Journal writes and reads: NameNodes; JournalNodes fetch segments from each other.
 _RULES.update(_methods("minidfs.journal.Journal", """
-    GetJournalState NewEpoch StartLogSegment Journal FinalizeLogSegment GetEditLogManifest
+    NewEpoch StartLogSegment Journal FinalizeLogSegment
     GetJournaledEdits GetSegment PrepareRecovery AcceptRecovery Purge RenewLease GetLease""",
                        frozenset({"namenode", "journalnode"})))
+# Epoch, txids and the segment list (no edits): also users, for `admin ha status`'s
+# JournalNode lag table (client/ha_admin.py), as HDFS's JournalNode pages show them.
+_RULES.update(_methods("minidfs.journal.Journal", "GetJournalState GetEditLogManifest",
+                       frozenset({"namenode", "journalnode", USER})))
 # Block bytes: anyone may ask, the block token decides (block_tokens.py).
 _RULES.update(_methods("minidfs.DataTransfer",
                        "WriteBlock ReadBlock GetReplicaInfo TransferReplica BlockChecksum",
