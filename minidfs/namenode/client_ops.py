@@ -190,10 +190,11 @@ class ClientOperations:
             return None
 
     async def append(self, path: str, client: str, client_node: str, rpc: RpcKey | None = None,
-                     caller: Caller | None = None) -> tuple[FileView, LocatedBlockView | None]:
-        """Reopens a closed file for `client` (docs/append.md): its status and, when its
-        last block is not full, that block under a new genstamp with the nodes holding
-        it (the client's pipeline). A file under construction is refused
+                     caller: Caller | None = None) -> tuple[FileView, LocatedBlockView | None, bool]:
+        """Reopens a closed file for `client` (docs/append.md): its status, its last
+        block (None without blocks) and whether that block was reopened: not full, it
+        is under construction again with a new genstamp and the nodes holding it as
+        its pipeline. A file under construction is refused
         (AlreadyBeingCreatedError), unless its writer passed the soft limit: then its
         lease recovery starts and the caller is told to try again."""
         paths.validate(path)
@@ -228,9 +229,12 @@ class ClientOperations:
         records = await fs.mutate(path, validate, rpc)
         fs.leases.set_client_node(client, client_node)
         file = fs.ns.get_file(path)
-        last = file.blocks[-1] if file.blocks and not file.blocks[-1].committed else None
-        if last is None:
-            return file_view(file, path), None
+        if not file.blocks:
+            return file_view(file, path), None, False
+        last = file.blocks[-1]
+        if last.committed:
+            return file_view(file, path), LocatedBlockView(
+                last.id, last.genstamp, last.length, self._offset(last), []), False
         if holders:
             fs.bm.uc_targets[last.id] = holders
         elif not records or last.id not in fs.bm.uc_targets:
@@ -238,7 +242,7 @@ class ClientOperations:
                                      "here; try again")
         targets = fs.bm.uc_targets[last.id]
         return file_view(file, path), LocatedBlockView(
-            last.id, last.genstamp, last.length, self._offset(last), self._refs(targets))
+            last.id, last.genstamp, last.length, self._offset(last), self._refs(targets)), True
 
     def _ranked(self, block: BlockInfo, client_node: str) -> list[str]:
         """Live, good replicas of a block, the writer's own node first (its pipeline)."""

@@ -116,9 +116,10 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def Append(self, request, context):
-        view, last = await self.ops.append(request.path, request.client_name, request.client_node,
-                                           rpc_id(request), self._caller(context))
-        response = pb.AppendResponse(status=file_status(view))
+        view, last, reopened = await self.ops.append(
+            request.path, request.client_name, request.client_node, rpc_id(request),
+            self._caller(context))
+        response = pb.AppendResponse(status=file_status(view), reopened=reopened)
         if last is not None:
             response.last_block.CopyFrom(located_block(last))
         return response
