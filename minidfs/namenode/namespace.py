@@ -241,8 +241,7 @@ class Namespace:
                 f"{path}: already open for writing by this client ({client})")
         if file.client is not None:
             raise errors.AlreadyBeingCreatedError(
-                f"{path}: cannot append: the file is being written by another client "
-                f"({file.client}), whose lease is current")
+                f"{path}: file is being written by another client ({file.client})")
         last = file.blocks[-1] if file.blocks else None
         reopen = last is not None and last.length < file.block_size
         return [edits.append(path, client, self.last_genstamp + 1 if reopen else 0)]
