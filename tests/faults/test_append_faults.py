@@ -150,3 +150,47 @@ def _readable(fs, path: str) -> bool:
         return fs.stat(path)["length"] >= 0 and not health.fsck(fs.namenode, "/")["missing"]
     except Exception:  # noqa: BLE001 - safe mode / starting: not yet
         return False
+
+
+def test_append_survives_a_failover(tmp_path):
+    from cluster import LocalCluster
+    from minidfs.client.ha_admin import ha_statuses
+
+    local = LocalCluster(tmp_path / "ha", datanodes=3, ha=True, block_size=BLOCK,
+                         heartbeat_interval_s=0.5, ha_lease_duration_s=2.0)
+    try:
+        local.up()
+
+        def active() -> str | None:
+            found = [s["name"] for s in ha_statuses(local.conf, deadline_s=1.0)
+                     if s["role"] == "active"]
+            return found[0] if len(found) == 1 else None
+
+        a, b, c = payload(100_000, 8), payload(333_333, 9), payload(MiB + 1, 10)
+        with local.client() as fs:
+            with fs.open("/ha/log", "wb") as f:
+                f.write(a)
+            with fs.open("/ha/log", "ab") as f:
+                f.write(b)
+            first = active()
+            assert first is not None
+            with fs.open("/ha/log", "ab") as f:
+                f.write(c[:200_000])
+                f.flush()
+                local.kill(first, "KILL")
+                # The standby takes over with the APPEND and UPDATE_LENGTH edits applied.
+                f.write(c[200_000:])
+            _wait(lambda: active() not in (None, first), "the other namenode active")
+            assert fs.cat("/ha/log") == a + b + c
+            assert not fs.info("/ha/log")["under_construction"]
+    finally:
+        local.down()
+
+
+def _wait(condition, what: str, timeout_s: float = WAIT_S):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
