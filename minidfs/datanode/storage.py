@@ -365,7 +365,7 @@ class Storage:
             volume = old.volume
             block_path = volume.rbw_dir / f"blk_{block_id}"
             meta_path = volume.rbw_dir / f"blk_{block_id}_{genstamp}.meta"
-            _cut(old.block_path, old.meta_path, length, chunk_size)
+            _cut(old.block_path, old.meta_path, length, chunk_size, not old.finalized)
             # A crash before both renames are done leaves files the start-up scan finds
             # without their partner (corrupt) or with the old genstamp (stale): either
             # way the NameNode has the copy deleted. Nothing is lost: the write resumes
@@ -620,13 +620,17 @@ class Storage:
         return total
 
 
-def _cut(block_path: pathlib.Path, meta_path: pathlib.Path, length: int, chunk_size: int) -> None:
+def _cut(block_path: pathlib.Path, meta_path: pathlib.Path, length: int, chunk_size: int,
+         being_written: bool) -> None:
     """Cuts a replica's files to `length` bytes. A cut inside a chunk gives that chunk
-    the checksum of what is left of it (its bytes were verified on arrival)."""
+    the checksum of what is left of it (its bytes were verified on arrival). So does
+    the last chunk of a replica being written, whatever its length: a crash in the
+    middle of rewriting its short last chunk (hflush, append) leaves the longer bytes
+    beside the shorter checksum."""
     os.truncate(block_path, length)
     count = chunk_count(length, chunk_size)
     os.truncate(meta_path, meta_format.checksum_offset(count))
-    tail = length % chunk_size
+    tail = length % chunk_size or (chunk_size if being_written and length else 0)
     if tail:
         with open(block_path, "rb") as f:
             f.seek(length - tail)

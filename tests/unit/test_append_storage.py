@@ -128,3 +128,27 @@ def test_an_hflushed_or_appended_block_replaces_any_lost_node():
     assert should_replace(3, 2, flushed=True)
     assert not should_replace(3, 3, flushed=True)
     assert not should_replace(2, 1, flushed=True)      # below 3 replicas: never
+
+
+def test_a_crash_while_rewriting_the_short_chunk_is_repaired_by_recovery(tmp_path, storage):
+    import os
+
+    data = data_of(2 * CHUNK)
+    writer = storage.create(8, 1, CHUNK)
+    writer.write(0, data[:CHUNK + 100], checksum_chunks(data[:CHUNK + 100], CHUNK))
+    path = writer.replica.block_path
+    writer.close()
+    # The rewrite reached the block file, not the meta: the DataNode died in between.
+    fd = os.open(path, os.O_WRONLY)
+    os.pwrite(fd, data[CHUNK:], CHUNK)
+    os.close(fd)
+    storage.close()
+    again = Storage(tmp_path / "dn", block_size_bytes=BLOCK)
+    again.open()
+    try:
+        replica = again.get(8)
+        assert (replica.state, replica.length) == (RBW, 2 * CHUNK)
+        again.finalize_recovery(8, 1, 2, replica.length)
+        assert read_verified(again, 8, 2) == data
+    finally:
+        again.close()
