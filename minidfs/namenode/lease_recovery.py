@@ -38,7 +38,6 @@ RECOVERY_RETRY_MS = 10_000
 class _Attempt(NamedTuple):
     retry_at_ms: int
     tries: int
-    base_genstamp: int     # the block's genstamp before the first attempt: its replicas'
 
 
 
@@ -79,13 +78,16 @@ class LeaseRecovery:
         if not live:
             return Step([])
         tries = attempt.tries + 1 if attempt is not None else 1
-        base_gs = attempt.base_genstamp if attempt is not None else last.genstamp
-        self._attempts[last.id] = _Attempt(now_ms + RECOVERY_RETRY_MS, tries, base_gs)
+        self._attempts[last.id] = _Attempt(now_ms + RECOVERY_RETRY_MS, tries)
         primary = live[(tries - 1) % len(live)]
         recovery_gs = ns.last_genstamp + 1
         # The holders stay the block's pipeline: readers and the next retry find them.
         bm.uc_targets[last.id] = live
-        command = RecoverCommand(RECOVER, last.id, base_gs, last.length, tuple(live), recovery_gs)
+        # Genstamp 0: any replica on these nodes is the block's. They are its pipeline,
+        # yet a writer that died before reopening it (append) or before its recovery
+        # stream reached them all leaves older genstamps there, and each of them
+        # still holds every acknowledged byte.
+        command = RecoverCommand(RECOVER, last.id, 0, last.length, tuple(live), recovery_gs)
         return Step([edits.set_genstamp(path, last.id, recovery_gs)], (primary, command))
 
     def forget(self, file: INodeFile) -> None:

@@ -129,3 +129,21 @@ def _wait(condition, timeout_s: float):
             return True
         time.sleep(0.3)
     return False
+
+
+def test_an_appender_that_died_before_writing_loses_nothing(cluster, fs):
+    from minidfs.rpc import client_namenode_pb2 as pb
+
+    path = "/append/ghost.bin"
+    data = payload(BLOCK + 4321, 7)
+    with fs.open(path, "wb") as f:
+        f.write(data)
+    # Append reopens the last block (new genstamp) and the appender vanishes before
+    # its pipeline ever reaches the DataNodes: their replicas keep the old genstamp.
+    fs._nn.call("Append", pb.AppendRequest(path=path, client_name="ghost-appender"))
+    assert fs.info(path)["under_construction"]
+    assert _wait(lambda: fs.recover_lease(path), 60.0)
+    assert fs.cat(path) == data
+    with fs.open(path, "ab") as f:
+        f.write(b"after")
+    assert fs.cat(path) == data + b"after"
