@@ -4,8 +4,8 @@ writer is gone (HDFS's BlockRecoveryWorker, much reduced).
 Called by commands.py for a NameNode RECOVER command. The NameNode has already
 logged the block's recovery genstamp. The primary asks every node named in the
 command (itself included, over the same RPC) what it holds of the block
-(GetReplicaInfo), keeps the replicas at least as new as the block's genstamp,
-agrees on the shortest of their lengths and has each finalize its replica at that
+(GetReplicaInfo), keeps the replicas at least as new as the command's genstamp (0:
+any, the nodes being the block's pipeline), agrees on the shortest of their lengths and has each finalize its replica at that
 length under the recovery genstamp (RecoverReplica). Every node then reports the
 finalized replica as usual, and the NameNode closes the file with that length.
 
