@@ -183,6 +183,16 @@ class _LeasedWriter(io.BufferedWriter):
                 callback(self)
 
 
+class _TextWriter(io.TextIOWrapper):
+    """Text mode over a _LeasedWriter: flush() is hflush, but the flush that close()
+    starts with is not (close finalizes the file anyway)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.buffer._closing = True
+        super().close()
+
+
 class Client:
     """A connection to one minidfs cluster. Thread-safe for namespace calls; each
     file object it returns belongs to one thread at a time."""
@@ -410,7 +420,8 @@ class Client:
         else:
             raise errors.InvalidArgument(f"{mode}: unsupported mode (use rb, r, wb, w, ab or a)")
         if text:
-            return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
+            wrapper = _TextWriter if isinstance(stream, _LeasedWriter) else io.TextIOWrapper
+            return wrapper(stream, encoding=encoding or "utf-8", newline=newline)
         return stream
 
     def _input_stream(self, path: str, verify: bool, located: Any = None) -> io.RawIOBase:
