@@ -152,3 +152,27 @@ def test_a_crash_while_rewriting_the_short_chunk_is_repaired_by_recovery(tmp_pat
         assert read_verified(again, 8, 2) == data
     finally:
         again.close()
+
+
+def test_framing_lets_a_request_rewrite_the_short_last_chunk():
+    import os
+
+    from minidfs.datanode.write_pipeline import check_request, parse_header
+    from minidfs.rpc import common_pb2 as common
+    from minidfs.rpc import datatransfer_pb2 as pb
+
+    chunk = 65536
+    header = parse_header(pb.WriteBlockRequest(header=pb.WriteHeader(
+        block=common.Block(id=1, genstamp=1), chunk_size=chunk), seqno=0))
+
+    def request(offset, size):
+        data = os.urandom(size)
+        return pb.WriteBlockRequest(seqno=9, offset=offset, data=data,
+                                    checksums=checksum_chunks(data, chunk))
+
+    received = chunk + 100                      # an hflush left a 100-byte chunk
+    for ok in (request(chunk, 100), request(chunk, 5000), request(received, 0)):
+        check_request(ok, header, received, 8, len(ok.data))
+    for bad in (request(chunk, 50), request(0, 70000), request(received, 10)):
+        with pytest.raises(errors.InvalidArgument):
+            check_request(bad, header, received, 8, len(bad.data))
