@@ -95,3 +95,12 @@ def test_tail_f_follows_a_file_being_written(cluster, tmp_path, wait_until):
                 proc.terminate()
                 proc.wait(timeout=30)
                 out.close()
+
+
+def test_append_needs_write_permission(sh):
+    ok(sh("append", "-", "/sh/owned", input=b"mine"))
+    ok(sh("chmod", "644", "/sh/owned"))
+    line = one_error(sh("--user", "alice", "append", "-", "/sh/owned", input=b"theirs"), "append")
+    assert "/sh/owned" in line and "ermission denied" in line
+    one_error(sh("--user", "alice", "admin", "recover-lease", "/sh/owned"), "admin recover-lease")
+    assert ok(sh("cat", "/sh/owned")).stdout_bytes == b"mine"
