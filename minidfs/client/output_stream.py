@@ -20,6 +20,11 @@ A DataNode failing mid-block is dropped by pipeline recovery
 (_BlockPipeline.unacked) and resent to the survivors under a new genstamp, a
 replacement node is added when the policy says so, and the write goes on. It
 fails (PipelineError) only when no DataNode is left.
+
+hflush() / hsync() (docs/append.md) send what is buffered, a short last chunk
+included, wait for every ack and tell the NameNode the length (Fsync); that chunk
+stays buffered and goes again, longer, in the next request, which starts at its
+chunk boundary. An append (append.py) starts the stream on the file's last block.
 """
 from __future__ import annotations
 
