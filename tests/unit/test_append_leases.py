@@ -139,3 +139,17 @@ async def test_recover_lease_and_an_append_past_the_soft_limit(tmp_path):
     assert not await ops.recover_lease("/busy")               # still recovering
     assert await ops.recover_lease("/s")                      # closed already
     await fs.stop()
+
+
+async def test_append_past_a_space_quota_is_refused(tmp_path):
+    fs, ops, dn = await cluster(tmp_path)
+    await ops.mkdirs("/q", True)
+    await write(ops, dn, "/q/f", 1000)
+    await ops.set_quota("/q", None, 10_000)            # 2,000 used; a reopened block needs 131,072
+    with pytest.raises(errors.QuotaExceededError):
+        await ops.append("/q/f", "a", "")
+    assert not ops.get_file_info("/q/f").under_construction    # nothing changed
+    await ops.set_quota("/q", None, 1 << 20)
+    _, _, reopened = await ops.append("/q/f", "a", "")
+    assert reopened
+    await fs.stop()
