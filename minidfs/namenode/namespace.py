@@ -254,9 +254,7 @@ class Namespace:
                 f"{path}: file is being written by another client ({file.client})")
         last = file.blocks[-1] if file.blocks else None
         reopen = last is not None and last.length < file.block_size
-        if reopen:
-            # Under construction again, the last block is charged as a whole block.
-            self.quota.check(file.parent, 0, (file.block_size - last.length) * file.replication)
+        self.quota.check_reopen(file)   # a reopened last block is a whole block again
         return [edits.append(path, client, self.last_genstamp + 1 if reopen else 0)]
 
     def update_length(self, path: str, client: str, block_id: int, genstamp: int,
