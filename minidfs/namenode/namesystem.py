@@ -402,6 +402,8 @@ class Namesystem:
             primary, command = step.command
             log.info("%s: block %d: recovery with genstamp %d, primary %s", file.path(),
                      command.block_id, command.recovery_genstamp, primary)
+            self.events.emit("block_recovery", path=file.path(), block=command.block_id,
+                             primary=primary, nodes=list(command.targets))
         if step.records:
             self.log_edits(step.records)
         if step.command is not None:
