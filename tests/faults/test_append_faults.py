@@ -194,3 +194,35 @@ def _wait(condition, what: str, timeout_s: float = WAIT_S):
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
+
+
+def test_hflushed_bytes_read_through_an_observer(tmp_path):
+    """With an observer serving reads, a reader sees exactly the flushed bytes of a
+    file being written (the observer knows no pipeline: the active answers). Another
+    client's hflush is seen after an msync, the observer model's rule (HDFS-12943)."""
+    from cluster import LocalCluster
+
+    local = LocalCluster(tmp_path / "obs", datanodes=3, ha=True, observers=1, block_size=BLOCK,
+                         heartbeat_interval_s=0.5)
+    try:
+        local.up()
+        data = payload(BLOCK + 12_345, 11)
+        with local.client() as writer, local.client() as reader:
+            with writer.open("/obs/log", "wb") as f:
+                f.write(data[:700_000])
+                f.flush()
+                reader.msync()
+                assert reader.cat("/obs/log") == data[:700_000]
+                f.write(data[700_000:])
+                f.flush()
+                reader.msync()
+                assert reader.cat("/obs/log") == data
+            with writer.open("/obs/log", "ab") as f:
+                f.write(b"appended")
+                f.flush()
+                reader.msync()
+                assert reader.cat("/obs/log") == data + b"appended"
+            reader.msync()
+            assert reader.cat("/obs/log") == data + b"appended"
+    finally:
+        local.down()
