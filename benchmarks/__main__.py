@@ -37,6 +37,7 @@ GROUPS = (
     ("bench_small_files", ("small_files",)),
     ("bench_secure", ("secure_put", "secure_get", "secure_mkdir")),
     ("bench_guards", ("guards",)),
+    ("bench_append", ("append",)),
     ("bench_quota", ("quota",)),
     ("bench_nn_reads", ("nn_reads", "nn_reads.active_cpu")),
     ("bench_read_spread", ("read_spread",)),

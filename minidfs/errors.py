@@ -66,6 +66,16 @@ class LeaseError(PreconditionFailed):
     """The caller does not hold the lease on a file under construction."""
 
 
+class AlreadyBeingCreatedError(LeaseError):
+    """Another client holds the file's lease (HDFS's AlreadyBeingCreatedException):
+    one writer per file (docs/append.md)."""
+
+
+class RecoveryInProgressError(LeaseError):
+    """The file's lease is being recovered: try again once it is closed (HDFS's
+    RecoveryInProgressException)."""
+
+
 class Unavailable(MinidfsError):
     """Try again, or try another server (standby NameNode, node not ready)."""
 
@@ -179,7 +189,8 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         ObserverRetryOnActive, StateIdError,
         OutcomeUnknownError, ChecksumError,
         BlockMissingError, LimitExceeded, DiskFull, QuotaExceededError, ReplicaNotFound, PipelineError,
-        EditLogCorrupt, ConfigError, ClusterError, JobError,
+        EditLogCorrupt, ConfigError, ClusterError, JobError, AlreadyBeingCreatedError,
+        RecoveryInProgressError,
     ]
 }
 

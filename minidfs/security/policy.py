@@ -91,7 +91,7 @@ _RULES.update(_methods("minidfs.ClientNamenode", """
     SafeMode DatanodeReport GetAdditionalDatanode UpdateBlockForPipeline Fsck
     Decommission SetPermission SetOwner GetHaStatus TransitionToStandby GetEvents
     FollowEvents SetQuota GetDatanodeBlocks GetBlockReplicas MoveReplica
-    SetBalancerBandwidth Msync""", ANY))
+    SetBalancerBandwidth Msync Append RecoverLease Fsync""", ANY))
 # A DataNode's own conversation with the NameNode: only DataNodes.
 _RULES.update(_methods("minidfs.DatanodeNamenode",
                        "RegisterDatanode Heartbeat BlockReport BlockReceivedAndDeleted",
@@ -122,6 +122,9 @@ _RULES.update(_methods("mapreduce.JobTracker", "Heartbeat WatchWork GetJobPackag
 _RULES.update(_methods("mapreduce.JobTracker", "GetMapOutputs ReportFetchFailure CanCommit",
                        frozenset({"worker", JOB})))
 _RULES.update(_methods("mapreduce.Shuffle", "FetchPartition", frozenset({"worker", JOB})))
+# Block recovery (lease recovery of a dead writer's last block): the primary DataNode
+# asks every holder to cut its replica; no user ever calls it.
+_RULES.update(_methods("minidfs.DataTransfer", "RecoverReplica", frozenset({"datanode"})))
 _RULES.update(_methods("grpc.health.v1.Health", "Check Watch", ANY))
 _RULES.update(_methods("grpc.reflection.v1alpha.ServerReflection",
                        "ServerReflectionInfo", ANY))

@@ -48,6 +48,8 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     (errors.IsADirectory, 403, "org.apache.hadoop.fs.FileAlreadyExistsException"),
     (errors.NotADirectory, 403, "org.apache.hadoop.fs.ParentNotDirectoryException"),
     (errors.DirectoryNotEmpty, 403, "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"),
+    (errors.RecoveryInProgressError, 403,
+     "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException"),
     (errors.LeaseError, 403, "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"),
     (errors.ChecksumError, 403, "org.apache.hadoop.fs.ChecksumException"),
     (errors.BlockMissingError, 403, "org.apache.hadoop.hdfs.BlockMissingException"),
