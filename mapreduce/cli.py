@@ -162,6 +162,9 @@ def streaming(input_path: str, output: str, mapper: str, combiner: str | None,
 def _report_success(result: Any) -> None:
     click.echo(f"Job {result.job_id} succeeded in {result.timings['total_s']:.1f} s; "
                f"output in {result.output}", err=True)
+    for number, step in enumerate(result.steps, 1):
+        click.echo(f"Step {number} of {len(result.steps)} ({step['job_id']}) "
+                   f"{format_counters(step['counters'])}", err=True)
     click.echo(format_counters(result.counters), err=True)
     click.echo(result.job_id)
 
