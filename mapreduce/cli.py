@@ -1,7 +1,7 @@
 """The `mapreduce` shell: run a job file or a streaming job, and status / list / kill jobs.
 
     mapreduce run FILE.py[:Class] --input PATH --output PATH [--reducers N] [--conf C]
-                  [--runner cluster|inline] [--split-size SIZE]
+                  [--runner cluster|inline|spark] [--split-size SIZE] [--spark-master M]
     mapreduce streaming --input PATH --output PATH --mapper CMD [--combiner CMD]
                         [--reducer CMD] [--reducers N] [--file F ...] [--runner ...]
     mapreduce status JOB [--json] | list [--json] | kill JOB
@@ -108,17 +108,20 @@ def _user() -> str | None:
 @click.option("--reducers", type=click.IntRange(0, 1000), default=1, show_default=True)
 @click.option("--conf", type=click.Path(dir_okay=False), default=None,
               help="cluster.toml [default: $MINIDFS_HOME or ./.minidfs].")
-@click.option("--runner", type=click.Choice(["cluster", "inline"]), default="cluster",
+@click.option("--runner", type=click.Choice(["cluster", "inline", "spark"]), default="cluster",
               show_default=True)
 @click.option("--split-size", default=None, help="Inline runner: bytes per split (e.g. 1MiB).")
+@click.option("--spark-master", default=None,
+              help="Spark runner: local[N] or spark://host:port [default: local[*]].")
 def run(job_file: str, input_path: str, output: str, reducers: int, conf: str | None,
-        runner: str, split_size: str | None) -> None:
+        runner: str, split_size: str | None, spark_master: str | None) -> None:
     """Run the Job class in JOB_FILE (FILE.py or FILE.py:Class)."""
     try:
         job_class = load_job_file(job_file)
         result = job_class().run(input=input_path, output=output, reducers=reducers,
                                  runner=runner, conf=conf, split_size=split_size,
-                                 progress=ProgressPrinter(), user=_user())
+                                 progress=ProgressPrinter(), user=_user(),
+                                 spark_master=spark_master)
     except JobError as e:
         _fail("run", str(e))
     except MinidfsError as e:

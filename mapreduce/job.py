@@ -41,7 +41,7 @@ from mapreduce.steps import Step
 from mapreduce.textoutput import format_line
 from minidfs.errors import InvalidArgument
 
-RUNNERS = ("cluster", "inline")
+RUNNERS = ("cluster", "inline", "spark")
 MAX_REDUCERS = 1000
 DEFAULT_TASK_TIMEOUT_S = 600.0
 
@@ -122,19 +122,26 @@ class Job:
             conf: str | os.PathLike[str] | None = None, files: Sequence[str] = (),
             split_size: int | str | None = None,
             progress: Callable[[dict], None] | None = None,
-            user: str | None = None) -> JobResult:
+            user: str | None = None, spark_master: str | None = None) -> JobResult:
         """Runs the job and returns its JobResult; raises JobError (with the user's
         traceback) if it fails. runner="inline" runs in this process on local files
         (split_size: bytes per split, default 64 MiB); runner="cluster" submits to the
         cluster in conf (else $MINIDFS_HOME/cluster.toml, else ./.minidfs/cluster.toml);
         progress, if given, is called with each status update. On the cluster the job
         runs as `user` (else $MINIDFS_USER, else the OS user): its tasks read and write
-        with that user's permissions."""
+        with that user's permissions. runner="spark" runs the job on Spark
+        (mapreduce/runners/spark.py) at spark_master (default: the SparkContext
+        running in this process, else local[*]); input and output are local paths
+        or Hadoop URIs (minidfs: webhdfs://<namenode http address>/path)."""
         if runner not in RUNNERS:
             raise InvalidArgument(f"{runner!r}: runner must be one of {', '.join(RUNNERS)}")
         if type(reducers) is not int or not 0 <= reducers <= MAX_REDUCERS:
             raise InvalidArgument(f"{reducers!r}: reducers must be an int in [0, {MAX_REDUCERS}]")
         shipped = list(self.files) + list(files)
+        if runner == "spark":
+            from mapreduce.runners.spark import run_spark
+
+            return run_spark(self, input, output, reducers, shipped, spark_master, progress)
         plan = step_plan.checked_plan(self)
         if plan is not None:
             from mapreduce.multistep import run_steps
