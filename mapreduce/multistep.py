@@ -131,6 +131,7 @@ def _runner(job: "Job", plan: list[Step], runner: str, input: str, output: str, 
     def run_cluster_step(index: int, step_in: str, step_out: str, n: int) -> JobResult:
         return run_cluster(job, step_in, step_out, n, files, conf,
                            _step_progress(progress, index, len(plan)), user,
-                           extra_env={STEP_ENV: str(index)})
+                           extra_env={STEP_ENV: str(index)},
+                           name_suffix=f" step {index + 1}/{len(plan)}")
 
     return fs, input, output, run_cluster_step

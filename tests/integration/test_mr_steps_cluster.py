@@ -29,6 +29,12 @@ def test_top_words_on_the_cluster_equals_sequential_and_inline(cluster, fs, tmp_
     assert [(w, int(c)) for w, c in (l.split("\t") for l in text.decode().splitlines())] == expected
     assert sorted(e["path"] for e in fs.ls("/top")) == ["/top/_SUCCESS", "/top/part-00000"]
     assert [s["counters"]["job"]["launched_reduces"] for s in result.steps] == [2, 1]
+    from mapreduce.client import JobTrackerClient
+
+    with JobTrackerClient(cluster.conf_path) as jobtracker:
+        names = {j["job_id"]: j["name"] for j in jobtracker.list()}
+    assert [names[s["job_id"]] for s in result.steps] == [
+        "examples.top_words.TopWords step 1/2", "examples.top_words.TopWords step 2/2"]
     inline = TopWords().run(input=str(tmp_path / "in"), output=str(tmp_path / "top"),
                             runner="inline", split_size=64 * 1024)
     assert open(inline.output_paths[0], "rb").read() == text
