@@ -27,7 +27,7 @@ from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
 from mapreduce.job import Job
-from mapreduce.streampipe import CommandPipe, command_env, join_pair, working_folder
+from mapreduce.streampipe import CommandPipe, command_env, working_folder
 from minidfs.errors import InvalidArgument
 
 GENERATED_MODULE = "minidfs_streaming"
@@ -90,9 +90,11 @@ class StreamingJob(Job):
         pipe = self._reduce_pipe
         if pipe is None:
             return [(key, value) for value in values]
-        write = pipe.write
-        for value in values:
-            write(join_pair(key, value))
+        # One write per key: a line per value, the key alone where there is no value.
+        alone = f"{key}\n"
+        prefix = f"{key}\t"
+        text = "".join([alone if v is None else f"{prefix}{v}\n" for v in values])
+        pipe.write(text.encode("utf-8", "surrogateescape"))
         return None
 
     def reducer_final(self) -> Iterator[tuple[str, str | None]]:
@@ -120,9 +122,8 @@ class StreamingJob(Job):
         chunk.sort(key=itemgetter(0))   # str keys: the engine's order too
         assert self.combiner_command is not None
         pipe = self._start("combiner", self.combiner_command, {})
-        write = pipe.write
-        for key, value in chunk:
-            write(join_pair(key, value))
+        pipe.write("".join([f"{k}\n" if v is None else f"{k}\t{v}\n" for k, v in chunk])
+                   .encode("utf-8", "surrogateescape"))
         chunk.clear()
         yield from pipe.finish(self._counters)
 

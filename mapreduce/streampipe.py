@@ -55,6 +55,14 @@ def split_line(line: str) -> tuple[str, str | None]:
     return (key, value) if tab else (line, None)
 
 
+def _pair_of(line: str) -> tuple[str, str | None]:
+    """split_line of one output line without its newline (a trailing \r dropped)."""
+    if line[-1:] == "\r":
+        line = line[:-1]
+    key, tab, value = line.partition("\t")
+    return (key, value) if tab else (line, None)
+
+
 def join_pair(key: Any, value: Any) -> bytes:
     """The stdin line of one (key, value) record: the exact inverse of split_line."""
     text = str(key) if value is None else f"{key}\t{value}"
@@ -71,6 +79,7 @@ class CommandPipe:
         self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._counters: dict[tuple[str, str], int] = {}
         self._stdin_closed = False
+        self._spool_error = ""
         try:
             self._proc = subprocess.Popen(
                 ["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -107,6 +116,8 @@ class CommandPipe:
                     counters.increment(group, name, n)
             if status != 0:
                 raise StreamingError(self._failure(status))
+            if self._spool_error:
+                raise StreamingError(f"streaming {self.role} `{self.command}`: {self._spool_error}")
             yield from self._pairs()
         finally:
             self.close()
@@ -139,40 +150,51 @@ class CommandPipe:
         return f"{message}; its stderr ends:\n{tail}" if tail else f"{message} (no stderr)"
 
     def _pairs(self) -> Iterator[tuple[str, str | None]]:
+        """The spooled output's pairs, decoded a chunk of whole lines at a time (a
+        newline byte is never inside a UTF-8 sequence, so this equals decoding each
+        line; the per-line work is one partition)."""
         self._spool.seek(0)
         rest = b""
-        number = 0
+        lines_before = 0
         while True:
             chunk = self._spool.read(SPOOL_CHUNK_BYTES)
             if not chunk:
                 break
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for raw in lines:
-                number += 1
-                yield split_line(self._decode(raw, number))
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if data:
+                lines = self._decode(data, lines_before).split("\n")
+                lines.pop()   # after the last newline: nothing
+                lines_before += len(lines)
+                yield from map(_pair_of, lines)
         if rest:
-            yield split_line(self._decode(rest, number + 1))
+            yield _pair_of(self._decode(rest, lines_before))
 
-    def _decode(self, raw: bytes, number: int) -> str:
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
+    def _decode(self, data: bytes, lines_before: int) -> str:
         try:
-            return raw.decode("utf-8")
+            return data.decode("utf-8")
         except UnicodeDecodeError as e:
+            start = data.rfind(b"\n", 0, e.start) + 1
+            end = data.find(b"\n", e.start)
+            line = data[start:end if end >= 0 else len(data)]
+            number = lines_before + data.count(b"\n", 0, start) + 1
             raise StreamingError(
                 f"streaming {self.role} `{self.command}` printed a line that is not UTF-8 "
-                f"(output line {number}, byte {e.start}): {raw[:80]!r}") from None
+                f"(output line {number}, byte {e.start - start}): {line[:80]!r}") from None
 
     def _copy_stdout(self) -> None:
         stdout = self._proc.stdout
         assert stdout is not None
-        while True:
-            chunk = stdout.read1(COPY_CHUNK_BYTES)
-            if not chunk:
-                break
-            self._spool.write(chunk)
-        self._spool.flush()
+        try:
+            while chunk := stdout.read1(COPY_CHUNK_BYTES):
+                self._spool.write(chunk)
+            self._spool.flush()
+        except OSError as e:
+            # A full disk: keep draining, or the command blocks on its stdout for ever.
+            self._spool_error = f"its output could not be spooled: {e}"
+            while stdout.read1(COPY_CHUNK_BYTES):
+                pass
 
     def _read_stderr(self) -> None:
         stderr = self._proc.stderr
