@@ -111,14 +111,14 @@ def map_partition(package: dict, step_index: int | None, num_reducers: int,
         buffer = MapOutputBuffer(num_reducers, scratch, counters,
                                  spill_threshold_bytes=job.spill_threshold_bytes,
                                  partitioner=job.partitioner, combiner=job.combiner)
-        run_hook(job.mapper_init, buffer.collect, "mapper_init")
+        buffer.collect_pairs(job.mapper_init(), "mapper_init")
         mapper = job.mapper
         records_in = 0
         iterator = iter(records)
         while batch := list(itertools.islice(iterator, BATCH_RECORDS)):
             buffer.collect_mapped(mapper, batch)
             records_in += len(batch)
-        run_hook(job.mapper_final, buffer.collect, "mapper_final")
+        buffer.collect_pairs(job.mapper_final(), "mapper_final")
         counters.increment(C.FRAMEWORK, "map_input_records", records_in)
         output = buffer.finish()
         for partition, segment in enumerate(output.segments):
