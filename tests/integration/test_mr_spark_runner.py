@@ -25,6 +25,8 @@ from mapreduce import Job
 from minidfs.errors import FileExists, JobError
 
 CLUSTER_OPTIONS = {"datanodes": 3, "workers": 2, "block_size": 64 * 1024}
+# Spark's start-up alone took 20-40 s on the loaded 2-core machine.
+SPARK_TEST_TIMEOUT_S = 600
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def dfs_bytes(fs, paths):
     return out
 
 
+@pytest.mark.timeout(SPARK_TEST_TIMEOUT_S)
 def test_spark_output_equals_the_cluster_runners_byte_for_byte(spark, cluster, fs, corpus):
     _, paths = corpus
     for path in paths:
@@ -81,6 +84,7 @@ class Fails(Job):
         raise ValueError(f"bad line at {offset}")
 
 
+@pytest.mark.timeout(SPARK_TEST_TIMEOUT_S)
 def test_spark_multi_step_and_a_failing_job(spark, corpus, tmp_path):
     local, _ = corpus
     inline = TopWords().run(input=local, output=str(tmp_path / "inline"), runner="inline")

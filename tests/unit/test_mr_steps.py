@@ -125,3 +125,22 @@ def test_pair_encoding_round_trips_and_rejects_foreign_lines():
     assert "\n" not in step_plan.encode_pair("a\nb", "c\td")
     with pytest.raises(JobError, match="not a previous step's output"):
         step_plan.decode_pair("plain text line")
+
+
+def test_a_cluster_task_learns_its_step_from_the_package_environment(monkeypatch):
+    from mapreduce.counters import Counters
+
+    monkeypatch.setenv(step_plan.STEP_ENV, "1")
+    job = TopWords()
+    job._begin_task(Counters(), "/x")
+    line = step_plan.encode_pair("word", 7)
+    assert list(job.mapper(0, line)) == [(None, (7, "word"))]
+    assert job.combiner is None and job.format_output("a", 1) == "a\t1"   # the last step
+    monkeypatch.setenv(step_plan.STEP_ENV, "0")
+    first = TopWords()
+    first._begin_task(Counters(), "/x")
+    assert list(first.mapper(0, "a b")) == [("a", 1), ("b", 1)]
+    assert step_plan.decode_pair(first.format_output("a", 2)) == ("a", 2)
+    monkeypatch.setenv(step_plan.STEP_ENV, "2")
+    with pytest.raises(JobError, match="step 3: the job has 2 steps"):
+        TopWords()._begin_task(Counters(), "/x")
