@@ -28,11 +28,15 @@ import tempfile
 import threading
 from typing import Any, Iterator
 
+from mapreduce.runfile import MAX_RECORD_BYTES
 from minidfs.errors import JobError
 
 STDERR_TAIL_LINES = 20
 MAX_STDERR_LINE_CHARS = 1000
 SPOOL_CHUNK_BYTES = 1024 * 1024
+# One output line is one record: the engine's record limit bounds it (and the memory
+# a line without an end could take).
+MAX_LINE_BYTES = MAX_RECORD_BYTES
 COPY_CHUNK_BYTES = 64 * 1024
 # Counters a command may create through reporter:counter lines (the engine's own
 # limit of 120 per task still applies on top).
@@ -163,6 +167,11 @@ class CommandPipe:
             data = rest + chunk
             cut = data.rfind(b"\n") + 1
             data, rest = data[:cut], data[cut:]
+            if len(rest) > MAX_LINE_BYTES:
+                number = lines_before + data.count(b"\n") + 1
+                raise StreamingError(
+                    f"streaming {self.role} `{self.command}` printed a line longer than "
+                    f"{MAX_LINE_BYTES} bytes (output line {number})")
             if data:
                 lines = self._decode(data, lines_before).split("\n")
                 lines.pop()   # after the last newline: nothing

@@ -189,3 +189,14 @@ def test_cluster_failing_command_is_one_clear_error(cluster, fs, dfs_corpus):
     assert not fs.exists("/stream-bad/_SUCCESS")
     usage = mapreduce_cli("streaming", "--input", dfs_corpus, "--output", "/x")
     assert usage.returncode == 2 and "--mapper" in usage.stderr
+
+
+def test_a_line_without_end_is_bounded(tmp_path, monkeypatch):
+    from mapreduce import streampipe
+
+    monkeypatch.setattr(streampipe, "MAX_LINE_BYTES", 2 * 1024 * 1024)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("x\n")
+    with pytest.raises(JobError, match="printed a line longer than 2097152 bytes"):
+        streaming_job(mapper="head -c 3000000 /dev/zero | tr '\\\\0' a")().run(
+            input=str(tmp_path / "in"), output=str(tmp_path / "out"), runner="inline")
