@@ -3,7 +3,8 @@
     mapreduce run FILE.py[:Class] --input PATH --output PATH [--reducers N] [--conf C]
                   [--runner cluster|inline|spark] [--split-size SIZE] [--spark-master M]
     mapreduce streaming --input PATH --output PATH --mapper CMD [--combiner CMD]
-                        [--reducer CMD] [--reducers N] [--file F ...] [--runner ...]
+                        [--reducer CMD] [--reducers N] [--file F ...]
+                        [--runner cluster|inline|spark] [--spark-master M]
     mapreduce status JOB [--json] | list [--json] | kill JOB
     mapreduce --user NAME ...   (simple-mode identity; else $MINIDFS_USER, else the OS user)
 
@@ -141,12 +142,14 @@ def run(job_file: str, input_path: str, output: str, reducers: int, conf: str | 
               help="A local file shipped to the tasks' working folder (repeatable).")
 @click.option("--conf", type=click.Path(dir_okay=False), default=None,
               help="cluster.toml [default: $MINIDFS_HOME or ./.minidfs].")
-@click.option("--runner", type=click.Choice(["cluster", "inline"]), default="cluster",
+@click.option("--runner", type=click.Choice(["cluster", "inline", "spark"]), default="cluster",
               show_default=True)
 @click.option("--split-size", default=None, help="Inline runner: bytes per split (e.g. 1MiB).")
+@click.option("--spark-master", default=None,
+              help="Spark runner: local[N] or spark://host:port [default: local[*]].")
 def streaming(input_path: str, output: str, mapper: str, combiner: str | None,
               reducer: str | None, reducers: int, files: tuple[str, ...], conf: str | None,
-              runner: str, split_size: str | None) -> None:
+              runner: str, split_size: str | None, spark_master: str | None) -> None:
     """Run a streaming job: each task runs a shell command over its records."""
     from mapreduce.streaming import streaming_job
 
@@ -156,7 +159,7 @@ def streaming(input_path: str, output: str, mapper: str, combiner: str | None,
         result = job_class().run(input=input_path, output=output, reducers=reducers,
                                  runner=runner, conf=conf, files=list(files),
                                  split_size=split_size, progress=ProgressPrinter(),
-                                 user=_user())
+                                 user=_user(), spark_master=spark_master)
     except MinidfsError as e:
         _fail("streaming", str(e))
     _report_success(result)

@@ -1,7 +1,8 @@
 """The Spark runner (`runner="spark"`) runs the same Job classes as the cluster: on the
 same input its part files equal the cluster runner's byte for byte, reading and
-writing minidfs through webhdfs://; a multi-step job chains its steps in Spark; a
-user's exception fails the job with its traceback. One SparkContext (local[2]) serves
+writing minidfs through webhdfs://; a multi-step job chains its steps in Spark, a
+streaming job runs its commands in Spark's tasks; a user's exception fails the job
+with its traceback. One SparkContext (local[2]) serves
 the module: Spark starts slowly on a loaded machine. Needs `pip install .[spark]` and
 a Java 17+ runtime (.ci/run installs both)."""
 from __future__ import annotations
@@ -85,12 +86,23 @@ class Fails(Job):
 
 
 @pytest.mark.timeout(SPARK_TEST_TIMEOUT_S)
-def test_spark_multi_step_and_a_failing_job(spark, corpus, tmp_path):
+def test_spark_multi_step_streaming_and_a_failing_job(spark, corpus, tmp_path):
     local, _ = corpus
     inline = TopWords().run(input=local, output=str(tmp_path / "inline"), runner="inline")
     on_spark = TopWords().run(input=local, output=str(tmp_path / "spark"), runner="spark")
     assert open(on_spark.output_paths[0], "rb").read() == open(inline.output_paths[0], "rb").read()
     assert [s["counters"]["job"]["launched_reduces"] for s in on_spark.steps] == [2, 1]
+    # A streaming job is a Job too: its commands run in the Spark tasks.
+    from mapreduce.streaming import streaming_job
+
+    words = streaming_job(mapper="tr -s ' ' '\\n' | grep -v '^$'",
+                          reducer="uniq -c | awk '{print $2 \"\\t\" $1}'")
+    shell_inline = words().run(input=local, output=str(tmp_path / "sh-inline"), reducers=2,
+                               runner="inline")
+    shell_spark = words().run(input=local, output=str(tmp_path / "sh-spark"), reducers=2,
+                              runner="spark")
+    assert [open(p, "rb").read() for p in shell_spark.output_paths] == \
+        [open(p, "rb").read() for p in shell_inline.output_paths]
     with pytest.raises(JobError, match=r"(?s)Traceback.*ValueError: bad line at 0"):
         Fails().run(input=local, output=str(tmp_path / "fails"), runner="spark")
     assert not os.path.exists(tmp_path / "fails" / "_SUCCESS")
