@@ -142,7 +142,8 @@ def streaming_job(mapper: str, combiner: str | None = None,
                   reducer: str | None = None) -> type[StreamingJob]:
     """A StreamingJob class running these commands (run it like any Job class)."""
     for role, command in (("mapper", mapper), ("combiner", combiner), ("reducer", reducer)):
-        if command is not None and (not isinstance(command, str) or not command.strip()):
+        if (command is not None or role == "mapper") and \
+                (not isinstance(command, str) or not command.strip()):
             raise InvalidArgument(f"the {role} command must be a non-empty string")
     cls = type(GENERATED_CLASS, (StreamingJob,), {
         "mapper_command": mapper, "combiner_command": combiner, "reducer_command": reducer})

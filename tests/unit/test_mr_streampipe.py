@@ -35,5 +35,7 @@ def test_a_streaming_job_ships_a_module_defining_itself():
 def test_empty_commands_are_refused():
     with pytest.raises(InvalidArgument, match="the mapper command must be a non-empty string"):
         streaming_job(mapper="  ")
+    with pytest.raises(InvalidArgument, match="the mapper command"):
+        streaming_job(mapper=None)   # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="the reducer command"):
         streaming_job(mapper="cat", reducer="")
