@@ -36,6 +36,7 @@ GROUPS = (
     ("bench_failover", ("failover",)),
     ("bench_webhdfs", ("webhdfs_put", "webhdfs_get")),
     ("bench_small_files", ("small_files",)),
+    ("bench_quota", ("quota",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)
 

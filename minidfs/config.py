@@ -93,6 +93,12 @@ class Settings:
     umask: str = "022"
     superusergroup: str = "supergroup"
     permissions_enabled: bool = True
+    # Trash (docs/trash.md): the shell's rm moves into /user/<user>/.Trash, kept at
+    # least this long; 0 turns the trash off (HDFS's fs.trash.interval, its default
+    # too). The NameNode checkpoints Current every trash_checkpoint_interval_s
+    # (0: the trash interval, as HDFS's fs.trash.checkpoint.interval).
+    trash_interval_s: float = 0.0
+    trash_checkpoint_interval_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -210,6 +216,10 @@ def check_settings(s: Settings) -> None:
     if s.block_size_bytes % s.chunk_size_bytes:
         raise ConfigError(f"cluster: block_size_bytes ({s.block_size_bytes}) must be a "
                           f"multiple of chunk_size_bytes ({s.chunk_size_bytes})")
+    for name in ("trash_interval_s", "trash_checkpoint_interval_s"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ConfigError(f"cluster: {name} must be a number of seconds >= 0, got {value!r}")
     if s.replication > s.max_replication:
         raise ConfigError(f"cluster: replication ({s.replication}) is above "
                           f"max_replication ({s.max_replication})")

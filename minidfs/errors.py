@@ -117,6 +117,14 @@ class DiskFull(MinidfsError):
     grpc_code = "RESOURCE_EXHAUSTED"
 
 
+class QuotaExceededError(MinidfsError):
+    """A change would take a directory past its namespace or space quota
+    (namenode/quota.py); the message is HDFS's NSQuotaExceededException's or
+    DSQuotaExceededException's."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+
 class ReplicaNotFound(MinidfsError):
     grpc_code = "NOT_FOUND"
 
@@ -152,7 +160,7 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
         SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
         OutcomeUnknownError, ChecksumError,
-        BlockMissingError, LimitExceeded, DiskFull, ReplicaNotFound, PipelineError,
+        BlockMissingError, LimitExceeded, DiskFull, QuotaExceededError, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,
     ]
 }

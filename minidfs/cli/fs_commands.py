@@ -16,6 +16,7 @@ import click
 
 from minidfs import errors
 from minidfs.cli import format as fmt
+from minidfs.cli import trash_commands as trash_command
 from minidfs.cli.common import SIZE, progress, reports_errors, state, tree_progress
 from minidfs.client import tree_copy
 
@@ -126,15 +127,20 @@ def ls(recursive: bool, long_format: bool, as_json: bool, path: str) -> None:
 
 @click.command()
 @click.option("-r", "-R", "--recursive", is_flag=True, help="Delete directories and their contents.")
+@click.option("--skip-trash", "-skipTrash", "skip_trash", is_flag=True,
+              help="Delete at once, even when the trash is on (trash_interval_s > 0).")
 @click.argument("path", nargs=-1, required=True)
 @reports_errors
-def rm(recursive: bool, path: tuple[str, ...]) -> None:
-    """Delete files (and directories with -r)."""
+def rm(recursive: bool, skip_trash: bool, path: tuple[str, ...]) -> None:
+    """Delete files (and directories with -r): into /user/<user>/.Trash when the
+    trash is on, for real with --skip-trash or for what is in the trash already."""
     client = state().client()
     for p in path:
         p = client.resolve(p)
         if not recursive and client.info(p)["type"] == "directory":
             raise errors.IsADirectory(f"{p}: is a directory (use rm -r)")
+        if not skip_trash and trash_command.move_to_trash(client, p):
+            continue
         if not client.delete(p, recursive=recursive):
             raise errors.FileNotFound(f"{p}: no such file or directory")
         click.echo(f"Deleted {fmt.escape_name(p)}")

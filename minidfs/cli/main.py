@@ -16,6 +16,7 @@ from minidfs.cli.demo_command import demo
 from minidfs.cli.fs_commands import COMMANDS
 from minidfs.cli.fsck_command import fsck
 from minidfs.cli.ha_commands import ha_group
+from minidfs.cli import quota_commands, trash_commands
 
 
 @click.group()
@@ -31,8 +32,10 @@ def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None
     ctx.obj = CliState(conf, home, user)
 
 
-for _command in COMMANDS:
+for _command in COMMANDS + quota_commands.COMMANDS + trash_commands.COMMANDS:
     cli.add_command(_command)
+for _command in quota_commands.ADMIN_COMMANDS:
+    admin_group.add_command(_command)
 cli.add_command(cluster_group)
 cli.add_command(daemon)
 cli.add_command(demo)

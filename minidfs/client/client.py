@@ -235,6 +235,22 @@ class Client:
 
     rm = delete
 
+    def trash(self, path: str) -> str | None:
+        """What the shell's rm does: moves path into /user/<user>/.Trash/Current and
+        returns where it went; None when the trash is off (trash_interval_s = 0) or
+        path is already in the trash - then nothing was done and the caller deletes.
+        `delete` never uses the trash (as HDFS's FileSystem.delete)."""
+        from minidfs.client import trash_ops
+
+        return trash_ops.move_to_trash(self, self.resolve(path))
+
+    def expunge(self, immediate: bool = False) -> list[str]:
+        """Deletes this user's trash checkpoints older than trash_interval_s and makes
+        Current a checkpoint (immediate: deletes all of it); one line per step."""
+        from minidfs.client import trash_ops
+
+        return trash_ops.expunge(self, immediate)
+
     def rename(self, src: str, dst: str) -> None:
         src, dst = self.resolve(src), self.resolve(dst)
         self._nn.call("Rename", pb.RenameRequest(src=src, dst=dst))
@@ -350,6 +366,52 @@ class Client:
             "files": summary.file_count,
             "directories": summary.directory_count,
         }
+
+    def count(self, path: str) -> dict[str, Any]:
+        """`count -q`'s figures: {"path", "directories", "files", "length",
+        "space_consumed", "quota", "remaining_quota", "space_quota",
+        "remaining_space_quota"}; the quotas and what remains of them are None where
+        the directory has none (HDFS prints none / inf)."""
+        path = self.resolve(path)
+        s = self._nn.call("GetContentSummary", pb.PathRequest(path=path))
+        names_quota = s.quota if s.quota > 0 else None
+        space_quota = s.space_quota if s.space_quota > 0 else None
+        return {
+            "path": path, "directories": s.directory_count, "files": s.file_count,
+            "length": s.length, "space_consumed": s.space_consumed,
+            "quota": names_quota,
+            "remaining_quota": (names_quota - s.directory_count - s.file_count
+                                if names_quota is not None else None),
+            "space_quota": space_quota,
+            "remaining_space_quota": (space_quota - s.space_consumed
+                                      if space_quota is not None else None),
+        }
+
+    def set_quota(self, path: str, quota: int) -> None:
+        """The namespace quota (files + directories, the directory itself included)
+        of a directory; superusers only. Allowed below the current use."""
+        self._set_quotas(path, self._quota_arg(quota, "quota"), 0)
+
+    def set_space_quota(self, path: str, size_bytes: int) -> None:
+        """The space quota (bytes x replication) of a directory; superusers only."""
+        self._set_quotas(path, 0, self._quota_arg(size_bytes, "space quota"))
+
+    def clear_quota(self, path: str) -> None:
+        """Removes the namespace quota (HDFS's -clrQuota; the space quota stays)."""
+        self._set_quotas(path, -1, 0)
+
+    def clear_space_quota(self, path: str) -> None:
+        self._set_quotas(path, 0, -1)
+
+    @staticmethod
+    def _quota_arg(value: int, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 1 << 63:
+            raise errors.InvalidArgument(f"{value}: the {what} must be a positive integer")
+        return value
+
+    def _set_quotas(self, path: str, quota: int, space_quota: int) -> None:
+        self._nn.call("SetQuota", pb.SetQuotaRequest(path=self.resolve(path), quota=quota,
+                                                     space_quota=space_quota))
 
     def df(self) -> dict[str, Any]:
         stats = self._nn.call("GetStats", pb.GetStatsRequest())

@@ -60,7 +60,7 @@ MIN_ATTEMPT_DEADLINE_S = 1.0
 MUTATIONS = frozenset({
     "Mkdirs", "Create", "Delete", "Rename", "SetReplication", "AddBlock", "AbandonBlock",
     "Complete", "UpdateBlockForPipeline", "Decommission", "TransitionToStandby",
-    "SetPermission", "SetOwner",
+    "SetPermission", "SetOwner", "SetQuota",
 })
 PATH_FIELDS = ("path", "src")
 # Answers that deny the change (like a refusal): after an attempt that may have

@@ -8,7 +8,8 @@ File `fsimage_<txid>.img` (txid zero-padded to 19 digits):
 
     b"MDFSIMG1"
     msgpack stream:
-      {"version": 2, "txid", "last_block_id", "last_genstamp", "inodes": N}
+      {"version": 3, "txid", "last_block_id", "last_genstamp", "inodes": N,
+       "excluded_datanodes": [...], "quotas": [[inode_index, ns_quota, space_quota], ...]}
       N inode entries, parents before children (entry 0 is the root):
         directory: [0, parent_index, name, mtime_ms, owner, group, mode]
         file:      [1, parent_index, name, mtime_ms, replication, block_size,
@@ -18,7 +19,8 @@ File `fsimage_<txid>.img` (txid zero-padded to 19 digits):
 
 Version 1 images (before permissions) have no owner, group and mode: they load
 with the namespace's default owner and group (the NameNode's user, the superuser
-group) and modes 0755 / 0644.
+group) and modes 0755 / 0644. Version 2 images (before quotas) have no "quotas":
+they load with none. A quota's use is not stored: it is measured again at load.
 
 Written to a temporary name, fsynced, renamed, directory fsynced. Replica
 locations are not stored: DataNodes report them again after a restart.
@@ -40,8 +42,8 @@ from minidfs.namenode.inode import BlockInfo, INodeDirectory, INodeFile
 from minidfs.namenode.namespace import DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Namespace
 
 MAGIC = b"MDFSIMG1"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 IMAGES_KEPT = 2
 _TRAILER = struct.Struct("<Q")
 _IMAGE = re.compile(r"^fsimage_(\d+)\.img$")
@@ -66,9 +68,12 @@ def serialize(ns: Namespace, txid: int) -> bytes:
         else:
             entries.append(packer.pack([0, parent, node.name, node.mtime_ms,
                                         node.owner, node.group, node.mode]))
+    quotas = sorted([index[id(node)], q.names_quota, q.space_quota]
+                    for node, q in ns.quota.dirs.items())
     header = packer.pack({"version": VERSION, "txid": txid, "last_block_id": ns.last_block_id,
                           "last_genstamp": ns.last_genstamp, "inodes": len(entries),
-                          "excluded_datanodes": sorted(ns.excluded_datanodes)})
+                          "excluded_datanodes": sorted(ns.excluded_datanodes),
+                          "quotas": quotas})
     body = MAGIC + header + b"".join(entries)
     return body + _TRAILER.pack(xxhash.xxh3_64_intdigest(body))
 
@@ -132,6 +137,13 @@ def _build(unpacker: msgpack.Unpacker, owner: str, group: str) -> tuple[Namespac
             ns.files += 1
         parent.children[name] = node
         nodes.append(node)
+    quotas = header.get("quotas", []) if header["version"] >= 3 else []
+    for node_index, names_quota, space_quota in quotas:
+        quota_dir = nodes[node_index] if 0 <= node_index < len(nodes) else None
+        if not (isinstance(quota_dir, INodeDirectory) and isinstance(names_quota, int)
+                and isinstance(space_quota, int)):
+            raise ValueError(f"quota of entry {node_index}: {names_quota!r} / {space_quota!r}")
+        ns.quota.set(quota_dir, names_quota, space_quota)
     return ns, header["txid"]
 
 

@@ -313,6 +313,20 @@ class ClientOperations:
 
         await self.fs.mutate(path, validate)
 
+    async def set_quota(self, path: str, names_quota: int | None, space_quota: int | None,
+                        caller: Caller | None = None) -> None:
+        """dfsadmin -setQuota / -setSpaceQuota / -clrQuota / -clrSpaceQuota: each
+        quota a positive int, quota.NONE to clear, None to keep. Superusers only."""
+        paths.validate(path)
+        if caller is not None:
+            perm.check_super(caller, f"set quota of {path}")
+        await self.fs.mutate(path, lambda: self.fs.ns.set_quota(path, names_quota, space_quota))
+
+    def quotas(self, path: str, caller: Caller | None = None) -> tuple[int, int]:
+        """(namespace quota, space quota) of path, -1 where none (content summary)."""
+        self._check(caller, paths.validate(path))
+        return self.fs.ns.quotas(path)
+
     def renew_lease(self, client: str) -> None:
         self.limits.check_client_name(client, "lease")
         self.fs.leases.renew(client, mono_ms())

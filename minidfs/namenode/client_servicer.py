@@ -178,10 +178,20 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
 
     @rpc_errors
     async def GetContentSummary(self, request, context):
-        s = self.ops.content_summary(request.path, self._caller(context))
+        caller = self._caller(context)
+        s = self.ops.content_summary(request.path, caller)
+        names_quota, space_quota = self.ops.quotas(request.path, caller)
         return pb.ContentSummary(length=s.length, file_count=s.file_count,
                                  directory_count=s.directory_count,
-                                 space_consumed=s.space_consumed)
+                                 space_consumed=s.space_consumed, quota=names_quota,
+                                 space_quota=space_quota)
+
+    @rpc_errors
+    async def SetQuota(self, request, context):
+        # 0 (unset in proto3) keeps a quota as it is, as HDFS's QUOTA_DONT_SET.
+        await self.ops.set_quota(request.path, request.quota or None,
+                                 request.space_quota or None, self._caller(context))
+        return pb.SetQuotaResponse()
 
     @rpc_errors
     async def GetStats(self, request, context):

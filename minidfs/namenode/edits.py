@@ -28,6 +28,8 @@ SET_REPLICATION = "SET_REPLICATION"  # path, repl
 SET_TIMES = "SET_TIMES"            # path, mtime: a user set the modification time (WebHDFS SETTIMES)
 SET_PERMISSION = "SET_PERMISSION"  # path, perm
 SET_OWNER = "SET_OWNER"            # path, owner and/or group (an absent key: unchanged)
+SET_QUOTA = "SET_QUOTA"            # path, nsq, ssq: a directory's namespace and space quotas
+                                   # after the change (-1: none; quota.py)
 # Not the tree, but durable cluster state all the same: an admin asked that DataNode
 # `name` leave service (decommission, on=True) or come back (on=False). Logged so it
 # survives a restart and reaches the standby, like HDFS's exclude file on every NameNode.
@@ -46,7 +48,7 @@ RPC = "rpc"
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
     DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED, SET_PERMISSION, SET_OWNER,
-    SET_TIMES,
+    SET_TIMES, SET_QUOTA,
 })
 
 
@@ -119,3 +121,7 @@ def set_owner(path: str, owner: str | None, group: str | None) -> Record:
     if group is not None:
         record["group"] = group
     return record
+
+
+def set_quota(path: str, names_quota: int, space_quota: int) -> Record:
+    return {"op": SET_QUOTA, "path": path, "nsq": names_quota, "ssq": space_quota}

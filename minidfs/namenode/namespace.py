@@ -23,6 +23,7 @@ from typing import Iterator, NamedTuple
 
 from minidfs import errors, fsmode, paths
 from minidfs.namenode import edits
+from minidfs.namenode import quota as dir_quota
 from minidfs.namenode.edits import Record
 from minidfs.namenode.inode import (
     COMMITTED, COMPLETE, BlockInfo, INode, INodeDirectory, INodeFile,
@@ -74,6 +75,7 @@ class Namespace:
         self.excluded_datanodes: set[str] = set()
         self.files = 0
         self.directories = 1
+        self.quota = dir_quota.QuotaTable()
 
     # ---------------------------------------------------------------- lookups
 
@@ -134,6 +136,7 @@ class Namespace:
             # Without -p an existing directory is an error too, as `hdfs dfs -mkdir`.
             raise errors.FileExists(f"{path}: file exists")
         self._existing_parent(path, create_parent=parents)
+        self._check_new_names(path, 0)
         return [edits.mkdirs(path, now_ms, owner or self.default_owner, mode, parent_mode)]
 
     def create(self, path: str, replication: int, block_size: int, client: str,
@@ -149,6 +152,7 @@ class Namespace:
                 raise errors.IsADirectory(f"{path}: is a directory")
             if not overwrite:
                 raise errors.FileExists(f"{path}: file exists")
+        self._check_new_names(path, 0 if node is not None else 1)
         return [edits.create(path, replication, block_size, client, now_ms,
                              owner or self.default_owner, mode, parent_mode)]
 
@@ -173,9 +177,15 @@ class Namespace:
         if (len(blocks) >= 2 and blocks[-2].id == prev_id and not last.committed):
             return [], last
         records = self._commit(path, file, last, prev_id, prev_gs, prev_len)
-        return records + self._allocate(path, file), None
+        return records + self._allocate(path, file, prev_len), None
 
-    def _allocate(self, path: str, file: INodeFile) -> list[Record]:
+    def _allocate(self, path: str, file: INodeFile, committing_bytes: int = 0) -> list[Record]:
+        # The new block is charged as a whole block; the one it follows (committed in
+        # the same call) shrinks from a whole block to its length.
+        space = file.block_size
+        if file.blocks and not file.blocks[-1].committed:
+            space -= file.block_size - committing_bytes
+        self.quota.check(file.parent, 0, space * file.replication)
         return [edits.add_block(path, self.last_block_id + 1, self.last_genstamp + 1)]
 
     def _commit(self, path: str, file: INodeFile, last: BlockInfo, block_id: int,
@@ -272,14 +282,54 @@ class Namespace:
             raise errors.FileExists(f"{dst}: file exists")
         if node.is_dir and paths.is_under(dst, src):
             raise errors.InvalidArgument(f"{src}: cannot move a directory into itself ({dst})")
-        self._existing_parent(dst, create_parent=False)
+        new_parent = self._existing_parent(dst, create_parent=False)
+        self.quota.check_move(node, new_parent)
         return [edits.rename(src, dst, now_ms)]
 
     def set_replication(self, path: str, replication: int) -> list[Record]:
         file = self.get_file(path)
         if file.replication == replication:
             return []
+        self.quota.check(file.parent, 0, dir_quota.file_space(file) // file.replication
+                         * (replication - file.replication))
         return [edits.set_replication(path, replication)]
+
+    def set_quota(self, path: str, names_quota: int | None,
+                  space_quota: int | None) -> list[Record]:
+        """Sets (a positive int), clears (dir_quota.NONE) or keeps (None) each quota of a
+        directory. Allowed below the current use, as HDFS: only growth is refused."""
+        paths.validate(path)
+        node = self._node(path)
+        if not isinstance(node, INodeDirectory):
+            raise errors.NotADirectory(f"{path}: cannot set a quota on a file")
+        old = self.quota.get(node)
+        current = (old.names_quota, old.space_quota) if old else (dir_quota.NONE, dir_quota.NONE)
+        wanted = (current[0] if names_quota is None else names_quota,
+                  current[1] if space_quota is None else space_quota)
+        for value, what in zip(wanted, ("namespace quota", "space quota")):
+            if value != dir_quota.NONE:
+                dir_quota.check_value(value, what)
+        if wanted == current:
+            return []
+        return [edits.set_quota(path, *wanted)]
+
+    def _check_new_names(self, path: str, extra: int) -> None:
+        """Namespace quota of a mkdirs / create: the directories it makes on the way
+        (and the path itself for mkdirs, extra=0) plus `extra`."""
+        if not self.quota:
+            return
+        node: INode = self.root
+        names = paths.components(path)
+        made = 0
+        for i, name in enumerate(names):
+            child = node.children.get(name) if isinstance(node, INodeDirectory) else None
+            if child is None:
+                made = len(names) - i
+                break
+            node = child
+        if extra:
+            made = max(made - 1, 0) + extra   # the last name is the file, counted once
+        self.quota.check(node, made, 0)
 
     def set_times(self, path: str, mtime_ms: int) -> list[Record]:
         """Sets a file's or directory's modification time (HDFS setTimes; access times
@@ -356,7 +406,10 @@ class Namespace:
             raise errors.EditLogCorrupt(f"unknown edit op {rec.get('op')!r}")
         effects = Effects()
         try:
+            watch = self.quota.before(self, rec) if self.quota else None
             handler(self, rec, effects)
+            if watch is not None:
+                self.quota.after(watch)
         except (KeyError, TypeError, AttributeError, IndexError, errors.MinidfsError) as e:
             raise errors.EditLogCorrupt(f"cannot apply {rec!r}: {e}") from None
         return effects
@@ -521,6 +574,14 @@ class Namespace:
             raise TypeError(f"mode {mode!r}")
         self._node(rec["path"]).mode = mode
 
+    def _apply_set_quota(self, rec: Record, fx: Effects) -> None:
+        node = self._node(rec["path"])
+        names_quota, space_quota = rec["nsq"], rec["ssq"]
+        if not isinstance(node, INodeDirectory) or not isinstance(names_quota, int) \
+                or not isinstance(space_quota, int):
+            raise TypeError(f"quota {names_quota!r} / {space_quota!r} of {rec['path']}")
+        self.quota.set(node, names_quota, space_quota)
+
     def _apply_set_owner(self, rec: Record, fx: Effects) -> None:
         node = self._node(rec["path"])
         for key in ("owner", "group"):
@@ -559,6 +620,13 @@ class Namespace:
                 dirs += 1
         return Summary(length, files, dirs, consumed)
 
+    def quotas(self, path: str) -> tuple[int, int]:
+        """(namespace quota, space quota) of the inode at path, NONE where unset."""
+        limits = self.quota.get(self.get(paths.validate(path)))
+        if limits is None:
+            return dir_quota.NONE, dir_quota.NONE
+        return limits.names_quota, limits.space_quota
+
     def walk(self) -> Iterator[INode]:
         """Every inode, parents before children (checkpoints, lease rebuild)."""
         return _walk(self.root)
@@ -588,4 +656,5 @@ _APPLY = {
     edits.SET_TIMES: Namespace._apply_set_times,
     edits.SET_PERMISSION: Namespace._apply_set_permission,
     edits.SET_OWNER: Namespace._apply_set_owner,
+    edits.SET_QUOTA: Namespace._apply_set_quota,
 }

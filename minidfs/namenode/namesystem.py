@@ -40,6 +40,7 @@ from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
+from minidfs.namenode.trash_emptier import TrashEmptier
 from minidfs.namenode.user_groups import UserGroups
 from minidfs.namenode.views import StatsView
 
@@ -84,6 +85,7 @@ class Namesystem:
         # Set (and replaced) whenever DataNodes report replicas, so a Complete waiting
         # for its last block's first finalized replica wakes at once (client_ops.py).
         self._replica_news = asyncio.Event()
+        self.trash_emptier = TrashEmptier(self)
         self.reset()
 
     def reset(self) -> None:
@@ -362,6 +364,7 @@ class Namesystem:
         self.update_safemode(now_ms)
         if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)
+            await self.trash_emptier.tick(now_ms, wall_ms())
         if self.bm.bulk_frees != self._bulk_frees_released:
             self._bulk_frees_released = self.bm.bulk_frees
             asyncio.get_running_loop().run_in_executor(None, memory.release_free_memory)

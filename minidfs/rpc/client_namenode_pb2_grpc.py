@@ -171,6 +171,11 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetQuota',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
 
 
 class ClientNamenodeServicer:
@@ -362,6 +367,13 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """A directory's namespace and space quotas (docs/quotas.md): superusers only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -499,6 +511,11 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.FollowEvents,
                     request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1230,6 +1247,33 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/FollowEvents',
             minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
             minidfs_dot_rpc_dot_events__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetQuota',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

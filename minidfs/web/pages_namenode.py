@@ -134,9 +134,22 @@ class NamenodePages:
                          esc(pages.wall(e.mtime_ms))])
         note = f"<p class=\"note\">First {MAX_LISTING} entries shown.</p>" if more else ""
         empty = "<p>(empty directory)</p>" if not rows else ""
-        return (f"<section><h2>Directory {esc(path)}</h2>"
+        return (f"<section><h2>Directory {esc(path)}</h2>" + self._quota_note(path)
                 + pages.table(["Name", "Type", "Size", "Replication", "Block size", "Modified"],
                               rows, "listing") + empty + note + "</section>")
+
+    def _quota_note(self, path: str) -> str:
+        """The directory's quotas as the NameNode enforces them (docs/quotas.md)."""
+        q = self.fs.ns.quota.get(self.fs.ns.get(path))
+        if q is None:
+            return ""
+        parts = []
+        if q.names_quota >= 0:
+            parts.append(f"{q.names_used} of {q.names_quota} names")
+        if q.space_quota >= 0:
+            parts.append(f"{esc(pages.size(q.space_used))} of {esc(pages.size(q.space_quota))} "
+                         "of replicas (the block being written counts whole)")
+        return f'<p class="note">Quota: {"; ".join(parts)}.</p>'
 
     def _file(self, path: str) -> str:
         info = self.ops.get_file_info(path)

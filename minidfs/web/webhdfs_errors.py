@@ -48,6 +48,7 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     (errors.LeaseError, 403, "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"),
     (errors.ChecksumError, 403, "org.apache.hadoop.fs.ChecksumException"),
     (errors.BlockMissingError, 403, "org.apache.hadoop.hdfs.BlockMissingException"),
+    (errors.QuotaExceededError, 403, "org.apache.hadoop.hdfs.protocol.QuotaExceededException"),
     (errors.DiskFull, 403, "org.apache.hadoop.util.DiskChecker$DiskOutOfSpaceException"),
     (errors.MinidfsError, 403, "java.io.IOException"),
 ]

@@ -41,10 +41,19 @@ def file_status(view: FileView, suffix: str, owner: Ownership, children: int) ->
     }
 
 
-def content_summary(length: int, files: int, directories: int, consumed: int) -> dict[str, Any]:
+def content_summary(length: int, files: int, directories: int, consumed: int,
+                    quota: int = -1, space_quota: int = -1) -> dict[str, Any]:
+    """Apache's shape: quota / spaceQuota are -1 where the directory has none."""
     return {"ContentSummary": {
         "directoryCount": directories, "fileCount": files, "length": length,
-        "quota": -1, "spaceConsumed": consumed, "spaceQuota": -1, "typeQuota": {}}}
+        "quota": quota, "spaceConsumed": consumed, "spaceQuota": space_quota, "typeQuota": {}}}
+
+
+def quota_usage(names: int, quota: int, consumed: int, space_quota: int) -> dict[str, Any]:
+    """GETQUOTAUSAGE, Apache's shape."""
+    return {"QuotaUsage": {"fileAndDirectoryCount": names, "quota": quota,
+                           "spaceConsumed": consumed, "spaceQuota": space_quota,
+                           "typeQuota": {}}}
 
 
 def _host(address: str) -> str:

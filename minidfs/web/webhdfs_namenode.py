@@ -24,7 +24,7 @@ from aiohttp import web
 from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig
 from minidfs.namenode.limits import Limits
-from minidfs.namenode import namespace, placement
+from minidfs.namenode import namespace, placement, quota
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
@@ -56,7 +56,7 @@ class WebHdfsNamenode:
             "GET": {
                 "OPEN": self.open, "GETFILESTATUS": self.get_file_status,
                 "LISTSTATUS": self.list_status, "LISTSTATUS_BATCH": self.list_status_batch,
-                "GETCONTENTSUMMARY": self.content_summary,
+                "GETCONTENTSUMMARY": self.content_summary, "GETQUOTAUSAGE": self.quota_usage,
                 "GETFILEBLOCKLOCATIONS": self.file_block_locations,
                 "GET_BLOCK_LOCATIONS": self.get_block_locations,
                 "GETHOMEDIRECTORY": self.home_directory,
@@ -67,6 +67,7 @@ class WebHdfsNamenode:
                 "CREATE": self.create, "MKDIRS": self.mkdirs, "RENAME": self.rename,
                 "SETREPLICATION": self.set_replication, "SETTIMES": self.set_times,
                 "SETPERMISSION": self.set_permission, "SETOWNER": self.set_owner,
+                "SETQUOTA": self.set_quota,
             },
             "POST": {"APPEND": self.append},
             "DELETE": {"DELETE": self.delete},
@@ -197,9 +198,27 @@ class WebHdfsNamenode:
             "remainingEntries": remaining}})
 
     async def content_summary(self, request, path, params):
-        s = self.ops.content_summary(path, self._caller(request))
+        caller = self._caller(request)
+        s = self.ops.content_summary(path, caller)
+        names_quota, space_quota = self.ops.quotas(path, caller)
         return reply.json_reply(request, shapes.content_summary(
-            s.length, s.file_count, s.directory_count, s.space_consumed))
+            s.length, s.file_count, s.directory_count, s.space_consumed,
+            names_quota, space_quota))
+
+    async def quota_usage(self, request, path, params):
+        caller = self._caller(request)
+        s = self.ops.content_summary(path, caller)
+        names_quota, space_quota = self.ops.quotas(path, caller)
+        return reply.json_reply(request, shapes.quota_usage(
+            s.file_count + s.directory_count, names_quota, s.space_consumed, space_quota))
+
+    async def set_quota(self, request, path, params):
+        # Apache's parameters: Long.MAX_VALUE (the default) keeps a quota, -1 clears it.
+        wanted = [params.integer(name, quota.MAX_QUOTA, -1, quota.MAX_QUOTA)
+                  for name in ("namespacequota", "storagespacequota")]
+        names_quota, space_quota = (None if v == quota.MAX_QUOTA else v for v in wanted)
+        await self.ops.set_quota(path, names_quota, space_quota, self._caller(request))
+        return reply.mark(request, web.Response(status=200))
 
     async def file_block_locations(self, request, path, params):
         view = self._located(request, path, params)
