@@ -200,3 +200,16 @@ def test_a_line_without_end_is_bounded(tmp_path, monkeypatch):
     with pytest.raises(JobError, match="printed a line longer than 2097152 bytes"):
         streaming_job(mapper="head -c 3000000 /dev/zero | tr '\\\\0' a")().run(
             input=str(tmp_path / "in"), output=str(tmp_path / "out"), runner="inline")
+
+
+def test_cluster_retries_a_command_that_failed_once(cluster, fs, corpus, dfs_corpus, tmp_path):
+    _, paths = corpus
+    # The first attempt to get here fails (mkdir succeeds once); its retry does the work.
+    once = tmp_path / "failed-once"
+    job = streaming_job(mapper=f"if mkdir {once} 2>/dev/null; then echo first >&2; exit 1; fi; "
+                               f"{SPLIT_WORDS}", reducer=COUNT_SORTED)
+    result = job().run(input=dfs_corpus, output="/stream-retry", reducers=2,
+                       conf=cluster.conf_path)
+    assert once.is_dir()
+    assert result.counters["job"]["failed_map_attempts"] == 1
+    assert parse(dfs_parts(fs, result)) == dict(word_counts(paths))
