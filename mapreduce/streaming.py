@@ -32,6 +32,8 @@ from minidfs.errors import InvalidArgument
 
 GENERATED_MODULE = "minidfs_streaming"
 GENERATED_CLASS = "Streaming"
+# A streaming record: (key, value), the value None for a line without a tab.
+Pair = tuple[str, "str | None"]
 # Bytes a buffered map output pair costs beyond its text, for the combine chunks.
 PAIR_OVERHEAD_BYTES = 100
 
@@ -105,8 +107,8 @@ class StreamingJob(Job):
         finally:
             self._end()
 
-    def _combine(self, produced: Iterator[tuple[str, str | None]]) -> Iterator[tuple[str, str | None]]:
-        chunk: list[tuple[str, str | None]] = []
+    def _combine(self, produced: Iterator[Pair]) -> Iterator[Pair]:
+        chunk: list[Pair] = []
         size = 0
         for pair in produced:
             chunk.append(pair)
@@ -117,7 +119,7 @@ class StreamingJob(Job):
         if chunk:
             yield from self._combine_chunk(chunk)
 
-    def _combine_chunk(self, chunk: list[tuple[str, str | None]]) -> Iterator[tuple[str, str | None]]:
+    def _combine_chunk(self, chunk: list[Pair]) -> Iterator[Pair]:
         # Stable: a key's values reach the combiner in the mapper's order.
         chunk.sort(key=itemgetter(0))   # str keys: the engine's order too
         assert self.combiner_command is not None

@@ -121,7 +121,8 @@ def spark_context(master: str) -> Any:
     if master.startswith("local"):
         # Executors are in-machine: keep the driver on loopback, and run their Python
         # workers with this interpreter, which has this package (PATH's python3 may not).
-        conf = conf.set("spark.driver.host", "127.0.0.1").set("spark.driver.bindAddress", "127.0.0.1")
+        conf = conf.set("spark.driver.host", "127.0.0.1") \
+            .set("spark.driver.bindAddress", "127.0.0.1")
         # (pyspark reads the workers' interpreter from $PYSPARK_PYTHON, else python3.)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     context = SparkContext(conf=conf)
