@@ -56,6 +56,10 @@ class Settings:
     safemode_threshold: float = 0.999
     safemode_extension_s: float = 0.0
     replication_streams_per_node: int = 4
+    # Bytes/s each DataNode may spend on re-replication and balancer copies (HDFS's
+    # dfs.datanode.balance.bandwidthPerSec, 100 MB/s there too); `minidfs admin
+    # set-bandwidth SIZE` changes it live (docs/balancer.md).
+    balance_bandwidth_bytes_per_s: int = 100 * 1024 * 1024
     block_scanner_bytes_per_s: int = 8 * 1024 * 1024
     # NameNode fs-limits (namenode/limits.py, docs/namenode.md "Limits"): what one
     # request may ask for, so a typo cannot fill the NameNode's memory.
@@ -193,7 +197,7 @@ _POSITIVE_SETTINGS = (
     "replication", "block_size_bytes", "chunk_size_bytes", "min_block_size_bytes",
     "max_block_size_bytes", "max_blocks_per_file", "max_directory_items", "max_path_depth",
     "max_replication", "max_open_files_per_client", "max_client_name_chars",
-    "max_string_field_bytes",
+    "max_string_field_bytes", "balance_bandwidth_bytes_per_s",
 )
 
 

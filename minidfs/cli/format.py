@@ -20,6 +20,24 @@ _C_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a",
               "\b": "\\b", "\f": "\\f", "\v": "\\v"}
 
 
+_HUMAN_PREFIXES = ("K", "M", "G", "T", "P", "E")
+
+
+def human_size(n: int) -> str:
+    """A size as `hdfs dfs -h` prints it (TraditionalBinaryPrefix.long2String(n, "", 1)):
+    123, 64 K, 1.5 M, 1.0 T (a whole multiple shows no decimals); the same rule as
+    quota_commands.human (count -h)."""
+    if abs(n) < 1024:
+        return str(n)
+    exponent, value = 0, abs(n)
+    while value >= 1024 and exponent < len(_HUMAN_PREFIXES):
+        value /= 1024
+        exponent += 1
+    unit = 1024 ** exponent
+    text = str(abs(n) // unit) if abs(n) % unit == 0 else f"{abs(n) / unit:.1f}"
+    return f"{'-' if n < 0 else ''}{text} {_HUMAN_PREFIXES[exponent - 1]}"
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2)
 
@@ -46,11 +64,12 @@ def escape_name(name: str) -> str:
     return "".join(out)
 
 
-def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
+def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool, human: bool = False) -> list[str]:
     """`hdfs dfs -ls`'s long format: mode, replication ("-" for a directory), owner,
-    group, length, modified, path:
+    group, length (human_size with -h), modified, path:
         -rw-r--r--   3 alice supergroup   1234 2026-12-01 18:38 /user/alice/a.txt"""
     lines = [f"Found {len(entries)} items"] if header else []
+    size = human_size if human else str
 
     def replicas(e: dict[str, Any]) -> str:
         return "-" if e["type"] == "directory" else str(e["replication"])
@@ -58,12 +77,12 @@ def ls_lines(entries: Sequence[dict[str, Any]], *, header: bool) -> list[str]:
     repl_w = max((len(replicas(e)) for e in entries), default=3)
     owner_w = max((len(e["owner"]) for e in entries), default=0)
     group_w = max((len(e["group"]) for e in entries), default=0)
-    length_w = max((len(str(e["length"])) for e in entries), default=1)
+    length_w = max((len(size(e["length"])) for e in entries), default=1)
     for e in entries:
         mode = mode_string(e["type"] == "directory", int(e["permission"], 8))
         mark = UNDER_CONSTRUCTION_MARK if e.get("under_construction") else ""
         lines.append(f"{mode} {replicas(e):>{max(repl_w, 3)}} {e['owner']:<{owner_w}} "
-                     f"{e['group']:<{group_w}} {e['length']:>{length_w}} "
+                     f"{e['group']:<{group_w}} {size(e['length']):>{length_w}} "
                      f"{format_time_ms(e['modified'])} {escape_name(e['path'])}{mark}")
     return lines
 
@@ -81,15 +100,17 @@ def status_lines(nodes: Sequence[dict[str, Any]]) -> list[str]:
                  [c.upper() for c in STATUS_COLUMNS])
 
 
-def du_line(usage: dict[str, Any]) -> str:
+def du_line(usage: dict[str, Any], human: bool = False) -> str:
     """`hdfs dfs -du -s` style: length, space consumed (all replicas), path."""
-    return f"{usage['length']}  {usage['space_consumed']}  {usage['path']}"
+    size = human_size if human else str
+    return f"{size(usage['length'])}  {size(usage['space_consumed'])}  {usage['path']}"
 
 
-def df_lines(stats: dict[str, Any], filesystem: str) -> list[str]:
+def df_lines(stats: dict[str, Any], filesystem: str, human: bool = False) -> list[str]:
     capacity = stats["capacity"]
     use = f"{100 * stats['used'] / capacity:.0f}%" if capacity else "-"
-    return table([(filesystem, capacity, stats["used"], stats["remaining"], use)],
+    size = human_size if human else (lambda n: n)
+    return table([(filesystem, size(capacity), size(stats["used"]), size(stats["remaining"]), use)],
                  ("Filesystem", "Size", "Used", "Available", "Use%"))
 
 

@@ -109,10 +109,11 @@ def mkdir(parents: bool, path: tuple[str, ...]) -> None:
 @click.option("-R", "--recursive", is_flag=True, help="List every descendant.")
 @click.option("-l", "long_format", is_flag=True,
               help="The long format (what ls always prints, as `hdfs dfs -ls`).")
+@click.option("-h", "--human", is_flag=True, help="Lengths as 64 K, 1.5 M (hdfs dfs -ls -h).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of entries.")
 @click.argument("path", default="/")
 @reports_errors
-def ls(recursive: bool, long_format: bool, as_json: bool, path: str) -> None:
+def ls(recursive: bool, long_format: bool, human: bool, as_json: bool, path: str) -> None:
     """List a directory's entries (or a file itself): mode, replicas, owner, group,
     length, modified, path."""
     client = state().client()
@@ -121,7 +122,7 @@ def ls(recursive: bool, long_format: bool, as_json: bool, path: str) -> None:
         click.echo(fmt.to_json(entries))
         return
     is_listing = not (len(entries) == 1 and entries[0]["path"] == client.resolve(path))
-    for line in fmt.ls_lines(entries, header=is_listing and not recursive):
+    for line in fmt.ls_lines(entries, header=is_listing and not recursive, human=human):
         click.echo(line)
 
 
@@ -156,26 +157,30 @@ def mv(src: str, dst: str) -> None:
 
 
 @click.command()
+@click.option("-s", "summary", is_flag=True,
+              help="One line for PATH (accepted for HDFS habits: du always summarizes).")
+@click.option("-h", "--human", is_flag=True, help="Sizes as 64 K, 1.5 M.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.argument("path", default="/")
 @reports_errors
-def du(as_json: bool, path: str) -> None:
+def du(summary: bool, human: bool, as_json: bool, path: str) -> None:
     """Print the length and the space consumed (all replicas) under PATH."""
     usage = state().client().du(path)
-    click.echo(fmt.to_json(usage) if as_json else fmt.du_line(usage))
+    click.echo(fmt.to_json(usage) if as_json else fmt.du_line(usage, human=human))
 
 
 @click.command()
+@click.option("-h", "--human", is_flag=True, help="Sizes as 64 K, 1.5 G.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @reports_errors
-def df(as_json: bool) -> None:
+def df(human: bool, as_json: bool) -> None:
     """Print the cluster's capacity, used and remaining bytes."""
     client = state().client()
     stats = client.df()
     if as_json:
         click.echo(fmt.to_json(stats))
         return
-    for line in fmt.df_lines(stats, f"minidfs://{client.namenode.current_address}"):
+    for line in fmt.df_lines(stats, f"minidfs://{client.namenode.current_address}", human=human):
         click.echo(line)
 
 

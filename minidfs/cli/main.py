@@ -7,6 +7,7 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli import balance_command
 from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
 from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
@@ -14,6 +15,7 @@ from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
 from minidfs.cli.fs_commands import COMMANDS
+from minidfs.cli import dfs_extra_commands
 from minidfs.cli.fsck_command import fsck
 from minidfs.cli.ha_commands import ha_group
 from minidfs.cli import quota_commands, trash_commands
@@ -32,7 +34,8 @@ def cli(ctx: click.Context, conf: str | None, home: str | None, user: str | None
     ctx.obj = CliState(conf, home, user)
 
 
-for _command in COMMANDS + quota_commands.COMMANDS + trash_commands.COMMANDS:
+for _command in (COMMANDS + dfs_extra_commands.COMMANDS + quota_commands.COMMANDS
+                 + trash_commands.COMMANDS):
     cli.add_command(_command)
 for _command in quota_commands.ADMIN_COMMANDS:
     admin_group.add_command(_command)
@@ -43,6 +46,8 @@ cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
 admin_group.add_command(events_command)
+for _command in balance_command.COMMANDS:
+    admin_group.add_command(_command)
 
 
 def main() -> None:

@@ -9,7 +9,10 @@ it and reports it to the NameNode(s); one whose files fail (gone, unreadable, a
 failing volume) leaves the verdict to storage.io_failed, which reports the replica
 lost or corrupt. A copy that fails for any reason is reported
 as failed (`on_copy_failed`), so the NameNode can choose again within seconds
-rather than after its pending-copy timeout.
+rather than after its pending-copy timeout. Every REPLICATE (re-replication and
+balancer moves alike) draws on one token bucket per node (`bandwidth`,
+minidfs/throttle.py), at balance_bandwidth_bytes_per_s or what `admin
+set-bandwidth` sent on a heartbeat reply (`set_bandwidth`).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, Storage
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datanode_namenode_pb2 as pb
+from minidfs.throttle import TokenBucket
 
 log = logging.getLogger("minidfs.datanode.commands")
 
@@ -34,7 +38,8 @@ class CommandRunner:
     def __init__(self, storage: Storage, peers: Peers, *, streams: int,
                  on_deleted: Callable[[Replica], None],
                  on_corrupt: Callable[[list[Replica]], Awaitable[None]],
-                 on_copy_failed: Callable[[common.Block], None] = lambda block: None) -> None:
+                 on_copy_failed: Callable[[common.Block], None] = lambda block: None,
+                 bandwidth_bytes_per_s: int = 100 * 1024 * 1024) -> None:
         self.storage = storage
         self.peers = peers
         self.on_deleted = on_deleted
@@ -42,6 +47,13 @@ class CommandRunner:
         self.on_copy_failed = on_copy_failed
         self._slots = asyncio.Semaphore(max(1, streams))
         self._running: dict[int, asyncio.Task] = {}
+        self.bandwidth = TokenBucket(bandwidth_bytes_per_s)
+
+    def set_bandwidth(self, bytes_per_s: int) -> None:
+        """A NameNode's `admin set-bandwidth`, from a heartbeat reply."""
+        if bytes_per_s > 0 and bytes_per_s != self.bandwidth.rate_bytes_per_s:
+            log.info("re-replication / balancing bandwidth set to %d bytes/s", bytes_per_s)
+            self.bandwidth.set_rate(bytes_per_s, asyncio.get_running_loop().time())
 
     @property
     def active_transfers(self) -> int:
@@ -74,7 +86,8 @@ class CommandRunner:
         names = ",".join(t.name for t in targets)
         async with self._slots:
             try:
-                await transfer.send_block(self.storage, self.peers, block.id, block.genstamp, targets)
+                await transfer.send_block(self.storage, self.peers, block.id, block.genstamp,
+                                          targets, throttle=self.bandwidth)
                 log.info("block %d: copied to %s", block.id, names)
             except OSError as e:
                 # Its files unreadable or gone, or its volume failing: storage.io_failed

@@ -61,8 +61,10 @@ class _Reregister(Exception):
 class NamenodeLink:
     def __init__(self, conf: ClusterConfig, node: NodeConfig, storage: Storage,
                  on_command: Callable[[pb.DatanodeCommand], None],
-                 active_transfers: Callable[[], int]) -> None:
+                 active_transfers: Callable[[], int],
+                 on_bandwidth: Callable[[int], None] = lambda bytes_per_s: None) -> None:
         self.conf = conf
+        self.on_bandwidth = on_bandwidth
         self.node = node
         self.storage = storage
         self.on_command = on_command
@@ -274,6 +276,8 @@ class _NamenodeSession:
                 log.debug("ignored %d commands of namenode %s (epoch %d, standby %s)",
                           len(reply.commands), self.address, reply.epoch, reply.standby)
             return
+        if isinstance(reply, pb.HeartbeatResponse) and reply.balance_bandwidth_bytes_per_s:
+            self.link.on_bandwidth(reply.balance_bandwidth_bytes_per_s)
         for command in reply.commands:
             self.link.on_command(command)
 

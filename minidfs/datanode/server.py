@@ -105,12 +105,14 @@ class DataNode:
         self.commands = CommandRunner(
             self.storage, self.peers, streams=self.conf.settings.replication_streams_per_node,
             on_deleted=lambda r: self.link.replica_deleted(r), on_corrupt=lambda rs: self.link.report_bad(rs),
-            on_copy_failed=lambda block: self.link.copy_failed(block))
+            on_copy_failed=lambda block: self.link.copy_failed(block),
+            bandwidth_bytes_per_s=self.conf.settings.balance_bandwidth_bytes_per_s)
         self.ctx = PipelineContext(self.node.name, self.storage, self.peers,
                                    on_finalized=lambda r: self.link.replica_received(r))
         self.service = DataTransferService(self.ctx)
         self.link = NamenodeLink(self.conf, self.node, self.storage, self.commands.run,
-                                 active_transfers=self.active_transfers)
+                                 active_transfers=self.active_transfers,
+                                 on_bandwidth=self.commands.set_bandwidth)
         self.scanner = BlockScanner(self.storage, self.conf.settings.block_scanner_bytes_per_s,
                                     self.link.report_bad)
         self.directory_scanner = DirectoryScanner(

@@ -4,16 +4,18 @@ DataNode's storage and write pipeline.
 Registered by datanode/server.py. WriteBlock is delegated to write_pipeline.py;
 ReadBlock streams a replica range (widened to chunk boundaries) in responses of
 up to READ_RESPONSE_BYTES with the stored checksums, which the reader verifies;
-TransferReplica (pipeline recovery) is delegated to transfer.py.
+TransferReplica (pipeline recovery) is delegated to transfer.py; BlockChecksum hashes
+a replica's stored chunk checksums (`minidfs checksum`).
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import grpc
 
 from minidfs import errors
-from minidfs.datanode import transfer, wire, write_pipeline
+from minidfs.datanode import meta_format, transfer, wire, write_pipeline
 from minidfs.metrics.traffic import TRAFFIC
 from minidfs.datanode.storage import FINALIZED, RBW, Storage, check_block_id, check_genstamp
 from minidfs.rpc import common_pb2 as common
@@ -46,6 +48,9 @@ def add_to_server(service: "DataTransferService", server) -> None:
         "TransferReplica": grpc.unary_unary_rpc_method_handler(
             service.TransferReplica, request_deserializer=pb.TransferReplicaRequest.FromString,
             response_serializer=pb.TransferReplicaResponse.SerializeToString),
+        "BlockChecksum": grpc.unary_unary_rpc_method_handler(
+            service.BlockChecksum, request_deserializer=pb.BlockChecksumRequest.FromString,
+            response_serializer=pb.BlockChecksumResponse.SerializeToString),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
@@ -109,6 +114,24 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         return pb.ReplicaInfo(
             exists=True, finalized=replica.finalized,
             block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length))
+
+    @rpc_errors
+    async def BlockChecksum(self, request: pb.BlockChecksumRequest, context):
+        block_id = check_block_id(request.block.id)
+        check_genstamp(request.block.genstamp)
+        reader = self.storage.open_reader(block_id, request.block.genstamp)
+        try:
+            if not reader.replica.finalized:
+                raise errors.PreconditionFailed(f"block {block_id}: replica is not finalized")
+            try:
+                checksums = await asyncio.to_thread(reader.checksums)
+            except OSError as e:
+                raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
+        finally:
+            reader.close()
+        return pb.BlockChecksumResponse(
+            md5=hashlib.md5(meta_format.encode_checksums(checksums)).digest(),
+            chunk_size=reader.chunk_size, chunks=len(checksums), length=reader.length)
 
     @rpc_errors
     async def TransferReplica(self, request: pb.TransferReplicaRequest, context):

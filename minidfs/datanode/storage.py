@@ -751,6 +751,15 @@ class ReplicaReader:
             raise errors.ChecksumError(f"block {self.replica.block_id}: meta file is truncated")
         return data, meta_format.decode_checksums(raw)
 
+    def checksums(self) -> list[int]:
+        """Every stored chunk checksum of the replica, from its meta file alone."""
+        count = chunk_count(self.replica.length, self.chunk_size)
+        raw = os.pread(self._meta_fd, count * meta_format.CHECKSUM_BYTES,
+                       meta_format.checksum_offset(0))
+        if len(raw) != count * meta_format.CHECKSUM_BYTES:
+            raise errors.ChecksumError(f"block {self.replica.block_id}: meta file is truncated")
+        return meta_format.decode_checksums(raw)
+
     def close(self) -> None:
         os.close(self._block_fd)
         os.close(self._meta_fd)

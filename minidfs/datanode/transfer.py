@@ -23,6 +23,7 @@ from minidfs.datanode.storage import Storage
 from minidfs.rpc import channels
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
+from minidfs.throttle import TokenBucket
 
 log = logging.getLogger("minidfs.datanode.transfer")
 
@@ -31,10 +32,13 @@ TRANSFER_REQUEST_BYTES = 1024 * 1024
 
 
 async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: int,
-                     targets: list[common.DatanodeId], prefix_bytes: int | None = None) -> None:
+                     targets: list[common.DatanodeId], prefix_bytes: int | None = None,
+                     throttle: TokenBucket | None = None) -> None:
     """Streams the finalized replica to targets, or with prefix_bytes only its first
     prefix_bytes (any replica state; left unfinalized on the targets);
-    PipelineError if any target failed."""
+    PipelineError if any target failed. With a throttle, each message waits for
+    its bytes (re-replication and balancing; pipeline recovery is not throttled,
+    a writer waits on it)."""
     reader = storage.open_reader(block_id, genstamp)
     replica = reader.replica
     whole = prefix_bytes is None
@@ -55,6 +59,10 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
         offset, seqno = 0, 0
         while True:
             size = min(step, length - offset)
+            if throttle is not None:
+                wait_s = throttle.reserve(size, asyncio.get_running_loop().time())
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
             data, checksums = await asyncio.to_thread(reader.read, offset, size)
             bad = first_bad_chunk(data, checksums, reader.chunk_size)
             if bad is not None or len(data) != size:

@@ -22,6 +22,13 @@ decommissioning node is readable and a copy source but does not count toward the
 block's replication, so the block is copied elsewhere; `tick` marks the node
 DECOMMISSIONED once every block it holds is fully replicated without it.
 
+Balancer moves (`move_replica`, docs/balancer.md): a REPLICATE of one replica to
+one chosen target plus a delete hint naming the source; once the target reports
+the copy, the block is over-replicated and the trim deletes the hinted source
+replica (HDFS's replaceBlock + delHint), so a block never drops below its
+replication. A hint left by a move that never finished lapses with the copy's
+timeout; the trim also ignores a hint that would lose a rack.
+
 Pipeline recovery bumps the genstamp of the block being written: a replica with
 an older genstamp is stale and deleted, except an unfinalized one while the block
 is not committed yet, which is only ignored: it may be a survivor of the pipeline
@@ -34,6 +41,7 @@ from collections import deque
 from typing import Iterable, Iterator, NamedTuple
 
 from minidfs import errors
+from minidfs.balancer.racks import keeps_racks
 from minidfs.events import Emit, no_events
 from minidfs.namenode import placement
 from minidfs.namenode.datanode_registry import DECOMMISSIONED, DatanodeRegistry
@@ -54,6 +62,8 @@ PIPELINE_REPORT_GRACE_MS = 10_000
 MAX_PENDING_COMMANDS_PER_NODE = 10_000
 MAX_COMMANDS_PER_REPLY = 1_000
 MAX_REPLICATION_SCANS_PER_TICK = 2_000
+# Blocks of the map one balancer GetDatanodeBlocks looks at (tens of milliseconds).
+MAX_BALANCER_SCAN_BLOCKS = 200_000
 COMPACT_MIN_ENTRIES = 4_096
 BULK_REPORT_REPLICAS = 10_000
 # A full report is applied in slices of this many replicas (and swept in slices of
@@ -120,6 +130,8 @@ class BlockManager:
         # Nodes whose full report is being applied -> blocks they reported
         # incrementally meanwhile (kept by the sweep).
         self._reporting: dict[str, set[int]] = {}
+        # Balancer moves: block id -> (the source whose replica goes, hint deadline).
+        self._move_hints: dict[int, tuple[str, int]] = {}
 
     # ------------------------------------------------------ namespace effects
 
@@ -172,6 +184,7 @@ class BlockManager:
         self._set_under(block_id, None)
         self._corrupt.discard(block_id)
         self._drop_pending(block_id)
+        self._move_hints.pop(block_id, None)
 
     # ---------------------------------------------------------------- reports
 
@@ -265,6 +278,7 @@ class BlockManager:
         pending = self._pending.get(block_id)
         if pending is not None and pending.source == node:
             self._drop_pending(block_id)
+            self._move_hints.pop(block_id, None)
             self._check.add(block_id)
         self._not_coming(block_id, node)
 
@@ -280,6 +294,7 @@ class BlockManager:
             pending.targets.discard(node)
             if not pending.targets:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)
             self._check.add(block_id)
 
     def copy_failed(self, node: str, block_id: int) -> None:
@@ -363,6 +378,7 @@ class BlockManager:
         for block_id, pending in list(self._pending.items()):
             if pending.source == node or node in pending.targets:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)
                 self._check.add(block_id)
 
     # ------------------------------------------------------------------- tick
@@ -374,7 +390,11 @@ class BlockManager:
         for block_id, pending in list(self._pending.items()):
             if now_ms >= pending.deadline_ms:
                 self._drop_pending(block_id)
+                self._move_hints.pop(block_id, None)   # the move's copy never came
                 self._check.add(block_id)
+        for block_id, (_, deadline_ms) in list(self._move_hints.items()):
+            if now_ms >= deadline_ms:
+                del self._move_hints[block_id]
         self.evaluate_checks(now_ms)
         self._schedule_replications(now_ms)
         return self._finish_decommissions()
@@ -449,6 +469,11 @@ class BlockManager:
         nodes = [self.registry.nodes[n] for n in live if block.replicas[n] == READY]
         racks = [n.rack for n in nodes]
         nodes.sort(key=lambda n: (-racks.count(n.rack), n.remaining, n.name))
+        hint = self._move_hints.pop(block.id, (None, 0))[0]
+        hinted = [n for n in nodes if n.name == hint]
+        if hinted and len({n.rack for n in nodes if n.name != hint}) >= min(len(set(racks)), 2):
+            nodes.remove(hinted[0])
+            nodes.insert(0, hinted[0])
         for node in nodes[:excess]:
             if self._drop_replica(block, node.name):
                 self.emit("surplus_replica_deleted", block=block.id, node=node.name)
@@ -598,6 +623,74 @@ class BlockManager:
                 per_node = counts.setdefault(node, {})
                 per_node[state] = per_node.get(state, 0) + 1
         return counts
+
+    # ---------------------------------------------------------------- balancer
+
+    def balancer_blocks(self, node: str, limit: int, start: int = 0,
+                        max_scanned: int = MAX_BALANCER_SCAN_BLOCKS) -> list[BlockInfo]:
+        """Up to `limit` complete, fully replicated blocks with a READY replica on
+        `node` and no copy in flight: what the balancer may move off it. Looks at
+        no more than max_scanned blocks of the map, from position `start` (modulo
+        its size) on, wrapping around: the map is not indexed by node, and a call
+        must not hold the event loop for the whole map; callers pass a random
+        start so successive calls offer different blocks (HDFS's getBlocks too)."""
+        found: list[BlockInfo] = []
+        ids = array("Q", self.blocks)
+        if not ids:
+            return found
+        first = start % len(ids)
+        for i in range(min(len(ids), max_scanned)):
+            block = self.blocks[ids[(first + i) % len(ids)]]
+            replicas = block.replicas
+            if (replicas and replicas.get(node) == READY and block.complete
+                    and block.id not in self._pending and block.id not in self._move_hints
+                    and len(self.live_replicas(block)) >= block.expected_replication):
+                found.append(block)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def moving(self, block_id: int) -> bool:
+        """A balancer move of the block is under way (copy in flight, or copied and
+        its source not deleted yet); False once it finished or was abandoned."""
+        return block_id in self._move_hints
+
+    def move_replica(self, block_id: int, source: str, target: str, now_ms: int) -> None:
+        """Queues a balancer move: `source` copies its replica to `target`; the
+        source's replica is deleted once the copy is reported (see the module
+        docstring). Refuses what could lose data or break placement."""
+        block = self.blocks.get(block_id)
+        if block is None or not block.complete:
+            raise errors.PreconditionFailed(f"block {block_id}: no such complete block")
+        nodes = self.registry.nodes
+        for name, what in ((source, "source"), (target, "target")):
+            node = nodes.get(name)
+            if node is None or not node.in_service:
+                raise errors.PreconditionFailed(
+                    f"{name}: {what} DataNode is not live and in service")
+        live = self.live_replicas(block)
+        if (block.replicas or {}).get(source) != READY or source not in live:
+            raise errors.PreconditionFailed(f"block {block_id}: {source} holds no live replica")
+        if target in (block.replicas or {}):
+            raise errors.PreconditionFailed(f"block {block_id}: {target} already holds a replica")
+        if len(live) < block.expected_replication:
+            raise errors.PreconditionFailed(f"block {block_id}: under-replicated, not moved")
+        if block_id in self._pending or block_id in self._move_hints:
+            raise errors.PreconditionFailed(f"block {block_id}: busy (a copy is in flight)")
+        if not keeps_racks({n: nodes[n].rack for n in live}, source, target, nodes[target].rack):
+            raise errors.PreconditionFailed(
+                f"block {block_id}: moving {source} -> {target} would lose a rack")
+        if self._in_flight.get(source, 0) >= self.streams_per_node:
+            raise errors.PreconditionFailed(f"{source}: busy (replication streams in use)")
+        if not self._queue(source, Command(REPLICATE, block.id, block.genstamp, block.length,
+                                           (target,))):
+            raise errors.PreconditionFailed(f"{source}: too many queued commands")
+        nodes[target].scheduled += 1
+        deadline_ms = now_ms + REPLICATION_TIMEOUT_MS
+        self._pending[block.id] = PendingReplication(source, {target}, deadline_ms)
+        self._in_flight[source] = self._in_flight.get(source, 0) + 1
+        self._move_hints[block.id] = (source, deadline_ms)
+        self.emit("replica_move_queued", block=block.id, source=source, target=target)
 
     # ---------------------------------------------------------- decommission
 

@@ -8,6 +8,7 @@ Every call a user makes carries its user name in the call metadata
 from __future__ import annotations
 
 from minidfs import errors, fsmode, identity
+from minidfs.namenode.balancer_ops import BalancerBlockView, BalancerOperations
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.permission_checker import Caller
 from minidfs.namenode.fsck import FsckReport
@@ -66,6 +67,13 @@ def fsck_response(report: FsckReport) -> pb.FsckResponse:
                            for f in report.open_file_details])
 
 
+def balancer_block(view: BalancerBlockView) -> pb.BalancerBlock:
+    return pb.BalancerBlock(
+        block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
+        locations=view.locations, replication=view.replication, moving=view.moving,
+        holders=view.holders)
+
+
 def rpc_id(request) -> RpcKey | None:
     """The retry-cache key of a mutating request (None when the client sent no id)."""
     return rpc_key(request.rpc_id.client_id, request.rpc_id.call_id)
@@ -78,6 +86,7 @@ def block_tuple(block: common_pb2.Block, present: bool) -> tuple[int, int, int] 
 class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     def __init__(self, ops: ClientOperations) -> None:
         self.ops = ops
+        self.balancer = BalancerOperations(ops.fs)
 
     def _caller(self, context) -> Caller:
         user = identity.from_metadata(context.invocation_metadata())
@@ -248,3 +257,27 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
     async def Decommission(self, request, context):
         return pb.DecommissionResponse(state=await self.ops.decommission(
             request.name, request.cancel, self._caller(context)))
+
+    # ---- the balancer (balancer_ops.py)
+
+    @rpc_errors
+    async def GetDatanodeBlocks(self, request, context):
+        views = self.balancer.datanode_blocks(request.name, request.max_blocks,
+                                              self._caller(context))
+        return pb.GetDatanodeBlocksResponse(blocks=[balancer_block(v) for v in views])
+
+    @rpc_errors
+    async def GetBlockReplicas(self, request, context):
+        views = self.balancer.block_replicas(list(request.block_ids), self._caller(context))
+        return pb.GetBlockReplicasResponse(blocks=[balancer_block(v) for v in views])
+
+    @rpc_errors
+    async def MoveReplica(self, request, context):
+        self.balancer.move_replica(request.block_id, request.source, request.target,
+                                   self._caller(context))
+        return pb.MoveReplicaResponse()
+
+    @rpc_errors
+    async def SetBalancerBandwidth(self, request, context):
+        self.balancer.set_bandwidth(request.bytes_per_s, self._caller(context))
+        return pb.SetBalancerBandwidthResponse()

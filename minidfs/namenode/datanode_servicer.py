@@ -48,7 +48,9 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
         s = request.storage
         commands = self.ops.heartbeat(request.name, s.capacity, s.used, s.remaining,
                                       request.active_transfers, volumes(s))
-        return pb.HeartbeatResponse(commands=[command(c) for c in commands], **self._ha())
+        return pb.HeartbeatResponse(
+            commands=[command(c) for c in commands], **self._ha(),
+            balance_bandwidth_bytes_per_s=self.ops.fs.balance_bandwidth_bytes_per_s)
 
     @rpc_errors
     async def BlockReport(self, request, context):

@@ -85,6 +85,9 @@ class Namesystem:
         # Set (and replaced) whenever DataNodes report replicas, so a Complete waiting
         # for its last block's first finalized replica wakes at once (client_ops.py).
         self._replica_news = asyncio.Event()
+        # `admin set-bandwidth` (balancer_ops.py): sent to DataNodes on heartbeat
+        # replies; 0 = none set, each DataNode keeps balance_bandwidth_bytes_per_s.
+        self.balance_bandwidth_bytes_per_s = 0
         self.trash_emptier = TrashEmptier(self)
         self.reset()
 

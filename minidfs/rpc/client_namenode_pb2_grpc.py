@@ -171,6 +171,26 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
+        self.GetDatanodeBlocks = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetDatanodeBlocks',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksResponse.FromString,
+                _registered_method=True)
+        self.GetBlockReplicas = channel.unary_unary(
+                '/minidfs.ClientNamenode/GetBlockReplicas',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasResponse.FromString,
+                _registered_method=True)
+        self.MoveReplica = channel.unary_unary(
+                '/minidfs.ClientNamenode/MoveReplica',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaResponse.FromString,
+                _registered_method=True)
+        self.SetBalancerBandwidth = channel.unary_unary(
+                '/minidfs.ClientNamenode/SetBalancerBandwidth',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthResponse.FromString,
+                _registered_method=True)
         self.SetQuota = channel.unary_unary(
                 '/minidfs.ClientNamenode/SetQuota',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.SerializeToString,
@@ -367,6 +387,38 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDatanodeBlocks(self, request, context):
+        """The balancer (docs/balancer.md; superuser only). The complete blocks with a
+        finalized replica on DataNode `name`, each with the nodes holding it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlockReplicas(self, request, context):
+        """Where replicas of these blocks live now (a balancer waiting for its moves).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveReplica(self, request, context):
+        """Copy a replica from source to target, then delete the source's (HDFS's
+        replaceBlock with a delete hint); refused (FAILED_PRECONDITION) when the move
+        would lose a rack, the block is busy, or a node is not live.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBalancerBandwidth(self, request, context):
+        """Re-replication and balancing bytes/s per DataNode, sent on heartbeat replies
+        (HDFS's dfsadmin -setBalancerBandwidth); held until this NameNode restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetQuota(self, request, context):
         """A directory's namespace and space quotas (docs/quotas.md): superusers only.
         """
@@ -511,6 +563,26 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.FollowEvents,
                     request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
+            ),
+            'GetDatanodeBlocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDatanodeBlocks,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksResponse.SerializeToString,
+            ),
+            'GetBlockReplicas': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBlockReplicas,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasResponse.SerializeToString,
+            ),
+            'MoveReplica': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveReplica,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaResponse.SerializeToString,
+            ),
+            'SetBalancerBandwidth': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBalancerBandwidth,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthResponse.SerializeToString,
             ),
             'SetQuota': grpc.unary_unary_rpc_method_handler(
                     servicer.SetQuota,
@@ -1247,6 +1319,114 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/FollowEvents',
             minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
             minidfs_dot_rpc_dot_events__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDatanodeBlocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetDatanodeBlocks',
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBlockReplicas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/GetBlockReplicas',
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.GetBlockReplicasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveReplica(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/MoveReplica',
+            minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.MoveReplicaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBalancerBandwidth(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/SetBalancerBandwidth',
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.SetBalancerBandwidthResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,11 @@ class DataTransferStub:
                 request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
                 _registered_method=True)
+        self.BlockChecksum = channel.unary_unary(
+                '/minidfs.DataTransfer/BlockChecksum',
+                request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumResponse.FromString,
+                _registered_method=True)
 
 
 class DataTransferServicer:
@@ -95,6 +100,14 @@ class DataTransferServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BlockChecksum(self, request, context):
+        """`minidfs checksum` (docs/shell.md): MD5 over the stored per-chunk checksums of
+        a finalized replica, read from its meta file only (HDFS's blockChecksum).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataTransferServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +130,11 @@ def add_DataTransferServicer_to_server(servicer, server):
                     servicer.TransferReplica,
                     request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.SerializeToString,
+            ),
+            'BlockChecksum': grpc.unary_unary_rpc_method_handler(
+                    servicer.BlockChecksum,
+                    request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -227,6 +245,33 @@ class DataTransfer:
             '/minidfs.DataTransfer/TransferReplica',
             minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
             minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockChecksum(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.DataTransfer/BlockChecksum',
+            minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumRequest.SerializeToString,
+            minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumResponse.FromString,
             options,
             channel_credentials,
             insecure,
