@@ -37,6 +37,8 @@ GROUPS = (
     ("bench_webhdfs", ("webhdfs_put", "webhdfs_get")),
     ("bench_small_files", ("small_files",)),
     ("bench_quota", ("quota",)),
+    ("bench_nn_reads", ("nn_reads", "nn_reads.active_cpu")),
+    ("bench_read_spread", ("read_spread",)),
 )
 NAMES = tuple(name for _, names in GROUPS for name in names)
 
@@ -45,7 +47,7 @@ def _missing_reason(module: str) -> str:
     """Why a benchmark module that does not exist yet cannot run."""
     if module == "bench_wordcount" and not module_available("mapreduce.worker.server"):
         return "MapReduce has not landed (no mapreduce.worker.server)"
-    if module == "bench_failover" and not module_available("minidfs.journalnode.server"):
+    if module in ("bench_failover", "bench_nn_reads") and not module_available("minidfs.journalnode.server"):
         return "HA has not landed (no JournalNode)"
     return f"benchmarks/{module}.py is not written yet"
 

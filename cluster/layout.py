@@ -7,12 +7,14 @@ holds:
     logs/<name>.log       each daemon's stdout+stderr (appended across restarts)
     pids/<name>.pid       the pid of each daemon this launcher started
 `plan` builds the ClusterConfig of a new local cluster: free loopback ports, node
-names nn1 nn2 jn1..jn3 dn1..dnN jt w1..wN, and the local cluster's settings.
+names nn1 nn2 jn1..jn3 dn1..dnN jt w1..wN (and observer NameNodes nn3.. with
+--observers, docs/observers.md), a fresh cluster id and the local cluster's settings.
 """
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import secrets
 import socket
 from typing import Any
 
@@ -30,6 +32,7 @@ LOCAL_DIRECTORY_SCAN_INTERVAL_S = 3.0
 JOURNALNODES_FOR_HA = 3
 MAX_DATANODES = 64
 MAX_WORKERS = 64
+MAX_OBSERVERS = 8
 # Start order: what others connect to comes first; `down` stops in reverse.
 KIND_ORDER = ("journalnode", "namenode", "datanode", "jobtracker", "worker")
 
@@ -73,10 +76,11 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             s.close()
 
 
-def node_names(datanodes: int, workers: int, ha: bool) -> list[tuple[str, str]]:
+def node_names(datanodes: int, workers: int, ha: bool, observers: int = 0) -> list[tuple[str, str]]:
     """(name, kind) of every node of a local cluster, in start order."""
     nodes = [(f"jn{i}", "journalnode") for i in range(1, JOURNALNODES_FOR_HA + 1)] if ha else []
     nodes += [("nn1", "namenode")] + ([("nn2", "namenode")] if ha else [])
+    nodes += [(f"nn{i}", "namenode") for i in range(3, 3 + observers)]
     nodes += [(f"dn{i}", "datanode") for i in range(1, datanodes + 1)]
     if workers:
         nodes += [("jt", "jobtracker")] + [(f"w{i}", "worker") for i in range(1, workers + 1)]
@@ -85,6 +89,8 @@ def node_names(datanodes: int, workers: int, ha: bool) -> list[tuple[str, str]]:
 
 def make_settings(block_size: int | None, replication: int, ha: bool,
                   overrides: dict[str, Any]) -> config.Settings:
+    """The local cluster's settings; a new cluster gets a fresh cluster id (client
+    state ids name it, so one from another cluster is refused)."""
     known = {f.name for f in dataclasses.fields(config.Settings)} - {"extra"}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -95,6 +101,7 @@ def make_settings(block_size: int | None, replication: int, ha: bool,
         "directory_scan_interval_s": LOCAL_DIRECTORY_SCAN_INTERVAL_S,
         "replication": replication,
         "ha": ha,
+        "cluster_id": f"CID-{secrets.token_hex(8)}",
     }
     if block_size is not None:
         values["block_size_bytes"] = block_size
@@ -105,8 +112,12 @@ def make_settings(block_size: int | None, replication: int, ha: bool,
 
 
 def plan(home: Home, *, datanodes: int, workers: int, ha: bool, block_size: int | None,
-         replication: int, settings: dict[str, Any]) -> config.ClusterConfig:
+         replication: int, settings: dict[str, Any], observers: int = 0) -> config.ClusterConfig:
     """The ClusterConfig of a new local cluster in `home` (nothing is written)."""
+    if observers and not ha:
+        raise ConfigError("--observers needs --ha (observers tail the JournalNodes)")
+    if not 0 <= observers <= MAX_OBSERVERS:
+        raise ConfigError(f"{observers}: observers must be between 0 and {MAX_OBSERVERS}")
     if not 1 <= datanodes <= MAX_DATANODES:
         raise ConfigError(f"{datanodes}: datanodes must be between 1 and {MAX_DATANODES}")
     if not 0 <= workers <= MAX_WORKERS:
@@ -115,7 +126,7 @@ def plan(home: Home, *, datanodes: int, workers: int, ha: bool, block_size: int 
         raise ConfigError(f"{replication}: replication must be at least 1")
     if block_size is not None and block_size < 1:
         raise ConfigError(f"{block_size}: block size must be positive")
-    names = node_names(datanodes, workers, ha)
+    names = node_names(datanodes, workers, ha, observers)
     # Two ports a node: gRPC, then its HTTP face.
     ports = free_ports(2 * len(names))
     nodes = {
@@ -124,6 +135,8 @@ def plan(home: Home, *, datanodes: int, workers: int, ha: bool, block_size: int 
                                 data_dir=home.node_dir(name))
         for i, (name, kind) in enumerate(names)
     }
+    for i in range(3, 3 + observers):
+        nodes[f"nn{i}"].extra["role"] = config.OBSERVER_ROLE
     return config.ClusterConfig(
         path=home.conf_path, settings=make_settings(block_size, replication, ha, settings),
         nodes=nodes)

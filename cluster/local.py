@@ -64,7 +64,8 @@ def resolve_home(home: str | os.PathLike[str] | None) -> pathlib.Path:
 
 class LocalCluster:
     def __init__(self, home: str | os.PathLike[str] | None = None, *, datanodes: int = 3,
-                 workers: int = 0, ha: bool = False, block_size: int | None = None,
+                 workers: int = 0, ha: bool = False, observers: int = 0,
+                 block_size: int | None = None,
                  replication: int = 3, start_timeout_s: float = START_TIMEOUT_S,
                  user: str | None = None, groups: dict[str, list[str]] | None = None,
                  **settings: Any) -> None:
@@ -74,7 +75,7 @@ class LocalCluster:
         self.home = Home(resolve_home(home))
         self.user = user
         self.groups = dict(groups or {})
-        self._options = dict(datanodes=datanodes, workers=workers, ha=ha,
+        self._options = dict(datanodes=datanodes, workers=workers, ha=ha, observers=observers,
                              block_size=block_size, replication=replication, settings=settings)
         self.start_timeout_s = start_timeout_s
         self.conf: config.ClusterConfig | None = None

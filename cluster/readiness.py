@@ -88,9 +88,22 @@ def ports_not_ready(conf: ClusterConfig, kinds: tuple[str, ...]) -> NotReady:
     return None
 
 
+def observers_not_ready(conf: ClusterConfig) -> NotReady:
+    """Observer NameNodes serve once they applied what the JournalNodes committed."""
+    for node in conf.observers:
+        if node.http_address:
+            ready, why = readyz(node.http_address)
+            if not ready:
+                return node.name, why
+        elif not port_open(node.address):
+            return node.name, f"not accepting connections at {node.address}"
+    return None
+
+
 def not_ready(conf: ClusterConfig, nn: NamenodeClient) -> NotReady:
     return (ports_not_ready(conf, ("journalnode",))
             or hdfs_not_ready(conf, nn)
+            or observers_not_ready(conf)
             or ports_not_ready(conf, ("jobtracker", "worker")))
 
 

@@ -86,6 +86,16 @@ class Settings:
     # How long a client call keeps looking for an active NameNode before it gives up
     # (failed, or "outcome unknown" for a change that may have applied; docs/outcomes.md).
     client_failover_wait_s: float = 30.0
+    # Observer NameNodes (docs/observers.md, HDFS-12943). cluster_id names this
+    # cluster in client state ids, so one carried over from another cluster is
+    # refused ("" = unchecked; `cluster up` makes one). An observer answers a read
+    # once it has applied the txid the client has seen, waiting at most
+    # observer_read_wait_s before sending the client to the active. Clients read
+    # from observers unless client_observer_reads is false (or
+    # Client(observer_reads=False)).
+    cluster_id: str = ""
+    observer_read_wait_s: float = 2.0
+    client_observer_reads: bool = True
     # MapReduce (mapreduce/jobtracker, mapreduce/worker; see docs/mapreduce.md).
     mapreduce_heartbeat_interval_s: float = 0.5
     mapreduce_worker_timeout_s: float = 10.0
@@ -154,6 +164,16 @@ class ClusterConfig:
         return self.of_kind("namenode")
 
     @property
+    def observers(self) -> list[NodeConfig]:
+        """NameNodes with `role = "observer"`: they serve reads only (docs/observers.md)."""
+        return [n for n in self.namenodes if is_observer(n)]
+
+    @property
+    def writable_namenodes(self) -> list[NodeConfig]:
+        """The NameNodes that may become active (every one but the observers)."""
+        return [n for n in self.namenodes if not is_observer(n)]
+
+    @property
     def datanodes(self) -> list[NodeConfig]:
         return self.of_kind("datanode")
 
@@ -182,6 +202,13 @@ class ClusterConfig:
             if node.host == host:
                 return node
         return None
+
+
+OBSERVER_ROLE = "observer"
+
+
+def is_observer(node: NodeConfig) -> bool:
+    return node.kind == "namenode" and node.extra.get("role") == OBSERVER_ROLE
 
 
 def _check_address(name: str, address: object) -> str:
@@ -249,6 +276,8 @@ def parse(data: dict[str, Any], path: pathlib.Path | None) -> ClusterConfig:
     check_settings(settings)
     if not settings.client_failover_wait_s >= 0:
         raise ConfigError("cluster: client_failover_wait_s must be a number of seconds >= 0")
+    if not settings.observer_read_wait_s >= 0:
+        raise ConfigError("cluster: observer_read_wait_s must be a number of seconds >= 0")
     nodes: dict[str, NodeConfig] = {}
     node_fields = {f.name for f in dataclasses.fields(NodeConfig)} - {"extra", "name"}
     for name, raw in data.get("nodes", {}).items():

@@ -70,6 +70,17 @@ class StandbyError(Unavailable):
     pass
 
 
+class ObserverRetryOnActive(StandbyError):
+    """An observer NameNode will not answer this call: a write, a read it does not
+    serve, or a read whose client has seen a txid the observer has not applied
+    within its wait (HDFS's ObserverRetryOnActiveException). Ask the active."""
+
+
+class StateIdError(InvalidArgument):
+    """A client's state id cannot belong to this cluster: from another cluster, or a
+    txid this cluster never committed (from the future). docs/observers.md."""
+
+
 class EditNotDurable(StandbyError):
     """The NameNode applied the change and sent its edit to the journal, but the
     journal failed before a quorum acknowledged it (quorum lost, lease lost mid-
@@ -159,6 +170,7 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         MinidfsError, InvalidArgument, InvalidPath, FileNotFound, FileExists, PermissionDeniedError,
         PreconditionFailed, NotADirectory, IsADirectory, DirectoryNotEmpty,
         SafeModeError, SafeModeStarting, LeaseError, Unavailable, StandbyError, EditNotDurable,
+        ObserverRetryOnActive, StateIdError,
         OutcomeUnknownError, ChecksumError,
         BlockMissingError, LimitExceeded, DiskFull, QuotaExceededError, ReplicaNotFound, PipelineError,
         EditLogCorrupt, ConfigError, ClusterError, JobError,

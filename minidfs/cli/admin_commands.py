@@ -105,3 +105,19 @@ def safemode(action: str, as_json: bool) -> None:
         return
     reason = f" ({result['reason']})" if result["reason"] else ""
     click.echo(f"Safe mode is {'ON' if result['on'] else 'OFF'}{reason}")
+
+
+@admin_group.command()
+@click.option("--json", "as_json", is_flag=True, help='Print {"txid", "namenode", "state_id"}.')
+@reports_errors
+def msync(as_json: bool) -> None:
+    """Ask the active NameNode for its last committed txid (HDFS's msync): the state
+    id a client needs to read everything committed so far from observers
+    (docs/observers.md)."""
+    fs = state().client()
+    answer = fs.namenode.msync()
+    result = {"txid": answer.txid, "namenode": answer.namenode, "state_id": fs.state_id}
+    if as_json:
+        click.echo(fmt.to_json(result))
+        return
+    click.echo(f"msync: {answer.namenode} committed txid {answer.txid} (state id {fs.state_id})")

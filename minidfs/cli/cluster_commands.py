@@ -39,18 +39,23 @@ def cluster_group() -> None:
               help="MapReduce workers [default: one per DataNode once MapReduce exists].")
 @click.option("--ha/--no-ha", default=False, show_default=True,
               help="Two NameNodes and three JournalNodes.")
+@click.option("--observers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="With --ha: observer NameNodes nn3.. that serve reads (docs/observers.md).")
 @click.option("--block-size", type=SIZE, help="Default block size, e.g. 64KiB, 1MiB.")
 @click.option("--replication", type=click.IntRange(min=1), default=3, show_default=True)
 @reports_errors
-def up(home: str | None, datanodes: int, workers: int | None, ha: bool,
+def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observers: int,
        block_size: int | None, replication: int) -> None:
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
+    if observers and not ha:
+        raise click.UsageError("--observers needs --ha (observers tail the JournalNodes)")
     if workers is None:
         workers = default_workers(datanodes)
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
-                           ha=ha, block_size=block_size, replication=replication,
+                           ha=ha, observers=observers, block_size=block_size,
+                           replication=replication,
                            user=state().user)
     try:
         cluster.up()

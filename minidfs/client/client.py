@@ -33,6 +33,8 @@ from typing import IO, Any, Callable, Iterator
 
 from minidfs import config, errors, fsmode, identity, paths
 from minidfs.client import tree_copy
+from minidfs.client.circuit_breaker import CircuitBreaker
+from minidfs.client.input_stream import DATANODE_COOL_DOWN_S, DATANODE_FAILURES_TO_OPEN
 from minidfs.client.namenode_client import NamenodeClient, OutcomeUnknownInterrupt
 from minidfs.namenode.limits import Limits
 from minidfs.rpc import client_namenode_pb2 as pb
@@ -168,17 +170,25 @@ class Client:
 
     def __init__(self, conf: str | os.PathLike[str] | config.ClusterConfig | None = None, *,
                  home: str | os.PathLike[str] | None = None,
-                 client_node: str | None = None, user: str | None = None) -> None:
+                 client_node: str | None = None, user: str | None = None,
+                 observer_reads: bool | None = None) -> None:
+        """observer_reads: send reads to observer NameNodes when cluster.toml has
+        them (default: the cluster's client_observer_reads; docs/observers.md)."""
         if isinstance(conf, config.ClusterConfig):
             self.conf = conf
         else:
             self.conf = config.load(config.find_conf(conf, str(home) if home else None))
         self.conf_path = self.conf.path
-        addresses = [n.address for n in self.conf.namenodes]
+        settings = self.conf.settings
+        addresses = [n.address for n in self.conf.writable_namenodes]
         if not addresses:
             raise errors.ConfigError(f"{self.conf_path}: no namenode configured")
-        self._nn = NamenodeClient(addresses, wait_s=self.conf.settings.client_failover_wait_s,
-                                  user=user)
+        if observer_reads is None:
+            observer_reads = settings.client_observer_reads
+        observers = [n.address for n in self.conf.observers] if observer_reads else []
+        self._nn = NamenodeClient(addresses, wait_s=settings.client_failover_wait_s, user=user,
+                                  observers=observers, cluster_id=settings.cluster_id,
+                                  observer_wait_s=settings.observer_read_wait_s)
         self.user = self._nn.user
         self.home = identity.home_directory(self.user)
         self._umask = fsmode.parse_umask(self.conf.settings.umask)
@@ -195,6 +205,10 @@ class Client:
         self._writers_lock = threading.Lock()
         # Every DataNode channel of this client's streams, reused across files.
         self.channel_pool = ChannelPool()
+        # DataNodes whose reads failed repeatedly: every stream tries them last for a
+        # cool-down (input_stream.py), so one sick node does not slow each read.
+        self.datanode_breaker = CircuitBreaker(DATANODE_FAILURES_TO_OPEN, DATANODE_COOL_DOWN_S)
+        self._breaker_lock = threading.Lock()
         self._closed = False
 
     @property
@@ -203,6 +217,24 @@ class Client:
         return self._nn
 
     # ---- namespace ---------------------------------------------------------------
+
+    def msync(self) -> int:
+        """Brings this client up to the active NameNode's latest state (HDFS's msync):
+        reads from observers after it see every change committed before it, other
+        clients' included. Returns the active's last committed txid."""
+        return self._nn.msync().txid
+
+    @property
+    def state_id(self) -> str:
+        """The newest namespace state this client has seen, "cluster:txid"; hand it
+        to another client's `advance_state` so that one reads at least as new."""
+        return self._nn.state
+
+    def advance_state(self, state_id: str) -> None:
+        """Reads from here on see at least the state `state_id` names (another
+        client's `state_id`). One from another cluster, or from the future, makes
+        the next call fail with StateIdError."""
+        self._nn.advance_state(state_id)
 
     def resolve(self, path: str) -> str:
         """The absolute DFS path of what a user typed: relative to /user/<user>."""
@@ -455,6 +487,7 @@ class Client:
         from minidfs.client.input_stream import DFSInputStream
 
         return DFSInputStream(self._nn, path, client_node=self.client_node, verify=verify,
+                              breaker=self.datanode_breaker, breaker_lock=self._breaker_lock,
                               pool=self.channel_pool, located=located)
 
     def _open_writer(self, path: str, overwrite: bool, replication: int | None,

@@ -13,6 +13,11 @@ recovers from is one warning line per failed node, once the next replica served
 (`warning: /f: block 7: the replica on dn1 is gone; read from dn2`); the details
 are logged at debug. With no replica left it asks the NameNode again
 (MISSING_BLOCK_REFETCHES, with backoff), then raises BlockMissingError.
+
+A DataNode that failed reads DATANODE_FAILURES_TO_OPEN times in a row (unreachable,
+hung, erroring - not a corrupt or missing replica, which is the replica's fault) is
+skipped by every stream of the same Client for DATANODE_COOL_DOWN_S: its replicas
+are tried last (circuit_breaker.py), so readers stop waiting on a sick node.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.checksum import first_bad_chunk
+from minidfs.client.circuit_breaker import CircuitBreaker
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.datanode import wire
 from minidfs.rpc import channels, client_namenode_pb2 as nn_pb
@@ -42,6 +48,8 @@ LOCATIONS_PREFETCH_BYTES = 1024 * 1024 * 1024
 # enough for a just-restarted NameNode to hear the DataNodes' block reports.
 MISSING_BLOCK_REFETCHES = 2
 MISSING_BLOCK_BACKOFF_S = 0.5
+DATANODE_FAILURES_TO_OPEN = 2
+DATANODE_COOL_DOWN_S = 30.0
 READ_BLOCK_METHOD = "/minidfs.DataTransfer/ReadBlock"
 DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
 
@@ -151,10 +159,13 @@ class DFSInputStream(io.RawIOBase):
     """`pool`: the owning Client's channels; without one the stream opens a private
     pool and closes it with itself. `located`: the file's LocatedBlocks when a
     listing brought them (ListStatus need_locations), saving the first
-    GetBlockLocations."""
+    GetBlockLocations. `breaker`: the owning Client's DataNode circuit breaker
+    (shared by its streams, with `breaker_lock`); without one, the stream's own."""
 
     def __init__(self, nn: NamenodeClient, path: str, *, client_node: str = "", verify: bool = True,
-                 pool: ChannelPool | None = None, located: nn_pb.LocatedBlocks | None = None) -> None:
+                 pool: ChannelPool | None = None, located: nn_pb.LocatedBlocks | None = None,
+                 breaker: CircuitBreaker | None = None,
+                 breaker_lock: threading.Lock | None = None) -> None:
         super().__init__()
         self.nn = nn
         self.path = path
@@ -167,6 +178,8 @@ class DFSInputStream(io.RawIOBase):
         self._reader: _BlockReader | None = None
         self._own_pool = pool is None
         self._pool = ChannelPool(max_channels=4) if pool is None else pool
+        self._breaker = breaker or CircuitBreaker(DATANODE_FAILURES_TO_OPEN, DATANODE_COOL_DOWN_S)
+        self._breaker_lock = breaker_lock or threading.Lock()
         self._dead: set[str] = set()   # nodes that failed this stream: tried last
         self._failed: set[tuple[int, str]] = set()   # (block id, node) pairs not to retry
         # Failures not yet told to the user: told once another replica served.
@@ -262,11 +275,15 @@ class DFSInputStream(io.RawIOBase):
             # Nodes that failed this stream before go last; those that failed this block are skipped.
             candidates = sorted((n for n in located.locations if (block_id, n.name) not in self._failed),
                                 key=lambda n: n.name in self._dead)
+            with self._breaker_lock:
+                candidates = self._breaker.order(candidates, lambda n: n.name, time.monotonic())
             for node in candidates:
                 try:
                     self._reader = _BlockReader(self._pool.lease(node.address), node, located,
                                                 position, self.verify)
                     n = self._reader.readinto(out, position)
+                    with self._breaker_lock:
+                        self._breaker.succeeded(node.name)
                     self._tell_recovered(node)
                     return n
                 except _ReplicaFailed as e:
@@ -296,6 +313,9 @@ class DFSInputStream(io.RawIOBase):
             self._untold.setdefault(node.name, (located.block.id, e))
         self._dead.add(node.name)
         self._failed.add((located.block.id, node.name))
+        if not (e.corrupt or e.gone):
+            with self._breaker_lock:
+                self._breaker.failed(node.name, time.monotonic())
         self._drop_reader()
         if e.unreachable:
             self._pool.forget(node.address)

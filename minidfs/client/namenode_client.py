@@ -23,6 +23,13 @@ never the refusal, which would claim nothing happened.
 
 Every call carries `user` as call metadata (minidfs/identity.py): the NameNode
 checks permissions against it.
+
+State ids (docs/observers.md, HDFS-12943): every answer carries the answering
+NameNode's state id; the client keeps the highest txid it has seen (`state_txid`)
+and sends it with every call once it has one. With `observers`, the calls they
+serve go to them first (observer_reads.py), after one Msync on the first such read
+so the client starts from the active's latest state; when none answers, to the
+active as usual.
 """
 from __future__ import annotations
 
@@ -35,8 +42,10 @@ from typing import Any, Callable, Sequence
 
 import grpc
 
-from minidfs import errors, identity
+from minidfs import errors, identity, state_id
+from minidfs.client.observer_reads import ObserverRouter
 from minidfs.config import Settings
+from minidfs.state_id import OBSERVER_READS
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc.status import from_rpc_error, may_have_applied
 
@@ -68,6 +77,13 @@ PATH_FIELDS = ("path", "src")
 DENIALS: dict[str, Callable[[Any], bool]] = {"Delete": lambda response: not response.deleted}
 
 
+def _trailing_value(call: Any, key: str) -> str | None:
+    for k, v in call.trailing_metadata() or ():
+        if k == key:
+            return v
+    return None
+
+
 class OutcomeUnknownInterrupt(KeyboardInterrupt):
     """Ctrl-C while a change was out (or after an attempt that may have applied it):
     it may or may not have happened. The shell prints the message (exit 130)."""
@@ -83,7 +99,9 @@ def _subject(request: Any) -> str:
 class NamenodeClient:
     def __init__(self, addresses: Sequence[str], deadline_s: float = channels.METADATA_DEADLINE_S,
                  failover_passes: int | None = None, wait_s: float = DEFAULT_WAIT_S,
-                 user: str | None = None) -> None:
+                 user: str | None = None, observers: Sequence[str] = (),
+                 cluster_id: str = "",
+                 observer_wait_s: float = Settings.observer_read_wait_s) -> None:
         if not addresses:
             raise errors.ConfigError("no NameNode address configured")
         self.user = identity.current_user(user)
@@ -101,6 +119,10 @@ class NamenodeClient:
         self._stubs: dict[str, client_namenode_pb2_grpc.ClientNamenodeStub] = {}
         self.client_id = secrets.token_hex(8)
         self._call_ids = itertools.count(1)
+        self.cluster_id = cluster_id
+        self.state_txid = 0           # the highest txid any answer carried
+        self.observers = ObserverRouter(observers, observer_wait_s) if observers else None
+        self._msynced = False
 
     def _stub(self, address: str) -> client_namenode_pb2_grpc.ClientNamenodeStub:
         with self._lock:
@@ -120,6 +142,12 @@ class NamenodeClient:
         Raises OutcomeUnknownError when a mutation may have been applied but no
         attempt could say so; OutcomeUnknownInterrupt for a Ctrl-C at such a time."""
         self._tag(request)
+        if self.observers is not None and method in OBSERVER_READS:
+            if not self._msynced:
+                self.msync()
+            answer = self.observers.read(method, request, self._invoke)
+            if answer is not None:
+                return answer[0]
         maybe_applied = [False]
         try:
             return self._call(method, request, deadline_s or self.deadline_s, maybe_applied)
@@ -143,8 +171,7 @@ class NamenodeClient:
             attempt_s = min(timeout, max(give_up - time.monotonic(), MIN_ATTEMPT_DEADLINE_S))
             maybe_applied[0] = mutation   # while an attempt is out, it may be applied
             try:
-                response = getattr(self._stub(address), method)(request, timeout=attempt_s,
-                                                                metadata=self._metadata)
+                response, _ = self._invoke(address, method, request, attempt_s)
             except grpc.RpcError as e:
                 err = from_rpc_error(e)
                 if mutation and uncertain is None and may_have_applied(e):
@@ -186,6 +213,48 @@ class NamenodeClient:
         # Every NameNode said "standby": keep that class (callers may tell it apart).
         cls = kinds.pop() if len(kinds) == 1 else errors.Unavailable
         raise cls(f"no active NameNode answered {method}: {answers}")
+
+    def _invoke(self, address: str, method: str, request: Any, timeout_s: float) -> tuple[Any, Any]:
+        """One attempt at one NameNode, with this client's state id; keeps the
+        answer's. Raises grpc.RpcError."""
+        metadata = self._metadata
+        txid = self.state_txid
+        if txid or (self.observers is not None and method in OBSERVER_READS):
+            metadata += ((state_id.STATE_KEY, state_id.StateId(self.cluster_id, txid).encode()),)
+        response, call = getattr(self._stub(address), method).with_call(
+            request, timeout=timeout_s, metadata=metadata)
+        self.saw_state(_trailing_value(call, state_id.STATE_KEY))
+        return response, call
+
+    def saw_state(self, value: str | None) -> None:
+        """Takes in a state id ("cluster:txid") an answer carried or another client
+        passed on; the client's txid only grows."""
+        if value:
+            with self._lock:
+                self.state_txid = state_id.merge(self.state_txid, value, self.cluster_id)
+
+    def advance_state(self, value: str) -> None:
+        """Like saw_state for a state id a caller hands over: a malformed one, or one
+        from another cluster, raises StateIdError here; one from the future is refused
+        by the NameNode on the next call."""
+        state = state_id.parse(value)
+        state_id.check_cluster(state, self.cluster_id)
+        with self._lock:
+            self.state_txid = max(self.state_txid, state.txid)
+
+    @property
+    def state(self) -> str:
+        """This client's state id, "cluster:txid", to hand to another client."""
+        return state_id.StateId(self.cluster_id, self.state_txid).encode()
+
+    def msync(self) -> client_namenode_pb2.MsyncResponse:
+        """Brings the state id up to the active's last committed txid (HDFS's msync):
+        later reads from observers see everything committed before this call."""
+        response = self._call("Msync", client_namenode_pb2.MsyncRequest(), self.deadline_s, [False])
+        with self._lock:
+            self.state_txid = max(self.state_txid, response.txid)
+        self._msynced = True
+        return response
 
     @staticmethod
     def _unknown(method: str, request: Any, cause: errors.MinidfsError,

@@ -29,6 +29,21 @@ SERVICE_NAME = "minidfs.DataTransfer"
 READ_DATA_FIELD = pb.ReadBlockResponse.DESCRIPTOR.fields_by_name["data"].number
 
 
+def _close_soon(stream) -> None:
+    """Closes an async generator the finished call left suspended (see WriteBlock)."""
+    async def close() -> None:
+        try:
+            await stream.aclose()
+        except (RuntimeError, GeneratorExit):   # still running: it ends by itself
+            pass
+        except Exception:  # noqa: BLE001 - its own cleanup failed; nothing to tell
+            pass
+    try:
+        asyncio.get_running_loop().create_task(close())
+    except RuntimeError:
+        pass
+
+
 def add_to_server(service: "DataTransferService", server) -> None:
     """Registers the service like the generated add_DataTransferServicer_to_server,
     except that WriteBlock requests arrive as write_pipeline.Received: the parsed
@@ -63,8 +78,14 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
 
     @rpc_errors
     async def WriteBlock(self, request_iterator, context):
-        async for ack in write_pipeline.serve(self.ctx, request_iterator,
-                                              lambda: context.send_initial_metadata(())):
+        stream = write_pipeline.serve(self.ctx, request_iterator,
+                                      lambda: context.send_initial_metadata(()))
+        # A call that ends while this generator waits at a yield (the client has its
+        # last ack and goes) is never resumed: close the pipeline's generator then,
+        # or its session stays counted as a transfer in flight (and its replica
+        # writer open) until garbage collection - and placement avoids busy nodes.
+        context.add_done_callback(lambda _: _close_soon(stream))
+        async for ack in stream:
             yield ack
 
     @rpc_errors
@@ -73,6 +94,19 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
         check_genstamp(request.block.genstamp)
         reader = self.storage.open_reader(block_id, request.block.genstamp)
         self.active_reads += 1
+        counted = True
+
+        def uncount(_context=None) -> None:
+            # Once, from whichever comes first: the generator's end, or the call's end
+            # while the generator waits at a yield (a reader that has its bytes cancels
+            # and the generator is never resumed). Replica choice and placement weigh
+            # this count. The replica is closed only by the generator itself: a read
+            # may still be running in a worker thread when the call ends.
+            nonlocal counted
+            if counted:
+                counted = False
+                self.active_reads -= 1
+        context.add_done_callback(uncount)
         try:
             length = reader.length
             if request.offset > length:
@@ -97,13 +131,15 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
-                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
+                # Counted before the yield: a reader that has what it wants cancels the
+                # stream, and code after the last yield would never run.
                 TRAFFIC.bytes_read += size
+                yield wire.encode_with_data(small, READ_DATA_FIELD, data)
                 position += size
                 if position >= end:
                     break
         finally:
-            self.active_reads -= 1
+            uncount()
             reader.close()
 
     @rpc_errors

@@ -7,6 +7,10 @@ lapsed: ha_state.HaState.serving), so clients go to the other NameNode and never
 read a deposed active's stale namespace. Exempt: the HA calls themselves (a standby
 must answer `admin ha status`) and ReportBadBlocks, which DataNodes send to both
 NameNodes so a standby's block map stays as current as the active's.
+
+An observer (docs/observers.md) is never serving: its reads pass on to the state
+guard (state_guard.py), which answers them once it has caught up with the caller's
+state id; everything else is refused with ObserverRetryOnActive.
 """
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from typing import Awaitable, Callable
 
 import grpc
 
-from minidfs.errors import StandbyError
+from minidfs.errors import ObserverRetryOnActive, StandbyError
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import mono_ms
+from minidfs.state_id import OBSERVER_READS
 from minidfs.rpc.status import ERROR_KEY
 
 SERVICE_PREFIX = "/minidfs.ClientNamenode/"
@@ -40,10 +45,13 @@ class ActiveGuard(grpc.aio.ServerInterceptor):
         now_ms = mono_ms()
         if self.ha.serving(now_ms):
             return handler
+        if self.ha.observer and method[len(SERVICE_PREFIX):] in OBSERVER_READS:
+            return handler
         message = f"{self.ha.name}: {self.ha.refusal(now_ms)}; try the other namenode"
+        refusal = ObserverRetryOnActive if self.ha.observer else StandbyError
 
         async def refuse(request, context):
-            context.set_trailing_metadata(((ERROR_KEY, StandbyError.__name__),))
+            context.set_trailing_metadata(((ERROR_KEY, refusal.__name__),))
             await context.abort(grpc.StatusCode.UNAVAILABLE, message)
 
         return grpc.unary_unary_rpc_method_handler(

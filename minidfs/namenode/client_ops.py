@@ -13,8 +13,10 @@ or a test driving the core: trusted, unchecked.
 """
 from __future__ import annotations
 
+import random
+
 from minidfs import errors, fsmode, paths
-from minidfs.namenode import fsck, namespace, pipeline_recovery, placement
+from minidfs.namenode import fsck, namespace, pipeline_recovery, placement, replica_choice
 from minidfs.namenode import permission_checker as perm
 from minidfs.namenode.inode import (
     CORRUPT, IN_BUILD, OPENING, READY, BlockInfo, INode, INodeDirectory, INodeFile,
@@ -62,6 +64,10 @@ class ClientOperations:
     def __init__(self, fs: Namesystem) -> None:
         self.fs = fs
         self.limits = Limits(fs.settings)
+        # Randomness of replica order for readers and of space-aware placement for
+        # writers (replica_choice.py, placement.AvailableSpace).
+        self._rng = random.Random()
+        self._space = placement.AvailableSpace(self._rng)
 
     # ---------------------------------------------------------- permissions
 
@@ -155,7 +161,7 @@ class ClientOperations:
             file = fs.ns.get_file(path)
             chosen.extend(placement.choose_targets(
                 fs.registry.nodes.values(), file.replication, file.block_size,
-                writer=fs.leases.client_node(client), excluded=set(excluded)))
+                writer=fs.leases.client_node(client), excluded=set(excluded), space=self._space))
             return records
 
         records = await fs.mutate(path, validate)
@@ -167,7 +173,7 @@ class ClientOperations:
                 # the first answer was lost in a failover): a fresh pipeline, as HDFS does.
                 nodes = placement.choose_targets(
                     fs.registry.nodes.values(), block.file.replication, block.file.block_size,
-                    writer=fs.leases.client_node(client), excluded=set(excluded))
+                    writer=fs.leases.client_node(client), excluded=set(excluded), space=self._space)
                 targets = fs.bm.uc_targets[block.id] = [node.name for node in nodes]
                 for node in nodes:
                     node.scheduled += 1
@@ -446,9 +452,12 @@ class ClientOperations:
 
         def rank(name: str) -> tuple:
             node = registry.nodes[name]
-            return (name != client_node, node.rack != rack, replicas[name] != READY,
-                    node.active_transfers, name)
-        return self._refs(sorted(good, key=rank)), False
+            return (name != client_node, node.rack != rack, replicas[name] != READY)
+        # Equally near replicas in a load-weighted random order (replica_choice.py):
+        # sequential readers spread over every holder.
+        ordered = replica_choice.order_replicas(
+            good, rank, lambda name: registry.nodes[name].active_transfers, self._rng)
+        return self._refs(ordered), False
 
     def _refs(self, names: list[str]) -> list[NodeRef]:
         nodes = self.fs.registry.nodes

@@ -21,6 +21,12 @@ runs the life cycle (docs/ha.md):
   once and keeps serving reads until the lease runs out. Stepping down forgets the
   in-memory namespace (it may hold edits that never committed) and rebuilds it from
   the local image and the JournalNodes' history, as a standby.
+- **Observer** (docs/observers.md): tails as a standby but never takes over
+  (ha_state.may_take_over). A read waiting for a txid (state_guard.py) wakes the
+  tailer at once (`wait_applied`) instead of waiting out the tail interval. With
+  observers configured the active tells the JournalNodes its committed txid within
+  COMMIT_NOTICE_INTERVAL_S of each sync (a lease renewal carries it), since they
+  serve tailers only edits they know are committed.
 - **Journal trimming**: the active purges only segments that both its own older
   image and the other NameNode's newest checkpoint (asked every PEER_POLL_INTERVAL_S)
   cover, so a standby never finds a gap after its image.
@@ -55,6 +61,11 @@ PEER_POLL_INTERVAL_S = 5.0
 PEER_DEADLINE_S = 2.0
 RETIRED_JOURNAL_LINGER_S = 25.0     # > the journal's write deadline: in-flight flushes end
 UNREADABLE_LOG_EVERY = 50           # log every n-th failed tail while the journal is unreadable
+# With observers: the active sends a committed-txid notice this soon after a sync
+# (JournalNodes learn it only from the writer's next call), and a read waiting on
+# an observer looks again at least this often.
+COMMIT_NOTICE_INTERVAL_S = 0.03
+APPLIED_RECHECK_S = 0.05
 
 
 def journal_nodes(conf: ClusterConfig, node: NodeConfig) -> list[tuple[str, str]]:
@@ -139,6 +150,9 @@ class HaController:
         self._handover_done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unreadable = 0
+        self.has_observers = bool(conf.observers)
+        self._tail_now = asyncio.Event()       # a read is waiting: tail at once
+        self._applied_news = asyncio.Event()   # set (and replaced) when edits were applied
 
     # ---- life cycle -----------------------------------------------------------------
 
@@ -206,7 +220,8 @@ class HaController:
                                              if remaining else check_every_ms)
             if not more:
                 wait_s = max(0.0, min(self.tail_interval_s, (next_check_ms - mono_ms()) / 1000))
-                await asyncio.sleep(wait_s)
+                await self._wait_any(wait_s, self._tail_now)
+                self._tail_now.clear()
 
     async def _tail(self) -> bool:
         """Applies the next page of committed edits; True when more are waiting."""
@@ -222,6 +237,9 @@ class HaController:
         self._unreadable = 0
         for txid, record in page:
             self.fs.apply_logged(txid, record)
+        if page:
+            news, self._applied_news = self._applied_news, asyncio.Event()
+            news.set()
         committed = self.reader.committed_txid
         more = len(page) == TAIL_PAGE_RECORDS
         self.ha.tailed(not more and self.fs.txid >= committed, committed)
@@ -303,8 +321,9 @@ class HaController:
         assert journal is not None
         renew_every_s = self.lease_ms / LEASE_RENEWALS_PER_LEASE / 1000
         next_peer_poll_ms = 0
+        hinted = 0     # the committed txid the last renewal told the JournalNodes
         while True:
-            await self._wait_any(renew_every_s, self.fs.failed, self._handover)
+            await self._wait_for_renewal(journal, renew_every_s, hinted)
             if self._handover.is_set():
                 await self._step_down("graceful hand-over", graceful=True)
                 return
@@ -316,6 +335,7 @@ class HaController:
                 self.ha.journal_failed()
             else:
                 try:
+                    hinted = journal.synced_txid
                     await journal.renew_lease(self.lease_ms)
                     self.ha.lease_renewed(journal.lease.valid_until_ms)
                 except errors.FencedError as e:
@@ -330,6 +350,35 @@ class HaController:
             if now >= next_peer_poll_ms:
                 next_peer_poll_ms = now + int(PEER_POLL_INTERVAL_S * 1000)
                 await self._update_purge_limit(journal)
+
+    async def _wait_for_renewal(self, journal: QuorumJournal, renew_every_s: float,
+                                hinted: int) -> None:
+        """Until the next renewal is due (or a failure, a hand-over). With observers a
+        renewal is also due soon after a sync past `hinted`: it tells the JournalNodes
+        the new committed txid, which observers wait for to serve reads-after-writes."""
+        if not self.has_observers:
+            await self._wait_any(renew_every_s, self.fs.failed, self._handover)
+            return
+        due = asyncio.get_running_loop().time() + renew_every_s
+        while True:
+            left = due - asyncio.get_running_loop().time()
+            if left <= 0 or self.fs.failed.is_set() or self._handover.is_set():
+                return
+            if journal.synced_txid > hinted:
+                return
+            await self._wait_any(min(left, COMMIT_NOTICE_INTERVAL_S), self.fs.failed, self._handover)
+
+    async def wait_applied(self, txid: int, timeout_s: float) -> bool:
+        """An observer's read waiting for txid: True once applied, False after timeout_s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.fs.txid < txid:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            self._tail_now.set()
+            await self._wait_any(min(left, APPLIED_RECHECK_S), self._applied_news)
+        return True
 
     @staticmethod
     async def _wait_any(timeout_s: float, *events: asyncio.Event) -> None:

@@ -1,4 +1,4 @@
-"""The HA calls of the client service: GetHaStatus and TransitionToStandby.
+"""The HA calls of the client service: GetHaStatus, TransitionToStandby and Msync.
 
 server.py registers this subclass of ClientNamenodeServicer, so the HA calls sit
 beside the namespace calls in one ClientNamenode service (one proto per
@@ -37,6 +37,11 @@ class HaClientNamenodeServicer(ClientNamenodeServicer):
     @rpc_errors
     async def GetHaStatus(self, request, context):
         return self._status()
+
+    @rpc_errors
+    async def Msync(self, request, context):
+        # Reaches here on the serving active only: the guards refuse it elsewhere.
+        return pb.MsyncResponse(txid=self.ops.fs.journal.synced_txid, namenode=self.name)
 
     @rpc_errors
     async def TransitionToStandby(self, request, context):

@@ -15,6 +15,10 @@ majority of JournalNodes saw the lease lapse by their own clocks).
 
 Role words (the seed's): Primary = active; ActiveSecondary = a standby that has
 applied everything the JournalNodes hold; IdleSecondary = a standby catching up.
+
+An observer (`observer=True`, HDFS-12943; docs/observers.md) tails the journal as a
+standby does but never takes over and never writes: it serves reads only, to
+clients that send a state id (state_guard.py). Its state word is Observer.
 """
 from __future__ import annotations
 
@@ -22,23 +26,27 @@ from minidfs.events import Emit, no_events
 
 ACTIVE = "active"
 STANDBY = "standby"
+OBSERVER = "observer"
 PRIMARY = "Primary"
 ACTIVE_SECONDARY = "ActiveSecondary"
 IDLE_SECONDARY = "IdleSecondary"
+OBSERVER_WORD = "Observer"
 
 
 class HaState:
-    def __init__(self, name: str, enabled: bool) -> None:
+    def __init__(self, name: str, enabled: bool, observer: bool = False) -> None:
         self.name = name
         self.enabled = enabled
-        self.role = STANDBY if enabled else ACTIVE
+        self.observer = enabled and observer
+        self.role = (OBSERVER if self.observer else STANDBY) if enabled else ACTIVE
         self.epoch = 0                  # own writer epoch when active, else newest seen
         self.lease_valid_until_ms = 0   # by this NameNode's clock; only with HA
         self.in_sync = False            # a standby applied all committed edits it could read
         self.journal_committed_txid = 0
         self.writes_failed = False      # the journal failed: no more writes, step down soon
         self.takeover_not_before_ms = 0 # after a graceful hand-over: let the other win
-        self.last_change = "started as standby" if enabled else "single namenode"
+        self.last_change = ("started as observer" if self.observer else
+                            "started as standby" if enabled else "single namenode")
         self.emit: Emit = no_events     # the namesystem's event feed, once it has one
 
     # ---- queries --------------------------------------------------------------------
@@ -55,6 +63,8 @@ class HaState:
 
     def refusal(self, now_ms: int) -> str:
         """Why a client is refused (the StandbyError message, after the node name)."""
+        if self.observer:
+            return "observer namenode (serves reads to clients that send a state id)"
         if not self.active:
             return f"standby namenode ({self.word})"
         return "active namenode whose journal lease may have lapsed"
@@ -63,6 +73,8 @@ class HaState:
     def word(self) -> str:
         if self.active:
             return PRIMARY
+        if self.observer:
+            return OBSERVER_WORD
         return ACTIVE_SECONDARY if self.in_sync else IDLE_SECONDARY
 
     def lease_lost(self, now_ms: int) -> bool:
@@ -70,7 +82,8 @@ class HaState:
         return self.enabled and self.active and now_ms >= self.lease_valid_until_ms
 
     def may_take_over(self, now_ms: int) -> bool:
-        return self.enabled and not self.active and now_ms >= self.takeover_not_before_ms
+        return (self.enabled and not self.active and not self.observer
+                and now_ms >= self.takeover_not_before_ms)
 
     # ---- transitions ----------------------------------------------------------------
 
@@ -100,10 +113,10 @@ class HaState:
     def stepped_down(self, reason: str, now_ms: int, hold_off_ms: int = 0) -> None:
         """Back to standby; with hold_off_ms (a graceful hand-over) this node does not
         try to take the journal back before the other NameNode had its chance."""
-        self.role = STANDBY
+        self.role = OBSERVER if self.observer else STANDBY
         self.lease_valid_until_ms = 0
         self.in_sync = False
         self.writes_failed = False
         self.takeover_not_before_ms = now_ms + hold_off_ms
         self.last_change = f"stepped down: {reason}"
-        self.emit("ha_transition", node=self.name, role=STANDBY, epoch=self.epoch, reason=reason)
+        self.emit("ha_transition", node=self.name, role=self.role, epoch=self.epoch, reason=reason)

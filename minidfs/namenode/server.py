@@ -24,7 +24,7 @@ import os
 import pathlib
 import sys
 
-from minidfs.config import ClusterConfig, NodeConfig
+from minidfs.config import ClusterConfig, NodeConfig, is_observer
 from minidfs import daemon_entry
 from minidfs.daemon_entry import StartupError
 from minidfs.namenode.client_ops import ClientOperations
@@ -35,6 +35,7 @@ from minidfs.namenode.ha_controller import HaController
 from minidfs.namenode.events_servicer import NamenodeClientServicer
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.state_guard import StateGuard
 from minidfs.namenode.string_bound import StringBound
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
@@ -64,13 +65,22 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
     node.data_dir.mkdir(parents=True, exist_ok=True)
     lock_fd = _lock_data_dir(node.data_dir)
     try:
-        ha = HaState(node.name, enabled=conf.settings.ha)
+        if is_observer(node) and not conf.settings.ha:
+            raise StartupError(f"{node.name}: an observer namenode needs ha = true "
+                               "(it tails the JournalNodes)")
+        ha = HaState(node.name, enabled=conf.settings.ha, observer=is_observer(node))
         fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
         guards = [StringBound(conf.settings.max_string_field_bytes)]
+        # Client state ids (docs/observers.md): after the active guard, so a standby's
+        # refusal comes first; an observer's reads wait here until caught up.
+        state = StateGuard(fs, conf.settings.cluster_id,
+                           controller.wait_applied if controller is not None else None,
+                           conf.settings.observer_read_wait_s)
         server = channels.aio_server(
-            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else []))
+            interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else [])
+            + [state])
         client_namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(
             NamenodeClientServicer(ClientOperations(fs), node.name, controller), server)
         datanode_namenode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(
@@ -105,7 +115,10 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
 
 
 def _namenode_ready(fs: Namesystem) -> tuple[bool, str]:
-    """/readyz: ready means active and out of safe mode (a standby is alive, not ready)."""
+    """/readyz: ready means active and out of safe mode (a standby is alive, not ready);
+    an observer is ready once it has applied every edit the JournalNodes committed."""
+    if fs.ha.observer:
+        return (True, "observer, in sync") if fs.ha.in_sync else (False, "observer catching up")
     if not fs.ha.serving(mono_ms()):
         return False, f"not active ({fs.ha.role}, {fs.ha.word})"
     if fs.safemode.on:

@@ -196,6 +196,11 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.FromString,
                 _registered_method=True)
+        self.Msync = channel.unary_unary(
+                '/minidfs.ClientNamenode/Msync',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.MsyncRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.MsyncResponse.FromString,
+                _registered_method=True)
 
 
 class ClientNamenodeServicer:
@@ -426,6 +431,15 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Msync(self, request, context):
+        """Observer reads (docs/observers.md, HDFS-12943): answered by the active only, with
+        its last committed txid (also in the reply's state id), so a client brings its
+        state id up to date before reading from observers (`Client.msync()`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -588,6 +602,11 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.SetQuota,
                     request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'Msync': grpc.unary_unary_rpc_method_handler(
+                    servicer.Msync,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.MsyncRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.MsyncResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1454,6 +1473,33 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/SetQuota',
             minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaRequest.SerializeToString,
             minidfs_dot_rpc_dot_client__namenode__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Msync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/Msync',
+            minidfs_dot_rpc_dot_client__namenode__pb2.MsyncRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.MsyncResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -177,7 +177,8 @@ class NamenodePages:
                                "DataNodes (replica state)"], rows, "blocks") + "</section>")
 
     def _header(self, s: dict[str, Any]) -> str:
-        role = "active" if s["serving"] else "standby" if s["role"] != "active" else "not serving"
+        role = ("active" if s["serving"] else "observer" if s["role"] == "observer"
+                else "standby" if s["role"] != "active" else "not serving")
         return (f'<header><h1>minidfs NameNode <b>{esc(self.name)}</b> '
                 f'<span id="role" class="role role-{esc(role.replace(" ", "-"))}">{esc(role)}</span></h1>'
                 f'<nav><a href="/">Overview</a> <a href="/explorer?path=/">Browse the file '
