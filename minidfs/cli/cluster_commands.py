@@ -27,6 +27,14 @@ def _attach(home: str | None) -> Any:
     return LocalCluster.attach(state().cluster_home(home))
 
 
+# A cluster a user starts by hand has the trash on, so `rm` behaves as DESIGN.md §6
+# says (moves to /user/<user>/.Trash) and a slip of the hand is recoverable for a day,
+# as most Hadoop distributions ship fs.trash.interval (1440 minutes). The setting's own
+# default stays 0 (HDFS's), so clusters built from a bare cluster.toml or LocalCluster
+# in tests delete at once unless they ask.
+LOCAL_TRASH_INTERVAL_S = 86400.0
+
+
 @click.group("cluster")
 def cluster_group() -> None:
     """Run a whole cluster as local processes."""
@@ -43,9 +51,13 @@ def cluster_group() -> None:
               help="With --ha: observer NameNodes nn3.. that serve reads (docs/observers.md).")
 @click.option("--block-size", type=SIZE, help="Default block size, e.g. 64KiB, 1MiB.")
 @click.option("--replication", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--trash-interval", "trash_interval_s", type=click.FloatRange(min=0),
+              default=LOCAL_TRASH_INTERVAL_S, show_default=True,
+              help="Seconds a removed file stays in the trash; 0 turns the trash off "
+                   "(docs/trash.md). Only for a new home.")
 @reports_errors
 def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observers: int,
-       block_size: int | None, replication: int) -> None:
+       block_size: int | None, replication: int, trash_interval_s: float) -> None:
     """Start a local cluster; return once it serves."""
     from cluster.local import LocalCluster, StartupError, default_workers
 
@@ -56,7 +68,7 @@ def up(home: str | None, datanodes: int, workers: int | None, ha: bool, observer
     cluster = LocalCluster(state().cluster_home(home), datanodes=datanodes, workers=workers,
                            ha=ha, observers=observers, block_size=block_size,
                            replication=replication,
-                           user=state().user)
+                           user=state().user, trash_interval_s=trash_interval_s)
     try:
         cluster.up()
     except StartupError as e:

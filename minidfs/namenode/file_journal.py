@@ -50,6 +50,10 @@ class FileJournal(Journal):
         self.dir.mkdir(parents=True, exist_ok=True)
         self.fsync_count = 0
         self._fd: int | None = None
+        # Open from start-up to close. Not the same as "_fd is set": a roll closes the
+        # old segment's fd in the executor before the next segment exists, and appends
+        # (which only buffer) must keep working meanwhile.
+        self._open = False
         self._segment_first = 0
         self._buffer: list[bytes] = []
         self._last = 0
@@ -154,6 +158,7 @@ class FileJournal(Journal):
             self.purge(last_applied_txid)
         self._last = self._synced = last_applied_txid
         self._start_segment(last_applied_txid + 1)
+        self._open = True
 
     def _start_segment(self, first: int) -> None:
         self._fd = durable.create_exclusive(self.dir / inprogress_name(first))
@@ -169,7 +174,7 @@ class FileJournal(Journal):
     def _check_usable(self) -> None:
         if self._failed is not None:
             raise JournalError(f"{self.dir}: edit log failed earlier: {self._failed}")
-        if self._fd is None:
+        if not self._open:
             raise JournalError(f"{self.dir}: journal is not open")
 
     async def sync(self, txid: int) -> None:
@@ -234,6 +239,7 @@ class FileJournal(Journal):
     async def close(self) -> None:
         if self._fd is None or self._lock is None:
             return
+        self._open = False
         try:
             if self._failed is None:
                 async with self._lock:

@@ -69,6 +69,19 @@ def test_up_writes_home_and_serves(home):
     assert ok(minidfs(home, "cat", "/kept")).stdout == b"survives down and up"
 
 
+def test_up_turns_the_trash_on(home):
+    """DESIGN.md §6: on a cluster started by hand, rm moves into the user's trash."""
+    assert config.load(home / "cluster.toml").settings.trash_interval_s == 86400
+    ok(minidfs(home, "put", "-", "/oops", stdin=b"recoverable"))
+    moved = ok(minidfs(home, "rm", "/oops")).stdout.decode()
+    assert "to trash at:" in moved
+    where = moved.rsplit("at: ", 1)[1].strip()
+    assert "/.Trash/Current/oops" in where
+    assert ok(minidfs(home, "cat", where)).stdout == b"recoverable"
+    ok(minidfs(home, "rm", "--skip-trash", where))
+    one_error(minidfs(home, "cat", where), "cat")
+
+
 def test_status_json(home):
     nodes = status(home)
     assert list(nodes) == NODES
