@@ -3,9 +3,9 @@ filesystem (HTTP to the NameNode, 307, HTTP to a DataNode, which streams through
 own minidfs client) beside the same file through the native gRPC client, in the same
 run on the same 3-DataNode cluster (replication 3, default block size).
 
-fsspec's webhdfs writes a file as CREATE (empty) then one APPEND per buffered chunk;
-minidfs emulates APPEND by rewriting (docs/http.md), so the put opens the file with a
-chunk as big as the file: one CREATE and one APPEND carrying every byte. The get reads
+fsspec's webhdfs writes a file as CREATE (empty) then one APPEND per buffered chunk
+(a real append, docs/append.md); the put opens the file with a chunk as big as the
+file: one CREATE and one APPEND carrying every byte. The get reads
 sequentially with a READ_BLOCK_BYTES read-ahead (one OPEN redirect per block read).
 The ratio is webhdfs / native; the target is 0.5. The get's detail also has the
 same file read with urllib in one OPEN (the redirect followed, 4 MiB reads): what the

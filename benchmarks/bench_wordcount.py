@@ -15,7 +15,9 @@ job's success (its output committed):
   small_job           wall seconds of `mapreduce run examples/wordcount.py` over a
                       one-block file, as a user types it (a new process: import,
                       submit, wait); baseline: `minidfs ls /` in the same cluster,
-                      the fixed cost of any command; median of 3 each.
+                      the fixed cost of any command; median of 3 each;
+  streaming,          word count as streaming jobs (shell commands; Python scripts),
+  streaming_python    beside the wordcount job's seconds (benchmarks/bench_streaming.py).
 The ratio is ours / baseline (time: lower is better). Each job's output is read back
 and compared with the baseline's counts: a wrong answer is an error, not a figure.
 The baselines split bytes (bytes.split) where the mapper splits str (str.split);
@@ -42,6 +44,7 @@ import sys
 import time
 from typing import Callable
 
+from benchmarks import bench_streaming
 from benchmarks.harness import MIB, Result, Sizes, Target, progress, skipped
 from cluster import LocalCluster
 from cluster.local import module_available
@@ -228,6 +231,9 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
             wc_s, wc_counts, wc_detail = _run_job(cluster, fs, WordCount(), "/bench/wc")
             progress("wordcount: InMapperWordCount (mapper_final)")
             im_s, im_counts, im_detail = _run_job(cluster, fs, InMapperWordCount(), "/bench/wc2")
+            progress("wordcount: streaming word counts (shell commands; Python scripts)")
+            streaming, streaming_counts = bench_streaming.run(
+                cluster, fs, DFS_CORPUS, REDUCERS, wc_s, workdir / "streaming", _read_counts)
             progress("wordcount: a one-block `mapreduce run` against `minidfs ls /`")
             small = _small_job(cluster, fs, paths[0])
     progress("wordcount: baselines (Counter in one process; multiprocessing.Pool(2))")
@@ -236,6 +242,8 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
     _check("wordcount", wc_counts, want)
     _check("wordcount_inmapper", im_counts, want)
     _check("wordcount_inmapper baseline (Pool)", pool_counts, want)
+    for name, counts in streaming_counts:
+        _check(name, counts, want)
     common = {"corpus_bytes": corpus_bytes, "files": CORPUS_FILES, "words": sum(want.values()),
               "distinct_words": len(want), "datanodes": DATANODES, "workers": WORKERS,
               "reducers": REDUCERS}
@@ -249,6 +257,7 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
             "baseline": "the wordcount baseline (Counter, one process)",
             f"pool{BASELINE_PROCESSES}_seconds": round(pool_s, 3)}),
         small,
+        *streaming,
     ]
     if sizes.wordcount_peers:
         results += _peers(paths, workdir / "peers", counter_s, want)

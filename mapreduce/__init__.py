@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from mapreduce.job import Job
 from mapreduce.result import JobResult
+from mapreduce.steps import Step
 
-__all__ = ["Job", "JobResult"]
+__all__ = ["Job", "JobResult", "Step"]

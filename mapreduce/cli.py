@@ -1,7 +1,10 @@
-"""The `mapreduce` shell: run a job file, and status / list / kill jobs.
+"""The `mapreduce` shell: run a job file or a streaming job, and status / list / kill jobs.
 
     mapreduce run FILE.py[:Class] --input PATH --output PATH [--reducers N] [--conf C]
-                  [--runner cluster|inline] [--split-size SIZE]
+                  [--runner cluster|inline|spark] [--split-size SIZE] [--spark-master M]
+    mapreduce streaming --input PATH --output PATH --mapper CMD [--combiner CMD]
+                        [--reducer CMD] [--reducers N] [--file F ...]
+                        [--runner cluster|inline|spark] [--spark-master M]
     mapreduce status JOB [--json] | list [--json] | kill JOB
     mapreduce --user NAME ...   (simple-mode identity; else $MINIDFS_USER, else the OS user)
 
@@ -122,23 +125,68 @@ def _user() -> str | None:
 @click.option("--reducers", type=click.IntRange(0, 1000), default=1, show_default=True)
 @click.option("--conf", type=click.Path(dir_okay=False), default=None,
               help="cluster.toml [default: $MINIDFS_HOME or ./.minidfs].")
-@click.option("--runner", type=click.Choice(["cluster", "inline"]), default="cluster",
+@click.option("--runner", type=click.Choice(["cluster", "inline", "spark"]), default="cluster",
               show_default=True)
 @click.option("--split-size", default=None, help="Inline runner: bytes per split (e.g. 1MiB).")
+@click.option("--spark-master", default=None,
+              help="Spark runner: local[N] or spark://host:port [default: local[*]].")
 def run(job_file: str, input_path: str, output: str, reducers: int, conf: str | None,
-        runner: str, split_size: str | None) -> None:
+        runner: str, split_size: str | None, spark_master: str | None) -> None:
     """Run the Job class in JOB_FILE (FILE.py or FILE.py:Class)."""
     try:
         job_class = load_job_file(job_file)
         result = job_class().run(input=input_path, output=output, reducers=reducers,
                                  runner=runner, conf=conf, split_size=split_size,
-                                 progress=ProgressPrinter(), user=_user())
+                                 progress=ProgressPrinter(), user=_user(),
+                                 spark_master=spark_master)
     except JobError as e:
         _fail("run", str(e))
     except MinidfsError as e:
         _fail("run", str(e))
+    _report_success(result)
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, help="Input file or directory.")
+@click.option("--output", required=True, help="Output directory (must not exist).")
+@click.option("--mapper", required=True, help="Shell command: lines in, key<TAB>value lines out.")
+@click.option("--combiner", default=None, help="Shell command run on sorted map output.")
+@click.option("--reducer", default=None,
+              help="Shell command: sorted key<TAB>value lines in [default: identity].")
+@click.option("--reducers", type=click.IntRange(0, 1000), default=1, show_default=True)
+@click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="A local file shipped to the tasks' working folder (repeatable).")
+@click.option("--conf", type=click.Path(dir_okay=False), default=None,
+              help="cluster.toml [default: $MINIDFS_HOME or ./.minidfs].")
+@click.option("--runner", type=click.Choice(["cluster", "inline", "spark"]), default="cluster",
+              show_default=True)
+@click.option("--split-size", default=None, help="Inline runner: bytes per split (e.g. 1MiB).")
+@click.option("--spark-master", default=None,
+              help="Spark runner: local[N] or spark://host:port [default: local[*]].")
+def streaming(input_path: str, output: str, mapper: str, combiner: str | None,
+              reducer: str | None, reducers: int, files: tuple[str, ...], conf: str | None,
+              runner: str, split_size: str | None, spark_master: str | None) -> None:
+    """Run a streaming job: each task runs a shell command over its records."""
+    from mapreduce.streaming import streaming_job
+
+    try:
+        # Hadoop runs no combiner in a map-only job: the maps' output is the output.
+        job_class = streaming_job(mapper, combiner if reducers else None, reducer)
+        result = job_class().run(input=input_path, output=output, reducers=reducers,
+                                 runner=runner, conf=conf, files=list(files),
+                                 split_size=split_size, progress=ProgressPrinter(),
+                                 user=_user(), spark_master=spark_master)
+    except MinidfsError as e:
+        _fail("streaming", str(e))
+    _report_success(result)
+
+
+def _report_success(result: Any) -> None:
     click.echo(f"Job {result.job_id} succeeded in {result.timings['total_s']:.1f} s; "
                f"output in {result.output}", err=True)
+    for number, step in enumerate(result.steps, 1):
+        click.echo(f"Step {number} of {len(result.steps)} ({step['job_id']}) "
+                   f"{format_counters(step['counters'])}", err=True)
     click.echo(format_counters(result.counters), err=True)
     click.echo(result.job_id)
 

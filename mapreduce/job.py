@@ -16,7 +16,9 @@ Optional: `partitioner(self, key, num_reducers) -> int`; hooks `mapper_init`,
 e.g. in-mapper combining); `format_output(self, key, value) -> str` (default
 `key<TAB>value`, see mapreduce/textoutput.py); `self.increment_counter(group, name, n)`;
 `self.input_path` (the file being mapped); `self.file_path(name)` (a file shipped with
-the job, listed in the class attribute `files` or `run(files=...)`).
+the job, listed in the class attribute `files` or `run(files=...)`); `steps()` for a
+multi-step job (a list of `Step(mapper=..., combiner=..., reducer=..., reducers=N)`,
+each step's output feeding the next; see mapreduce/steps.py).
 
 A job runs as many fresh instances, one per task attempt, made with `cls()` in the
 task's process: the class must take no constructor arguments, and state set on the
@@ -31,13 +33,15 @@ import os
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from mapreduce import combiners
+from mapreduce import steps as step_plan
 from mapreduce.counters import Counters
 from mapreduce.mapside import DEFAULT_SPILL_THRESHOLD_BYTES
 from mapreduce.result import JobResult
+from mapreduce.steps import Step
 from mapreduce.textoutput import format_line
 from minidfs.errors import InvalidArgument
 
-RUNNERS = ("cluster", "inline")
+RUNNERS = ("cluster", "inline", "spark")
 MAX_REDUCERS = 1000
 DEFAULT_TASK_TIMEOUT_S = 600.0
 
@@ -56,6 +60,8 @@ class Job:
     pass_env: Sequence[str] = ()
 
     input_path: str | None = None
+    # Which of steps() a task of a multi-step job runs (inline runner; see steps.py).
+    _step_index: int | None = None
     _counters: Counters | None = None
     _files: dict[str, str] = {}
 
@@ -98,9 +104,16 @@ class Job:
             raise FileNotFoundError(f"{name}: not shipped with the job "
                                     f"(shipped: {sorted(self._files) or 'none'})") from None
 
+    def steps(self) -> "list[Step] | None":
+        """A multi-step job returns its Steps (mapreduce/steps.py), each step's output
+        feeding the next; None (the default): the job is its own single step."""
+        return None
+
     def _begin_task(self, counters: Counters, input_path: str | None) -> None:
         self._counters = counters
         self.input_path = input_path
+        if type(self).steps is not Job.steps:
+            step_plan.bind(self, step_plan.step_index(self))
 
     def _bind_files(self, files: dict[str, str]) -> None:
         self._files = dict(files)
@@ -109,19 +122,32 @@ class Job:
             conf: str | os.PathLike[str] | None = None, files: Sequence[str] = (),
             split_size: int | str | None = None,
             progress: Callable[[dict], None] | None = None,
-            user: str | None = None) -> JobResult:
+            user: str | None = None, spark_master: str | None = None) -> JobResult:
         """Runs the job and returns its JobResult; raises JobError (with the user's
         traceback) if it fails. runner="inline" runs in this process on local files
         (split_size: bytes per split, default 64 MiB); runner="cluster" submits to the
         cluster in conf (else $MINIDFS_HOME/cluster.toml, else ./.minidfs/cluster.toml);
         progress, if given, is called with each status update. On the cluster the job
         runs as `user` (else $MINIDFS_USER, else the OS user): its tasks read and write
-        with that user's permissions."""
+        with that user's permissions. runner="spark" runs the job on Spark
+        (mapreduce/runners/spark.py) at spark_master (default: the SparkContext
+        running in this process, else local[*]); input and output are local paths
+        or Hadoop URIs (minidfs: webhdfs://<namenode http address>/path)."""
         if runner not in RUNNERS:
             raise InvalidArgument(f"{runner!r}: runner must be one of {', '.join(RUNNERS)}")
         if type(reducers) is not int or not 0 <= reducers <= MAX_REDUCERS:
             raise InvalidArgument(f"{reducers!r}: reducers must be an int in [0, {MAX_REDUCERS}]")
         shipped = list(self.files) + list(files)
+        if runner == "spark":
+            from mapreduce.runners.spark import run_spark
+
+            return run_spark(self, input, output, reducers, shipped, spark_master, progress)
+        plan = step_plan.checked_plan(self)
+        if plan is not None:
+            from mapreduce.multistep import run_steps
+
+            return run_steps(self, plan, input, output, reducers, runner, conf, shipped,
+                             split_size, progress, user)
         if runner == "inline":
             from mapreduce.runners.inline import run_inline
 

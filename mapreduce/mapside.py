@@ -369,6 +369,9 @@ def _value_bytes(value: Any) -> int:
     kind = type(value)
     if kind is str or kind is bytes:
         return STR_VALUE_BYTES + len(value)
+    if value is None:
+        # A pointer to the one None, like a small int (streaming keys without values).
+        return INT_VALUE_BYTES
     return RECORD_OVERHEAD_BYTES + len(keys.pack(value, "map output value"))
 
 

@@ -13,6 +13,9 @@ class JobResult:
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # total_s, map_s, reduce_s
     runner: str = "inline"
+    # A multi-step job's steps, in order: {"job_id", "counters", "timings"} each
+    # (counters above are their sum); empty for a one-step job.
+    steps: list[dict] = field(default_factory=list)
 
     def counter(self, group: str, name: str) -> int:
         return self.counters.get(group, {}).get(name, 0)

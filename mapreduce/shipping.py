@@ -47,17 +47,12 @@ def package(job_class: type, paths: list[str]) -> JobPackage:
     if "<locals>" in job_class.__qualname__ or "." in job_class.__qualname__:
         raise InvalidArgument(f"{job_class.__qualname__}: a cluster job class must be "
                               f"defined at the top level of its module")
-    module = sys.modules.get(job_class.__module__)
-    source_file = inspect.getsourcefile(module) if module else None
-    if not source_file or not os.path.isfile(source_file):
-        raise InvalidArgument(f"{job_class.__qualname__}: cannot find the source of "
-                              f"module {job_class.__module__}")
-    module_file = os.path.basename(source_file)
-    module_name = job_class.__module__
-    if module_name == "__main__":
-        module_name = os.path.splitext(module_file)[0]
-    with open(source_file, "rb") as f:
-        source = f.read()
+    generated = getattr(job_class, "_shipped_module_", None)
+    if generated is not None:
+        # A class made at run time (a streaming job) brings the module that defines it.
+        module_name, module_file, source = generated()
+    else:
+        module_name, module_file, source = _module_source(job_class)
     files = {}
     total = len(source)
     for name, path in local_file_map(paths).items():
@@ -68,3 +63,18 @@ def package(job_class: type, paths: list[str]) -> JobPackage:
         raise InvalidArgument(f"job source and files are {total} bytes; "
                               f"at most {MAX_SHIPPED_BYTES} may be shipped")
     return JobPackage(module_name, module_file, source, job_class.__name__, files)
+
+
+def _module_source(job_class: type) -> tuple[str, str, bytes]:
+    """(module name, file name, source) of the module that defines job_class."""
+    module = sys.modules.get(job_class.__module__)
+    source_file = inspect.getsourcefile(module) if module else None
+    if not source_file or not os.path.isfile(source_file):
+        raise InvalidArgument(f"{job_class.__qualname__}: cannot find the source of "
+                              f"module {job_class.__module__}")
+    module_file = os.path.basename(source_file)
+    module_name = job_class.__module__
+    if module_name == "__main__":
+        module_name = os.path.splitext(module_file)[0]
+    with open(source_file, "rb") as f:
+        return module_name, module_file, f.read()

@@ -53,13 +53,14 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
                                  partitioner=job.partitioner, combiner=job.combiner)
         emit = buffer.collect
         collect_mapped = buffer.collect_mapped
-    run_hook(job.mapper_init, emit, "mapper_init")
+    hook = run_hook if buffer is None else _collect_hook(buffer)
+    hook(job.mapper_init, emit, "mapper_init")
     mapper = job.mapper
     for batch in reader.batches(PROGRESS_EVERY_RECORDS):
         collect_mapped(mapper, batch)
         if progress is not None:
             progress(reader.progress())
-    run_hook(job.mapper_final, emit, "mapper_final")
+    hook(job.mapper_final, emit, "mapper_final")
     counters.increment(C.FRAMEWORK, "map_input_records", reader.records)
     counters.increment(C.FRAMEWORK, "map_input_bytes", reader.bytes_read)
     if writer is not None:
@@ -69,6 +70,15 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
         return None
     assert buffer is not None
     return buffer.finish()
+
+
+def _collect_hook(buffer: MapOutputBuffer) -> Callable[..., None]:
+    """run_hook for a buffered map: what the hook yields takes the buffer's batch
+    path (collect_mapped's loop), not one collect() call per pair, which matters
+    when a mapper_final emits everything (in-mapper combining, streaming)."""
+    def hook(method: Callable[[], Any], _emit: Callable[[Any, Any], None], who: str) -> None:
+        buffer.collect_pairs(method(), who)
+    return hook
 
 
 def run_reduce_task(job: "Job", runs: Sequence[merge.Run], scratch_dir: str,

@@ -45,7 +45,11 @@ def run_hook(hook: Callable[[], Any], emit: Callable[[Any, Any], None], who: str
 
 
 def user_traceback(exc: BaseException) -> str:
-    """The exception's traceback without the engine frames that led into user code."""
+    """The exception's traceback without the engine frames that led into user code
+    (only the message for an exception class marked `without_traceback`)."""
+    if getattr(exc, "without_traceback", False):
+        # An error whose message is the whole story (a streaming command's failure).
+        return f"{type(exc).__name__}: {exc}"
     summary = traceback.TracebackException.from_exception(exc)
     frames = list(summary.stack)
     first_user = next((i for i, f in enumerate(frames) if not _in_engine(f.filename)), None)

@@ -86,6 +86,21 @@ class Settings:
     # How long a client call keeps looking for an active NameNode before it gives up
     # (failed, or "outcome unknown" for a change that may have applied; docs/outcomes.md).
     client_failover_wait_s: float = 30.0
+    # Per-user throttling on the NameNode (docs/throttling.md): each user's request
+    # rate (a token bucket of `throttle_user_burst` tokens) and calls in flight; over
+    # either the call is refused with a retry-after hint the clients honour. 0 turns
+    # a limit off. Generous: a single shell or job never meets them.
+    throttle_user_requests_per_s: float = 5000.0
+    throttle_user_burst: int = 10000
+    throttle_user_concurrent_calls: int = 256
+    # The NameNode's audit log (docs/audit.md): one line per namespace operation and
+    # per denial, in <log dir>/<name>-audit.log, rotated at this size, this many kept.
+    audit_log_enabled: bool = True
+    audit_log_max_bytes: int = 64 * 1024 * 1024
+    audit_log_backups: int = 4
+    # A JournalNode copies the finalized segments it lacks (a lost disk, time spent
+    # down) from its peers this often (journalnode/peer_sync.py, docs/ha.md).
+    journalnode_sync_interval_s: float = 10.0
     # Observer NameNodes (docs/observers.md, HDFS-12943). cluster_id names this
     # cluster in client state ids, so one carried over from another cluster is
     # refused ("" = unchecked; `cluster up` makes one). An observer answers a read

@@ -26,6 +26,14 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
 def write_atomic(path: pathlib.Path, data: bytes) -> None:
     """Writes data to path via a temporary name: whole or not at all after a crash."""
     tmp = path.with_name(path.name + ".tmp")

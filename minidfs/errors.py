@@ -66,6 +66,16 @@ class LeaseError(PreconditionFailed):
     """The caller does not hold the lease on a file under construction."""
 
 
+class AlreadyBeingCreatedError(LeaseError):
+    """Another client holds the file's lease (HDFS's AlreadyBeingCreatedException):
+    one writer per file (docs/append.md)."""
+
+
+class RecoveryInProgressError(LeaseError):
+    """The file's lease is being recovered: try again once it is closed (HDFS's
+    RecoveryInProgressException)."""
+
+
 class Unavailable(MinidfsError):
     """Try again, or try another server (standby NameNode, node not ready)."""
 
@@ -179,7 +189,8 @@ ALL_ERRORS: dict[str, type[MinidfsError]] = {
         ObserverRetryOnActive, StateIdError,
         OutcomeUnknownError, ChecksumError,
         BlockMissingError, LimitExceeded, DiskFull, QuotaExceededError, ReplicaNotFound, PipelineError,
-        EditLogCorrupt, ConfigError, ClusterError, JobError,
+        EditLogCorrupt, ConfigError, ClusterError, JobError, AlreadyBeingCreatedError,
+        RecoveryInProgressError,
     ]
 }
 
@@ -189,3 +200,19 @@ class FencedError(PreconditionFailed):
 
 
 ALL_ERRORS[FencedError.__name__] = FencedError
+
+
+class Throttled(MinidfsError):
+    """The NameNode refused the call before doing anything: its user is over their
+    request rate or has too many calls in flight (namenode/throttle.py). Retriable:
+    clients wait at least `retry_after_s` (the server's hint, carried in trailing
+    metadata) with backoff and jitter, within the operation's deadline."""
+
+    grpc_code = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str = "throttled", retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+ALL_ERRORS[Throttled.__name__] = Throttled

@@ -235,11 +235,17 @@ class MinidfsFile(AbstractBufferedFile):
                  autocommit=True, cache_options=None, **kwargs):
         self._reader = None
         self._writer = None
-        if mode == "ab":
-            raise NotImplementedError("minidfs has no append yet")
         super().__init__(fs, path, mode, block_size, autocommit,
                          cache_options=cache_options, **kwargs)
-        if mode in ("wb", "xb"):
+        if mode == "ab":
+            self.target = path
+            try:
+                with builtin_errors(path):
+                    self._writer = fs.client.open(path, "ab")
+            except BaseException:
+                self.closed = True
+                raise
+        elif mode in ("wb", "xb"):
             self.target = path
             if not autocommit:
                 self.path = paths.join(paths.parent(path),

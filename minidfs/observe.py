@@ -2,7 +2,8 @@
 health service, and the RPC interceptor that counts and times every call.
 
 Each daemon's serve code makes one `Observability(kind)` before its gRPC server
-(`interceptors` go first in the server's interceptor list), then, once its
+(`interceptors` go first in the server's interceptor list: the RPC metrics and
+the malformed-request guard of rpc/malformed_guard.py), then, once its
 servicers are registered, calls `attach(server, face, collector, health)`:
 
 - `/metrics` on the daemon's HTTP face renders its registry: the daemon's own
@@ -31,6 +32,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 from minidfs.metrics.rpc_interceptor import RpcMetrics
+from minidfs.rpc.malformed_guard import MalformedGuard
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.observe")
@@ -52,6 +54,7 @@ class Observability:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(namespace=f"minidfs_{kind}", registry=self.registry)
         self.rpc = RpcMetrics(self.registry, kind)
+        self.malformed = MalformedGuard(kind)
         self.health_servicer = health_aio.HealthServicer()
         self._health: HealthCheck = lambda: {}
         self._task: asyncio.Task[None] | None = None
@@ -60,7 +63,10 @@ class Observability:
 
     @property
     def interceptors(self) -> list:
-        return [self.rpc]
+        # The malformed-request guard sits inside the metrics (refusals are counted)
+        # and outside everything else (no later interceptor or servicer sees bytes
+        # that did not parse).
+        return [self.rpc, self.malformed]
 
     def attach(self, server, face: HttpFace, collector: Collector | None = None,
                health: HealthCheck | None = None) -> None:

@@ -25,13 +25,18 @@ if TYPE_CHECKING:
 
 
 def submit_request(job: "Job", input: str, output: str, reducers: int,
-                   files: list[str], user: str | None = None) -> pb.SubmitRequest:
+                   files: list[str], user: str | None = None,
+                   extra_env: dict[str, str] | None = None,
+                   name_suffix: str = "") -> pb.SubmitRequest:
+    """extra_env: package environment the runner adds (a step's number); name_suffix:
+    added to the job's name (`mapreduce list` shows "examples.top_words.TopWords step 1/2")."""
     home = identity.home_directory(identity.current_user(user))
     package = shipping.package(type(job), files)
     env = [pb.EnvVar(name=name, value=os.environ[name])
            for name in job.pass_env if name in os.environ]
+    env += [pb.EnvVar(name=name, value=value) for name, value in (extra_env or {}).items()]
     return pb.SubmitRequest(
-        name=f"{package.module_name}.{package.class_name}",
+        name=f"{package.module_name}.{package.class_name}{name_suffix}",
         package=pb.JobPackage(
             module_name=package.module_name, module_file=package.module_file,
             source=package.source, class_name=package.class_name,
@@ -45,8 +50,9 @@ def submit_request(job: "Job", input: str, output: str, reducers: int,
 def run_cluster(job: "Job", input: str, output: str, reducers: int, files: list[str],
                 conf: str | os.PathLike[str] | None,
                 progress: Callable[[dict[str, Any]], None] | None,
-                user: str | None = None) -> JobResult:
-    request = submit_request(job, input, output, reducers, files, user)
+                user: str | None = None,
+                extra_env: dict[str, str] | None = None, name_suffix: str = "") -> JobResult:
+    request = submit_request(job, input, output, reducers, files, user, extra_env, name_suffix)
     started = time.monotonic()
     maps_done_at: list[float] = []
 

@@ -7,6 +7,7 @@ import click
 
 import minidfs
 from minidfs.cli.admin_commands import admin_group
+from minidfs.cli import append_commands
 from minidfs.cli import balance_command
 from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
@@ -59,6 +60,9 @@ cli.add_command(fsck)
 cli.add_command(admin_group)
 admin_group.add_command(ha_group)
 admin_group.add_command(events_command)
+cli.add_command(append_commands.append)
+cli.add_command(append_commands.tail)
+admin_group.add_command(append_commands.recover_lease)
 for _command in balance_command.COMMANDS:
     admin_group.add_command(_command)
 

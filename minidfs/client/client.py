@@ -56,6 +56,7 @@ LEASE_RENEW_MIN_INTERVAL_S = 0.2
 ProgressFn = Callable[[int], None]
 _READ_MODES = {"rb": False, "r": True, "rt": True}
 _WRITE_MODES = {"wb": False, "w": True, "wt": True}
+_APPEND_MODES = {"ab": False, "a": True, "at": True}
 
 
 def entry_dict(status: Any) -> dict[str, Any]:
@@ -153,15 +154,45 @@ class _LeasedWriter(io.BufferedWriter):
         super().__init__(raw, BUFFER_BYTES)
         self._on_close: Callable[[_LeasedWriter], None] | None = on_close
 
+    _closing = False
+
+    def flush(self) -> None:
+        """hflush: every byte written so far is visible to new readers (HDFS's
+        hflush; docs/append.md). Part of close() too, where it is only a flush."""
+        super().flush()
+        if not self._closing and not self.closed:
+            self.raw.hflush()
+
+    def hflush(self) -> None:
+        self.flush()
+
+    def sync(self) -> None:
+        """hsync: hflush, and the DataNodes fsync the block before answering."""
+        super().flush()
+        self.raw.hsync()
+
+    hsync = sync
+
     def close(self) -> None:
         if self.closed:
             return
+        self._closing = True
         try:
             super().close()
         finally:
             callback, self._on_close = self._on_close, None
             if callback is not None:
                 callback(self)
+
+
+class _TextWriter(io.TextIOWrapper):
+    """Text mode over a _LeasedWriter: flush() is hflush, but the flush that close()
+    starts with is not (close finalizes the file anyway)."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.buffer._closing = True
+        super().close()
 
 
 class Client:
@@ -485,10 +516,14 @@ class Client:
         elif mode in _WRITE_MODES:
             stream = self._open_writer(path, overwrite, replication, block_size)
             text = _WRITE_MODES[mode]
+        elif mode in _APPEND_MODES:
+            stream = self._open_appender(path, replication, block_size)
+            text = _APPEND_MODES[mode]
         else:
-            raise errors.InvalidArgument(f"{mode}: unsupported mode (use rb, r, wb or w)")
+            raise errors.InvalidArgument(f"{mode}: unsupported mode (use rb, r, wb, w, ab or a)")
         if text:
-            return io.TextIOWrapper(stream, encoding=encoding or "utf-8", newline=newline)
+            wrapper = _TextWriter if isinstance(stream, _LeasedWriter) else io.TextIOWrapper
+            return wrapper(stream, encoding=encoding or "utf-8", newline=newline)
         return stream
 
     def _input_stream(self, path: str, verify: bool, located: Any = None) -> io.RawIOBase:
@@ -524,6 +559,59 @@ class Client:
             self._writers.add(writer)
         self._lease.acquire()
         return writer
+
+    def _open_appender(self, path: str, replication: int | None,
+                       block_size: int | None) -> _LeasedWriter:
+        """Append (docs/append.md): the file reopened under this client's lease; a
+        missing file is created first (Python's "ab", HDFS's appendToFile)."""
+        from minidfs.client.output_stream import DFSOutputStream
+
+        if self._closed:
+            raise errors.MinidfsError(f"{path}: client is closed")
+        request = pb.AppendRequest(path=path, client_name=self.client_name,
+                                   client_node=self.client_node)
+        try:
+            reply = self._nn.call("Append", request)
+        except errors.FileNotFound:
+            try:
+                return self._open_writer(path, False, replication, block_size)
+            except errors.FileExists:   # made meanwhile by someone else: append to it
+                reply = self._nn.call("Append", pb.AppendRequest(
+                    path=path, client_name=self.client_name, client_node=self.client_node))
+        status = reply.status
+        self._lease.acquire()
+        try:
+            raw = DFSOutputStream(
+                self._nn, path, self.client_name, block_size=status.block_size,
+                replication=status.replication, chunk_size=self.conf.settings.chunk_size_bytes,
+                client_node=self.client_node, pool=self.channel_pool,
+                append_to=reply.last_block if reply.HasField("last_block") else None,
+                reopened=reply.reopened)
+        except BaseException:
+            self._lease.release()
+            raise
+        writer = _LeasedWriter(raw, self._writer_closed)
+        with self._writers_lock:
+            self._writers.add(writer)
+        return writer
+
+    def append(self, local: str | os.PathLike[str] | IO[bytes], remote: str, *,
+               progress: ProgressFn | None = None) -> str:
+        """Appends a local file (or a readable binary stream) to `remote`, creating it
+        when missing (HDFS's appendToFile). Returns the DFS path."""
+        remote = self.resolve(remote)
+        is_stream = hasattr(local, "read")
+        source = contextlib.nullcontext(local) if is_stream else open(local, "rb")  # type: ignore[arg-type]
+        with source as stream:
+            with self.open(remote, "ab") as writer:
+                _copy(stream, writer, progress, _local_size(stream))
+        return remote
+
+    def recover_lease(self, path: str) -> bool:
+        """Starts lease recovery of a file at once (HDFS's recoverLease): True when it
+        is closed (already, or by now)."""
+        return self._nn.call("RecoverLease", pb.RecoverLeaseRequest(
+            path=self.resolve(path), client_name=self.client_name)).closed
 
     def _check_write_options(self, path: str, replication: int | None,
                              block_size: int | None) -> None:

@@ -90,3 +90,75 @@ def failover(conf: ClusterConfig, wait_s: float = FAILOVER_WAIT_S,
         time.sleep(POLL_INTERVAL_S)
     raise errors.Unavailable(f"{old['name']} stepped down but no other namenode became "
                              f"active within {wait_s:g} s")
+
+
+JOURNAL_COLUMNS = ("JOURNALNODE", "STATE", "EPOCH", "COMMITTED", "FIRST TXID", "LAST TXID",
+                   "SEGMENTS", "LAG", "ADDRESS")
+
+
+def _journal_state(address: str, deadline_s: float) -> tuple[Any, Any]:
+    from minidfs.qjournal.segment import DEFAULT_JOURNAL_ID
+    from minidfs.rpc import journal_pb2, journal_pb2_grpc
+
+    channel = channels.sync_channel(address)
+    try:
+        stub = journal_pb2_grpc.JournalStub(channel)
+        state = stub.GetJournalState(journal_pb2.GetJournalStateRequest(
+            journal_id=DEFAULT_JOURNAL_ID), timeout=deadline_s)
+        manifest = stub.GetEditLogManifest(journal_pb2.GetEditLogManifestRequest(
+            journal_id=DEFAULT_JOURNAL_ID, since_txid=1, in_progress_ok=True), timeout=deadline_s)
+        return state, manifest
+    finally:
+        channel.close()
+
+
+def journal_lags(held: dict[str, list[tuple[int, int]]]) -> dict[str, tuple[int, str]]:
+    """Pure: each answering JournalNode's (lag_txns, state) from the (first, last)
+    txid ranges of the segments it holds. The window runs from the purge point to the
+    newest txid anyone holds; lag = the txids in that window a node lacks. The purge
+    point is the first txid a majority of the nodes holding something start at or
+    before: the writer's Purge reached a majority, so a node still holding older
+    segments missed it, while a node that starts later than the majority (a lost
+    disk, refilled only from the next segment) lacks history the others keep."""
+    nonempty = [r for r in held.values() if r]
+    firsts = sorted(r[0][0] for r in nonempty)
+    floor = firsts[len(firsts) // 2] if firsts else 0
+    newest = max((r[-1][1] for r in nonempty), default=0)
+    result = {}
+    for name, ranges in held.items():
+        covered = sum(max(0, min(last, newest) - max(first, floor) + 1) for first, last in ranges)
+        lag = max(0, newest - floor + 1 - covered) if newest else 0
+        result[name] = (lag, "empty" if not ranges and newest else ("lagging" if lag else "ok"))
+    return result
+
+
+def journal_statuses(conf: ClusterConfig,
+                     deadline_s: float = STATUS_DEADLINE_S) -> list[dict[str, Any]]:
+    """One dict per JournalNode: name, address, state ("ok", "lagging", "empty",
+    "unreachable"), promised_epoch, committed_txid, first_txid, last_txid, segments,
+    lag_txns - the txids from the journal's purge point (the earliest txid every
+    JournalNode that answered holds) to the newest any of them holds that this one
+    lacks, so both a node behind at the tail and one missing history lag."""
+    rows: list[dict[str, Any]] = []
+    held: dict[str, list[tuple[int, int]]] = {}
+    for node in conf.journalnodes:
+        row: dict[str, Any] = {"name": node.name, "address": node.address}
+        try:
+            state, manifest = _journal_state(node.address, deadline_s)
+        except grpc.RpcError as e:
+            row.update(state=UNREACHABLE, error=str(from_rpc_error(e)))
+            rows.append(row)
+            continue
+        ranges = sorted((s.first_txid, s.last_txid) for s in manifest.segments
+                        if s.last_txid >= s.first_txid)
+        held[node.name] = ranges
+        row.update(promised_epoch=state.promised_epoch, committed_txid=state.committed_txid,
+                   first_txid=ranges[0][0] if ranges else 0,
+                   last_txid=ranges[-1][1] if ranges else 0, segments=len(ranges))
+        rows.append(row)
+    lags = journal_lags(held)
+    for row in rows:
+        if row.get("state") == UNREACHABLE:
+            continue
+        row["lag_txns"], row["state"] = lags[row["name"]]
+    return rows

@@ -21,6 +21,14 @@ outcome uncertain. A later retry that succeeds settles it (ok); when the retries
 run out, or a retry is refused outright, the call raises OutcomeUnknownError -
 never the refusal, which would claim nothing happened.
 
+Throttling (docs/throttling.md): a NameNode that refuses a call because its user is
+over their rate or concurrency (errors.Throttled, RESOURCE_EXHAUSTED) did nothing, so
+the call is sent again to the same NameNode after at least the server's retry-after
+hint, with capped exponential backoff and full jitter (rpc/backoff.py), within the
+same `wait_s` deadline on the whole call. The refusal never makes an outcome
+uncertain; an earlier attempt that may have applied still does (and the retry keeps
+its retry-cache id).
+
 Every call carries `user` as call metadata (minidfs/identity.py): the NameNode
 checks permissions against it.
 
@@ -47,6 +55,7 @@ from minidfs.client.observer_reads import ObserverRouter
 from minidfs.config import Settings
 from minidfs.state_id import OBSERVER_READS
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
+from minidfs.rpc.backoff import Backoff
 from minidfs.rpc.status import from_rpc_error, may_have_applied
 
 log = logging.getLogger("minidfs.client.namenode")
@@ -55,11 +64,17 @@ log = logging.getLogger("minidfs.client.namenode")
 # cluster.toml's client_failover_wait_s): an HA failover takes a lease (3 s) plus
 # the take-over, and a JournalNode restart a few seconds more.
 DEFAULT_WAIT_S = Settings.client_failover_wait_s
-# The pause between passes over the NameNode list stays at 0.1 s (no growth): a call
-# to a dead or standby NameNode fails in milliseconds, and a longer sleep only delays
-# the first write after the new active is up (measured: with a 1 s cap, writes landed
-# only at 2.85 or 3.85 s after the kill).
+# The pause between passes over the NameNode list stays about 0.1 s (full jitter
+# under a 0.2 s cap, rpc/backoff.py, so clients that lost the same active do not come
+# back in step): a call to a dead or standby NameNode fails in milliseconds, and a
+# longer sleep only delays the first write after the new active is up (measured:
+# with a 1 s cap, writes landed only at 2.85 or 3.85 s after the kill).
 FAILOVER_BACKOFF_S = 0.1
+FAILOVER_BACKOFF_CAP_S = 0.2
+# A throttled call (errors.Throttled) waits at least the server's retry-after hint,
+# with capped exponential backoff and full jitter, until the call's deadline (wait_s).
+THROTTLE_BACKOFF_BASE_S = 0.05
+THROTTLE_BACKOFF_CAP_S = 2.0
 # `on_wait` is called once a call has been failing over for this long.
 WAIT_NOTICE_AFTER_S = 1.0
 # An attempt late in the wait still gets this long, however little of it is left.
@@ -69,7 +84,7 @@ MIN_ATTEMPT_DEADLINE_S = 1.0
 MUTATIONS = frozenset({
     "Mkdirs", "Create", "Delete", "Rename", "SetReplication", "AddBlock", "AbandonBlock",
     "Complete", "UpdateBlockForPipeline", "Decommission", "TransitionToStandby",
-    "SetPermission", "SetOwner", "SetQuota",
+    "SetPermission", "SetOwner", "SetQuota", "Append", "Fsync", "RecoverLease",
 })
 PATH_FIELDS = ("path", "src")
 # Answers that deny the change (like a refusal): after an attempt that may have
@@ -119,6 +134,8 @@ class NamenodeClient:
         self._stubs: dict[str, client_namenode_pb2_grpc.ClientNamenodeStub] = {}
         self.client_id = secrets.token_hex(8)
         self._call_ids = itertools.count(1)
+        self._failover_backoff = Backoff(FAILOVER_BACKOFF_S, FAILOVER_BACKOFF_CAP_S)
+        self._throttle_backoff = Backoff(THROTTLE_BACKOFF_BASE_S, THROTTLE_BACKOFF_CAP_S)
         self.cluster_id = cluster_id
         self.state_txid = 0           # the highest txid any answer carried
         self.observers = ObserverRouter(observers, observer_wait_s) if observers else None
@@ -165,8 +182,10 @@ class NamenodeClient:
         last: dict[str, errors.MinidfsError] = {}
         uncertain: errors.MinidfsError | None = None   # an attempt that may have applied
         noticed = False
-        for attempt in itertools.count():
-            index = (self._current + attempt) % len(self.addresses)
+        index = self._current
+        moves = 0        # attempts that moved on along the NameNode list
+        throttled = 0    # throttled refusals in a row (the backoff's exponent)
+        while True:
             address = self.addresses[index]
             attempt_s = min(timeout, max(give_up - time.monotonic(), MIN_ATTEMPT_DEADLINE_S))
             maybe_applied[0] = mutation   # while an attempt is out, it may be applied
@@ -177,6 +196,21 @@ class NamenodeClient:
                 if mutation and uncertain is None and may_have_applied(e):
                     uncertain = err
                 maybe_applied[0] = uncertain is not None
+                if isinstance(err, errors.Throttled):
+                    # Refused before anything was done: wait as told and ask the same
+                    # NameNode again (the other one is a standby) until the deadline.
+                    self._current = index
+                    remaining_s = give_up - time.monotonic()
+                    if remaining_s <= 0:
+                        if uncertain is not None:
+                            raise self._unknown(method, request, uncertain, err) from None
+                        raise errors.Throttled(f"{err} (still throttled after "
+                                               f"{self.wait_s:g} s)", err.retry_after_s) from None
+                    time.sleep(self._throttle_backoff.pause_s(throttled, err.retry_after_s,
+                                                              remaining_s))
+                    throttled += 1
+                    noticed = self._notice(noticed, started)
+                    continue
                 if not isinstance(err, errors.Unavailable):
                     self._current = index
                     if uncertain is not None:
@@ -193,19 +227,19 @@ class NamenodeClient:
                     log.info("%s%s settled ok by a retry after an attempt that may have "
                              "applied it (%s)", _subject(request), method, uncertain)
                 return response
-            passes_done = (attempt + 1) // len(self.addresses)
-            if (attempt + 1) % len(self.addresses) == 0:
+            throttled = 0
+            moves += 1
+            index = (index + 1) % len(self.addresses)
+            if moves % len(self.addresses) == 0:
+                passes_done = moves // len(self.addresses)
                 if self.failover_passes is not None and passes_done >= self.failover_passes:
                     why = f"no NameNode could tell in {passes_done} pass(es) over the NameNodes"
                     break
                 if time.monotonic() >= give_up:
                     why = f"no active NameNode could tell within {self.wait_s:g} s"
                     break
-                time.sleep(FAILOVER_BACKOFF_S)
-            if not noticed and self.on_wait is not None \
-                    and time.monotonic() - started >= WAIT_NOTICE_AFTER_S:
-                noticed = True
-                self.on_wait()
+                time.sleep(self._failover_backoff.pause_s(passes_done - 1))
+            noticed = self._notice(noticed, started)
         answers = "; ".join(f"{address}: {err}" for address, err in last.items())
         if uncertain is not None:
             raise self._unknown(method, request, uncertain, why)
@@ -213,6 +247,14 @@ class NamenodeClient:
         # Every NameNode said "standby": keep that class (callers may tell it apart).
         cls = kinds.pop() if len(kinds) == 1 else errors.Unavailable
         raise cls(f"no active NameNode answered {method}: {answers}")
+
+    def _notice(self, noticed: bool, started: float) -> bool:
+        """Tells on_wait (once) that this call has been waiting a while."""
+        if not noticed and self.on_wait is not None \
+                and time.monotonic() - started >= WAIT_NOTICE_AFTER_S:
+            self.on_wait()
+            return True
+        return noticed
 
     def _invoke(self, address: str, method: str, request: Any, timeout_s: float) -> tuple[Any, Any]:
         """One attempt at one NameNode, with this client's state id; keeps the

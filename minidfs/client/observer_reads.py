@@ -48,10 +48,10 @@ def answer_complete(method: str, response: Any) -> bool:
 
 
 def _located_complete(located: Any) -> bool:
-    blocks = list(located.blocks)
-    if located.under_construction and blocks:
-        blocks = blocks[:-1]   # the block being written may have no finalized replica yet
-    return all(block.locations for block in blocks if block.block.length)
+    # A block being written with nothing flushed (length 0) needs no replica yet; one
+    # with hflushed or appended bytes does (docs/append.md): the observer learns its
+    # pipeline from no one, so without locations the active answers.
+    return all(block.locations for block in located.blocks if block.block.length)
 
 
 class ObserverRouter:

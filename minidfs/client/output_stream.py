@@ -20,6 +20,11 @@ A DataNode failing mid-block is dropped by pipeline recovery
 (_BlockPipeline.unacked) and resent to the survivors under a new genstamp, a
 replacement node is added when the policy says so, and the write goes on. It
 fails (PipelineError) only when no DataNode is left.
+
+hflush() / hsync() (docs/append.md) send what is buffered, a short last chunk
+included, wait for every ack and tell the NameNode the length (Fsync); that chunk
+stays buffered and goes again, longer, in the next request, which starts at its
+chunk boundary. An append (append.py) starts the stream on the file's last block.
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ import grpc
 
 from minidfs import errors
 from minidfs.checksum import CHUNK_SIZE_BYTES, checksum_chunks
-from minidfs.client import pipeline_recovery
+from minidfs.client import append, pipeline_recovery
 from minidfs.client.namenode_client import NamenodeClient
 from minidfs.datanode import wire
 from minidfs.datanode.peers import WRITE_BLOCK_METHOD
@@ -159,15 +164,15 @@ class _BlockPipeline:
                 raise _SetupFailed(self.failed_node(), str(self._error))
         self.acked_length = max(self.acked_length, offset + len(first))
 
-    def send(self, data: bytes | bytearray | memoryview, last: bool) -> None:
+    def send(self, data: bytes | bytearray | memoryview, last: bool, sync: bool = False) -> None:
         """Queues one request (data = whole packets but maybe the last; copied once,
         so the caller may reuse its buffer), blocking while the window is full.
-        Raises the pipeline's error."""
+        `sync`: the DataNodes fsync before acking (hsync). Raises the pipeline's error."""
         checksums = checksum_chunks(data, self.chunk_size)
         packets = max(1, len(checksums))
         self.seqno += packets
         small = pb.WriteBlockRequest(seqno=self.seqno, offset=self.length, checksums=checksums,
-                                     last=last).SerializeToString()
+                                     last=last, sync=sync).SerializeToString()
         self.length += len(data)
         self._queue(Sent(self.seqno, packets, wire.encode_with_data(small, DATA_FIELD, data),
                          self.length))
@@ -205,6 +210,16 @@ class _BlockPipeline:
         (A header is never among them: setup waits for its ack.)"""
         with self._cond:
             return [sent for sent in self.unacked if sent.seqno > 0]
+
+    def wait_acked(self) -> None:
+        """Waits until every request sent so far is acked by every target (hflush);
+        raises the pipeline's error."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: not self.unacked or self._error is not None,
+                                       ACK_TIMEOUT_S):
+                self._fail(None, f"no ack within {ACK_TIMEOUT_S:g}s")
+            if self._error is not None:
+                raise self._error
 
     def finish(self) -> None:
         """Waits until the last request is acked by every target (the replicas are
@@ -274,7 +289,10 @@ class DFSOutputStream(io.RawIOBase):
     def __init__(self, nn: NamenodeClient, path: str, client_name: str, *, block_size: int,
                  replication: int, chunk_size: int = CHUNK_SIZE_BYTES, client_node: str = "",
                  pool: ChannelPool | None = None,
-                 first_block: common.LocatedBlock | None = None) -> None:
+                 first_block: common.LocatedBlock | None = None,
+                 append_to: common.LocatedBlock | None = None, reopened: bool = False) -> None:
+        """`append_to`: the file's last block when appending (Append's answer); with
+        `reopened` its pipeline is opened again at once (append.py)."""
         super().__init__()
         if block_size < 1 or chunk_size < 1 or replication < 1:
             raise errors.InvalidArgument(f"{path}: block size, chunk size and replication must be positive")
@@ -297,11 +315,23 @@ class DFSOutputStream(io.RawIOBase):
         # is written (as before the header carried data, so close() still has no
         # NameNode call left but Complete once every byte is buffered).
         self._next_block = first_block
+        # The block being written was hflushed or appended to: a DataNode it loses is
+        # replaced (HDFS's policy for such blocks, pipeline_recovery.should_replace).
+        self._flushed_block = False
         self._failed = False
         self.bytes_written = 0
         # Set once every byte is acked and Complete is sent: from here a failure may
         # leave the file whole (the put's outcome is then unknown, not failed).
         self.completing = False
+        # hflush: bytes written since the last one (nothing new, nothing to send).
+        self._unflushed = False
+        if append_to is not None:
+            try:
+                append.resume(self, append_to, reopened)
+            except BaseException:
+                self._fail()
+                self._release()
+                raise
 
     def writable(self) -> bool:
         return True
@@ -329,6 +359,7 @@ class DFSOutputStream(io.RawIOBase):
                         self._buf.clear()
                 done += take
             self.bytes_written += done
+            self._unflushed = self._unflushed or done > 0
             return done
         except BaseException:
             self._fail()
@@ -350,13 +381,74 @@ class DFSOutputStream(io.RawIOBase):
         if last:
             self._end_block()
 
+    def hflush(self, sync: bool = False) -> None:
+        """Makes every byte written so far visible to new readers: sent and acked by
+        every DataNode of the pipeline, the length told to the NameNode (HDFS's
+        hflush). With `sync` the DataNodes also fsync the block first (hsync)."""
+        if self.closed:
+            raise ValueError("flush of a closed file")
+        if self._failed:
+            raise errors.PipelineError(f"{self.path}: the stream failed earlier; nothing more is written")
+        if not (self._unflushed or (sync and self._pipeline is not None)):
+            return
+        try:
+            if self._pipeline is None and not self._buf:
+                # Every block so far is finalized (fsynced); the last one, just filled,
+                # is not yet committed at the NameNode: its length is news there.
+                last = self._previous
+            else:
+                self._flush_buffer(sync)
+                while True:
+                    try:
+                        self._pipeline.wait_acked()
+                        break
+                    except errors.PipelineError:
+                        self._recover()
+                pipeline = self._pipeline
+                last = common.Block(id=pipeline.block.id, genstamp=pipeline.block.genstamp,
+                                    length=pipeline.acked_length)
+            if last is not None:
+                self.nn.call("Fsync", nn_pb.FsyncRequest(
+                    path=self.path, client_name=self.client_name, last_block=last))
+            self._unflushed = False
+            self._flushed_block = True
+        except BaseException:
+            self._fail()
+            raise
+
+    def hsync(self) -> None:
+        """hflush, and every DataNode of the pipeline fsyncs the block (HDFS's hsync)."""
+        self.hflush(sync=True)
+
+    def _flush_buffer(self, sync: bool) -> None:
+        """Sends the buffered bytes, a short last chunk included, yet keeps that chunk
+        buffered: the next request sends it again, longer, from its chunk boundary
+        (the DataNode rewrites it; datatransfer.proto)."""
+        data = bytes(self._buf)
+        if self._pipeline is None:
+            self._pipeline = self._open_block(data, last=False)
+            if sync:
+                self._send_kept(b"", sync)
+        else:
+            self._send_kept(data, sync)
+        pipeline = self._pipeline
+        tail = pipeline.length % self.chunk_size
+        pipeline.length -= tail
+        self._buf = bytearray(data[len(data) - tail:] if tail else b"")
+
+    def _send_kept(self, data: bytes, sync: bool) -> None:
+        try:
+            self._pipeline.send(data, last=False, sync=sync)
+        except errors.PipelineError:
+            self._recover()      # the request was kept: it is resent with the rest
+
     def _recover(self) -> None:
         first = self._pipeline.targets[0]
         if self._pipeline.failed_node() == first.name:
             self._forget(first.address)
         self._pipeline = pipeline_recovery.recover(
             self.nn, self.path, self.client_name, self.replication, self._pipeline,
-            self._channel, _BlockPipeline)
+            self._channel, _BlockPipeline, flushed=self._flushed_block)
 
     def _end_block(self) -> None:
         while True:
@@ -369,6 +461,7 @@ class DFSOutputStream(io.RawIOBase):
         self._previous = common.Block(id=pipeline.block.id, genstamp=pipeline.block.genstamp,
                                       length=pipeline.length)
         self._pipeline = None
+        self._flushed_block = False
 
     def _channel(self, address: str) -> grpc.Channel:
         """This stream's channel to address: a pooled one, leased until close()."""
@@ -455,9 +548,15 @@ class DFSOutputStream(io.RawIOBase):
                     self._fail()
                     raise
         finally:
-            for lease in self._leases.values():
-                lease.release()
-            self._leases.clear()
-            if self._own_pool:
-                self._pool.close()
+            self._release()
             super().close()
+
+    def _release(self) -> None:
+        for lease in self._leases.values():
+            lease.release()
+        self._leases.clear()
+        if self._own_pool:
+            self._pool.close()
+
+    def flush(self) -> None:
+        """io's flush is a no-op here (close() calls it): hflush() is explicit."""

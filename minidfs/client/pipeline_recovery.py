@@ -46,15 +46,19 @@ TRANSFER_DEADLINE_S = 120.0
 REPLACE_MIN_REPLICATION = 3
 
 
-def should_replace(replication: int, survivors: int) -> bool:
-    """HDFS's default replace-datanode-on-failure policy (for a write that is neither
-    an append nor hflushed, which minidfs does not have): add a node when
-    replication >= 3 and no more than half of it is left (survivors <= r / 2)."""
-    return replication >= REPLACE_MIN_REPLICATION and survivors <= replication // 2
+def should_replace(replication: int, survivors: int, flushed: bool = False) -> bool:
+    """HDFS's default replace-datanode-on-failure policy: with replication >= 3, add
+    a node when no more than half of it is left (survivors <= r / 2), or, for a block
+    that was hflushed or appended to (readers rely on its bytes already), whenever
+    one was lost."""
+    if replication < REPLACE_MIN_REPLICATION:
+        return False
+    return survivors <= replication // 2 or (flushed and survivors < replication)
 
 
 def recover(nn: NamenodeClient, path: str, client_name: str, replication: int, broken,
-            connect: Callable[[str], grpc.Channel], make_pipeline: Callable[..., object]):
+            connect: Callable[[str], grpc.Channel], make_pipeline: Callable[..., object],
+            flushed: bool = False):
     """A working pipeline continuing `broken` (a failed output_stream._BlockPipeline)
     with every un-acked request resent; PipelineError when none can be built."""
     pipeline = broken
@@ -73,7 +77,7 @@ def recover(nn: NamenodeClient, path: str, client_name: str, replication: int, b
                 f"{pipeline.error})")
         acked = pipeline.acked_length
         block = pipeline.block
-        if should_replace(replication, len(survivors)):
+        if should_replace(replication, len(survivors), flushed):
             survivors += _replacement(nn, path, client_name, block, survivors, excluded, acked,
                                       pipeline.chunk_size, connect, pipeline.token)
         reply = nn.call("UpdateBlockForPipeline", nn_pb.UpdateBlockForPipelineRequest(

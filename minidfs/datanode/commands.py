@@ -12,7 +12,8 @@ as failed (`on_copy_failed`), so the NameNode can choose again within seconds
 rather than after its pending-copy timeout. Every REPLICATE (re-replication and
 balancer moves alike) draws on one token bucket per node (`bandwidth`,
 minidfs/throttle.py), at balance_bandwidth_bytes_per_s or what `admin
-set-bandwidth` sent on a heartbeat reply (`set_bandwidth`).
+set-bandwidth` sent on a heartbeat reply (`set_bandwidth`). RECOVER makes this
+node the primary of a lease recovery (block_recovery.py).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import logging
 from typing import Awaitable, Callable
 
 from minidfs import errors
-from minidfs.datanode import transfer
+from minidfs.datanode import block_recovery, transfer
 from minidfs.datanode.peers import Peers
 from minidfs.datanode.storage import Replica, Storage
 from minidfs.rpc import common_pb2 as common
@@ -79,6 +80,14 @@ class CommandRunner:
             task = asyncio.get_running_loop().create_task(self._replicate(block, list(command.targets)))
             self._running[block.id] = task
             task.add_done_callback(lambda _t, block_id=block.id: self._running.pop(block_id, None))
+        elif command.action == pb.DatanodeCommand.RECOVER:
+            key = -block.id   # beside a copy of the same block, never instead of it
+            if key in self._running or not command.targets or command.recovery_genstamp <= block.genstamp:
+                return
+            task = asyncio.get_running_loop().create_task(block_recovery.recover_block(
+                self.peers, block, command.recovery_genstamp, list(command.targets)))
+            self._running[key] = task
+            task.add_done_callback(lambda _t, key=key: self._running.pop(key, None))
         else:
             log.warning("ignored unknown command action %d", command.action)
 

@@ -3,7 +3,7 @@ reports, and the commands that ride on the replies.
 
 Started by datanode/server.py. One loop per configured NameNode (with HA there
 are two, and the DataNode talks to both); a NameNode that is down is retried
-with capped exponential backoff forever while the DataNode keeps serving reads
+with capped exponential backoff (full jitter) forever while the DataNode keeps serving reads
 and writes. Per NameNode: register, full block report, then heartbeats every
 heartbeat_interval_s, incremental reports shortly after replicas are finalized
 or deleted (batched for INCREMENTAL_BATCH_S), a full report every
@@ -28,6 +28,7 @@ import grpc
 
 from minidfs.config import ClusterConfig, NodeConfig
 from minidfs.datanode.storage import CORRUPT, RBW, Replica, Storage
+from minidfs.rpc.backoff import Backoff
 from minidfs.rpc import channels, client_namenode_pb2, client_namenode_pb2_grpc
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datanode_namenode_pb2 as pb
@@ -187,12 +188,14 @@ class _NamenodeSession:
         self.copy_failed.clear()
 
     async def run(self) -> None:
-        backoff = RETRY_MIN_S
+        # Full jitter (rpc/backoff.py): DataNodes that lost the same NameNode come back
+        # spread out, not all at once when it restarts.
+        backoff = Backoff(RETRY_MIN_S, RETRY_MAX_S)
         failures = 0
         while True:
             try:
                 await self._register()
-                backoff, failures = RETRY_MIN_S, 0
+                failures = 0
                 await self._serve()
             except _Reregister:
                 log.info("namenode %s asked to re-register", self.address)
@@ -202,8 +205,7 @@ class _NamenodeSession:
                 # Log the first failure and then rarely: a NameNode can be down for long.
                 if failures == 1 or failures % 50 == 0:
                     log.warning("namenode %s unreachable (%s), retrying", self.address, _short(e))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RETRY_MAX_S)
+                await asyncio.sleep(backoff.pause_s(failures - 1))
 
     async def _register(self) -> None:
         self.registered = False

@@ -63,6 +63,9 @@ def add_to_server(service: "DataTransferService", server) -> None:
         "TransferReplica": grpc.unary_unary_rpc_method_handler(
             service.TransferReplica, request_deserializer=pb.TransferReplicaRequest.FromString,
             response_serializer=pb.TransferReplicaResponse.SerializeToString),
+        "RecoverReplica": grpc.unary_unary_rpc_method_handler(
+            service.RecoverReplica, request_deserializer=pb.RecoverReplicaRequest.FromString,
+            response_serializer=pb.RecoverReplicaResponse.SerializeToString),
         "BlockChecksum": grpc.unary_unary_rpc_method_handler(
             service.BlockChecksum, request_deserializer=pb.BlockChecksumRequest.FromString,
             response_serializer=pb.BlockChecksumResponse.SerializeToString),
@@ -165,7 +168,26 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
             return pb.ReplicaInfo(exists=False)
         return pb.ReplicaInfo(
             exists=True, finalized=replica.finalized,
-            block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length))
+            block=common.Block(id=replica.block_id, genstamp=replica.genstamp, length=replica.length),
+            visible_length=self.storage.visible_length(replica))
+
+    @rpc_errors
+    async def RecoverReplica(self, request: pb.RecoverReplicaRequest, context):
+        """Lease recovery (block_recovery.py): cut to the agreed length, finalize
+        under the recovery genstamp, report it like any finalized replica."""
+        block = request.block
+        block_id = check_block_id(block.id)
+        check_genstamp(block.genstamp)
+        check_genstamp(request.old_genstamp)
+        if request.old_genstamp >= block.genstamp:
+            raise errors.InvalidArgument(
+                f"block {block_id}: recovery genstamp {block.genstamp} is not newer than "
+                f"{request.old_genstamp}")
+        replica = await asyncio.to_thread(self.storage.finalize_recovery, block_id,
+                                          request.old_genstamp, block.genstamp, block.length)
+        self.ctx.on_finalized(replica)
+        return pb.RecoverReplicaResponse(block=common.Block(
+            id=replica.block_id, genstamp=replica.genstamp, length=replica.length))
 
     @rpc_errors
     async def BlockChecksum(self, request: pb.BlockChecksumRequest, context):

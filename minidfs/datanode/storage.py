@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from minidfs import errors
-from minidfs.durable import fsync_dir, write_all
-from minidfs.checksum import chunk_count
+from minidfs.durable import fsync_dir, pwrite_all, write_all
+from minidfs.checksum import checksum_chunks, chunk_count
 from minidfs.datanode import disk_diff, meta_format, volume_choice
 from minidfs.datanode.volume import BLOCK_RE as _BLOCK_RE, META_RE as _META_RE, Volume
 
@@ -351,7 +351,7 @@ class Storage:
             if old.genstamp >= genstamp:
                 raise errors.PreconditionFailed(
                     f"block {block_id}: replica genstamp {old.genstamp} is not older than {genstamp}")
-            if old.chunk_size != chunk_size or length % chunk_size:
+            if old.chunk_size != chunk_size:
                 raise errors.PreconditionFailed(
                     f"block {block_id}: cannot resume at {length} with chunk size {chunk_size} "
                     f"(replica chunk size {old.chunk_size})")
@@ -365,8 +365,7 @@ class Storage:
             volume = old.volume
             block_path = volume.rbw_dir / f"blk_{block_id}"
             meta_path = volume.rbw_dir / f"blk_{block_id}_{genstamp}.meta"
-            os.truncate(old.block_path, length)
-            os.truncate(old.meta_path, meta_format.checksum_offset(chunk_count(length, chunk_size)))
+            _cut(old.block_path, old.meta_path, length, chunk_size, not old.finalized)
             # A crash before both renames are done leaves files the start-up scan finds
             # without their partner (corrupt) or with the old genstamp (stale): either
             # way the NameNode has the copy deleted. Nothing is lost: the write resumes
@@ -387,6 +386,25 @@ class Storage:
             log.info("block %d: recovered at %d bytes with genstamp %d (was %d)",
                      block_id, length, genstamp, old.genstamp)
             return writer
+
+    def finalize_recovery(self, block_id: int, old_genstamp: int, genstamp: int,
+                          length: int) -> Replica:
+        """Lease recovery: the replica of block_id (genstamp >= old_genstamp, at least
+        `length` bytes) is cut to `length` and finalized under `genstamp`. Done
+        already (a retried command): the finalized replica as it is. Blocking."""
+        check_block_id(block_id)
+        with self._lock:
+            old = self._replicas.get(block_id)
+            if old is not None and old.finalized and old.genstamp == genstamp and old.length == length:
+                return old
+            if old is None or old.genstamp < old_genstamp:
+                raise errors.ReplicaNotFound(f"block {block_id}: no replica to recover here")
+            writer = self.recover(block_id, genstamp, length, old.chunk_size)
+        try:
+            return writer.finalize()
+        except OSError:
+            writer.close()
+            raise
 
     @staticmethod
     def _finalize_paths(replica: Replica) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
@@ -424,9 +442,18 @@ class Storage:
             raise errors.ReplicaNotFound(
                 f"block {block_id}: replica genstamp {replica.genstamp} is older than {genstamp}")
         try:
-            return ReplicaReader(replica)
+            return ReplicaReader(replica, self.visible_length(replica))
         except OSError as e:
             raise self.io_failed(replica, e) from None
+
+    def visible_length(self, replica: Replica) -> int:
+        """What a reader may see: all of a finalized replica; of one being written,
+        what the rest of its pipeline acknowledged (at least every hflushed byte)."""
+        with self._lock:
+            writer = self._writers.get(replica.block_id)
+        if writer is not None and writer.replica is replica and not replica.finalized:
+            return min(writer.visible_length, replica.length)
+        return replica.length
 
     # ---- lost replicas, failed volumes -------------------------------------------
 
@@ -593,6 +620,29 @@ class Storage:
         return total
 
 
+def _cut(block_path: pathlib.Path, meta_path: pathlib.Path, length: int, chunk_size: int,
+         being_written: bool) -> None:
+    """Cuts a replica's files to `length` bytes. A cut inside a chunk gives that chunk
+    the checksum of what is left of it (its bytes were verified on arrival). So does
+    the last chunk of a replica being written, whatever its length: a crash in the
+    middle of rewriting its short last chunk (hflush, append) leaves the longer bytes
+    beside the shorter checksum."""
+    os.truncate(block_path, length)
+    count = chunk_count(length, chunk_size)
+    os.truncate(meta_path, meta_format.checksum_offset(count))
+    tail = length % chunk_size or (chunk_size if being_written and length else 0)
+    if tail:
+        with open(block_path, "rb") as f:
+            f.seek(length - tail)
+            rest = f.read(tail)
+        fd = os.open(meta_path, os.O_WRONLY)
+        try:
+            pwrite_all(fd, meta_format.encode_checksums(checksum_chunks(rest, chunk_size)),
+                       meta_format.checksum_offset(count - 1))
+        finally:
+            os.close(fd)
+
+
 def _counted_bytes(replica: Replica) -> int:
     """What used_bytes counts for a replica whose files may be gone already: its
     block plus a meta covering it."""
@@ -637,8 +687,13 @@ class ReplicaWriter:
         self.storage = storage
         self.replica = replica
         self.bytes_written = replica.length if resume else 0
+        # Bytes the rest of the pipeline acknowledged too (write_pipeline.py): what a
+        # reader may see of this replica while it is written (HDFS's visible length).
+        self.visible_length = self.bytes_written
         self.unsynced_bytes = 0
-        flags = os.O_WRONLY | os.O_APPEND if resume else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        # Positioned writes (pwrite), not O_APPEND: after an hflush or an append the
+        # short last chunk is written again, longer, with its new checksum.
+        flags = os.O_WRONLY if resume else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         self._block_fd: int | None = os.open(replica.block_path, flags, 0o644)
         try:
             self._meta_fd: int | None = os.open(replica.meta_path, flags, 0o644)
@@ -655,19 +710,34 @@ class ReplicaWriter:
         Raises OSError (ENOSPC included) on I/O failure."""
         if self._block_fd is None or self._meta_fd is None:
             raise OSError(errno.EBADF, f"block {self.replica.block_id}: replica was closed")
-        if offset != self.bytes_written:
+        chunk = self.replica.chunk_size
+        if offset not in (self.bytes_written, self.bytes_written - self.bytes_written % chunk) or (
+                offset + len(data) < self.bytes_written):
             raise errors.InvalidArgument(
                 f"block {self.replica.block_id}: offset {offset} but {self.bytes_written} bytes received")
         meta = meta_format.encode_checksums(checksums)
-        self.storage.check_space(len(data) + len(meta))
-        write_all(self._block_fd, data)
+        meta_at = meta_format.checksum_offset(offset // chunk)
+        grown = offset + len(data) - self.bytes_written
+        grown_meta = max(0, meta_at + len(meta) - meta_format.checksum_offset(
+            chunk_count(self.bytes_written, chunk)))
+        self.storage.check_space(grown + grown_meta)
+        pwrite_all(self._block_fd, data, offset)
         # Data before its checksums: a crash leaves a block ahead of its meta, which
-        # start-up trims to what the meta covers (meta_format.rbw_length).
-        write_all(self._meta_fd, meta)
-        self.bytes_written += len(data)
+        # start-up trims to what the meta covers (meta_format.rbw_length). A short
+        # last chunk rewritten (hflush, append) keeps its bytes: only more follow.
+        pwrite_all(self._meta_fd, meta, meta_at)
+        self.bytes_written = offset + len(data)
         self.unsynced_bytes += len(data)
-        self.storage._account(len(data) + len(meta))
+        self.storage._account(grown + grown_meta)
         self.replica.length = self.bytes_written
+
+    def sync(self) -> None:
+        """hsync: the block and meta files on disk now (blocking)."""
+        if self._block_fd is None or self._meta_fd is None:
+            raise OSError(errno.EBADF, f"block {self.replica.block_id}: replica was closed")
+        os.fsync(self._block_fd)
+        os.fsync(self._meta_fd)
+        self.unsynced_bytes = 0
 
     def start_writeback(self) -> None:
         """Flushes what is written so far (blocking; run off the event loop while the
@@ -726,9 +796,12 @@ class ReplicaWriter:
 class ReplicaReader:
     """Reads chunk-aligned ranges of a replica with their stored checksums."""
 
-    def __init__(self, replica: Replica) -> None:
+    def __init__(self, replica: Replica, length: int | None = None) -> None:
+        """`length`: how much of the replica to serve (a replica being written: its
+        visible length); all of it by default."""
         self.replica = replica
         self.chunk_size = replica.chunk_size
+        self._length = replica.length if length is None else length
         self._block_fd = os.open(replica.block_path, os.O_RDONLY)
         try:
             self._meta_fd = os.open(replica.meta_path, os.O_RDONLY)
@@ -738,7 +811,7 @@ class ReplicaReader:
 
     @property
     def length(self) -> int:
-        return self.replica.length
+        return self._length
 
     def read(self, offset: int, size: int) -> tuple[bytes, list[int]]:
         """size bytes from offset (a chunk boundary) and their checksums."""
@@ -749,7 +822,15 @@ class ReplicaReader:
                        meta_format.checksum_offset(first))
         if len(raw) != count * meta_format.CHECKSUM_BYTES:
             raise errors.ChecksumError(f"block {self.replica.block_id}: meta file is truncated")
-        return data, meta_format.decode_checksums(raw)
+        checksums = meta_format.decode_checksums(raw)
+        tail = len(data) % self.chunk_size
+        if tail and not self.replica.finalized:
+            # A replica being written: its short last chunk may be rewritten longer
+            # right now (hflush, append), its stored checksum then covering more than
+            # was read. The bytes were verified when they arrived; HDFS's DataNode
+            # likewise serves the last partial chunk with a checksum of its own.
+            checksums[-1] = checksum_chunks(memoryview(data)[len(data) - tail:], self.chunk_size)[0]
+        return data, checksums
 
     def checksums(self) -> list[int]:
         """Every stored chunk checksum of the replica, from its meta file alone."""

@@ -23,7 +23,12 @@ protos/minidfs/rpc/datatransfer.proto; in short:
   after its ack; a stream that ends without `last` leaves the replica in rbw/;
 * RECOVERY (docs/recovery.md): every node already holds the block's first
   header.block.length bytes; it cuts its replica there, takes the header's (new)
-  genstamp and receives from that offset on, like a CREATE stream.
+  genstamp and receives from that offset on, like a CREATE stream. Append
+  (docs/append.md) reopens a finalized last block the same way;
+* a request may start at the chunk boundary below the bytes received, rewriting
+  the short last chunk longer (the writer hflushed it, or appends to it); `sync`
+  fsyncs the replica before the ack (hsync); an ack that every node downstream
+  returned SUCCESS for makes its bytes visible to readers (writer.visible_length).
 Malformed requests end the call with INVALID_ARGUMENT.
 """
 from __future__ import annotations
@@ -152,12 +157,13 @@ def check_request(request: pb.WriteBlockRequest, header: Header, offset: int,
         if request.seqno <= previous_seqno:
             raise errors.InvalidArgument(
                 f"block {block}: seqno {request.seqno} does not follow {previous_seqno}")
-    if request.offset != offset:
+    rewrite = offset - offset % header.chunk_size   # the short last chunk, sent again
+    if request.offset != offset and not (request.offset == rewrite and request.offset + size >= offset):
         raise errors.InvalidArgument(
             f"block {block}: offset {request.offset} but {offset} bytes received")
     if size > MAX_REQUEST_DATA_BYTES:
         raise errors.InvalidArgument(f"block {block}: request of {size} bytes is too large")
-    if size and offset % header.chunk_size:
+    if size and request.offset % header.chunk_size:
         raise errors.InvalidArgument(
             f"block {block}: data after a short packet (only the last packet may be short)")
     if len(request.checksums) != chunk_count(size, header.chunk_size):
@@ -341,8 +347,11 @@ class _Session:
                 if isinstance(item, BaseException):
                     raise item
                 await connected       # metadata before the first ack
-                seqno, own, message = item
+                seqno, own, message, end = item
                 down, down_message = await downstream.ack_for(seqno) if downstream else ([], "")
+                if own == SUCCESS and all(status == SUCCESS for status in down):
+                    # Acked by every node from here on: readers may see it (hflush).
+                    self.writer.visible_length = max(self.writer.visible_length, end)
                 yield _ack(seqno, [own, *down], message or down_message)
                 if own != SUCCESS:
                     break
@@ -385,7 +394,7 @@ class _Session:
                     if downstream is not None:
                         await downstream.forward(received.raw)
                 own, message = await self._apply(request, data)
-                await queue.put((request.seqno, own, message))
+                await queue.put((request.seqno, own, message, self.writer.bytes_written))
                 if own != SUCCESS or request.last:
                     break
                 previous = request.seqno
@@ -427,9 +436,17 @@ class _Session:
                 self._check_volume(e)
                 log.warning("block %d: write failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: write failed: {e.strerror or e}"
-            if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and (
+            if self.writer.unsynced_bytes >= WRITEBACK_EVERY_BYTES and not request.sync and (
                     self._writeback is None or self._writeback.done()):
                 self._writeback = asyncio.ensure_future(asyncio.to_thread(self.writer.start_writeback))
+        if request.sync and not request.last:
+            try:
+                await asyncio.to_thread(self.writer.sync)
+            except OSError as e:
+                self._abort()
+                self._check_volume(e)
+                log.warning("block %d: hsync failed: %s", block, e)
+                return _os_status(e), f"{name}: block {block}: hsync failed: {e.strerror or e}"
         if request.last:
             if self._writeback is not None:
                 await self._writeback

@@ -96,6 +96,20 @@ class JournalService(journal_pb2_grpc.JournalServicer):
         validate_journal_id(journal_id)
         return self.journals.get(journal_id) or self._open(journal_id)
 
+    def peek(self, journal_id: str) -> JournalHandle | None:
+        """The journal if this node holds it; a question about one it does not hold
+        (a status query, a peer catching up) must not create it."""
+        validate_journal_id(journal_id)
+        if journal_id in self.journals:
+            return self.journals[journal_id]
+        if (self.data_dir / journal_id / "current").is_dir():
+            return self._open(journal_id)
+        return None
+
+    def journal(self, journal_id: str) -> JournalHandle:
+        """The journal, created when missing (peer_sync.py adopting its peers' epoch)."""
+        return self._journal(journal_id)
+
     def _writer(self, request: Any) -> tuple[JournalHandle, int, int]:
         """The journal, epoch and committed-txid hint of a writer request."""
         if not request.HasField("info"):
@@ -117,7 +131,10 @@ class JournalService(journal_pb2_grpc.JournalServicer):
 
     @rpc_errors
     async def GetJournalState(self, request, context):
-        core = self._journal(request.journal_id).storage.core
+        handle = self.peek(request.journal_id)
+        if handle is None:
+            return pb.GetJournalStateResponse(promised_epoch=0, committed_txid=0)
+        core = handle.storage.core
         return pb.GetJournalStateResponse(promised_epoch=core.promised_epoch,
                                           committed_txid=core.committed_txid)
 
@@ -166,7 +183,9 @@ class JournalService(journal_pb2_grpc.JournalServicer):
 
     @rpc_errors
     async def GetEditLogManifest(self, request, context):
-        handle = self._journal(request.journal_id)
+        handle = self.peek(request.journal_id)
+        if handle is None:
+            return pb.GetEditLogManifestResponse(committed_txid=0)
         core = handle.storage.core
         segments = core.manifest(request.since_txid, request.in_progress_ok)
         return pb.GetEditLogManifestResponse(segments=[segment_pb(s) for s in segments],

@@ -55,6 +55,8 @@ class JournalStorage:
         """Reads epochs and segments; cuts a torn tail off the in-progress segment
         (it was never acknowledged); refuses (EditLogCorrupt) damage anywhere else."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.dir.glob("*" + RECOVERY_SUFFIX):
+            leftover.unlink()   # a copy that crashed before its rename: never complete
         core = self.core
         core.promised_epoch = self._read_ints(PROMISED_FILE, 1, [0])[0]
         epoch, first = self._read_ints(ACCEPTED_FILE, 2, [0, 0])
@@ -204,6 +206,30 @@ class JournalStorage:
                 self._set_aside(seg)
             self._vouch(epoch, proposal.first_txid)
         self.core.on_accepted(epoch, proposal)
+
+    # ---- catching up from peers (peer_sync.py) -----------------------------------------
+
+    def install_finalized(self, seg: Segment, records: bytes) -> bool:
+        """Adopts a finalized segment copied from a peer, when it overlaps nothing this
+        node holds (checked here, under the journal's lock: a writer may have moved on
+        since the copy was asked for). False when it no longer fits."""
+        if seg.in_progress or seg.empty:
+            return False
+        if seg.first_txid in self.core.segments or any(
+                not (s.last_txid < seg.first_txid or s.first_txid > seg.last_txid)
+                for s in self.core.segments.values() if not s.empty):
+            return False
+        frames.check_batch(records, seg.first_txid, seg.num_txns)
+        target = self.dir / finalized_name(seg.first_txid, seg.last_txid)
+        tmp = target.with_name(target.name + RECOVERY_SUFFIX)
+        with open(tmp, "wb") as f:
+            f.write(records)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        fsync_dir(self.dir)
+        self.core.segments[seg.first_txid] = seg
+        return True
 
     # ---- reading ----------------------------------------------------------------------
 

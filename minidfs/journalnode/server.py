@@ -3,14 +3,17 @@
 Started by the launcher (`minidfs daemon journalnode`) or directly by tests. Opens
 every journal under the node's data_dir (damage stops start-up with one line on
 stderr, exit 1), serves the Journal service on the node's address until SIGTERM /
-SIGINT, then stops gracefully.
+SIGINT, then stops gracefully. Before serving it takes its peers' epoch promise,
+and while serving it copies the finalized segments it lacks from them (peer_sync.py).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from minidfs.config import ClusterConfig
 from minidfs.journalnode.journal_service import JournalService
+from minidfs.journalnode.peer_sync import PeerSync
 from minidfs import daemon_entry
 from minidfs.rpc import channels, journal_pb2_grpc
 from minidfs.observe import Observability
@@ -38,13 +41,18 @@ async def serve(conf: ClusterConfig, name: str) -> None:
                           else (False, "journal not formatted yet"))
     observe_daemons.mount_journalnode(face, obs, server, service)
     stop = daemon_entry.stop_event()
+    sync = PeerSync(service, conf, name)
+    await sync.adopt_epochs()      # before answering anyone: a lost disk lost its promise
     await server.start()
     log.info("serving on %s, data in %s", node.address, node.data_dir)
+    sync_task = asyncio.get_running_loop().create_task(sync.run())
     try:
         await face.start()
         await stop.wait()
         log.info("stopping")
     finally:
+        sync_task.cancel()
+        await asyncio.gather(sync_task, return_exceptions=True)
         await face.stop()
         await server.stop(STOP_GRACE_S)
         service.close()

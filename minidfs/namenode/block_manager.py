@@ -52,6 +52,7 @@ from minidfs.namenode.inode import (
 DELETE = "DELETE"
 REPLICATE = "REPLICATE"
 REREGISTER = "REREGISTER"
+RECOVER = "RECOVER"        # lease recovery: the primary finalizes the block's replicas
 
 REPLICATION_TIMEOUT_MS = 60_000
 # After a source reported its copy failed.
@@ -90,6 +91,18 @@ class Command(NamedTuple):
     genstamp: int = 0
     length: int = 0
     targets: tuple[str, ...] = ()
+
+
+class RecoverCommand(NamedTuple):
+    """RECOVER (lease recovery, lease_recovery.py): Command's fields and the genstamp
+    the replicas are to be finalized under."""
+
+    action: str
+    block_id: int
+    genstamp: int
+    length: int
+    targets: tuple[str, ...]
+    recovery_genstamp: int
 
 
 class PendingReplication:
@@ -308,8 +321,11 @@ class BlockManager:
     def _replica(self, node: str, block_id: int, genstamp: int, length: int,
                  finalized: bool) -> None:
         block = self.blocks.get(block_id)
-        if block is not None and genstamp < block.genstamp and not block.committed and not finalized:
-            return  # maybe a pipeline survivor the recovery stream has not reached yet
+        if block is not None and genstamp < block.genstamp and not block.committed and (
+                not finalized or node in self.uc_targets.get(block_id, ())):
+            # Maybe a pipeline survivor the recovery stream has not reached yet, or
+            # the finalized replica an append (or lease recovery) is reopening there.
+            return
         if block is None or genstamp < block.genstamp:
             self._queue(node, Command(DELETE, block_id, genstamp, length))
             if block is not None and block.replicas and block.replicas.pop(node, None):
@@ -575,6 +591,10 @@ class BlockManager:
             return False  # the next full report finds what is left and asks again
         queue.append(command)
         return True
+
+    def queue_command(self, node: str, command: "Command | RecoverCommand") -> bool:
+        """A command decided outside the block map (lease recovery's RECOVER)."""
+        return self._queue(node, command)
 
     def take_commands(self, node: str, limit: int = MAX_COMMANDS_PER_REPLY) -> list[Command]:
         queue = self._commands.get(node)

@@ -195,6 +195,83 @@ class ClientOperations:
         except errors.MinidfsError:
             return None
 
+    async def append(self, path: str, client: str, client_node: str, rpc: RpcKey | None = None,
+                     caller: Caller | None = None) -> tuple[FileView, LocatedBlockView | None, bool]:
+        """Reopens a closed file for `client` (docs/append.md): its status, its last
+        block (None without blocks) and whether that block was reopened: not full, it
+        is under construction again with a new genstamp and the nodes holding it as
+        its pipeline. A file under construction is refused
+        (AlreadyBeingCreatedError), unless its writer passed the soft limit: then its
+        lease recovery starts and the caller is told to try again."""
+        paths.validate(path)
+        self.limits.check_client_name(client, path)
+        fs = self.fs
+        now = mono_ms()
+        fs.safemode.check(path)
+        node = fs.ns.get(path)
+        if (isinstance(node, INodeFile) and node.client not in (None, client)
+                and fs.leases.soft_expired(node.client, now)):
+            self._check(caller, path, access=fsmode.WRITE)
+            holder = node.client
+            if not await fs.recover_file_now(node):
+                raise errors.RecoveryInProgressError(
+                    f"{path}: cannot append: lease recovery is in progress (the writer "
+                    f"{holder} went silent); try again later")
+        holders: list[str] = []
+
+        def validate() -> list:
+            self._check(caller, path, access=fsmode.WRITE)
+            records = fs.ns.append(path, client)
+            self.limits.check_open_files(client, fs.leases.open_files(client))
+            file = fs.ns.get_file(path)
+            if records[0]["gs"]:
+                holders.extend(self._ranked(file.blocks[-1], client_node))
+                if not holders:
+                    raise errors.Unavailable(
+                        f"{path}: cannot append: no live DataNode holds the last block "
+                        f"{file.blocks[-1].id}")
+            return records
+
+        records = await fs.mutate(path, validate, rpc)
+        fs.leases.set_client_node(client, client_node)
+        file = fs.ns.get_file(path)
+        if not file.blocks:
+            return file_view(file, path), None, False
+        last = file.blocks[-1]
+        if last.committed:
+            return file_view(file, path), LocatedBlockView(
+                last.id, last.genstamp, last.length, self._offset(last), []), False
+        if holders:
+            fs.bm.uc_targets[last.id] = holders
+        elif not records or last.id not in fs.bm.uc_targets:
+            raise errors.Unavailable(f"{path}: cannot append: the last block's nodes are unknown "
+                                     "here; try again")
+        targets = fs.bm.uc_targets[last.id]
+        return file_view(file, path), LocatedBlockView(
+            last.id, last.genstamp, last.length, self._offset(last), self._refs(targets)), True
+
+    def _ranked(self, block: BlockInfo, client_node: str) -> list[str]:
+        """Live, good replicas of a block, the writer's own node first (its pipeline)."""
+        registry = self.fs.registry
+        good = [n for n, s in (block.replicas or {}).items()
+                if s in (READY, OPENING) and registry.is_live(n)]
+        return sorted(good, key=lambda n: (n != client_node, registry.nodes[n].active_transfers, n))
+
+    async def fsync(self, path: str, client: str, block: tuple[int, int, int]) -> None:
+        """hflush / hsync: the block being written holds `block[2]` acknowledged bytes."""
+        paths.validate(path)
+        check_id(block[0], f"{path}: block")
+        fs = self.fs
+        fs.leases.renew(client, mono_ms())
+        await fs.mutate(path, lambda: fs.ns.update_length(path, client, *block))
+
+    async def recover_lease(self, path: str, caller: Caller | None = None) -> bool:
+        """Starts (or moves on) the lease recovery of a file at once; True once closed."""
+        paths.validate(path)
+        self._check(caller, path, access=fsmode.WRITE)
+        self.fs.safemode.check(path)
+        return await self.fs.recover_file_now(self.fs.ns.get_file(path))
+
     async def abandon_block(self, path: str, client: str, block_id: int) -> None:
         paths.validate(path)
         check_id(block_id, f"{path}: block")

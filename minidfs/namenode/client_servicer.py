@@ -138,6 +138,28 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         return located
 
     @rpc_errors
+    async def Append(self, request, context):
+        view, last, reopened = await self.ops.append(
+            request.path, request.client_name, request.client_node, rpc_id(request),
+            self._caller(context))
+        response = pb.AppendResponse(status=file_status(view), reopened=reopened)
+        if last is not None:
+            response.last_block.CopyFrom(located_block(last))
+        return response
+
+    @rpc_errors
+    async def Fsync(self, request, context):
+        await self.ops.fsync(request.path, request.client_name,
+                             (request.last_block.id, request.last_block.genstamp,
+                              request.last_block.length))
+        return pb.FsyncResponse()
+
+    @rpc_errors
+    async def RecoverLease(self, request, context):
+        closed = await self.ops.recover_lease(request.path, self._caller(context))
+        return pb.RecoverLeaseResponse(closed=closed)
+
+    @rpc_errors
     async def AbandonBlock(self, request, context):
         await self.ops.abandon_block(request.path, request.client_name, request.block.id)
         return pb.AbandonBlockResponse()

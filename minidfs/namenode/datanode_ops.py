@@ -123,6 +123,6 @@ class DatanodeOperations:
         nodes = self.fs.registry.nodes
         return [CommandView(c.action, c.block_id, c.genstamp, c.length,
                             [NodeRef(t, nodes[t].address, nodes[t].rack) for t in c.targets
-                             if t in nodes])
+                             if t in nodes], getattr(c, "recovery_genstamp", 0))
                 for c in self.fs.bm.take_commands(name)]
 

@@ -18,7 +18,8 @@ def command(view: CommandView) -> pb.DatanodeCommand:
     return pb.DatanodeCommand(
         action=pb.DatanodeCommand.Action.Value(view.action),
         block=common_pb2.Block(id=view.block_id, genstamp=view.genstamp, length=view.length),
-        targets=[datanode_id(t) for t in view.targets])
+        targets=[datanode_id(t) for t in view.targets],
+        recovery_genstamp=view.recovery_genstamp)
 
 
 def volumes(storage: pb.StorageReport) -> list[VolumeInfo]:

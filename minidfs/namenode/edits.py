@@ -28,6 +28,12 @@ SET_REPLICATION = "SET_REPLICATION"  # path, repl
 SET_TIMES = "SET_TIMES"            # path, mtime: a user set the modification time (WebHDFS SETTIMES)
 SET_PERMISSION = "SET_PERMISSION"  # path, perm
 SET_OWNER = "SET_OWNER"            # path, owner and/or group (an absent key: unchanged)
+# Append (docs/append.md): a closed file is under construction again, leased to
+# `client`; gs > 0 reopens its last block (not full) under that new genstamp.
+APPEND = "APPEND"                  # path, client, gs
+# hflush / hsync: the last block (under construction) holds at least len bytes
+# (HDFS's fsync with UPDATE_LENGTH): readers and lease recovery keep them.
+UPDATE_LENGTH = "UPDATE_LENGTH"    # path, id, len
 SET_QUOTA = "SET_QUOTA"            # path, nsq, ssq: a directory's namespace and space quotas
                                    # after the change (-1: none; quota.py)
 # Not the tree, but durable cluster state all the same: an admin asked that DataNode
@@ -48,7 +54,7 @@ RPC = "rpc"
 ALL_OPS = frozenset({
     MKDIRS, CREATE, ADD_BLOCK, COMMIT_BLOCK, ABANDON_BLOCK, SET_GENSTAMP, CLOSE,
     DELETE, RENAME, SET_REPLICATION, SET_DATANODE_EXCLUDED, SET_PERMISSION, SET_OWNER,
-    SET_TIMES, SET_QUOTA,
+    SET_TIMES, APPEND, UPDATE_LENGTH, SET_QUOTA,
 })
 
 
@@ -88,6 +94,14 @@ def set_genstamp(path: str, block_id: int, genstamp: int) -> Record:
 
 def close(path: str, lengths: list[int], mtime_ms: int) -> Record:
     return {"op": CLOSE, "path": path, "lens": list(lengths), "mtime": mtime_ms}
+
+
+def append(path: str, client: str, genstamp: int) -> Record:
+    return {"op": APPEND, "path": path, "client": client, "gs": genstamp}
+
+
+def update_length(path: str, block_id: int, length: int) -> Record:
+    return {"op": UPDATE_LENGTH, "path": path, "id": block_id, "len": length}
 
 
 def delete(path: str, mtime_ms: int) -> Record:

@@ -26,7 +26,7 @@ from minidfs.namenode import edits
 from minidfs.namenode import quota as dir_quota
 from minidfs.namenode.edits import Record
 from minidfs.namenode.inode import (
-    COMMITTED, COMPLETE, BlockInfo, INode, INodeDirectory, INodeFile,
+    COMMITTED, COMPLETE, UNDER_CONSTRUCTION, BlockInfo, INode, INodeDirectory, INodeFile,
 )
 
 LIST_LIMIT_MAX = 1000            # ListStatus page cap (and the default)
@@ -240,6 +240,39 @@ class Namespace:
                         edits.close(path, [b.length for b in blocks[:-1]], now_ms)]
             return [edits.close(path, [b.length for b in blocks[:-1]] + [last_length], now_ms)]
         return [edits.close(path, [b.length for b in blocks], now_ms)]
+
+    def append(self, path: str, client: str) -> list[Record]:
+        """Reopens a closed file for `client` (HDFS append): its last block, if not
+        full, under the next genstamp. One writer per file: a file under
+        construction is refused (the caller first deals with a lapsed lease)."""
+        file = self.get_file(path)
+        if file.client == client:
+            raise errors.AlreadyBeingCreatedError(
+                f"{path}: already open for writing by this client ({client})")
+        if file.client is not None:
+            raise errors.AlreadyBeingCreatedError(
+                f"{path}: file is being written by another client ({file.client})")
+        last = file.blocks[-1] if file.blocks else None
+        reopen = last is not None and last.length < file.block_size
+        self.quota.check_reopen(file)   # a reopened last block is a whole block again
+        return [edits.append(path, client, self.last_genstamp + 1 if reopen else 0)]
+
+    def update_length(self, path: str, client: str, block_id: int, genstamp: int,
+                      length: int) -> list[Record]:
+        """hflush: the block being written holds at least `length` acknowledged bytes."""
+        file = self.file_for_write(path, client)
+        last = file.blocks[-1] if file.blocks else None
+        if last is None or last.id != block_id or last.committed:
+            raise errors.InvalidArgument(f"{path}: block {block_id} is not the block being written")
+        if last.genstamp != genstamp:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} has genstamp {last.genstamp}, not {genstamp}")
+        if length > file.block_size:
+            raise errors.InvalidArgument(
+                f"{path}: block {block_id} length {length} exceeds the block size {file.block_size}")
+        if length <= last.length:
+            return []
+        return [edits.update_length(path, block_id, length)]
 
     def abandon_block(self, path: str, client: str, block_id: int) -> list[Record]:
         file = self.file_for_write(path, client)
@@ -508,6 +541,24 @@ class Namespace:
         self.last_genstamp = max(self.last_genstamp, rec["gs"])
         fx.bumped.append(block)
 
+    def _apply_append(self, rec: Record, fx: Effects) -> None:
+        file = self._node(rec["path"])
+        client = rec["client"]
+        if not isinstance(file, INodeFile) or file.client is not None or not isinstance(client, str):
+            raise errors.InvalidArgument(f"{rec['path']}: not a closed file")
+        file.client = client
+        fx.opened.append((client, file))
+        if rec["gs"]:
+            last = file.blocks[-1]
+            last.state = UNDER_CONSTRUCTION
+            last.genstamp = rec["gs"]
+            self.last_genstamp = max(self.last_genstamp, rec["gs"])
+            fx.bumped.append(last)
+
+    def _apply_update_length(self, rec: Record, fx: Effects) -> None:
+        _, block = self._last_block(rec)
+        block.length = max(block.length, rec["len"])
+
     def _apply_close(self, rec: Record, fx: Effects) -> None:
         file = self._node(rec["path"])
         lengths = rec["lens"]
@@ -656,5 +707,7 @@ _APPLY = {
     edits.SET_TIMES: Namespace._apply_set_times,
     edits.SET_PERMISSION: Namespace._apply_set_permission,
     edits.SET_OWNER: Namespace._apply_set_owner,
+    edits.APPEND: Namespace._apply_append,
+    edits.UPDATE_LENGTH: Namespace._apply_update_length,
     edits.SET_QUOTA: Namespace._apply_set_quota,
 }

@@ -36,6 +36,7 @@ from minidfs.namenode.file_journal import FileJournal
 from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.inode import INodeFile
 from minidfs.namenode.journal import Journal, JournalError
+from minidfs.namenode.lease_recovery import LeaseRecovery
 from minidfs.namenode.leases import LeaseManager
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
@@ -104,6 +105,7 @@ class Namesystem:
         self.safemode = SafeMode(settings.safemode_threshold,
                                  int(settings.safemode_extension_s * 1000), emit)
         self.retry_cache = RetryCache()
+        self.lease_recovery = LeaseRecovery()
         self.txid = 0
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
@@ -388,14 +390,40 @@ class Namesystem:
 
     async def _recover_leases(self, now_ms: int) -> None:
         expired = self.leases.expired(now_ms)[:MAX_LEASE_RECOVERIES_PER_TICK]
+        logged = False
         for holder, file in expired:
-            path = file.path()
-            last = file.blocks[-1] if file.blocks else None
-            length = self.bm.reported_lengths.get(last.id) if last is not None else None
-            log.warning("lease of %s on %s expired: recovering the file", holder, path)
-            self.log_edits(self.ns.recover_lease(path, length, wall_ms()))
-        if expired:
+            if not self.lease_recovery.in_progress(file):
+                log.warning("lease of %s on %s expired: recovering the file", holder, file.path())
+            logged |= self._recovery_step(file, now_ms)
+        if logged:
             await self.sync()
+
+    def _recovery_step(self, file: INodeFile, now_ms: int) -> bool:
+        """One step of a file's lease recovery (lease_recovery.py); True if it logged."""
+        step = self.lease_recovery.step(self.ns, self.bm, self.registry, file, now_ms, wall_ms())
+        if step.command is not None:
+            primary, command = step.command
+            log.info("%s: block %d: recovery with genstamp %d, primary %s", file.path(),
+                     command.block_id, command.recovery_genstamp, primary)
+            self.events.emit("block_recovery", path=file.path(), block=command.block_id,
+                             primary=primary, nodes=list(command.targets))
+        if step.records:
+            self.log_edits(step.records)
+        if step.command is not None:
+            self.bm.queue_command(*step.command)
+        if step.closes:
+            self.lease_recovery.forget(file)
+            self.events.emit("lease_recovered", path=file.path())
+        return bool(step.records)
+
+    async def recover_file_now(self, file: INodeFile) -> bool:
+        """Lease recovery of one file at once (admin recover-lease, an append past the
+        soft limit); True once the file is closed."""
+        if file.client is None:
+            return True
+        if self._recovery_step(file, mono_ms()):
+            await self.sync()
+        return file.client is None
 
     # ----------------------------------------------------------------- stats
 

@@ -27,6 +27,7 @@ import sys
 from minidfs.config import ClusterConfig, NodeConfig, is_observer
 from minidfs import daemon_entry
 from minidfs.daemon_entry import StartupError
+from minidfs.namenode import audit
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_servicer import DatanodeNamenodeServicer
@@ -37,10 +38,12 @@ from minidfs.namenode.ha_state import HaState
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.state_guard import StateGuard
 from minidfs.namenode.string_bound import StringBound
+from minidfs.namenode.throttle import UserThrottle
+from minidfs.namenode.throttle_interceptor import ThrottleInterceptor
 from minidfs.rpc import channels, client_namenode_pb2_grpc, datanode_namenode_pb2_grpc
 from minidfs.observe import Observability
 from minidfs.web import observe_namenode
-from minidfs.web import webhdfs_namenode
+from minidfs.web import image_transfer, webhdfs_namenode
 from minidfs.web.face import HttpFace
 
 log = logging.getLogger("minidfs.namenode")
@@ -72,7 +75,11 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
-        guards = [StringBound(conf.settings.max_string_field_bytes)]
+        throttle = UserThrottle(conf.settings.throttle_user_requests_per_s,
+                                conf.settings.throttle_user_burst,
+                                conf.settings.throttle_user_concurrent_calls)
+        guards = [ThrottleInterceptor(throttle), StringBound(conf.settings.max_string_field_bytes),
+                  audit.OriginInterceptor()]
         # Client state ids (docs/observers.md): after the active guard, so a standby's
         # refusal comes first; an observer's reads wait here until caught up.
         state = StateGuard(fs, conf.settings.cluster_id,
@@ -81,7 +88,13 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         server = channels.aio_server(
             interceptors=obs.interceptors + guards + ([ActiveGuard(ha)] if ha.enabled else [])
             + [state])
-        client_servicer = NamenodeClientServicer(ClientOperations(fs), node.name, controller)
+        audit_log = audit.AuditLog(audit.audit_path(conf.path, node.data_dir, node.name),
+                                   conf.settings.audit_log_max_bytes,
+                                   conf.settings.audit_log_backups, node.name,
+                                   "CERTIFICATE" if conf.settings.security == "tls" else "SIMPLE") \
+            if conf.settings.audit_log_enabled else None
+        client_servicer = NamenodeClientServicer(audit.audited(ClientOperations(fs), audit_log),
+                                                 node.name, controller)
         datanode_servicer = DatanodeNamenodeServicer(DatanodeOperations(fs), node.name)
         if conf.settings.security == "tls":
             from minidfs.security.namenode_tokens import BlockTokenIssuer
@@ -99,7 +112,8 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
         face = HttpFace(node, "namenode")
         face.ready = lambda: _namenode_ready(fs)
         observe_namenode.mount(face, obs, server, fs, conf)
-        webhdfs_namenode.mount(face, fs, conf)
+        webhdfs_namenode.mount(face, fs, conf, throttle, audit_log)
+        image_transfer.mount(face, fs)
         if controller is not None:
             return await _serve_ha(server, face, fs, controller, node)
         await fs.start()

@@ -76,3 +76,4 @@ class CommandView(NamedTuple):
     genstamp: int
     length: int
     targets: list[NodeRef]
+    recovery_genstamp: int = 0   # RECOVER only

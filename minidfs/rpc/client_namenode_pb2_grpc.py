@@ -171,6 +171,21 @@ class ClientNamenodeStub:
                 request_serializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_events__pb2.Event.FromString,
                 _registered_method=True)
+        self.Append = channel.unary_unary(
+                '/minidfs.ClientNamenode/Append',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.AppendRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.AppendResponse.FromString,
+                _registered_method=True)
+        self.RecoverLease = channel.unary_unary(
+                '/minidfs.ClientNamenode/RecoverLease',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseResponse.FromString,
+                _registered_method=True)
+        self.Fsync = channel.unary_unary(
+                '/minidfs.ClientNamenode/Fsync',
+                request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsyncRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsyncResponse.FromString,
+                _registered_method=True)
         self.GetDatanodeBlocks = channel.unary_unary(
                 '/minidfs.ClientNamenode/GetDatanodeBlocks',
                 request_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.GetDatanodeBlocksRequest.SerializeToString,
@@ -392,6 +407,34 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Append(self, request, context):
+        """Append (docs/append.md): reopens a closed file for writing under client_name's
+        lease. A last block that is not full comes back with a new genstamp and its
+        replicas' nodes (the client reopens its pipeline, stage RECOVERY); otherwise
+        the client adds a new block. FAILED_PRECONDITION (AlreadyBeingCreatedError)
+        when another client holds the file's lease.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecoverLease(self, request, context):
+        """Starts lease recovery of a file at once (admin recover-lease, HDFS's
+        recoverLease); closed=true when the file is closed already.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsync(self, request, context):
+        """hflush / hsync (HDFS's fsync with UPDATE_LENGTH): every byte of the last block
+        up to last_block.length is acknowledged by its pipeline; the NameNode logs that
+        length, so readers see it and lease recovery keeps it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetDatanodeBlocks(self, request, context):
         """The balancer (docs/balancer.md; superuser only). The complete blocks with a
         finalized replica on DataNode `name`, each with the nodes holding it.
@@ -577,6 +620,21 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.FollowEvents,
                     request_deserializer=minidfs_dot_rpc_dot_events__pb2.EventsRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_events__pb2.Event.SerializeToString,
+            ),
+            'Append': grpc.unary_unary_rpc_method_handler(
+                    servicer.Append,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.AppendRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.AppendResponse.SerializeToString,
+            ),
+            'RecoverLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverLease,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseResponse.SerializeToString,
+            ),
+            'Fsync': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsync,
+                    request_deserializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsyncRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_client__namenode__pb2.FsyncResponse.SerializeToString,
             ),
             'GetDatanodeBlocks': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDatanodeBlocks,
@@ -1338,6 +1396,87 @@ class ClientNamenode:
             '/minidfs.ClientNamenode/FollowEvents',
             minidfs_dot_rpc_dot_events__pb2.EventsRequest.SerializeToString,
             minidfs_dot_rpc_dot_events__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Append(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/Append',
+            minidfs_dot_rpc_dot_client__namenode__pb2.AppendRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.AppendResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/RecoverLease',
+            minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.RecoverLeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.ClientNamenode/Fsync',
+            minidfs_dot_rpc_dot_client__namenode__pb2.FsyncRequest.SerializeToString,
+            minidfs_dot_rpc_dot_client__namenode__pb2.FsyncResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from minidfs.rpc import common_pb2 as minidfs_dot_rpc_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#minidfs/rpc/datanode_namenode.proto\x12\x07minidfs\x1a\x18minidfs/rpc/common.proto\"j\n\rStorageReport\x12\x10\n\x08\x63\x61pacity\x18\x01 \x01(\x04\x12\x0c\n\x04used\x18\x02 \x01(\x04\x12\x11\n\tremaining\x18\x03 \x01(\x04\x12&\n\x07volumes\x18\x04 \x03(\x0b\x32\x15.minidfs.VolumeReport\"[\n\x0fRegisterRequest\x12\x1f\n\x02id\x18\x01 \x01(\x0b\x32\x13.minidfs.DatanodeId\x12\'\n\x07storage\x18\x02 \x01(\x0b\x32\x16.minidfs.StorageReport\"K\n\x10RegisterResponse\x12\x10\n\x08namenode\x18\x01 \x01(\t\x12%\n\nblock_keys\x18\x02 \x03(\x0b\x32\x11.minidfs.BlockKey\"c\n\x10HeartbeatRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x07storage\x18\x02 \x01(\x0b\x32\x16.minidfs.StorageReport\x12\x18\n\x10\x61\x63tive_transfers\x18\x03 \x01(\r\"\xbc\x01\n\x0f\x44\x61tanodeCommand\x12/\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1f.minidfs.DatanodeCommand.Action\x12\x1d\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x0e.minidfs.Block\x12$\n\x07targets\x18\x03 \x03(\x0b\x32\x13.minidfs.DatanodeId\"3\n\x06\x41\x63tion\x12\n\n\x06\x44\x45LETE\x10\x00\x12\r\n\tREPLICATE\x10\x01\x12\x0e\n\nREREGISTER\x10\x02\"\xad\x01\n\x11HeartbeatResponse\x12*\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x18.minidfs.DatanodeCommand\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07standby\x18\x03 \x01(\x08\x12%\n\nblock_keys\x18\x04 \x03(\x0b\x32\x11.minidfs.BlockKey\x12%\n\x1d\x62\x61lance_bandwidth_bytes_per_s\x18\x14 \x01(\x04\"A\n\rReplicaReport\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\x11\n\tfinalized\x18\x02 \x01(\x08\"L\n\x12\x42lockReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x08replicas\x18\x02 \x03(\x0b\x32\x16.minidfs.ReplicaReport\"a\n\x13\x42lockReportResponse\x12*\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x18.minidfs.DatanodeCommand\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07standby\x18\x03 \x01(\x08\"\xbb\x01\n\x1dIncrementalBlockReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x08received\x18\x02 \x03(\x0b\x32\x16.minidfs.ReplicaReport\x12\x1f\n\x07\x64\x65leted\x18\x03 \x03(\x0b\x32\x0e.minidfs.Block\x12#\n\x0b\x63opy_failed\x18\x04 \x03(\x0b\x32\x0e.minidfs.Block\x12\x1c\n\x04lost\x18\x05 \x03(\x0b\x32\x0e.minidfs.Block\" \n\x1eIncrementalBlockReportResponse2\xd5\x02\n\x10\x44\x61tanodeNamenode\x12G\n\x10RegisterDatanode\x12\x18.minidfs.RegisterRequest\x1a\x19.minidfs.RegisterResponse\x12\x42\n\tHeartbeat\x12\x19.minidfs.HeartbeatRequest\x1a\x1a.minidfs.HeartbeatResponse\x12H\n\x0b\x42lockReport\x12\x1b.minidfs.BlockReportRequest\x1a\x1c.minidfs.BlockReportResponse\x12j\n\x17\x42lockReceivedAndDeleted\x12&.minidfs.IncrementalBlockReportRequest\x1a\'.minidfs.IncrementalBlockReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#minidfs/rpc/datanode_namenode.proto\x12\x07minidfs\x1a\x18minidfs/rpc/common.proto\"j\n\rStorageReport\x12\x10\n\x08\x63\x61pacity\x18\x01 \x01(\x04\x12\x0c\n\x04used\x18\x02 \x01(\x04\x12\x11\n\tremaining\x18\x03 \x01(\x04\x12&\n\x07volumes\x18\x04 \x03(\x0b\x32\x15.minidfs.VolumeReport\"[\n\x0fRegisterRequest\x12\x1f\n\x02id\x18\x01 \x01(\x0b\x32\x13.minidfs.DatanodeId\x12\'\n\x07storage\x18\x02 \x01(\x0b\x32\x16.minidfs.StorageReport\"K\n\x10RegisterResponse\x12\x10\n\x08namenode\x18\x01 \x01(\t\x12%\n\nblock_keys\x18\x02 \x03(\x0b\x32\x11.minidfs.BlockKey\"c\n\x10HeartbeatRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x07storage\x18\x02 \x01(\x0b\x32\x16.minidfs.StorageReport\x12\x18\n\x10\x61\x63tive_transfers\x18\x03 \x01(\r\"\xe4\x01\n\x0f\x44\x61tanodeCommand\x12/\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1f.minidfs.DatanodeCommand.Action\x12\x1d\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x0e.minidfs.Block\x12$\n\x07targets\x18\x03 \x03(\x0b\x32\x13.minidfs.DatanodeId\x12\x19\n\x11recovery_genstamp\x18\x04 \x01(\x04\"@\n\x06\x41\x63tion\x12\n\n\x06\x44\x45LETE\x10\x00\x12\r\n\tREPLICATE\x10\x01\x12\x0e\n\nREREGISTER\x10\x02\x12\x0b\n\x07RECOVER\x10\x03\"\xad\x01\n\x11HeartbeatResponse\x12*\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x18.minidfs.DatanodeCommand\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07standby\x18\x03 \x01(\x08\x12%\n\nblock_keys\x18\x04 \x03(\x0b\x32\x11.minidfs.BlockKey\x12%\n\x1d\x62\x61lance_bandwidth_bytes_per_s\x18\x14 \x01(\x04\"A\n\rReplicaReport\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\x11\n\tfinalized\x18\x02 \x01(\x08\"L\n\x12\x42lockReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x08replicas\x18\x02 \x03(\x0b\x32\x16.minidfs.ReplicaReport\"a\n\x13\x42lockReportResponse\x12*\n\x08\x63ommands\x18\x01 \x03(\x0b\x32\x18.minidfs.DatanodeCommand\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0f\n\x07standby\x18\x03 \x01(\x08\"\xbb\x01\n\x1dIncrementalBlockReportRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x08received\x18\x02 \x03(\x0b\x32\x16.minidfs.ReplicaReport\x12\x1f\n\x07\x64\x65leted\x18\x03 \x03(\x0b\x32\x0e.minidfs.Block\x12#\n\x0b\x63opy_failed\x18\x04 \x03(\x0b\x32\x0e.minidfs.Block\x12\x1c\n\x04lost\x18\x05 \x03(\x0b\x32\x0e.minidfs.Block\" \n\x1eIncrementalBlockReportResponse2\xd5\x02\n\x10\x44\x61tanodeNamenode\x12G\n\x10RegisterDatanode\x12\x18.minidfs.RegisterRequest\x1a\x19.minidfs.RegisterResponse\x12\x42\n\tHeartbeat\x12\x19.minidfs.HeartbeatRequest\x1a\x1a.minidfs.HeartbeatResponse\x12H\n\x0b\x42lockReport\x12\x1b.minidfs.BlockReportRequest\x1a\x1c.minidfs.BlockReportResponse\x12j\n\x17\x42lockReceivedAndDeleted\x12&.minidfs.IncrementalBlockReportRequest\x1a\'.minidfs.IncrementalBlockReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,21 +41,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEATREQUEST']._serialized_start=352
   _globals['_HEARTBEATREQUEST']._serialized_end=451
   _globals['_DATANODECOMMAND']._serialized_start=454
-  _globals['_DATANODECOMMAND']._serialized_end=642
-  _globals['_DATANODECOMMAND_ACTION']._serialized_start=591
-  _globals['_DATANODECOMMAND_ACTION']._serialized_end=642
-  _globals['_HEARTBEATRESPONSE']._serialized_start=645
-  _globals['_HEARTBEATRESPONSE']._serialized_end=818
-  _globals['_REPLICAREPORT']._serialized_start=820
-  _globals['_REPLICAREPORT']._serialized_end=885
-  _globals['_BLOCKREPORTREQUEST']._serialized_start=887
-  _globals['_BLOCKREPORTREQUEST']._serialized_end=963
-  _globals['_BLOCKREPORTRESPONSE']._serialized_start=965
-  _globals['_BLOCKREPORTRESPONSE']._serialized_end=1062
-  _globals['_INCREMENTALBLOCKREPORTREQUEST']._serialized_start=1065
-  _globals['_INCREMENTALBLOCKREPORTREQUEST']._serialized_end=1252
-  _globals['_INCREMENTALBLOCKREPORTRESPONSE']._serialized_start=1254
-  _globals['_INCREMENTALBLOCKREPORTRESPONSE']._serialized_end=1286
-  _globals['_DATANODENAMENODE']._serialized_start=1289
-  _globals['_DATANODENAMENODE']._serialized_end=1630
+  _globals['_DATANODECOMMAND']._serialized_end=682
+  _globals['_DATANODECOMMAND_ACTION']._serialized_start=618
+  _globals['_DATANODECOMMAND_ACTION']._serialized_end=682
+  _globals['_HEARTBEATRESPONSE']._serialized_start=685
+  _globals['_HEARTBEATRESPONSE']._serialized_end=858
+  _globals['_REPLICAREPORT']._serialized_start=860
+  _globals['_REPLICAREPORT']._serialized_end=925
+  _globals['_BLOCKREPORTREQUEST']._serialized_start=927
+  _globals['_BLOCKREPORTREQUEST']._serialized_end=1003
+  _globals['_BLOCKREPORTRESPONSE']._serialized_start=1005
+  _globals['_BLOCKREPORTRESPONSE']._serialized_end=1102
+  _globals['_INCREMENTALBLOCKREPORTREQUEST']._serialized_start=1105
+  _globals['_INCREMENTALBLOCKREPORTREQUEST']._serialized_end=1292
+  _globals['_INCREMENTALBLOCKREPORTRESPONSE']._serialized_start=1294
+  _globals['_INCREMENTALBLOCKREPORTRESPONSE']._serialized_end=1326
+  _globals['_DATANODENAMENODE']._serialized_start=1329
+  _globals['_DATANODENAMENODE']._serialized_end=1670
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from minidfs.rpc import common_pb2 as minidfs_dot_rpc_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eminidfs/rpc/datatransfer.proto\x12\x07minidfs\x1a\x18minidfs/rpc/common.proto\"\xda\x01\n\x0bWriteHeader\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\'\n\ndownstream\x18\x02 \x03(\x0b\x32\x13.minidfs.DatanodeId\x12\x13\n\x0b\x63lient_name\x18\x03 \x01(\t\x12)\n\x05stage\x18\x04 \x01(\x0e\x32\x1a.minidfs.WriteHeader.Stage\x12\x12\n\nchunk_size\x18\x05 \x01(\r\"/\n\x05Stage\x12\n\n\x06\x43REATE\x10\x00\x12\x0c\n\x08TRANSFER\x10\x01\x12\x0c\n\x08RECOVERY\x10\x02\"\x87\x01\n\x11WriteBlockRequest\x12$\n\x06header\x18\x01 \x01(\x0b\x32\x14.minidfs.WriteHeader\x12\r\n\x05seqno\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x11\n\tchecksums\x18\x05 \x03(\x06\x12\x0c\n\x04last\x18\x06 \x01(\x08\"\xab\x01\n\rWriteBlockAck\x12\r\n\x05seqno\x18\x01 \x01(\x04\x12/\n\x08statuses\x18\x02 \x03(\x0e\x32\x1d.minidfs.WriteBlockAck.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\"I\n\x06Status\x12\x0b\n\x07SUCCESS\x10\x00\x12\t\n\x05\x45RROR\x10\x01\x12\x12\n\x0e\x45RROR_CHECKSUM\x10\x02\x12\x13\n\x0f\x45RROR_DISK_FULL\x10\x03\"Q\n\x10ReadBlockRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\"p\n\x11ReadBlockResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tchecksums\x18\x03 \x03(\x06\x12\x12\n\nchunk_size\x18\x04 \x01(\r\x12\x16\n\x0ereplica_length\x18\x05 \x01(\x04\"&\n\x12ReplicaInfoRequest\x12\x10\n\x08\x62lock_id\x18\x01 \x01(\x04\"O\n\x0bReplicaInfo\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1d\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x0e.minidfs.Block\x12\x11\n\tfinalized\x18\x03 \x01(\x08\"q\n\x16TransferReplicaRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12$\n\x07targets\x18\x02 \x03(\x0b\x32\x13.minidfs.DatanodeId\x12\x12\n\nchunk_size\x18\x03 \x01(\r\"\x19\n\x17TransferReplicaResponse\"5\n\x14\x42lockChecksumRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\"X\n\x15\x42lockChecksumResponse\x12\x0b\n\x03md5\x18\x01 \x01(\x0c\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\x0e\n\x06length\x18\x04 \x01(\x04\x32\x85\x03\n\x0c\x44\x61taTransfer\x12\x44\n\nWriteBlock\x12\x1a.minidfs.WriteBlockRequest\x1a\x16.minidfs.WriteBlockAck(\x01\x30\x01\x12\x44\n\tReadBlock\x12\x19.minidfs.ReadBlockRequest\x1a\x1a.minidfs.ReadBlockResponse0\x01\x12\x43\n\x0eGetReplicaInfo\x12\x1b.minidfs.ReplicaInfoRequest\x1a\x14.minidfs.ReplicaInfo\x12T\n\x0fTransferReplica\x12\x1f.minidfs.TransferReplicaRequest\x1a .minidfs.TransferReplicaResponse\x12N\n\rBlockChecksum\x12\x1d.minidfs.BlockChecksumRequest\x1a\x1e.minidfs.BlockChecksumResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eminidfs/rpc/datatransfer.proto\x12\x07minidfs\x1a\x18minidfs/rpc/common.proto\"\xda\x01\n\x0bWriteHeader\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\'\n\ndownstream\x18\x02 \x03(\x0b\x32\x13.minidfs.DatanodeId\x12\x13\n\x0b\x63lient_name\x18\x03 \x01(\t\x12)\n\x05stage\x18\x04 \x01(\x0e\x32\x1a.minidfs.WriteHeader.Stage\x12\x12\n\nchunk_size\x18\x05 \x01(\r\"/\n\x05Stage\x12\n\n\x06\x43REATE\x10\x00\x12\x0c\n\x08TRANSFER\x10\x01\x12\x0c\n\x08RECOVERY\x10\x02\"\x95\x01\n\x11WriteBlockRequest\x12$\n\x06header\x18\x01 \x01(\x0b\x32\x14.minidfs.WriteHeader\x12\r\n\x05seqno\x18\x02 \x01(\x04\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x11\n\tchecksums\x18\x05 \x03(\x06\x12\x0c\n\x04last\x18\x06 \x01(\x08\x12\x0c\n\x04sync\x18\x07 \x01(\x08\"\xab\x01\n\rWriteBlockAck\x12\r\n\x05seqno\x18\x01 \x01(\x04\x12/\n\x08statuses\x18\x02 \x03(\x0e\x32\x1d.minidfs.WriteBlockAck.Status\x12\x0f\n\x07message\x18\x03 \x01(\t\"I\n\x06Status\x12\x0b\n\x07SUCCESS\x10\x00\x12\t\n\x05\x45RROR\x10\x01\x12\x12\n\x0e\x45RROR_CHECKSUM\x10\x02\x12\x13\n\x0f\x45RROR_DISK_FULL\x10\x03\"Q\n\x10ReadBlockRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0e\n\x06length\x18\x03 \x01(\x04\"p\n\x11ReadBlockResponse\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\tchecksums\x18\x03 \x03(\x06\x12\x12\n\nchunk_size\x18\x04 \x01(\r\x12\x16\n\x0ereplica_length\x18\x05 \x01(\x04\"&\n\x12ReplicaInfoRequest\x12\x10\n\x08\x62lock_id\x18\x01 \x01(\x04\"g\n\x0bReplicaInfo\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x1d\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x0e.minidfs.Block\x12\x11\n\tfinalized\x18\x03 \x01(\x08\x12\x16\n\x0evisible_length\x18\x04 \x01(\x04\"q\n\x16TransferReplicaRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12$\n\x07targets\x18\x02 \x03(\x0b\x32\x13.minidfs.DatanodeId\x12\x12\n\nchunk_size\x18\x03 \x01(\r\"\x19\n\x17TransferReplicaResponse\"L\n\x15RecoverReplicaRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\x12\x14\n\x0cold_genstamp\x18\x02 \x01(\x04\"7\n\x16RecoverReplicaResponse\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\"5\n\x14\x42lockChecksumRequest\x12\x1d\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x0e.minidfs.Block\"X\n\x15\x42lockChecksumResponse\x12\x0b\n\x03md5\x18\x01 \x01(\x0c\x12\x12\n\nchunk_size\x18\x02 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\x04\x12\x0e\n\x06length\x18\x04 \x01(\x04\x32\xd8\x03\n\x0c\x44\x61taTransfer\x12\x44\n\nWriteBlock\x12\x1a.minidfs.WriteBlockRequest\x1a\x16.minidfs.WriteBlockAck(\x01\x30\x01\x12\x44\n\tReadBlock\x12\x19.minidfs.ReadBlockRequest\x1a\x1a.minidfs.ReadBlockResponse0\x01\x12\x43\n\x0eGetReplicaInfo\x12\x1b.minidfs.ReplicaInfoRequest\x1a\x14.minidfs.ReplicaInfo\x12T\n\x0fTransferReplica\x12\x1f.minidfs.TransferReplicaRequest\x1a .minidfs.TransferReplicaResponse\x12Q\n\x0eRecoverReplica\x12\x1e.minidfs.RecoverReplicaRequest\x1a\x1f.minidfs.RecoverReplicaResponse\x12N\n\rBlockChecksum\x12\x1d.minidfs.BlockChecksumRequest\x1a\x1e.minidfs.BlockChecksumResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,27 +37,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITEHEADER_STAGE']._serialized_start=241
   _globals['_WRITEHEADER_STAGE']._serialized_end=288
   _globals['_WRITEBLOCKREQUEST']._serialized_start=291
-  _globals['_WRITEBLOCKREQUEST']._serialized_end=426
-  _globals['_WRITEBLOCKACK']._serialized_start=429
-  _globals['_WRITEBLOCKACK']._serialized_end=600
-  _globals['_WRITEBLOCKACK_STATUS']._serialized_start=527
-  _globals['_WRITEBLOCKACK_STATUS']._serialized_end=600
-  _globals['_READBLOCKREQUEST']._serialized_start=602
-  _globals['_READBLOCKREQUEST']._serialized_end=683
-  _globals['_READBLOCKRESPONSE']._serialized_start=685
-  _globals['_READBLOCKRESPONSE']._serialized_end=797
-  _globals['_REPLICAINFOREQUEST']._serialized_start=799
-  _globals['_REPLICAINFOREQUEST']._serialized_end=837
-  _globals['_REPLICAINFO']._serialized_start=839
-  _globals['_REPLICAINFO']._serialized_end=918
-  _globals['_TRANSFERREPLICAREQUEST']._serialized_start=920
-  _globals['_TRANSFERREPLICAREQUEST']._serialized_end=1033
-  _globals['_TRANSFERREPLICARESPONSE']._serialized_start=1035
-  _globals['_TRANSFERREPLICARESPONSE']._serialized_end=1060
-  _globals['_BLOCKCHECKSUMREQUEST']._serialized_start=1062
-  _globals['_BLOCKCHECKSUMREQUEST']._serialized_end=1115
-  _globals['_BLOCKCHECKSUMRESPONSE']._serialized_start=1117
-  _globals['_BLOCKCHECKSUMRESPONSE']._serialized_end=1205
-  _globals['_DATATRANSFER']._serialized_start=1208
-  _globals['_DATATRANSFER']._serialized_end=1597
+  _globals['_WRITEBLOCKREQUEST']._serialized_end=440
+  _globals['_WRITEBLOCKACK']._serialized_start=443
+  _globals['_WRITEBLOCKACK']._serialized_end=614
+  _globals['_WRITEBLOCKACK_STATUS']._serialized_start=541
+  _globals['_WRITEBLOCKACK_STATUS']._serialized_end=614
+  _globals['_READBLOCKREQUEST']._serialized_start=616
+  _globals['_READBLOCKREQUEST']._serialized_end=697
+  _globals['_READBLOCKRESPONSE']._serialized_start=699
+  _globals['_READBLOCKRESPONSE']._serialized_end=811
+  _globals['_REPLICAINFOREQUEST']._serialized_start=813
+  _globals['_REPLICAINFOREQUEST']._serialized_end=851
+  _globals['_REPLICAINFO']._serialized_start=853
+  _globals['_REPLICAINFO']._serialized_end=956
+  _globals['_TRANSFERREPLICAREQUEST']._serialized_start=958
+  _globals['_TRANSFERREPLICAREQUEST']._serialized_end=1071
+  _globals['_TRANSFERREPLICARESPONSE']._serialized_start=1073
+  _globals['_TRANSFERREPLICARESPONSE']._serialized_end=1098
+  _globals['_RECOVERREPLICAREQUEST']._serialized_start=1100
+  _globals['_RECOVERREPLICAREQUEST']._serialized_end=1176
+  _globals['_RECOVERREPLICARESPONSE']._serialized_start=1178
+  _globals['_RECOVERREPLICARESPONSE']._serialized_end=1233
+  _globals['_BLOCKCHECKSUMREQUEST']._serialized_start=1235
+  _globals['_BLOCKCHECKSUMREQUEST']._serialized_end=1288
+  _globals['_BLOCKCHECKSUMRESPONSE']._serialized_start=1290
+  _globals['_BLOCKCHECKSUMRESPONSE']._serialized_end=1378
+  _globals['_DATATRANSFER']._serialized_start=1381
+  _globals['_DATATRANSFER']._serialized_end=1853
 # @@protoc_insertion_point(module_scope)

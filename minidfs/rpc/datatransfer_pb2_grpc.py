@@ -54,6 +54,11 @@ class DataTransferStub:
                 request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
                 response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
                 _registered_method=True)
+        self.RecoverReplica = channel.unary_unary(
+                '/minidfs.DataTransfer/RecoverReplica',
+                request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaRequest.SerializeToString,
+                response_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaResponse.FromString,
+                _registered_method=True)
         self.BlockChecksum = channel.unary_unary(
                 '/minidfs.DataTransfer/BlockChecksum',
                 request_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.BlockChecksumRequest.SerializeToString,
@@ -100,6 +105,15 @@ class DataTransferServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecoverReplica(self, request, context):
+        """Lease recovery (docs/append.md): the primary DataNode of a block whose writer
+        is gone has every holder cut its replica (older genstamp, at least block.length
+        bytes) to block.length and finalize it under block.genstamp (the recovery id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BlockChecksum(self, request, context):
         """`minidfs checksum` (docs/shell.md): MD5 over the stored per-chunk checksums of
         a finalized replica, read from its meta file only (HDFS's blockChecksum).
@@ -130,6 +144,11 @@ def add_DataTransferServicer_to_server(servicer, server):
                     servicer.TransferReplica,
                     request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.FromString,
                     response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.SerializeToString,
+            ),
+            'RecoverReplica': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecoverReplica,
+                    request_deserializer=minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaRequest.FromString,
+                    response_serializer=minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaResponse.SerializeToString,
             ),
             'BlockChecksum': grpc.unary_unary_rpc_method_handler(
                     servicer.BlockChecksum,
@@ -245,6 +264,33 @@ class DataTransfer:
             '/minidfs.DataTransfer/TransferReplica',
             minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaRequest.SerializeToString,
             minidfs_dot_rpc_dot_datatransfer__pb2.TransferReplicaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecoverReplica(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/minidfs.DataTransfer/RecoverReplica',
+            minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaRequest.SerializeToString,
+            minidfs_dot_rpc_dot_datatransfer__pb2.RecoverReplicaResponse.FromString,
             options,
             channel_credentials,
             insecure,

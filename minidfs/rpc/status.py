@@ -18,6 +18,8 @@ import grpc
 from minidfs import errors
 
 ERROR_KEY = "minidfs-error"
+# A Throttled refusal's hint: milliseconds to wait before retrying (decimal text).
+RETRY_AFTER_KEY = "minidfs-retry-after-ms"
 log = logging.getLogger("minidfs.rpc")
 
 _CODE_TO_ERROR = {
@@ -43,16 +45,40 @@ def _code(e: grpc.RpcError) -> grpc.StatusCode:
     return e.code() if hasattr(e, "code") else grpc.StatusCode.UNKNOWN
 
 
-def _error_name(e: grpc.RpcError) -> str | None:
-    """The minidfs error class a server named in the trailing metadata, if any."""
-    name = None
+def _trailer(e: grpc.RpcError, wanted: str) -> str | None:
+    value = None
     try:
-        for key, value in (e.trailing_metadata() or ()):
-            if key == ERROR_KEY:
-                name = value
+        for key, item in (e.trailing_metadata() or ()):
+            if key == wanted:
+                value = item
     except Exception:  # trailing metadata is not available on every failure kind
         pass
-    return name
+    return value
+
+
+def _error_name(e: grpc.RpcError) -> str | None:
+    """The minidfs error class a server named in the trailing metadata, if any."""
+    return _trailer(e, ERROR_KEY)
+
+
+def retry_after_s(e: grpc.RpcError) -> float:
+    """The server's retry-after hint in seconds (0 when it gave none)."""
+    try:
+        return max(0.0, float(_trailer(e, RETRY_AFTER_KEY) or 0) / 1000.0)
+    except ValueError:
+        return 0.0
+
+
+def throttle_trailers(exc: BaseException) -> tuple[tuple[str, str], ...]:
+    """Trailing metadata for a Throttled refusal (empty for any other error)."""
+    if isinstance(exc, errors.Throttled):
+        return ((RETRY_AFTER_KEY, str(max(1, round(exc.retry_after_s * 1000)))),)
+    return ()
+
+
+# grpc core's own refusal when a server's maximum_concurrent_rpcs is reached: no
+# minidfs error name, but the same meaning as Throttled (nothing was done, retry).
+_CONCURRENCY_LIMIT_MARKER = "concurrent rpc limit exceeded"
 
 
 def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
@@ -65,6 +91,12 @@ def from_rpc_error(e: grpc.RpcError) -> errors.MinidfsError:
         cls = _CODE_TO_ERROR.get(code, errors.MinidfsError)
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             details = f"unreachable ({code.name.lower()}): {details}"
+        if (code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                and _CONCURRENCY_LIMIT_MARKER in details.lower()):
+            cls = errors.Throttled
+            details = f"throttled: server busy ({details})"
+    if cls is errors.Throttled:
+        return errors.Throttled(details, retry_after_s(e))
     return cls(details)
 
 
@@ -132,7 +164,7 @@ def rpc_errors(method):
                 if isinstance(exc, grpc.RpcError) and not isinstance(exc, errors.MinidfsError):
                     exc = from_rpc_error(exc)
                 code, details, cls = _abort_args(exc, name)
-                context.set_trailing_metadata(((ERROR_KEY, cls),))
+                context.set_trailing_metadata(((ERROR_KEY, cls),) + throttle_trailers(exc))
                 await context.abort(code, details)
         return agen_wrapper
 
@@ -147,7 +179,7 @@ def rpc_errors(method):
                 if isinstance(exc, grpc.RpcError):
                     exc = from_rpc_error(exc)
                 code, details, cls = _abort_args(exc, name)
-                context.set_trailing_metadata(((ERROR_KEY, cls),))
+                context.set_trailing_metadata(((ERROR_KEY, cls),) + throttle_trailers(exc))
                 await context.abort(code, details)
         return async_wrapper
 
@@ -159,7 +191,7 @@ def rpc_errors(method):
             if isinstance(exc, grpc.RpcError):
                 exc = from_rpc_error(exc)
             code, details, cls = _abort_args(exc, name)
-            context.set_trailing_metadata(((ERROR_KEY, cls),))
+            context.set_trailing_metadata(((ERROR_KEY, cls),) + throttle_trailers(exc))
             context.abort(code, details)
     return sync_wrapper
 

@@ -91,16 +91,20 @@ _RULES.update(_methods("minidfs.ClientNamenode", """
     SafeMode DatanodeReport GetAdditionalDatanode UpdateBlockForPipeline Fsck
     Decommission SetPermission SetOwner GetHaStatus TransitionToStandby GetEvents
     FollowEvents SetQuota GetDatanodeBlocks GetBlockReplicas MoveReplica
-    SetBalancerBandwidth Msync""", ANY))
+    SetBalancerBandwidth Msync Append RecoverLease Fsync""", ANY))
 # A DataNode's own conversation with the NameNode: only DataNodes.
 _RULES.update(_methods("minidfs.DatanodeNamenode",
                        "RegisterDatanode Heartbeat BlockReport BlockReceivedAndDeleted",
                        frozenset({"datanode"})))
 # Journal writes and reads: NameNodes; JournalNodes fetch segments from each other.
 _RULES.update(_methods("minidfs.journal.Journal", """
-    GetJournalState NewEpoch StartLogSegment Journal FinalizeLogSegment GetEditLogManifest
+    NewEpoch StartLogSegment Journal FinalizeLogSegment
     GetJournaledEdits GetSegment PrepareRecovery AcceptRecovery Purge RenewLease GetLease""",
                        frozenset({"namenode", "journalnode"})))
+# Epoch, txids and the segment list (no edits): also users, for `admin ha status`'s
+# JournalNode lag table (client/ha_admin.py), as HDFS's JournalNode pages show them.
+_RULES.update(_methods("minidfs.journal.Journal", "GetJournalState GetEditLogManifest",
+                       frozenset({"namenode", "journalnode", USER})))
 # Block bytes: anyone may ask, the block token decides (block_tokens.py).
 _RULES.update(_methods("minidfs.DataTransfer",
                        "WriteBlock ReadBlock GetReplicaInfo TransferReplica BlockChecksum",
@@ -118,6 +122,9 @@ _RULES.update(_methods("mapreduce.JobTracker", "Heartbeat WatchWork GetJobPackag
 _RULES.update(_methods("mapreduce.JobTracker", "GetMapOutputs ReportFetchFailure CanCommit",
                        frozenset({"worker", JOB})))
 _RULES.update(_methods("mapreduce.Shuffle", "FetchPartition", frozenset({"worker", JOB})))
+# Block recovery (lease recovery of a dead writer's last block): the primary DataNode
+# asks every holder to cut its replica; no user ever calls it.
+_RULES.update(_methods("minidfs.DataTransfer", "RecoverReplica", frozenset({"datanode"})))
 _RULES.update(_methods("grpc.health.v1.Health", "Check Watch", ANY))
 _RULES.update(_methods("grpc.reflection.v1alpha.ServerReflection",
                        "ServerReflectionInfo", ANY))

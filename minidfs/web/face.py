@@ -9,6 +9,8 @@ a face that mounts nothing and listens nowhere, so daemons need no special case.
 
 aiohttp turns TCP_NODELAY on for every connection, which keep-alive clients need
 (without it a small response waits for the peer's delayed ack, about 40 ms).
+Bytes that are not HTTP get aiohttp's 400 and one rate-limited log line per peer
+(bad_http_log.py), never a traceback each.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Callable
 from aiohttp import web
 
 from minidfs.config import NodeConfig
+from minidfs.web import bad_http_log
 
 log = logging.getLogger("minidfs.web")
 
@@ -43,6 +46,7 @@ class HttpFace:
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
         self._runner: web.AppRunner | None = None
+        bad_http_log.install()
 
     @property
     def enabled(self) -> bool:

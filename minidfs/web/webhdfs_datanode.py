@@ -13,10 +13,10 @@ reads the body (plain or chunked) as it arrives.
   (`.<name>.<hex>._COPYING_`, which Hadoop input listings skip), renamed onto the
   target only after close succeeded at the NameNode, then 201. A client that drops
   the connection mid-body leaves no file, or the old file untouched with overwrite.
-- APPEND: minidfs has no append in the NameNode yet, so APPEND is a rewrite: the old
-  bytes and the body go to a temporary file that replaces the old one, costing time
-  proportional to the file's size (fsspec writes through CREATE + APPEND). Appends
-  to one file through one DataNode are serialized; see docs/http.md.
+- APPEND: a real append (docs/append.md): the file is reopened under this node's
+  client's lease and the body goes onto its end; a file another writer holds is
+  403 AlreadyBeingCreatedException (whichever DataNode the other came through). An
+  empty body changes nothing (fsspec's close sends one).
 - GETFILECHECKSUM: Hadoop's MD5-of-MD5-of-CRC32 over 512-byte chunks per block, so a
   file with the same bytes and block size has the checksum HDFS computes with
   dfs.checksum.type = CRC32.
@@ -81,7 +81,6 @@ class WebHdfsDatanode:
         self._clients: dict[str, Any] = {}     # user.name -> that user's Client
         self._pool = concurrent.futures.ThreadPoolExecutor(
             MAX_CLIENT_THREADS, thread_name_prefix="webhdfs")
-        self._appending: set[str] = set()   # paths with an APPEND in progress here
 
     def client(self, user: str):
         """The Client acting as `user` (one each: its lease covers that user's writes)."""
@@ -199,7 +198,7 @@ class WebHdfsDatanode:
         params.permission()
         await self._check_target(client, path, overwrite)
         await self._write_then_replace(client, request, path, overwrite, replication,
-                                       block_size, None)
+                                       block_size)
         namenode_http = self.conf.namenodes[0].http_address
         headers = {"Location": f"webhdfs://{namenode_http}{path}"} if namenode_http else {}
         return reply.mark(request, web.Response(status=201, headers=headers))
@@ -207,22 +206,22 @@ class WebHdfsDatanode:
     async def append(self, request: web.Request, path: str, params: Params,
                      client) -> web.StreamResponse:
         params.integer("buffersize", None, 1, 1 << 30)
-        if path in self._appending:
-            raise errors.LeaseError(f"{path}: another APPEND to it is in progress")
-        self._appending.add(path)
+        info = await self._run(client.info, path)
+        if info["type"] != "file":
+            raise errors.FileNotFound(f"Path is not a file: {path}")
+        first = await request.content.read(COPY_CHUNK_BYTES)
+        if not first:   # appending nothing changes nothing (fsspec's close sends an empty one)
+            return reply.mark(request, web.Response(status=200))
+        writer = await self._run(client.open, path, "ab")
         try:
-            info = await self._run(client.info, path)
-            if info["type"] != "file":
-                raise errors.FileNotFound(f"Path is not a file: {path}")
-            if info["under_construction"]:
-                raise errors.LeaseError(f"{path}: file is being written by another client")
-            first = await request.content.read(COPY_CHUNK_BYTES)
-            if first:   # appending nothing changes nothing (fsspec's close sends an empty one)
-                await self._write_then_replace(client, request, path, True,
-                                               info["replication"], info["block_size"], path,
-                                               first)
-        finally:
-            self._appending.discard(path)
+            await self._stream_body(request, writer, first)
+        except BaseException:
+            # The client went away mid-body (or the write failed): what reached the
+            # pipeline stays (an append is not atomic, in HDFS either), the lease is
+            # given back.
+            await asyncio.shield(self._run(_close_quietly, writer))
+            raise
+        await self._run(writer.close)
         return reply.mark(request, web.Response(status=200))
 
     async def _check_target(self, client, path: str, overwrite: bool) -> None:
@@ -237,17 +236,14 @@ class WebHdfsDatanode:
 
     async def _write_then_replace(self, client, request: web.Request, path: str, overwrite: bool,
                                   replication: int | None, block_size: int | None,
-                                  prefix_from: str | None, first: bytes = b"") -> None:
-        """Body (after the bytes of `prefix_from`, for APPEND; `first`: its start, already
-        read) -> temporary file ->
+                                  first: bytes = b"") -> None:
+        """Body (`first`: its start, already read) -> temporary file ->
         rename onto path. Any failure, a dropped client included, removes the
         temporary file and leaves path as it was."""
         temp = temp_path(path)
         writer = await self._run(lambda: client.open(temp, "wb", replication=replication,
                                                      block_size=block_size))
         try:
-            if prefix_from is not None:
-                await self._run(_copy_file, client, prefix_from, writer)
             await self._stream_body(request, writer, first)
             await self._run(writer.close)
             await self._run(_replace, client, temp, path, overwrite)
@@ -301,13 +297,13 @@ def _discard(client, writer: IO[bytes], temp: str) -> None:
         pass  # the file is gone: closing it cannot succeed and need not
 
 
-def _copy_file(client, source: str, writer: IO[bytes]) -> None:
-    with client.open(source, "rb") as f:
-        while True:
-            data = f.read(COPY_CHUNK_BYTES)
-            if not data:
-                return
-            writer.write(data)
+def _close_quietly(writer: IO[bytes]) -> None:
+    """Closes an APPEND's stream; one that cannot close (a failed pipeline) is left to
+    lease recovery, which keeps every acknowledged byte."""
+    try:
+        writer.close()
+    except (errors.MinidfsError, OSError, ValueError):
+        pass
 
 
 def mount(face: HttpFace, conf: ClusterConfig, node: NodeConfig) -> WebHdfsDatanode:

@@ -33,6 +33,9 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     # Before StandbyError, its base: the edit may have been applied, so no client may
     # take it for a refusal and resend it elsewhere (docs/outcomes.md).
     (errors.EditNotDurable, 403, "java.io.IOException"),
+    # The user is over their rate (namenode/throttle.py): 429 Too Many Requests with a
+    # Retry-After header (webhdfs_reply.py), named as Hadoop's retry-later exception.
+    (errors.Throttled, 429, "org.apache.hadoop.ipc.RetriableException"),
     (errors.StandbyError, 403, "org.apache.hadoop.ipc.StandbyException"),
     (errors.SafeModeStarting, 403, "org.apache.hadoop.ipc.RetriableException"),
     (errors.SafeModeError, 403, "org.apache.hadoop.hdfs.server.namenode.SafeModeException"),
@@ -45,6 +48,8 @@ _TABLE: list[tuple[type[errors.MinidfsError], int, str]] = [
     (errors.IsADirectory, 403, "org.apache.hadoop.fs.FileAlreadyExistsException"),
     (errors.NotADirectory, 403, "org.apache.hadoop.fs.ParentNotDirectoryException"),
     (errors.DirectoryNotEmpty, 403, "org.apache.hadoop.fs.PathIsNotEmptyDirectoryException"),
+    (errors.RecoveryInProgressError, 403,
+     "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException"),
     (errors.LeaseError, 403, "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException"),
     (errors.ChecksumError, 403, "org.apache.hadoop.fs.ChecksumException"),
     (errors.BlockMissingError, 403, "org.apache.hadoop.hdfs.BlockMissingException"),

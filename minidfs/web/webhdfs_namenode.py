@@ -16,6 +16,7 @@ identity once permissions exist (docs/http.md). Ops are listed in docs/http.md.
 from __future__ import annotations
 
 import getpass
+import time
 import urllib.parse
 from typing import Awaitable, Callable
 
@@ -24,10 +25,11 @@ from aiohttp import web
 from minidfs import errors, fsmode, paths
 from minidfs.config import ClusterConfig
 from minidfs.namenode.limits import Limits
-from minidfs.namenode import namespace, placement, quota
+from minidfs.namenode import audit, namespace, placement, quota
 from minidfs.namenode.client_ops import ClientOperations
 from minidfs.namenode.inode import INodeDirectory
 from minidfs.namenode.namesystem import Namesystem, mono_ms
+from minidfs.namenode.throttle import UserThrottle
 from minidfs.namenode.views import FileView
 from minidfs.security import http_tls
 from minidfs.web.webhdfs_params import TOKEN_PARAM
@@ -51,9 +53,14 @@ class WebHdfsNamenode:
     # Secure mode: signs the `blocktoken` of every redirect (set by mount).
     block_tokens = None
 
-    def __init__(self, fs: Namesystem, conf: ClusterConfig) -> None:
+    def __init__(self, fs: Namesystem, conf: ClusterConfig,
+                 throttle: UserThrottle | None = None,
+                 audit_log: audit.AuditLog | None = None) -> None:
         self.fs = fs
-        self.ops = ClientOperations(fs)
+        # The same per-user limits and audit log as the gRPC calls (namenode/throttle.py,
+        # namenode/audit.py).
+        self.throttle = throttle
+        self.ops = audit.audited(ClientOperations(fs), audit_log)
         self.conf = conf
         self.nn_user = getpass.getuser()
         Op = Callable[[web.Request, str, Params], Awaitable[web.StreamResponse]]
@@ -93,6 +100,17 @@ class WebHdfsNamenode:
         path = clean_path(request.match_info.get("path", ""))
         user = fsmode.check_name(params.user(ANONYMOUS_USER), "user")
         request[CALLER_KEY] = self.fs.users.caller(user)
+        audit.ORIGIN.set((f"/{request.remote}" if request.remote else "null", "webhdfs"))
+        if self.throttle is None:
+            return await self._serve(request, handler, path, params)
+        self.throttle.admit(user, time.monotonic(), "WebHDFS request")
+        try:
+            return await self._serve(request, handler, path, params)
+        finally:
+            self.throttle.release(user)
+
+    async def _serve(self, request: web.Request, handler, path: str,
+                     params: Params) -> web.StreamResponse:
         now_ms = mono_ms()
         if not self.fs.ha.serving(now_ms):
             raise errors.StandbyError(
@@ -370,9 +388,11 @@ class WebHdfsNamenode:
         return reply.mark(request, web.Response(status=200))
 
 
-def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig) -> WebHdfsNamenode:
+def mount(face: HttpFace, fs: Namesystem, conf: ClusterConfig,
+          throttle: UserThrottle | None = None,
+          audit_log: audit.AuditLog | None = None) -> WebHdfsNamenode:
     """Adds /webhdfs/v1 to the NameNode's HTTP face."""
-    webhdfs = WebHdfsNamenode(fs, conf)
+    webhdfs = WebHdfsNamenode(fs, conf, throttle, audit_log)
     if conf.settings.security == "tls" and face.enabled:
         from minidfs.security.namenode_tokens import BlockTokenIssuer
 

@@ -11,12 +11,15 @@ on_response_prepare hook because aiohttp adds a default Content-Type to any body
 """
 from __future__ import annotations
 
+import math
+
 import json
 import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from minidfs import errors
 from minidfs.web.webhdfs_errors import remote_exception
 
 log = logging.getLogger("minidfs.web")
@@ -56,7 +59,11 @@ def error_reply(request: web.Request, exc: BaseException) -> web.Response:
     remote = remote_exception(exc)
     if remote.status == 500:
         log.error("webhdfs %s %s failed", request.method, request.path_qs, exc_info=exc)
-    return json_reply(request, remote.body(), remote.status)
+    headers = None
+    if isinstance(exc, errors.Throttled):
+        # HTTP's own retry hint (whole seconds, at least 1) beside Apache's JSON.
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return json_reply(request, remote.body(), remote.status, headers)
 
 
 async def _drop_content_type(request: web.Request, response: web.StreamResponse) -> None:

@@ -9,6 +9,7 @@ no node left fails the write with a clear error.
 """
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -88,7 +89,7 @@ def write_with_kill(cluster, fs, wait_until, path: str, data: bytes, kill_positi
     first = MiB + 12345
     with fs.open(path, "wb", replication=replication, block_size=BLOCK) as f:
         f.write(data[:first])
-        f.flush()
+        io.BufferedWriter.flush(f)   # into the stream, not an hflush (which waits for acks)
         stream = f.raw
         broken = stream._pipeline
         wait_until(lambda: broken.acked_length == MiB, 10, "the first MiB acked")
@@ -98,7 +99,7 @@ def write_with_kill(cluster, fs, wait_until, path: str, data: bytes, kill_positi
         for name in killed:
             cluster.kill(name, "STOP")
         f.write(data[first:first + MiB])
-        f.flush()
+        io.BufferedWriter.flush(f)
         for name in killed:
             cluster.kill(name, "KILL")
         f.write(data[first + MiB:])

@@ -65,13 +65,18 @@ def test_a_token_signed_before_a_failover_still_reads(tmp_path):
             block = nn_grpc.ClientNamenodeStub(ch).GetBlockLocations(
                 nn_pb.GetBlockLocationsRequest(path="/tmp/f.bin"), timeout=10).blocks[0]
         assert bt.decode(block.block_token).user == "alice"
-        # A user certificate may not speak for a NameNode to the JournalNodes.
+        # A user certificate may not speak for a NameNode to the JournalNodes, nor read
+        # the edits (it may read the epoch and txids, for `admin ha status`).
         from minidfs.rpc import journal_pb2, journal_pb2_grpc
 
         with channel(local.conf.node("jn1").address, alice) as ch:
             with pytest.raises(grpc.RpcError) as denied:
-                journal_pb2_grpc.JournalStub(ch).GetJournalState(
-                    journal_pb2.GetJournalStateRequest(), timeout=10)
+                journal_pb2_grpc.JournalStub(ch).GetJournaledEdits(
+                    journal_pb2.GetJournaledEditsRequest(since_txid=1), timeout=10)
+            assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            with pytest.raises(grpc.RpcError) as denied:
+                journal_pb2_grpc.JournalStub(ch).NewEpoch(
+                    journal_pb2.NewEpochRequest(), timeout=10)
             assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         local.kill(old)
         new = active(local, other_than=old)

@@ -56,7 +56,7 @@ def test_bad_arguments_fail_before_any_rpc(tmp_path):
     make_conf(tmp_path)
     with Client(home=tmp_path) as fs:
         with pytest.raises(errors.InvalidArgument, match="unsupported mode"):
-            fs.open("/a", "a")
+            fs.open("/a", "r+")          # ("a" appends since docs/append.md)
         with pytest.raises(errors.InvalidPath):
             fs.mkdir("/a/../b")
         with pytest.raises(errors.InvalidPath):

@@ -63,9 +63,13 @@ def _located(*lengths_and_holders, under_construction=False) -> pb.LocatedBlocks
 def test_answers_with_unreported_blocks_go_to_the_active() -> None:
     assert answer_complete("GetBlockLocations", _located((10, ["dn1"]), (5, ["dn2"])))
     assert not answer_complete("GetBlockLocations", _located((10, ["dn1"]), (5, [])))
-    # The block being written may have no replica yet; an empty last block neither.
+    # The block being written may have no replica yet while nothing of it was flushed
+    # (length 0); its hflushed or appended bytes (docs/append.md) must be readable, and
+    # the observer knows no pipeline: the active answers.
     assert answer_complete("GetBlockLocations",
-                           _located((10, ["dn1"]), (5, []), under_construction=True))
+                           _located((10, ["dn1"]), (0, []), under_construction=True))
+    assert not answer_complete("GetBlockLocations",
+                               _located((10, ["dn1"]), (5, []), under_construction=True))
     assert answer_complete("GetBlockLocations", _located((10, ["dn1"]), (0, [])))
     listing = pb.ListStatusResponse(locations=[_located((10, [])), _located()])
     assert not answer_complete("ListStatus", listing)
