@@ -20,8 +20,8 @@ from mapreduce import jobstatus
 from mapreduce.rpc import jobtracker_pb2 as pb
 from mapreduce.rpc import jobtracker_pb2_grpc
 from minidfs import config, identity
-from minidfs.errors import ConfigError, Unavailable
-from minidfs.rpc import channels
+from minidfs.errors import ConfigError, OutcomeUnknownError, Unavailable
+from minidfs.rpc import channels, status
 from minidfs.rpc.status import translate
 
 # How long a watcher keeps trying to reach a JobTracker that stopped answering: long
@@ -63,9 +63,20 @@ class JobTrackerClient:
         return f"{http_tls.scheme(self.http_address)}://{self.http_address}/job/{job_id}"
 
     def submit(self, request: pb.SubmitRequest) -> str:
-        with translate():
+        """The new job's id. A submission is journaled before it is answered and is
+        never retried (it is not idempotent), so a call that may have reached the
+        JobTracker and got no answer (it died mid-call, a deadline passed) is
+        OutcomeUnknownError: the job may be running (docs/outcomes.md)."""
+        try:
             return self._stub.Submit(request, timeout=channels.METADATA_DEADLINE_S,
                                      metadata=self._metadata).job_id
+        except grpc.RpcError as e:
+            if status.may_have_applied(e):
+                raise OutcomeUnknownError(
+                    f"outcome unknown: the job may have been submitted: "
+                    f"{status.from_rpc_error(e)}; see `mapreduce list`") from None
+            status.raise_from_rpc(e)
+            raise
 
     def status(self, job_id: str, reconnect_s: float = 0.0) -> dict[str, Any]:
         """The job's status; reconnect_s: how long to keep trying a JobTracker that
