@@ -91,7 +91,9 @@ def test_msync_across_two_clients(cluster, fs) -> None:
         assert reader.namenode.state_txid >= fs.namenode.state_txid
         before = observer_served(reader)
         assert reader.stat("/msync/a")["length"] == 15
-        assert observer_served(reader) == before + 1
+        # GetFileInfo came from an observer; GetBlockLocations too, unless that observer
+        # had not yet heard every replica's report (then the active answers it).
+        assert observer_served(reader) in (before + 1, before + 2)
         # A state id handed over from the writer works the same way.
         with cluster.client() as third:
             third.advance_state(fs.state_id)
