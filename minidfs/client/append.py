@@ -22,6 +22,7 @@ from minidfs.checksum import first_bad_chunk
 from minidfs.client import pipeline_recovery
 from minidfs.client.input_stream import READ_BLOCK_METHOD, _parse_response
 from minidfs.rpc import channels
+from minidfs.security.datanode_tokens import token_metadata
 from minidfs.rpc import common_pb2 as common
 from minidfs.rpc import datatransfer_pb2 as pb
 
@@ -67,7 +68,8 @@ def _read_tail(stream, pipeline, start: int, end: int) -> bytes:
             response_deserializer=_parse_response)
         try:
             got = bytearray()
-            for response, data in read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S):
+            for response, data in read_block(request, timeout=channels.DATA_STREAM_DEADLINE_S,
+                                             metadata=token_metadata(pipeline.token)):
                 if first_bad_chunk(data, response.checksums, response.chunk_size or 1) is not None:
                     raise errors.ChecksumError(f"block {block.id}: checksum mismatch on {node.name}")
                 got += data

@@ -92,12 +92,16 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         self.ops = ops
         self.balancer = BalancerOperations(ops.fs)
 
-    def _stamp(self, context, blocks, write: bool) -> None:
+    def _stamp(self, context, blocks, write: bool, read_back: bool = False) -> None:
+        """read_back: an appender also reads the last block's short chunk back
+        from the reopened pipeline (docs/append.md), so its token carries READ too."""
         if self.block_tokens is not None:
             from minidfs.security import namenode_tokens as nt
 
-            self.block_tokens.stamp(blocks, identity.caller_user(context) or "",
-                                    nt.WRITE_MODES if write else nt.READ_MODES)
+            modes = nt.WRITE_MODES if write else nt.READ_MODES
+            if read_back:
+                modes = modes | nt.READ_MODES
+            self.block_tokens.stamp(blocks, identity.caller_user(context) or "", modes)
 
     def _caller(self, context) -> Caller:
         user = identity.caller_user(context)
@@ -145,6 +149,7 @@ class ClientNamenodeServicer(pb_grpc.ClientNamenodeServicer):
         response = pb.AppendResponse(status=file_status(view), reopened=reopened)
         if last is not None:
             response.last_block.CopyFrom(located_block(last))
+            self._stamp(context, [response.last_block], write=True, read_back=True)
         return response
 
     @rpc_errors

@@ -377,6 +377,28 @@ def test_the_shells_admin_and_cluster_commands_work_in_secure_mode(cluster, stor
     assert all(n["state"] == "running" and n.get("ready", True) for n in nodes), nodes
 
 
+def sh_input(cluster, directory, data: bytes, *args):
+    env = {**os.environ, "MINIDFS_HOME": str(_home(cluster))}
+    env.pop("MINIDFS_CERT_DIR", None)
+    return subprocess.run([sys.executable, "-m", "minidfs.cli.main", "--cert-dir",
+                           str(directory), *args], env=env, input=data, capture_output=True,
+                          timeout=120)
+
+
+def test_append_and_tail_work_in_secure_mode(cluster, alice):
+    """An append reopens the last block and reads its short chunk back: the Append
+    reply's token carries WRITE and READ, and the read-back sends it."""
+    path = "/data/alice-log"
+    for data, args in ((b"first line\n", ("put", "-", path)),
+                       (b"second line\n", ("append", "-", path)),   # the short last block, reopened
+                       (b"third line\n", ("append", "-", path))):
+        done = sh_input(cluster, alice, data, *args)
+        assert done.returncode == 0, done.stderr.decode()
+    tail = sh(cluster, alice, "tail", path)
+    assert tail.returncode == 0, tail.stderr
+    assert tail.stdout == "first line\nsecond line\nthird line\n"
+
+
 def test_nothing_changed_and_every_daemon_serves(cluster, fs, stored):
     assert fs.cat(stored) == DATA
     assert not fs.exists("/intruder") and not fs.exists("/not-alices")
