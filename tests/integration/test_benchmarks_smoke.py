@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -19,14 +20,37 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 420
 
 
+def bench_dirs() -> list[pathlib.Path]:
+    return list(pathlib.Path(tempfile.gettempdir()).glob("minidfs-bench-*"))
+
+
 def run_harness(tmp_path: pathlib.Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path / "bench.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    # The harness's clusters live in its own minidfs-bench-* temporary dir, removed
+    # when it ends. subprocess.run kills only the harness on a timeout, and daemons
+    # run in their own sessions: the dirs it left behind name what is still running.
+    before = set(bench_dirs())
+    try:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out),
+                               *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT_S)
+    finally:
+        for left in set(bench_dirs()) - before:
+            stop_left_over_clusters(left)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc, json.loads(out.read_text())
+
+
+def stop_left_over_clusters(scratch: pathlib.Path) -> None:
+    from cluster import LocalCluster
+
+    for conf in scratch.rglob("cluster.toml"):
+        try:
+            LocalCluster.attach(conf.parent).down()
+        except Exception:  # noqa: BLE001 - best effort: stop every other one too
+            pass
 
 
 def check_entry(name: str, entry: dict) -> None:
