@@ -34,6 +34,12 @@ MOVE_TIMEOUT_S = 90.0
 MAX_ITERATIONS = 100
 # Iterations in a row that moved nothing before the balancer gives up.
 MAX_IDLE_ITERATIONS = 3
+# ...unless every refusal was a busy source: its replication streams are held by
+# copies still pending at the NameNode (to a node that just died, say, until the
+# NameNode's 60 s copy timeout frees them), which clears by itself. Those
+# iterations are not counted as idle for this long.
+BUSY_WAIT_S = 90.0
+BUSY_MARK = "busy (replication streams in use)"
 # Moves handed to one source at a time: the NameNode allows its
 # replication_streams_per_node (default 4), and re-replication shares them.
 MAX_MOVES_PER_SOURCE = 4
@@ -88,6 +94,7 @@ class Balancer:
         # move replicas hears so even when the cluster happens to be balanced.
         self.nn.call("GetBlockReplicas", pb.GetBlockReplicasRequest())
         idle = 0
+        busy_since: float | None = None
         for iteration in range(1, MAX_ITERATIONS + 1):
             nodes = _nodes(self.nn)
             mean, spread = plan.mean_pct(nodes), plan.spread_pct(nodes)
@@ -98,8 +105,15 @@ class Balancer:
             self.say(f"iteration {iteration}: mean use {mean:.1f}%, furthest node {spread:.1f} "
                      f"points away (threshold {self.threshold_pct:g}); moving {len(moves)} blocks "
                      f"({format_size(sum(m.length for m in moves))})")
-            moved = self._carry_out(moves)
-            idle = 0 if moved else idle + 1
+            moved, only_busy = self._carry_out(moves)
+            if moved or not only_busy:
+                busy_since = None
+            elif busy_since is None:
+                busy_since = time.monotonic()
+            if moved:
+                idle = 0
+            elif busy_since is None or time.monotonic() - busy_since > BUSY_WAIT_S:
+                idle += 1
             if idle >= MAX_IDLE_ITERATIONS:
                 return self._outcome(False, iteration, nodes, "no block can be moved" if not moves
                                      else "no move succeeded")
@@ -112,9 +126,9 @@ class Balancer:
         return Outcome(balanced, iterations, self.moved_blocks, self.moved_bytes, self.abandoned,
                        plan.mean_pct(nodes), plan.spread_pct(nodes), self.threshold_pct, reason)
 
-    def _carry_out(self, moves: list[plan.Move]) -> int:
+    def _carry_out(self, moves: list[plan.Move]) -> tuple[int, bool]:
         """Hands the moves out a few per source at a time and waits for all of them;
-        returns how many finished."""
+        returns how many finished, and whether every refusal was a busy source."""
         queued = list(moves)
         in_flight: dict[int, _InFlight] = {}
         done = 0
@@ -142,7 +156,7 @@ class Balancer:
         if skipped:
             # One line, not one per move: a dead target refuses every move at once.
             self.say(f"  skipped {len(skipped)} moves the NameNode refused (first: {skipped[0]})")
-        return done
+        return done, bool(skipped) and all(BUSY_MARK in why for why in skipped)
 
     def _poll(self, in_flight: dict[int, _InFlight]) -> int:
         reply = self.nn.call("GetBlockReplicas",
