@@ -74,11 +74,12 @@ class ThrottleInterceptor(grpc.aio.ServerInterceptor):
             inner_stream = handler.unary_stream
 
             async def limited_stream(request, context):
+                user = _user(context)
                 try:
-                    throttle.admit(_user(context), time.monotonic())
+                    throttle.admit(user, time.monotonic())
                 except Throttled as e:
                     await _refuse(context, e)
-                throttle.release(_user(context))
+                throttle.release(user)
                 async for item in inner_stream(request, context):
                     yield item
 
