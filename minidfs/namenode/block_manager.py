@@ -67,11 +67,14 @@ MAX_REPLICATION_SCANS_PER_TICK = 2_000
 MAX_BALANCER_SCAN_BLOCKS = 200_000
 COMPACT_MIN_ENTRIES = 4_096
 BULK_REPORT_REPLICAS = 10_000
-# A full report is applied in slices of this many replicas (and swept in slices of
-# this many blocks), the event loop free in between: ~10-30 ms of work each.
-REPORT_SLICE_REPLICAS = 10_000
-# Changed blocks re-evaluated per slice (a tick does one; the namesystem the rest).
-CHECK_SLICE_BLOCKS = 20_000
+# A full report is applied in steps of this many replicas (and swept in steps of
+# this many blocks): about a millisecond of work each. The caller groups steps into
+# slices by time (loop_slices.py), the event loop free in between.
+REPORT_STEP_REPLICAS = 500
+SWEEP_STEP_BLOCKS = 4_000
+# Changed blocks re-evaluated per step (a tick does one; the namesystem the rest,
+# in slices by time).
+CHECK_STEP_BLOCKS = 500
 # The seen-blocks bitmap of a full report grows by at least this much at a time.
 _SEEN_SLACK_BYTES = 4096
 
@@ -208,10 +211,11 @@ class BlockManager:
             pass
 
     def full_report_slices(self, node: str, replicas: Iterable[tuple[int, int, int, bool]],
-                           slice_replicas: int = REPORT_SLICE_REPLICAS) -> Iterator[None]:
-        """full_report as steps: yields after every slice_replicas replicas and every
-        slice_replicas blocks of the sweep, so the caller can let other work run
-        between slices (a million-block report is seconds of Python). What runs in
+                           step_replicas: int = REPORT_STEP_REPLICAS,
+                           sweep_blocks: int = SWEEP_STEP_BLOCKS) -> Iterator[None]:
+        """full_report as steps: yields after every step_replicas replicas and every
+        sweep_blocks blocks of the sweep, so the caller can let other work run
+        between steps (a million-block report is seconds of Python). What runs in
         between stays right: a replica the node reports incrementally meanwhile is
         not swept away, and a node that dies or re-registers meanwhile ends the
         report (its next full report starts over).
@@ -237,21 +241,21 @@ class BlockManager:
                     if byte >= len(seen):
                         seen.extend(bytes(byte + 1 - len(seen) + _SEEN_SLACK_BYTES))
                     seen[byte] |= 1 << (block_id & 7)
-                if count % slice_replicas == 0:
+                if count % step_replicas == 0:
                     yield
                     if self._reporting.get(node) is not received:
                         return
             if count >= BULK_REPORT_REPLICAS:
                 self.bulk_frees += 1
             block_ids = array("Q", blocks)
-            for start in range(0, len(block_ids), slice_replicas):
-                for block_id in block_ids[start:start + slice_replicas]:
+            for start in range(0, len(block_ids), sweep_blocks):
+                for block_id in block_ids[start:start + sweep_blocks]:
                     block = blocks.get(block_id)
                     if (block is not None and block.replicas and node in block.replicas
                             and block_id not in received and not _marked(seen, block_id)):
                         del block.replicas[node]
                         self._check.add(block_id)
-                if start + slice_replicas < len(block_ids):
+                if start + sweep_blocks < len(block_ids):
                     yield
                     if self._reporting.get(node) is not received:
                         return
@@ -415,7 +419,7 @@ class BlockManager:
         self._schedule_replications(now_ms)
         return self._finish_decommissions()
 
-    def evaluate_checks(self, now_ms: int, limit: int = CHECK_SLICE_BLOCKS) -> bool:
+    def evaluate_checks(self, now_ms: int, limit: int = CHECK_STEP_BLOCKS) -> bool:
         """Re-evaluates up to `limit` changed blocks (after a full report that is
         every block: seconds of Python at a million, so the caller runs the rest
         in slices with other work between); True while some are left."""

@@ -8,12 +8,11 @@ addresses.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Iterable
 
 from minidfs import errors
-from minidfs.namenode import block_manager
+from minidfs.namenode import block_manager, loop_slices
 from minidfs.namenode.datanode_registry import VolumeInfo
 from minidfs.namenode.namesystem import Namesystem, mono_ms
 from minidfs.namenode.views import CommandView, NodeRef
@@ -81,13 +80,13 @@ class DatanodeOperations:
 
     async def block_report_sliced(self, name: str,
                                   replicas: Iterable[tuple[int, int, int, bool]]) -> list[CommandView]:
-        """block_report for the server: applied in slices with the event loop free in
-        between, so a million-block report never stalls heartbeats and clients."""
+        """block_report for the server: applied in slices of time with the event loop
+        free in between (loop_slices.py), so a million-block report never stalls
+        heartbeats and clients."""
         check_name(name)
         if not self.fs.registry.is_live(name):
             return REREGISTER
-        for _ in self.fs.bm.full_report_slices(name, replicas):
-            await asyncio.sleep(0)
+        await loop_slices.run_sliced(self.fs.bm.full_report_slices(name, replicas))
         self._after_report()
         return self._commands(name)
 

@@ -40,7 +40,8 @@ DEFAULT_FILE_MODE = 0o644
 class Effects:
     """What one applied record means for the block manager and the lease manager."""
 
-    __slots__ = ("added", "removed", "recheck", "bumped", "opened", "closed", "datanodes")
+    __slots__ = ("added", "removed", "recheck", "bumped", "opened", "closed", "datanodes",
+                 "unlinked")
 
     def __init__(self) -> None:
         self.added: list[BlockInfo] = []
@@ -50,6 +51,7 @@ class Effects:
         self.opened: list[tuple[str, INodeFile]] = []
         self.closed: list[tuple[str, INodeFile]] = []
         self.datanodes: list[str] = []         # DataNodes whose exclusion changed
+        self.unlinked: list[INode] = []        # subtrees no longer in the tree (detach)
 
 
 class Summary(NamedTuple):
@@ -584,6 +586,7 @@ class Namespace:
         """Unlinks node and accounts for everything below it."""
         assert node.parent is not None
         del node.parent.children[node.name]
+        fx.unlinked.append(node)
         for inode in _walk(node):
             if isinstance(inode, INodeFile):
                 self.files -= 1
@@ -681,6 +684,21 @@ class Namespace:
     def walk(self) -> Iterator[INode]:
         """Every inode, parents before children (checkpoints, lease rebuild)."""
         return _walk(self.root)
+
+
+def detach(top: INode) -> None:
+    """Breaks the reference cycles inside a subtree that left the tree: directories
+    forget their children (each child points back at its parent), files their
+    blocks (each block points back at its file). Then reference counting frees the
+    subtree as soon as nothing else holds it, without the cyclic GC (which never
+    looks at a namespace frozen after its load: heap.py). Call it once the removal
+    is fully applied; a block or inode still held elsewhere keeps its own fields
+    (a block its file, so its replication; a file its path)."""
+    for node in list(_walk(top)):
+        if isinstance(node, INodeDirectory):
+            node.children = {}
+        elif isinstance(node, INodeFile):
+            node.blocks = []
 
 
 def _walk(top: INode) -> Iterator[INode]:

@@ -26,7 +26,7 @@ from typing import Callable
 
 from minidfs import memory
 from minidfs.config import Settings
-from minidfs.namenode import checkpoint, editlog_format, image_writer
+from minidfs.namenode import checkpoint, editlog_format, heap, image_writer, loop_slices
 from minidfs.namenode.block_manager import BlockManager
 from minidfs.namenode.datanode_registry import DatanodeRegistry
 from minidfs.errors import EditNotDurable, StandbyError
@@ -38,6 +38,7 @@ from minidfs.namenode.inode import INodeFile
 from minidfs.namenode.journal import Journal, JournalError
 from minidfs.namenode.lease_recovery import LeaseRecovery
 from minidfs.namenode.leases import LeaseManager
+from minidfs.namenode import namespace
 from minidfs.namenode.namespace import Namespace
 from minidfs.namenode.retry_cache import RetryCache, RpcKey
 from minidfs.namenode.safemode import SafeMode
@@ -67,8 +68,11 @@ def mono_ms() -> int:
 class Namesystem:
     def __init__(self, settings: Settings, data_dir: pathlib.Path,
                  journal: Journal | None = None, ha: HaState | None = None,
-                 groups: dict[str, list[str]] | None = None) -> None:
+                 groups: dict[str, list[str]] | None = None, freeze_heap: bool = False) -> None:
         self.settings = settings
+        # The daemon's namesystem (the only one in its process) freezes what it
+        # loads out of the cyclic GC's sight (heap.py); tests sharing a process don't.
+        self.freeze_heap = freeze_heap
         current = pathlib.Path(data_dir) / "current"
         self.images = checkpoint.ImageStore(current)
         self.journal = journal or FileJournal(current)
@@ -96,6 +100,8 @@ class Namesystem:
         """Empty cores, before loading; again when an HA NameNode steps down, since its
         memory may hold edits that never committed: it reloads from image + journal."""
         settings = self.settings
+        if self.freeze_heap and getattr(self, "ns", None) is not None:
+            heap.release_loaded()   # the frozen namespace being dropped must be collectable
         self.ns = self._empty_namespace()
         emit = self.events.emit
         self.registry = DatanodeRegistry(int(settings.dead_node_interval_s * 1000), emit)
@@ -132,8 +138,9 @@ class Namesystem:
         image_txid = self.load_image()
         image_ms = mono_ms() - started_ms
         self.journal.recover()
-        for txid, record in self.journal.read_edits(image_txid + 1):
-            self.apply_logged(txid, record)
+        with heap.collector_paused():
+            for txid, record in self.journal.read_edits(image_txid + 1):
+                self.apply_logged(txid, record)
         await self.journal.open(self.txid)
         self.events.emit("safemode_entered", reason="start-up: waiting for block reports")
         self.update_safemode()
@@ -143,9 +150,15 @@ class Namesystem:
         self.start_ticking()
 
     def load_image(self) -> int:
-        """Installs the newest checkpoint image (if any); returns its txid."""
-        ns, image_txid = self.images.load_newest(self.users.superuser, self.users.supergroup)
-        self._install(ns)
+        """Installs the newest checkpoint image (if any); returns its txid. Loaded
+        with the cyclic GC paused, then frozen out of its sight (heap.py)."""
+        if self.freeze_heap:
+            heap.collect_before_load()
+        with heap.collector_paused():
+            ns, image_txid = self.images.load_newest(self.users.superuser, self.users.supergroup)
+            self._install(ns)
+        if self.freeze_heap:
+            heap.freeze_loaded()
         # Decoding the image made transient objects as large as the namespace.
         memory.release_free_memory()
         self.txid = self._checkpoint_txid = image_txid
@@ -224,6 +237,8 @@ class Namesystem:
         rpc = record.get(RPC)
         if rpc is not None:
             self.retry_cache.record((rpc[0], rpc[1]), record["txid"], record, mono_ms())
+        for top in fx.unlinked:
+            namespace.detach(top)   # freed by reference counting, even if frozen (heap.py)
 
     def _excluded_changed(self, name: str) -> None:
         """An admin's decommission (or its cancel) reached the namespace: the node, if
@@ -309,9 +324,13 @@ class Namesystem:
         txid = self.txid
         loop = asyncio.get_running_loop()
         started_ms = mono_ms()
+        fork_ms = 0.0
         if image_writer.CAN_FORK:
             tmp = self.images.tmp_path(txid)
+            forked = time.perf_counter()
             pid = image_writer.fork_serializer(self.ns, txid, tmp)
+            # The one step of a checkpoint on the loop: copying the heap's page tables.
+            fork_ms = (time.perf_counter() - forked) * 1000
             try:
                 await self._roll_for_image()
             finally:
@@ -329,8 +348,9 @@ class Namesystem:
         pruned_upto = self.images.prune()
         if self.ha.active:
             self.journal.purge(pruned_upto)
-        log.info("checkpoint at txid %d (%d bytes, %d ms)", txid, size, mono_ms() - started_ms)
-        self.events.emit("checkpoint_written", txid=txid, bytes=size)
+        log.info("checkpoint at txid %d (%d bytes, %d ms; fork %.1f ms)", txid, size,
+                 mono_ms() - started_ms, fork_ms)
+        self.events.emit("checkpoint_written", txid=txid, bytes=size, fork_ms=round(fork_ms, 1))
 
     async def _roll_for_image(self) -> None:
         # A standby applies only committed edits and never writes the journal: it
@@ -364,8 +384,8 @@ class Namesystem:
         if self.ha.active:  # a standby only watches; the active schedules the work
             for name in self.bm.tick(now_ms):
                 log.info("datanode %s is decommissioned: its replicas are all copied elsewhere", name)
-            while self.bm.evaluate_checks(now_ms):
-                await asyncio.sleep(0)   # a million changed blocks: slices, loop free
+            # A million changed blocks (after a full report): slices of time, loop free.
+            await loop_slices.run_sliced(iter(lambda: self.bm.evaluate_checks(now_ms), False))
         self.update_safemode(now_ms)
         if self.ha.active and not self.safemode.on:
             await self._recover_leases(now_ms)

@@ -72,7 +72,7 @@ async def serve(conf: ClusterConfig, node: NodeConfig) -> int:
             raise StartupError(f"{node.name}: an observer namenode needs ha = true "
                                "(it tails the JournalNodes)")
         ha = HaState(node.name, enabled=conf.settings.ha, observer=is_observer(node))
-        fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups)
+        fs = Namesystem(conf.settings, node.data_dir, ha=ha, groups=conf.groups, freeze_heap=True)
         controller = HaController(fs, conf, node) if ha.enabled else None
         obs = Observability("namenode")
         throttle = UserThrottle(conf.settings.throttle_user_requests_per_s,
