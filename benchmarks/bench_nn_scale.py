@@ -40,6 +40,7 @@ import threading
 import time
 from typing import Iterator
 
+import grpc
 import psutil
 
 from benchmarks.bench_nn_memory import DATANODES, REPLICATION, SOURCE_ROOT, build_image
@@ -131,6 +132,12 @@ def _encoded_report_sender(channel, name: str, replicas: list):
     call = channel.unary_unary(REPORT_METHOD, request_serializer=None,
                                response_deserializer=dn_pb.BlockReportResponse.FromString)
     return lambda: call(data, timeout=CALL_DEADLINE_S)
+
+
+def _own_channel(address: str) -> grpc.Channel:
+    """A channel with its own connection (not grpc's process-wide shared one)."""
+    return grpc.insecure_channel(address, options=[*channels.CHANNEL_OPTIONS,
+                                                   ("grpc.use_local_subchannel_pool", 1)])
 
 
 def _register_and_report(stub, replicas: list) -> None:
@@ -249,19 +256,25 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
         del image
         proc = psutil.Process(popen.pid)
         channel = channels.sync_channel(address)
+        report_channel = beat_channel = None
         nn = NamenodeClient([address])
         try:
             stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(channel)
             _register_and_report(stub, replicas)
             time.sleep(SETTLE_S)   # the tick re-evaluates the reported blocks
             rss = proc.memory_info().rss
-            send_report = _encoded_report_sender(channel, "dn1", replicas)
+            # Like real DataNodes and clients, dn1's report, dn2's heartbeats and the
+            # stat caller each come on a connection of their own (grpc would otherwise
+            # share one, and dn2's heartbeats would queue behind dn1's 18 MB report).
+            report_channel, beat_channel = _own_channel(address), _own_channel(address)
+            send_report = _encoded_report_sender(report_channel, "dn1", replicas)
+            beat_stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(beat_channel)
             # This process holds a million protobuf messages: a full collection here
             # would pause the caller threads and be counted as NameNode latency.
             gc.collect()
             gc.freeze()
             stat = _Caller(lambda: nn.call("GetFileInfo", nn_pb.PathRequest(path=STAT_PATH)))
-            beat = _Caller(lambda: stub.Heartbeat(dn_pb.HeartbeatRequest(name="dn2", storage=STORAGE),
+            beat = _Caller(lambda: beat_stub.Heartbeat(dn_pb.HeartbeatRequest(name="dn2", storage=STORAGE),
                                                   timeout=CALL_DEADLINE_S))
             stat.start()
             beat.start()
@@ -286,7 +299,9 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
         finally:
             gc.unfreeze()
             nn.close()
-            channel.close()
+            for open_channel in (channel, report_channel, beat_channel):
+                if open_channel is not None:
+                    open_channel.close()
         fork_ms = _fork_ms(workdir / "nn" / "nn1.log")
     windows = [(r["start"], r["end"]) for r in rounds]
     stat_ms, beat_ms = stat.latencies(windows), beat.latencies(windows)
