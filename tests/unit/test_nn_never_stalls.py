@@ -53,11 +53,14 @@ def tracked(kind: type, names: set[str]) -> int:
                and getattr(o, "name", None) in names)
 
 
+NAME = "never-stalls-f"   # names no other test's leftover inodes have
+
+
 def build(ns: Namespace, files: int) -> None:
     for record in ns.mkdirs("/big/sub", True, 1):
         ns.apply(record)
     for i in range(files):
-        path = f"/big/sub/f{i}"
+        path = f"/big/sub/{NAME}{i}"
         for record in ns.create(path, 3, 1 << 20, "c", False, False, 1):
             ns.apply(record)
         for record in ns.add_block(path, "c", None)[0]:
@@ -70,9 +73,11 @@ def build(ns: Namespace, files: int) -> None:
 
 
 def test_a_detached_subtree_is_freed_without_the_cyclic_gc() -> None:
+    gc.collect()   # other tests' garbage
+    blocks_before = sum(1 for o in gc.get_objects() if isinstance(o, BlockInfo))
     ns = Namespace()
     build(ns, 50)
-    names = {f"f{i}" for i in range(50)}
+    names = {f"{NAME}{i}" for i in range(50)}
     with heap.collector_paused():
         assert tracked(INodeFile, names) == 50
         fx = ns.apply(ns.delete("/big", True, 3)[0])
@@ -84,7 +89,7 @@ def test_a_detached_subtree_is_freed_without_the_cyclic_gc() -> None:
             detach(top)
         del fx
         assert tracked(INodeFile, names) == 0
-        assert sum(1 for o in gc.get_objects() if isinstance(o, BlockInfo)) == 0
+        assert sum(1 for o in gc.get_objects() if isinstance(o, BlockInfo)) == blocks_before
     assert ns.get("/big") is None and ns.files == 0
 
 
@@ -95,7 +100,7 @@ async def test_the_daemons_namesystem_freezes_its_load_and_frees_what_is_deleted
     ImageStore(tmp_path / "current").write(1000, serialize(ns, 1000))
     del ns
     gc.collect()   # that namespace is garbage now: not to be frozen with the loaded one
-    names = {f"f{i}" for i in range(30)}
+    names = {f"{NAME}{i}" for i in range(30)}
     fs = Namesystem(Settings(), tmp_path, freeze_heap=True)
     try:
         await fs.start()
@@ -107,7 +112,6 @@ async def test_the_daemons_namesystem_freezes_its_load_and_frees_what_is_deleted
             assert fs.ns.get("/big/sub") is None
             gc.unfreeze()   # frozen objects back in view; no collection has run
             assert tracked(INodeFile, names) == 0   # freed by reference counting at once
-            assert tracked(INodeFile, {"f0"}) == 0
         await fs.stop()
     finally:
         gc.unfreeze()
