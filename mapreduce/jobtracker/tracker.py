@@ -354,6 +354,7 @@ class JobTracker:
         return [{"attempt": a.id, "kind": t.kind, "task": t.index, "state": a.state.value,
                  "worker": a.worker, "locality": a.locality.value if a.locality else "",
                  "speculative": a.speculative, "progress": round(a.progress, 3),
+                 "started_after_ms": a.started_ms - job.submitted_ms,
                  "duration_ms": (a.finished_ms or now) - a.started_ms, "error": a.error}
                 for t in job.tasks for a in t.attempts]
 
