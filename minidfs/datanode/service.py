@@ -125,6 +125,7 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 counted = False
                 self.active_reads -= 1
         context.add_done_callback(uncount)
+        ahead: asyncio.Future | None = None
         try:
             length = reader.length
             if request.offset > length:
@@ -137,16 +138,27 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 end = min(length, wanted_end + (-wanted_end) % chunk)  # whole chunks only
             position = request.offset - request.offset % chunk
             step = max(chunk, READ_RESPONSE_BYTES - READ_RESPONSE_BYTES % chunk)
+
+            def read_at(offset: int) -> asyncio.Future:
+                # Cold reads block on the disk (replicas are written past the page
+                # cache, direct_io.py): in a thread, keeping the event loop serving.
+                return asyncio.ensure_future(
+                    asyncio.to_thread(reader.read, offset, min(step, end - offset)))
+            ahead = read_at(position)
             while True:
                 size = min(step, end - position)
-                # Cold reads can block on the disk: keep the event loop serving others.
                 try:
-                    data, checksums = await asyncio.to_thread(reader.read, position, size)
+                    data, checksums = await ahead
                 except OSError as e:
                     raise await asyncio.to_thread(self.storage.io_failed, reader.replica, e) from None
+                finally:
+                    ahead = None
                 if len(data) != size:
                     raise errors.ChecksumError(
                         f"block {block_id}: replica shorter than its length ({position + len(data)} < {end})")
+                if position + size < end:
+                    # The next response is read from the disk while this one is sent.
+                    ahead = read_at(position + size)
                 small = pb.ReadBlockResponse(offset=position, checksums=checksums, chunk_size=chunk,
                                              replica_length=length).SerializeToString()
                 # Counted before the yield: a reader that has what it wants cancels the
@@ -158,7 +170,14 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                     break
         finally:
             uncount()
-            reader.close()
+            if ahead is not None:
+                # A read ahead may still run in its thread: close after it, never under
+                # it (its descriptor number could be reused meanwhile). Its result or
+                # error is of no interest any more.
+                ahead.add_done_callback(lambda future: (future.cancelled() or future.exception(),
+                                                        reader.close()))
+            else:
+                reader.close()
 
     @rpc_errors
     async def GetReplicaInfo(self, request: pb.ReplicaInfoRequest, context) -> pb.ReplicaInfo:
