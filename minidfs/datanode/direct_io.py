@@ -40,9 +40,7 @@ import mmap
 import os
 
 ALIGN_BYTES = 4096
-BOUNCE_BYTES = 1024 * 1024     # one WriteBlock request's data (output_stream.REQUEST_PACKETS)
-# Off by MINIDFS_DIRECT_IO=0 (a comparison run, or a file system that misbehaves).
-ENABLED = os.environ.get("MINIDFS_DIRECT_IO", "1") != "0"
+BOUNCE_BYTES = 2 * 1024 * 1024     # one WriteBlock request's data (output_stream.REQUEST_PACKETS)
 
 
 class DirectFile:
@@ -55,7 +53,7 @@ class DirectFile:
     @classmethod
     def open(cls, path) -> "DirectFile | None":
         """The file opened O_DIRECT for writing; None where that is not possible."""
-        if not ENABLED or not hasattr(os, "O_DIRECT"):
+        if not hasattr(os, "O_DIRECT"):
             return None
         try:
             return cls(os.open(path, os.O_WRONLY | os.O_DIRECT))
@@ -101,15 +99,18 @@ class DirectFile:
 
 
 class DirectReader:
-    """A second, O_DIRECT descriptor on a block file opened for reading."""
+    """A second, O_DIRECT descriptor on a block file opened for reading. Reads may run
+    in several threads at once (ReadBlock reads ahead): each takes a bounce buffer
+    of its own from a small free list."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
-        self._bounce: mmap.mmap | None = None
+        self._free: list[mmap.mmap] = []
+        self._closed = False
 
     @classmethod
     def open(cls, path) -> "DirectReader | None":
-        if not ENABLED or not hasattr(os, "O_DIRECT"):
+        if not hasattr(os, "O_DIRECT"):
             return None
         try:
             return cls(os.open(path, os.O_RDONLY | os.O_DIRECT))
@@ -122,27 +123,39 @@ class DirectReader:
         """Up to size bytes at offset (fewer at the end of the file), or None when
         this read cannot be direct (unaligned offset, direct reads turned off): the
         caller then preads through its buffered fd."""
-        if self._fd is None or offset % ALIGN_BYTES:
+        fd = self._fd
+        if fd is None or offset % ALIGN_BYTES:
             return None
         span = -(-size // ALIGN_BYTES) * ALIGN_BYTES
-        if self._bounce is None or len(self._bounce) < span:
-            if self._bounce is not None:
-                self._bounce.close()
-            self._bounce = mmap.mmap(-1, max(span, BOUNCE_BYTES))
         try:
-            with memoryview(self._bounce) as view:
-                got = os.preadv(self._fd, [view[:span]], offset)
+            bounce = self._free.pop()      # atomic under the GIL
+        except IndexError:
+            bounce = None
+        if bounce is None or len(bounce) < span:
+            if bounce is not None:
+                bounce.close()
+            bounce = mmap.mmap(-1, max(span, BOUNCE_BYTES))
+        try:
+            with memoryview(bounce) as view:
+                got = os.preadv(fd, [view[:span]], offset)
                 return bytes(view[:min(got, size)])
         except OSError as e:
             if e.errno != errno.EINVAL:
                 raise
-            self.close()    # the device wants another alignment: buffered from here
+            self._fd = None    # the device wants another alignment: buffered from here
+            os.close(fd)
             return None
+        finally:
+            if self._closed:
+                bounce.close()
+            else:
+                self._free.append(bounce)
 
     def close(self) -> None:
+        """Only once no read runs any more (ReplicaReader's owner sees to that)."""
+        self._closed = True
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
-        if self._bounce is not None:
-            self._bounce.close()
-            self._bounce = None
+        while self._free:
+            self._free.pop().close()
