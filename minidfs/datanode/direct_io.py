@@ -40,7 +40,7 @@ import mmap
 import os
 
 ALIGN_BYTES = 4096
-BOUNCE_BYTES = 2 * 1024 * 1024     # one WriteBlock request's data (output_stream.REQUEST_PACKETS)
+BOUNCE_BYTES = 1024 * 1024     # one WriteBlock request's data (output_stream.REQUEST_PACKETS)
 
 
 class DirectFile:
