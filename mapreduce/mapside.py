@@ -101,6 +101,10 @@ class MapOutputBuffer:
         self._sums: dict[str, list[int]] | None = (
             {} if partitioner is None and combiner is not None and is_sum_combiner(combiner)
             else None)
+        # With a sum combiner: str key -> how many (key, 1) pairs came, the word
+        # count's pair; kept apart from _sums so the map loop's cost per pair is one
+        # dict lookup and one store (merged into _sums at the spill).
+        self._units: dict[str, int] = {}
         # Encoded bytes of summed values beyond the one byte of a small int.
         self._sum_wide_bytes = 0
         # Combiner output of grouped keys whose value list reached COMBINE_BOUND_VALUES
@@ -185,12 +189,21 @@ class MapOutputBuffer:
 
     def _collect_summed(self, mapper: Callable[[Any, Any], Any],
                         records: Iterable[tuple[Any, Any]], who: str) -> None:
-        """collect_mapped with a sum combiner: a known key's small int value is added
-        to its total; a new key, a wide int or any other pair goes through collect()."""
-        sums = self._sums
-        assert sums is not None
-        sums_get = sums.get
+        """collect_mapped with a sum combiner. The pair nearly every such job emits,
+        (a key already buffered, the int 1), costs one lookup and one store in
+        _units: no per-record attribute update, no range check (a unit pair is one
+        record of one encoded byte, so the counters follow from the count). Every
+        other pair (a new key, another value, a malformed item) goes through
+        collect(), which also puts a new key into _units.
+
+        `value is one` is an identity test on CPython's cached small int: a 1 that
+        is not that object (an int subclass, True) simply takes collect()'s path.
+        A found key is a plain str: only collect() inserts keys, and nothing but a
+        str (or a str subclass, the same key) is equal to a str."""
+        units = self._units
+        units_get = units.get
         collect = self.collect
+        one = 1
         for in_key, in_value in records:
             produced = mapper(in_key, in_value)
             if type(produced) is not GeneratorType:
@@ -203,11 +216,10 @@ class MapOutputBuffer:
                         key, value = item
                     except ValueError:
                         key, value = checked_pair(item, who)
-                    if type(value) is int and -32 <= value < 128 and type(key) is str:
-                        entry = sums_get(key)
-                        if entry is not None:
-                            entry[0] += value
-                            entry[1] += 1
+                    if value is one:
+                        count = units_get(key)
+                        if count is not None:
+                            units[key] = count + 1
                             continue
                 else:
                     key, value = checked_pair(item, who)
@@ -215,10 +227,20 @@ class MapOutputBuffer:
 
     def _add_to_sum(self, key: str, value: int) -> None:
         assert self._sums is not None
+        if value == 1:
+            count = self._units.get(key)
+            if count is None:
+                self._units[key] = 1
+                if key not in self._sums:
+                    self._buffered_bytes += SUM_KEY_BYTES + len(key)
+            else:
+                self._units[key] = count + 1
+            return
         entry = self._sums.get(key)
         if entry is None:
             self._sums[key] = [value, 1]
-            self._buffered_bytes += SUM_KEY_BYTES + len(key)
+            if key not in self._units:
+                self._buffered_bytes += SUM_KEY_BYTES + len(key)
         else:
             entry[0] += value
             entry[1] += 1
@@ -298,6 +320,14 @@ class MapOutputBuffer:
         groups = self._groups
         sums = self._sums or {}
         combined = self._combined
+        for key, count in self._units.items():
+            entry = sums.get(key)
+            if entry is None:
+                sums[key] = [count, count]
+            else:
+                entry[0] += count
+                entry[1] += count
+        self._units.clear()
         if not groups and not sums and not combined:
             return by_part
         assert groups is not None

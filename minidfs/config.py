@@ -121,6 +121,10 @@ class Settings:
     mapreduce_worker_timeout_s: float = 10.0
     mapreduce_reduce_slowstart: float = 1.0
     mapreduce_speculative: bool = True
+    # Uber mode (Hadoop's mapreduce.job.ubertask.enable): a job of one map and one
+    # reduce runs its reduce in its map's process, on the map's Worker, right after
+    # the map (no second task process, no shuffle).
+    mapreduce_uber: bool = True
     # Permissions (docs/permissions.md): the umask of new files and directories
     # (octal text), the group whose members are superusers, and whether the
     # NameNode checks at all (owners and modes are kept either way).

@@ -128,6 +128,7 @@ class Assignment:
     index: int
     locality: Locality | None = None    # maps only
     speculative: bool = False
+    uber_map_attempt_id: str = ""       # reduces only: run in that map's process
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ Policy (Hadoop 1's JobTracker, simplified):
     replica next to the worker (data-local), else one on its rack, else any; each
     launch's locality is counted. Reduces start once `reduce_slowstart` of the maps
     have finished.
+  - Uber mode (`uber`): a job of one map and one reduce launches its reduce with the
+    map's first attempt, on the same worker, which runs it in the map's process
+    right after the map (no second process, no shuffle); retries run the usual way.
   - A failed attempt is retried, on another worker when there is one, until a task
     has failed `max_attempts` times; then the job fails with that attempt's error.
   - A worker silent for `worker_timeout_ms` is lost: its running attempts and the
@@ -31,6 +34,7 @@ Policy (Hadoop 1's JobTracker, simplified):
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -56,6 +60,7 @@ class SchedulerConfig:
     max_attempts_total: int = 20           # any attempts (also killed) per task
     worker_timeout_ms: int = 10_000
     reduce_slowstart: float = 1.0          # fraction of maps done before reduces start
+    uber: bool = True                      # one map + one reduce: one process
     speculative: bool = True
     speculative_slowdown: float = 2.0
     speculative_min_runtime_ms: int = 2_000
@@ -232,16 +237,22 @@ class Scheduler:
         worker.map_slots = max(0, free_slots) + busy[ids.MAP]
         worker.reduce_slots = max(0, free_reduce_slots) + busy[ids.REDUCE]
         assignments = []
-        for kind, slots in ((ids.MAP, free_slots), (ids.REDUCE, free_reduce_slots)):
-            if slots <= 0:
+        free = {ids.MAP: free_slots, ids.REDUCE: free_reduce_slots}
+        for kind in (ids.MAP, ids.REDUCE):
+            if free[kind] <= 0:
                 continue
             running = self._running_counts(kind)
-            for _ in range(slots):
+            while free[kind] > 0:
                 assignment = self._assign_one(worker, kind, now_ms, running)
                 if assignment is None:
                     break
+                free[kind] -= 1
                 running[assignment.job_id] = running.get(assignment.job_id, 0) + 1
                 assignments.append(assignment)
+                uber = self._uber_reduce(assignment, worker, now_ms, free[ids.REDUCE])
+                if uber is not None:
+                    free[ids.REDUCE] -= 1
+                    assignments.append(uber)
         kills, worker.kills = sorted(worker.kills), set()
         cleanups, worker.cleanups = sorted(worker.cleanups), set()
         return HeartbeatDecision(assignments, kills, cleanups)
@@ -522,6 +533,24 @@ class Scheduler:
         if speculative:
             job.counters.increment(C.JOB, "speculative_attempts")
         return Assignment(attempt_id, job.id, task.kind, task.index, locality, speculative)
+
+    def _uber_reduce(self, assignment: Assignment, worker: Worker, now_ms: int,
+                     free_reduce_slots: int) -> Assignment | None:
+        """Uber mode: the reduce of a job of one map and one reduce starts with the
+        map's first attempt, on the same Worker, to run in the map's process once the
+        map is done (it holds a reduce slot meanwhile). A retry or a backup runs the
+        usual way, as does everything when the Worker has no free reduce slot."""
+        if not self.config.uber or assignment.kind != ids.MAP or assignment.speculative:
+            return None
+        job = self.jobs[assignment.job_id]
+        if len(job.maps) != 1 or len(job.reduces) != 1 or free_reduce_slots < 1:
+            return None
+        reduce, map_task = job.reduces[0], job.maps[0]
+        if reduce.attempts or len(map_task.attempts) != 1:
+            return None
+        launched = self._launch(job, reduce, worker, now_ms)
+        job.counters.increment(C.JOB, "uber_reduces")
+        return dataclasses.replace(launched, uber_map_attempt_id=assignment.attempt_id)
 
     def _reconcile(self, worker: Worker, running: Mapping[str, float], now_ms: int) -> None:
         for attempt_id, progress in running.items():

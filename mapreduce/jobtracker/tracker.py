@@ -114,6 +114,7 @@ class JobTracker:
         self.scheduler = Scheduler(SchedulerConfig(
             worker_timeout_ms=int(settings.mapreduce_worker_timeout_s * 1000),
             reduce_slowstart=settings.mapreduce_reduce_slowstart,
+            uber=settings.mapreduce_uber,
             speculative=settings.mapreduce_speculative), self.events.emit)
         self.jobs: dict[str, JobRecord] = {}
         self.finished: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
@@ -354,6 +355,7 @@ class JobTracker:
         return [{"attempt": a.id, "kind": t.kind, "task": t.index, "state": a.state.value,
                  "worker": a.worker, "locality": a.locality.value if a.locality else "",
                  "speculative": a.speculative, "progress": round(a.progress, 3),
+                 "started_after_ms": a.started_ms - job.submitted_ms,
                  "duration_ms": (a.finished_ms or now) - a.started_ms, "error": a.error}
                 for t in job.tasks for a in t.attempts]
 
@@ -445,7 +447,8 @@ class JobTracker:
         msg = pb.TaskAssignment(
             attempt_id=a.attempt_id, job_id=a.job_id, kind=a.kind, index=a.index,
             num_reducers=record.reducers, num_maps=len(record.splits), output=record.output,
-            timeout_s=record.task_timeout_s, user=record.user)
+            timeout_s=record.task_timeout_s, user=record.user,
+            uber_map_attempt_id=a.uber_map_attempt_id)
         if a.kind == ids.MAP:
             split = record.splits[a.index]
             msg.path, msg.start, msg.length = split.path, split.start, split.length

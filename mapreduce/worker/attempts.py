@@ -38,6 +38,11 @@ class AttemptOutcome:
 
 
 class AttemptProcess:
+    """riders: uber mode's reduce attempts run in this process after its map, by
+    attempt id, with their outcomes as the process reported them (an
+    {"uber_result": {"attempt_id", "result", "counters" | "error"}} line each,
+    before the map's own result)."""
+
     def __init__(self, attempt_id: str, spec: dict, timeout_s: float,
                  log_path: pathlib.Path, env: dict[str, str]) -> None:
         self.attempt_id = attempt_id
@@ -48,6 +53,7 @@ class AttemptProcess:
         self.progress = 0.0
         self._process: asyncio.subprocess.Process | None = None
         self.killed = False
+        self.riders: dict[str, AttemptOutcome] = {}
 
     async def run(self) -> AttemptOutcome:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,10 +107,21 @@ class AttemptProcess:
                 return AttemptOutcome(False, "task process sent a malformed message")
             if "progress" in message:
                 self.progress = float(message["progress"])
+            elif isinstance(message.get("uber_result"), dict):
+                self._rider_result(message["uber_result"])
             elif message.get("result") == "succeeded":
                 return AttemptOutcome(True, counters=list(message.get("counters", [])))
             elif message.get("result") == "failed":
                 return AttemptOutcome(False, str(message.get("error", "")))
+
+    def _rider_result(self, result: dict) -> None:
+        attempt_id = str(result.get("attempt_id", ""))
+        if attempt_id not in self.spec.get("uber_reduces_ids", ()):
+            return   # not one this process was given
+        if result.get("result") == "succeeded":
+            self.riders[attempt_id] = AttemptOutcome(True, counters=list(result.get("counters", [])))
+        else:
+            self.riders[attempt_id] = AttemptOutcome(False, str(result.get("error", "")))
 
     def kill(self) -> None:
         """Stops the attempt for good (the JobTracker no longer wants it)."""

@@ -59,6 +59,11 @@ class RunningAttempt:
     task: asyncio.Task | None = None
     process: AttemptProcess | None = None
     killed: bool = False
+    # Uber mode: the reduce attempts that run in this map attempt's process, and
+    # whether its process spec is made (after which no reduce can join).
+    riders: list["RunningAttempt"] = field(default_factory=list)
+    spec_made: bool = False
+    host: "RunningAttempt | None" = None    # a rider's map attempt
 
 
 @dataclass
@@ -181,6 +186,13 @@ class WorkerDaemon:
         if attempt_id in self.running:
             return
         entry = RunningAttempt(assignment)
+        host = self.running.get(assignment.uber_map_attempt_id or "\0")
+        if host is not None and not host.spec_made and not host.killed:
+            # Uber mode: runs in the map's process (reported by _run_attempt).
+            entry.host = host
+            host.riders.append(entry)
+            self.running[attempt_id] = entry
+            return
         self.running[attempt_id] = entry
         entry.task = asyncio.get_running_loop().create_task(self._run_attempt(entry))
 
@@ -192,14 +204,21 @@ class WorkerDaemon:
             attempt_dir = layout.attempt_dir(self.data_dir, a.attempt_id)
             await asyncio.to_thread(attempt_dir.mkdir, parents=True, exist_ok=True)
             spec = self._spec(a, package, attempt_dir)
+            entry.spec_made = True
+            if entry.riders:
+                spec["uber_reduces"] = [await self._rider_spec(r, package) for r in entry.riders]
+                spec["uber_reduces_ids"] = [r.assignment.attempt_id for r in entry.riders]
             log_path = layout.attempt_log(self.data_dir, a.attempt_id)
             runner = self._warm.job(a.job_id)
             entry.process = (
                 WarmAttemptProcess(a.attempt_id, spec, a.timeout_s, log_path, runner)
                 if runner is not None else
                 AttemptProcess(a.attempt_id, spec, a.timeout_s, log_path, self._child_env))
+            for rider in entry.riders:
+                rider.process = entry.process
             if not entry.killed:
-                log.info("%s starting", a.attempt_id)
+                log.info("%s starting%s", a.attempt_id, "".join(
+                    f" with {r.assignment.attempt_id} (uber)" for r in entry.riders))
                 outcome = await entry.process.run()
         except asyncio.CancelledError:
             pass
@@ -208,12 +227,30 @@ class WorkerDaemon:
             outcome = AttemptOutcome(False, f"worker {self.node.name} could not run the attempt: {e}")
         finally:
             self.running.pop(a.attempt_id, None)
+            for rider in entry.riders:
+                self.running.pop(rider.assignment.attempt_id, None)
+        # Results go out before any await, so no heartbeat can show an attempt that is
+        # neither running nor finished (the JobTracker would re-run it).
+        if entry.killed:
+            log.info("%s killed", a.attempt_id)
+        else:
+            self._report(a, outcome)
+            for rider in entry.riders:
+                ride = entry.process.riders.get(rider.assignment.attempt_id) if entry.process else None
+                if ride is None:
+                    ride = AttemptOutcome(False, f"its uber map attempt {a.attempt_id} ended "
+                                                 f"first: {outcome.error or 'without running it'}")
+                if not rider.killed:
+                    self._report(rider.assignment, ride)
+        self.wake.set()
         keep_output = outcome.succeeded and a.kind == ids.MAP and a.num_reducers > 0
         if not keep_output or entry.killed:
             await asyncio.to_thread(_remove, layout.attempt_dir(self.data_dir, a.attempt_id))
-        if entry.killed:
-            log.info("%s killed", a.attempt_id)
-            return
+        for rider in entry.riders:
+            await asyncio.to_thread(_remove, layout.attempt_dir(self.data_dir,
+                                                                rider.assignment.attempt_id))
+
+    def _report(self, a: pb.TaskAssignment, outcome: AttemptOutcome) -> None:
         log.info("%s %s", a.attempt_id, "succeeded" if outcome.succeeded else "failed")
         result = pb.AttemptResult(attempt_id=a.attempt_id, succeeded=outcome.succeeded,
                                   error=outcome.error[-MAX_ERROR_CHARS:])
@@ -221,7 +258,11 @@ class WorkerDaemon:
             result.counters.append(pb.Counter(group=str(group), name=str(name), value=int(value)))
         if len(self.unsent) < MAX_UNSENT_RESULTS:
             self.unsent.append(result)
-        self.wake.set()
+
+    async def _rider_spec(self, rider: RunningAttempt, package: PackageInfo) -> dict:
+        attempt_dir = layout.attempt_dir(self.data_dir, rider.assignment.attempt_id)
+        await asyncio.to_thread(attempt_dir.mkdir, parents=True, exist_ok=True)
+        return self._spec(rider.assignment, package, attempt_dir)
 
     def _spec(self, a: pb.TaskAssignment, package: PackageInfo, attempt_dir: pathlib.Path) -> dict:
         assert self.conf.path is not None and self.conf.jobtracker is not None
@@ -252,7 +293,11 @@ class WorkerDaemon:
                 pass
             return
         entry.killed = True
-        if entry.process is not None:
+        if entry.host is not None:
+            # A rider shares its map's process: both go (the JobTracker re-runs the
+            # map, which it no longer sees running).
+            await self._kill(entry.host.assignment.attempt_id)
+        elif entry.process is not None:
             entry.process.kill()
         elif entry.task is not None:
             entry.task.cancel()

@@ -30,6 +30,7 @@ from mapreduce.committer import OutputCommitter
 from mapreduce.counters import Counters
 from mapreduce.dfs import DfsFileSystem
 from mapreduce.splits import Split
+from mapreduce.mapside import MapOutput
 from mapreduce.tasks import run_map_task, run_reduce_task
 from mapreduce.usercode import user_traceback
 from mapreduce.worker.fetcher import AttemptKilled, Fetcher
@@ -106,14 +107,19 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
     attempt = ids.parse_attempt(spec["attempt_id"])
     if attempt.kind == ids.MAP:
         split = Split(spec["path"], spec["start"], spec["length"])
+        map_output = None
         with fs.open_read(split.path) as stream:
             if spec["num_reducers"] > 0:
-                run_map_task(job, split, stream, spec["num_reducers"], scratch, counters,
-                             progress=reporter.progress)
+                map_output = run_map_task(job, split, stream, spec["num_reducers"], scratch,
+                                          counters, progress=reporter.progress)
             else:
                 _commit_output(fs, jobtracker, spec, ids.part_name(ids.MAP, attempt.index),
                                lambda out: run_map_task(job, split, stream, 0, scratch, counters,
                                                         text_out=out, progress=reporter.progress))
+        for rider in spec.get("uber_reduces") or ():
+            assert map_output is not None
+            reporter.send({"uber_result": _run_uber_reduce(
+                rider, job_class, fs, jobtracker, map_output, reporter)})
     else:
         fetcher = Fetcher(jobtracker, attempt.job_id, spec["attempt_id"], attempt.index,
                           scratch, lambda f: reporter.progress(f * SHUFFLE_SHARE),
@@ -126,6 +132,28 @@ def run(spec: dict, reporter: Reporter, job_class: type | None = None) -> Counte
                            progress=lambda f: reporter.progress(SHUFFLE_SHARE + f * (1 - SHUFFLE_SHARE))))
     fs.close()
     return counters
+
+
+def _run_uber_reduce(spec: dict, job_class: type, fs: DfsFileSystem, jobtracker,
+                     map_output: MapOutput, reporter: Reporter) -> dict:
+    """Uber mode: a reduce attempt of this job run in this process right after its
+    only map, over that map's local output (no fetch), with a job object of its own
+    (as in a process of its own); its output commits like any reduce's. Returns its
+    result for the protocol; its failure is its own, not the map's."""
+    try:
+        job = job_class()
+        package = pathlib.Path(spec["package_dir"])
+        job._bind_files({name: str(package / name) for name in spec["files"]})
+        attempt = ids.parse_attempt(spec["attempt_id"])
+        counters = Counters()
+        runs = [(map_output.path, map_output.segments[attempt.index])]
+        _commit_output(fs, jobtracker, spec, ids.part_name(ids.REDUCE, attempt.index),
+                       lambda out: run_reduce_task(job, runs, spec["attempt_dir"], out, counters,
+                                                   progress=reporter.progress))
+    except Exception as e:  # noqa: BLE001 - the reduce attempt's failure
+        return {"attempt_id": spec["attempt_id"], "result": "failed", "error": user_traceback(e)}
+    return {"attempt_id": spec["attempt_id"], "result": "succeeded",
+            "counters": counters.triples()}
 
 
 # Secure mode: the environment a task keeps; everything else (a Worker's settings,
@@ -164,9 +192,14 @@ def sandbox(spec: dict, keep_fd: int) -> None:
 def run_attempt(spec: dict, protocol, job_class: type | None = None) -> int:
     """Runs one attempt and reports its result on `protocol`; the exit code."""
     reporter = Reporter(protocol)
+    cpu_started = time.process_time()
     try:
         sandbox(spec, protocol.fileno())
         counters = run(spec, reporter, job_class)
+        # Hadoop's CPU_MILLISECONDS: this process's user + system time, threads
+        # included (the DFS reads), so a job shows how much of its time was work.
+        counters.increment(C.FRAMEWORK, "cpu_milliseconds",
+                           round((time.process_time() - cpu_started) * 1000))
     except BaseException as e:  # noqa: BLE001 - everything is this attempt's failure
         reporter.send({"result": "failed", "error": user_traceback(e)})
         return 1

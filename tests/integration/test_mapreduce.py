@@ -150,6 +150,36 @@ def test_user_error_is_retried_then_fails_with_traceback_and_next_job_runs(clust
     assert result.status == "succeeded"
 
 
+class ReduceBoom(WordCount):
+    def reducer(self, word, counts):
+        raise RuntimeError("reducer bug")
+        yield word, 0
+
+
+def test_a_one_block_job_runs_uber_and_its_reducer_errors_are_its_own(cluster, fs, corpus):
+    """One map + one reduce: one process (uber mode), the same output as the inline
+    runner; a reducer that raises fails the reduce (not the map) with its traceback."""
+    local_dir, paths = corpus
+    fs.mkdir("/uber", parents=True)
+    with open(paths[0], "rb") as f:
+        head = f.read(40_000)
+    head = head[:head.rfind(b"\n") + 1]
+    with fs.open("/uber/in.txt", "wb") as f:
+        f.write(head)
+    result = WordCount().run(input="/uber/in.txt", output="/uber/out", conf=cluster.conf_path)
+    assert result.counters["job"]["uber_reduces"] == 1
+    assert result.counters["job"]["launched_reduces"] == 1
+    assert "reduce_shuffle_bytes" not in result.counters["mapreduce"]
+    got = dict(line.split("\t") for part in read_dfs(fs, result.output_paths)
+               for line in part.decode().splitlines())
+    assert {w: int(n) for w, n in got.items()} == dict(collections.Counter(head.decode().split()))
+    with pytest.raises(JobError) as info:
+        ReduceBoom().run(input="/uber/in.txt", output="/uber/boom", conf=cluster.conf_path)
+    message = str(info.value)
+    assert "_r_000000" in message and "RuntimeError: reducer bug" in message
+    assert not fs.exists("/uber/boom/_SUCCESS")
+
+
 def test_existing_output_and_missing_input_are_refused(cluster, fs, corpus):
     started = time.monotonic()
     with pytest.raises(FileExists, match="/wc: output directory already exists"):

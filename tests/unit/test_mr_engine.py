@@ -270,6 +270,43 @@ def test_sum_fast_path_matches_the_called_combiner(tmp_path, threshold) -> None:
     assert results[0][1] == len(pairs) + 1
 
 
+class _Word(str):
+    pass
+
+
+def test_unit_pairs_and_their_look_alikes_match_the_called_combiner(tmp_path) -> None:
+    """(word, 1) takes the counting fast path; True, 1.0, a str subclass key and a
+    2-list are different pairs (or the same key) exactly as the called combiner sees."""
+    pairs = []
+    for i in range(3000):
+        word = f"w{i % 17}"
+        pairs += [(word, 1), (word, 1), (_Word(word), 1), (word, True), (word, 1.0),
+                  [word, 1], (word, 2)]
+    results = []
+    for name, combiner in (("fast", _TextbookSum().combiner),
+                           ("called", lambda k, vs: [(k, sum(vs))])):
+        folder = tmp_path / name
+        folder.mkdir()
+        counters = Counters()
+        buf = MapOutputBuffer(2, str(folder), counters, spill_threshold_bytes=8192,
+                              combiner=combiner)
+        buf.collect_mapped(lambda _o, line: iter(line),
+                           enumerate(pairs[i:i + 5] for i in range(0, len(pairs), 5)))
+        out = buf.finish()
+        got = sorted((repr(k), repr(v)) for p in range(2) for k, v in read_output(out, p))
+        results.append((got, counters.get("mapreduce", "map_output_records"),
+                        counters.get("mapreduce", "map_output_bytes")))
+    assert results[0] == results[1]
+    assert results[0][1] == len(pairs)
+
+
+@pytest.mark.parametrize("bad", [("w", 1, 2), ("w",), {"w": 0, 1: 0}, "w1"])
+def test_a_malformed_item_among_unit_pairs_is_an_error(tmp_path, bad) -> None:
+    buf = MapOutputBuffer(1, str(tmp_path), Counters(), combiner=_TextbookSum().combiner)
+    with pytest.raises(JobError, match="must yield"):
+        buf.collect_mapped(lambda _o, line: iter(line), enumerate([[("w", 1), ("w", 1), bad]]))
+
+
 def test_hot_key_is_combined_in_memory_not_spilled(tmp_path) -> None:
     """A general combiner runs on a key's values once COMBINE_BOUND_VALUES wait, so
     one hot key cannot fill the buffer; the result is the same."""

@@ -227,7 +227,7 @@ def test_restarted_worker_loses_its_map_outputs():
 
 
 def test_fetch_failure_reruns_the_map():
-    s = Scheduler()
+    s = Scheduler(SchedulerConfig(uber=False))   # the shuffle between two workers
     s.submit(J1, maps(["dn1"]), 1, now_ms=0)
     m = beat(s, "w1", 0).assignments[0]
     s.on_attempt_succeeded(m.attempt_id, 5)
@@ -309,3 +309,48 @@ def test_simulated_cluster_always_finishes_with_one_commit_per_task(seed):
     for task_commits in commits.values():
         states = [s.attempts[a].state for a in task_commits if a in s.attempts]
         assert sum(1 for st in states if st is AttemptState.SUCCEEDED) <= 1
+
+
+def test_uber_reduce_rides_with_the_only_map():
+    s = Scheduler()
+    s.submit(J1, maps(["dn1"]), 1, now_ms=0)
+    d = beat(s, "w1", 0)
+    (m, r) = d.assignments
+    assert (m.kind, r.kind, r.uber_map_attempt_id, m.uber_map_attempt_id) == ("m", "r", m.attempt_id, "")
+    assert beat(s, "w2", 1).assignments == []
+    assert beat(s, "w1", 2, running=[m.attempt_id, r.attempt_id]).assignments == []
+    assert s.request_commit(r.attempt_id, 3)
+    s.on_attempt_succeeded(m.attempt_id, 4)
+    s.on_attempt_succeeded(r.attempt_id, 5)
+    view = s.view(J1)
+    assert view.state is JobState.COMMITTING
+    assert view.counters["job"]["uber_reduces"] == 1 and view.counters["job"]["launched_reduces"] == 1
+
+
+def test_uber_retries_run_the_usual_way():
+    s = Scheduler()
+    s.submit(J1, maps(["dn1"]), 1, now_ms=0)
+    m, r = beat(s, "w1", 0).assignments
+    s.on_attempt_failed(m.attempt_id, "boom", 1)
+    s.on_attempt_failed(r.attempt_id, "its uber map attempt ended first", 1)
+    d = beat(s, "w2", 2)
+    assert [a.kind for a in d.assignments] == ["m"]
+    s.on_attempt_succeeded(d.assignments[0].attempt_id, 3)
+    d = beat(s, "w2", 4)
+    assert [(a.kind, a.uber_map_attempt_id) for a in d.assignments] == [("r", "")]
+
+
+@pytest.mark.parametrize("num_maps,reducers,reduce_slots,uber", [
+    (2, 1, 1, False), (1, 2, 2, False), (1, 1, 0, False), (1, 0, 1, False)])
+def test_uber_only_for_one_map_and_one_reduce_with_a_free_slot(num_maps, reducers, reduce_slots, uber):
+    s = Scheduler()
+    s.submit(J1, maps(*[["dn1"]] * num_maps), reducers, now_ms=0)
+    d = beat(s, "w1", 0, slots=2, reduce_slots=reduce_slots)
+    assert any(a.uber_map_attempt_id for a in d.assignments) is uber
+    assert s.view(J1).counters["job"].get("uber_reduces", 0) == 0
+
+
+def test_uber_off():
+    s = Scheduler(SchedulerConfig(uber=False))
+    s.submit(J1, maps(["dn1"]), 1, now_ms=0)
+    assert [a.kind for a in beat(s, "w1", 0).assignments] == ["m"]
