@@ -150,3 +150,39 @@ def test_worker_sigkilled_mid_reduce(cluster, fs, corpus, shared_dir, workers_ba
     counters = result.counters["job"]
     assert counters["launched_reduces"] > 4
     assert counters.get("failed_reduce_attempts", 0) == 0
+
+
+def running_attempts(cluster, job_id):
+    """The job's running attempts (job page API): kind, worker."""
+    import json
+    import urllib.request
+
+    from minidfs.config import load
+
+    address = load(cluster.conf_path).jobtracker.http_address
+    with urllib.request.urlopen(f"http://{address}/api/job/{job_id}", timeout=10) as reply:
+        return [a for a in json.load(reply)["attempts"] if a["state"] == "running"]
+
+
+def test_worker_sigkilled_mid_uber_job(cluster, fs, corpus, shared_dir, workers_back):
+    """Uber mode: the map and its reduce run in one process on one Worker; SIGKILL
+    that Worker mid-map and both are re-run the usual way elsewhere."""
+    killed = []
+
+    def progress(status):
+        if killed or status.get("submitted") or not status.get("running_attempts"):
+            return
+        running = running_attempts(cluster, status["job_id"])
+        if len(running) == 2:
+            cluster.kill(running[0]["worker"])
+            killed.append(running)
+
+    result = SlowMaps().run(input="/small.txt", output="/killed-uber", conf=cluster.conf_path,
+                            progress=progress)
+    assert killed and sorted(a["kind"] for a in killed[0]) == ["m", "r"]
+    assert killed[0][0]["worker"] == killed[0][1]["worker"]
+    assert output(fs, result) == expected(corpus[:1])
+    counters = result.counters["job"]
+    assert counters["uber_reduces"] == 1
+    assert counters["launched_maps"] == 2 and counters["launched_reduces"] == 2
+    assert counters.get("failed_map_attempts", 0) == 0
