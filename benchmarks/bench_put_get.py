@@ -5,7 +5,9 @@ Run by the harness (`python -m benchmarks --only put,get`); both figures come
 from one cluster, since `get` reads the file `put` wrote. Baselines, measured
 in the same run right after each figure (benchmarks/raw_grpc.py):
   put: a client streaming the same bytes as 64 KiB messages through a 3-server
-       forwarding chain, one ack per message, no disk, no checksums;
+       forwarding chain, one ack per message, no disk, no checksums (the issue's
+       definition); the same chain with messages of the size a WriteBlock
+       request carries (output_stream.REQUEST_PACKETS packets) is in "detail";
   get: one server streaming the same bytes to a client as 64 KiB messages (one
        packet per message, as the put baseline); the same stream with messages of
        the size a DataNode's read replies carry is reported too, in "detail".
@@ -22,11 +24,15 @@ import xxhash
 from benchmarks import raw_grpc
 from benchmarks.harness import MIB, Result, Sizes, Target, progress
 from cluster import LocalCluster
+from minidfs.checksum import CHUNK_SIZE_BYTES
+from minidfs.client.output_stream import REQUEST_PACKETS
+from minidfs.config import Settings
 from minidfs.datanode.service import READ_RESPONSE_BYTES
 
 DATANODES = 3
 REPLICATION = 3
 BASELINE_MESSAGE_BYTES = 64 * 1024
+REQUEST_BYTES = REQUEST_PACKETS * CHUNK_SIZE_BYTES    # what one WriteBlock request carries
 # The writer hands the stream slices this big; the data is a random pattern of
 # this size repeated, made before the clock starts.
 WRITE_SLICE_BYTES = 8 * MIB
@@ -91,6 +97,8 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
             put_s = _write(fs, total, pattern)
             progress("put: baseline (raw gRPC 3-server chain, 64 KiB messages)")
             put_base = raw_grpc.chain_put_mb_s(total, BASELINE_MESSAGE_BYTES)
+            progress(f"put: detail (raw chain, {REQUEST_BYTES // 1024} KiB messages)")
+            put_base_batch = raw_grpc.chain_put_mb_s(total, REQUEST_BYTES)
             blocks = len(fs.stat(FILE_PATH)["blocks"])
             progress(f"get: reading {total // MIB} MiB back, checksums verified")
             get_s = _read(fs, total, _expected_digest(total, pattern))
@@ -102,7 +110,9 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
         Result("put", mb / put_s, put_base, "MB/s", PUT_TARGET,
                {"bytes": total, "seconds": round(put_s, 3), "blocks": blocks,
                 "replication": REPLICATION,
-                "baseline": f"raw gRPC 3-server chain, {BASELINE_MESSAGE_BYTES} B messages"}),
+                "baseline": f"raw gRPC 3-server chain, {BASELINE_MESSAGE_BYTES} B messages",
+                f"baseline_{REQUEST_BYTES}_byte_messages_mb_s": round(put_base_batch, 1),
+                "datanode_direct_io": Settings().datanode_direct_io}),
         Result("get", mb / get_s, get_base, "MB/s", GET_TARGET,
                {"bytes": total, "seconds": round(get_s, 3), "verify": True,
                 "baseline": f"raw gRPC single-stream download, {BASELINE_MESSAGE_BYTES} B messages",

@@ -77,6 +77,11 @@ class Settings:
     # more than failed_volumes_tolerated of its data dirs have failed.
     directory_scan_interval_s: float = 60.0
     failed_volumes_tolerated: int = 0
+    # Replica block files are written and read with O_DIRECT (datanode/direct_io.py):
+    # far less CPU per byte written on VMs like ours, but a read of just-written
+    # bytes then comes from the device, not the page cache (docs/datanode.md,
+    # "Performance"). Where the file system refuses O_DIRECT it is buffered anyway.
+    datanode_direct_io: bool = True
     ha: bool = False
     # HA (docs/ha.md): the active's lease on the JournalNodes; it renews every third
     # of it and a standby takes over once it lapsed on a majority. The standby tails

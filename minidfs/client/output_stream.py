@@ -52,7 +52,7 @@ from minidfs.rpc import datatransfer_pb2 as pb
 
 log = logging.getLogger("minidfs.client.output")
 
-REQUEST_PACKETS = 16          # packets per WriteBlock request (1 MiB)
+REQUEST_PACKETS = 16          # packets per WriteBlock request (1 MiB; 2 MiB measured, see docs/datanode.md)
 WINDOW_PACKETS = 128          # un-acked packets in flight per pipeline (8 MiB; 4 MiB measured 2x slower)
 PIPELINE_SETUP_ATTEMPTS = 4   # AddBlock tries, each excluding the node that failed
 # A DataNode waits this long for its downstream's first ack (connect), so the

@@ -63,7 +63,8 @@ class DataNode:
         self.fatal = ""               # why the node stopped by itself
         self.storage = Storage(node.volume_dirs, block_size_bytes=conf.settings.block_size_bytes,
                                capacity_bytes=node.capacity_bytes,
-                               failed_volumes_tolerated=conf.settings.failed_volumes_tolerated)
+                               failed_volumes_tolerated=conf.settings.failed_volumes_tolerated,
+                               direct_io=conf.settings.datanode_direct_io)
         self.peers = Peers()
         self.server: object = None
         self.face = HttpFace(node, "datanode")

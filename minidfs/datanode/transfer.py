@@ -71,9 +71,18 @@ async def send_block(storage: Storage, peers: Peers, block_id: int, genstamp: in
                                            f"{offset // reader.chunk_size + (bad or 0)}")
             seqno += max(1, chunk_count(size, reader.chunk_size))
             end = offset + size >= length
-            await call.write(pb.WriteBlockRequest(header=header if offset == 0 else None, seqno=seqno,
-                                                  offset=offset, data=data, checksums=checksums,
-                                                  last=end and whole))
+            try:
+                await call.write(pb.WriteBlockRequest(header=header if offset == 0 else None, seqno=seqno,
+                                                      offset=offset, data=data, checksums=checksums,
+                                                      last=end and whole))
+            except asyncio.InvalidStateError:
+                # The target already ended the call (it refused the block: a replica
+                # of it is still there, or no space): its ack says why, and the
+                # copy fails as a PipelineError the caller reports, instead of an
+                # error nobody handles (seen once reads from the disk took longer
+                # than that refusal to come back).
+                return -1
+
             TRAFFIC.bytes_read += size
             offset += size
             if end:
