@@ -43,6 +43,19 @@ ALIGN_BYTES = 4096
 BOUNCE_BYTES = 1024 * 1024     # one WriteBlock request's data (output_stream.REQUEST_PACKETS)
 
 
+def _open_direct(path, flags: int) -> int | None:
+    """An O_DIRECT descriptor on path; None where the platform or the file system
+    has no direct I/O (the caller stays buffered)."""
+    if not hasattr(os, "O_DIRECT"):
+        return None
+    try:
+        return os.open(path, flags | os.O_DIRECT)
+    except OSError as e:
+        if e.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return None
+        raise
+
+
 class DirectFile:
     """A second, O_DIRECT descriptor on a block file opened for writing."""
 
@@ -53,14 +66,8 @@ class DirectFile:
     @classmethod
     def open(cls, path) -> "DirectFile | None":
         """The file opened O_DIRECT for writing; None where that is not possible."""
-        if not hasattr(os, "O_DIRECT"):
-            return None
-        try:
-            return cls(os.open(path, os.O_WRONLY | os.O_DIRECT))
-        except OSError as e:
-            if e.errno in (errno.EINVAL, errno.EOPNOTSUPP):
-                return None
-            raise
+        fd = _open_direct(path, os.O_WRONLY)
+        return None if fd is None else cls(fd)
 
     def write(self, data: memoryview, offset: int) -> int:
         """Writes the longest aligned head of data at offset; returns its length (0
@@ -110,14 +117,8 @@ class DirectReader:
 
     @classmethod
     def open(cls, path) -> "DirectReader | None":
-        if not hasattr(os, "O_DIRECT"):
-            return None
-        try:
-            return cls(os.open(path, os.O_RDONLY | os.O_DIRECT))
-        except OSError as e:
-            if e.errno in (errno.EINVAL, errno.EOPNOTSUPP):
-                return None
-            raise
+        fd = _open_direct(path, os.O_RDONLY)
+        return None if fd is None else cls(fd)
 
     def read(self, size: int, offset: int) -> bytes | None:
         """Up to size bytes at offset (fewer at the end of the file), or None when

@@ -235,6 +235,18 @@ def _mixed_pairs(n: int, seed: int) -> list:
     return out
 
 
+def _fast_and_called(tmp_path, partitions: int, threshold: int):
+    """(counters, buffer) with the recognised textbook sum combiner, then with an
+    equivalent combiner the engine does not recognise (called like any other)."""
+    for name, combiner in (("fast", _TextbookSum().combiner),
+                           ("called", lambda k, vs: [(k, sum(vs))])):
+        folder = tmp_path / name
+        folder.mkdir()
+        counters = Counters()
+        yield counters, MapOutputBuffer(partitions, str(folder), counters,
+                                        spill_threshold_bytes=threshold, combiner=combiner)
+
+
 @pytest.mark.parametrize("threshold", [4096, 1 << 30])
 def test_sum_fast_path_matches_the_called_combiner(tmp_path, threshold) -> None:
     """The running totals give the same output and the same map output counters as
@@ -242,13 +254,7 @@ def test_sum_fast_path_matches_the_called_combiner(tmp_path, threshold) -> None:
     both spill once: the sum path holds less, so it may spill less often)."""
     pairs = _mixed_pairs(20_000, seed=threshold)
     results = []
-    for name, combiner in (("fast", _TextbookSum().combiner),
-                           ("called", lambda k, vs: [(k, sum(vs))])):
-        folder = tmp_path / name
-        folder.mkdir()
-        counters = Counters()
-        buf = MapOutputBuffer(3, str(folder), counters, spill_threshold_bytes=threshold,
-                              combiner=combiner)
+    for counters, buf in _fast_and_called(tmp_path, 3, threshold):
         lines = [pairs[i:i + 7] for i in range(0, len(pairs), 7)]
         buf.collect_mapped(lambda _offset, line: iter(line), enumerate(lines))
         buf.collect("late", 2)
@@ -283,13 +289,7 @@ def test_unit_pairs_and_their_look_alikes_match_the_called_combiner(tmp_path) ->
         pairs += [(word, 1), (word, 1), (_Word(word), 1), (word, True), (word, 1.0),
                   [word, 1], (word, 2)]
     results = []
-    for name, combiner in (("fast", _TextbookSum().combiner),
-                           ("called", lambda k, vs: [(k, sum(vs))])):
-        folder = tmp_path / name
-        folder.mkdir()
-        counters = Counters()
-        buf = MapOutputBuffer(2, str(folder), counters, spill_threshold_bytes=8192,
-                              combiner=combiner)
+    for counters, buf in _fast_and_called(tmp_path, 2, 8192):
         buf.collect_mapped(lambda _o, line: iter(line),
                            enumerate(pairs[i:i + 5] for i in range(0, len(pairs), 5)))
         out = buf.finish()
