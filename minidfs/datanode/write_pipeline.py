@@ -318,6 +318,11 @@ def _reraise_if_task_cancelled() -> None:
         raise asyncio.CancelledError()
 
 
+# Finalizes running on after their call ended (see _Session._apply): held here so
+# the event loop, which keeps only weak references to tasks, does not drop them.
+_FINALIZING: set[asyncio.Future] = set()
+
+
 def _rpc_text(e: BaseException) -> str:
     if isinstance(e, grpc.RpcError) and hasattr(e, "code"):
         return f"{e.code().name.lower()}: {e.details()}"
@@ -448,17 +453,30 @@ class _Session:
                 log.warning("block %d: hsync failed: %s", block, e)
                 return _os_status(e), f"{name}: block {block}: hsync failed: {e.strerror or e}"
         if request.last:
-            if self._writeback is not None:
-                await self._writeback
-            try:
-                replica = await asyncio.to_thread(self.writer.finalize)
-            except OSError as e:
-                self._abort()
-                self._check_volume(e)
-                log.warning("block %d: finalize failed: %s", block, e)
-                return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
+            # From here the finalize owns the replica, to its end: a call that ends
+            # meanwhile (the client gave up on a slow pipeline and cancels) must
+            # neither close the files under the finalize's thread nor lose its report
+            # to the NameNode - a replica finalized on disk but never reported stayed
+            # "Closing" there, and no copy could be placed on its node.
             self.done = True
-            self.ctx.on_finalized(replica)
+            finalizing = asyncio.ensure_future(self._finalize())
+            _FINALIZING.add(finalizing)
+            finalizing.add_done_callback(_FINALIZING.discard)
+            return await asyncio.shield(finalizing)
+        return SUCCESS, ""
+
+    async def _finalize(self) -> tuple[int, str]:
+        block, name = self.header.block_id, self.ctx.name
+        if self._writeback is not None:
+            await self._writeback
+        try:
+            replica = await asyncio.to_thread(self.writer.finalize)
+        except OSError as e:
+            self.writer.abort()
+            self._check_volume(e)
+            log.warning("block %d: finalize failed: %s", block, e)
+            return _os_status(e), f"{name}: block {block}: finalize failed: {e.strerror or e}"
+        self.ctx.on_finalized(replica)
         return SUCCESS, ""
 
     def _abort(self) -> None:

@@ -473,14 +473,17 @@ class BlockManager:
                     self._drop_replica(block, node)
             self._corrupt.discard(block.id)
 
-    def _make_room_on_corrupt_holders(self, block: BlockInfo) -> None:
-        """No node can take a new copy, and some nodes hold a corrupt one: delete those,
-        so the next pass can copy a good replica there. Without this a block with a
-        corrupt replica in a cluster no larger than its replication stays
-        under-replicated for ever (every node is excluded as already holding it).
-        Safe: a good replica remains (the caller has a READY source)."""
+    def _make_room_on_stale_holders(self, block: BlockInfo) -> None:
+        """No node can take a new copy, and some nodes hold a corrupt one, or one never
+        finalized of this complete block (its writer is gone: the pipeline finalized
+        elsewhere and the grace for its report has passed, or a pending copy would
+        have kept us from here): delete those, so the next pass can copy a good
+        replica there. Without this a block with such a replica in a cluster no
+        larger than its replication stays under-replicated for ever (every node is
+        excluded as already holding it). Safe: a good replica remains (the caller
+        has a READY source)."""
         for node, state in list((block.replicas or {}).items()):
-            if state == CORRUPT and self.registry.is_live(node):
+            if state in (CORRUPT, IN_BUILD) and self.registry.is_live(node):
                 self._drop_replica(block, node)
 
     def _trim(self, block: BlockInfo, live: list[str], excess: int) -> None:
@@ -563,7 +566,7 @@ class BlockManager:
                 excluded=set(block.replicas or ()),
                 existing=[self.registry.nodes[n] for n in live])
         except errors.Unavailable:
-            self._make_room_on_corrupt_holders(block)
+            self._make_room_on_stale_holders(block)
             return False
         names = tuple(t.name for t in targets)
         if not self._queue(source, Command(REPLICATE, block.id, block.genstamp, block.length, names)):

@@ -165,6 +165,32 @@ def test_corrupt_replica_makes_room_when_no_other_node_can_take_a_copy() -> None
     assert cmd.action == REPLICATE and cmd.targets == ("dn1",)
 
 
+def test_replica_never_finalized_of_a_closed_block_makes_room_after_the_grace() -> None:
+    # Found by `cluster chaos`: dn1's finalize was cut off when the call ended, so dn1
+    # holds the block in rbw and reports it so; the block closed on dn2 and dn3. On 3
+    # nodes with replication 3 no copy can be placed while dn1 is counted as a holder.
+    c = Cluster(3)
+    c.apply(c.ns.create("/f", 3, 1024, "c", False, True, 1))
+    c.apply(c.ns.add_block("/f", "c", None)[0])
+    b = c.ns.get_file("/f").blocks[0]
+    c.bm.uc_targets[b.id] = ["dn1", "dn2", "dn3"]
+    c.bm.block_received("dn1", b.id, b.genstamp, LEN, finalized=False)
+    c.bm.block_received("dn2", b.id, b.genstamp, LEN)
+    c.bm.block_received("dn3", b.id, b.genstamp, LEN)
+    c.apply(c.ns.commit_last("/f", "c", (b.id, b.genstamp, LEN)))
+    c.apply(c.ns.close("/f", 2))
+    c.bm.tick(now_ms=0)
+    assert c.commands("dn1") == []              # its finalized report may be on the way
+    c.report("dn1", b, finalized=False)
+    c.bm.tick(now_ms=PIPELINE_REPORT_GRACE_MS + 1)
+    assert c.commands("dn1") == [(DELETE, b.id, b.genstamp, LEN, ())]
+    assert b.replicas["dn1"] == DROPPED
+    c.bm.block_deleted("dn1", b.id, b.genstamp)
+    c.bm.tick(now_ms=PIPELINE_REPORT_GRACE_MS + 2)
+    (cmd,) = c.commands("dn2") or c.commands("dn3")
+    assert cmd.action == REPLICATE and cmd.targets == ("dn1",)
+
+
 def test_deleted_file_sends_deletes_to_holders() -> None:
     c = Cluster(2)
     (b,) = c.file("/f", 2)
