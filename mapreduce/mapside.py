@@ -201,7 +201,6 @@ class MapOutputBuffer:
         A found key is a plain str: only collect() inserts keys, and nothing but a
         str (or a str subclass, the same key) is equal to a str."""
         units = self._units
-        units_get = units.get
         collect = self.collect
         one = 1
         for in_key, in_value in records:
@@ -217,10 +216,11 @@ class MapOutputBuffer:
                     except ValueError:
                         key, value = checked_pair(item, who)
                     if value is one:
-                        count = units_get(key)
-                        if count is not None:
-                            units[key] = count + 1
+                        try:
+                            units[key] += 1     # (cheaper than get and store, measured)
                             continue
+                        except KeyError:
+                            pass                # a new key: collect() adds it
                 else:
                     key, value = checked_pair(item, who)
                 collect(key, value)
