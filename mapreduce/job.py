@@ -13,7 +13,8 @@ A combiner that sums, `combiner = Job.sum_values` or the textbook one above, is
 recognised and run as a running total per key as the map emits (mapreduce/combiners.py).
 Optional: `partitioner(self, key, num_reducers) -> int`; hooks `mapper_init`,
 `mapper_final`, `reducer_init`, `reducer_final` (generators may yield output from them,
-e.g. in-mapper combining); `format_output(self, key, value) -> str` (default
+e.g. in-mapper combining); `mapper_batch(self, offsets, lines)` instead of `mapper`,
+called once per batch of lines (examples/wordcount_inmapper.py); `format_output(self, key, value) -> str` (default
 `key<TAB>value`, see mapreduce/textoutput.py); `self.increment_counter(group, name, n)`;
 `self.input_path` (the file being mapped); `self.file_path(name)` (a file shipped with
 the job, listed in the class attribute `files` or `run(files=...)`); `steps()` for a
@@ -68,6 +69,14 @@ class Job:
     # `combiner = Job.sum_values` (or `reducer = ...`): yields (key, sum(values)). As a
     # combiner the map side keeps a running total per key instead of calling it.
     sum_values = combiners.sum_values
+
+    # Instead of mapper, a job may define mapper_batch(self, offsets, lines): called once
+    # per batch of its split's lines (two lists of equal length, a few hundred lines
+    # each, in file order), yielding pairs like mapper. For per-line work that has a
+    # whole-batch form running in C (Counter.update(" ".join(lines).split()), a regex
+    # over the joined text, pandas): the per-line call, not the work, was most of such
+    # a map task's time. Not with steps() (each step names its own mapper).
+    mapper_batch: Callable[[list[int], list[str]], Any] | None = None
 
     def mapper(self, key: Any, value: Any) -> Iterator[tuple[Any, Any]] | None:
         yield key, value
@@ -138,6 +147,13 @@ class Job:
         if type(reducers) is not int or not 0 <= reducers <= MAX_REDUCERS:
             raise InvalidArgument(f"{reducers!r}: reducers must be an int in [0, {MAX_REDUCERS}]")
         shipped = list(self.files) + list(files)
+        if self.mapper_batch is not None:
+            if type(self).mapper is not Job.mapper:
+                raise InvalidArgument(f"{type(self).__name__} defines both mapper and "
+                                      "mapper_batch: define one of them")
+            if type(self).steps is not Job.steps:
+                raise InvalidArgument(f"{type(self).__name__}: mapper_batch does not go with "
+                                      "steps(); give each Step its mapper")
         if runner == "spark":
             from mapreduce.runners.spark import run_spark
 

@@ -16,9 +16,10 @@ and then one trailing "\r" (so CRLF files read cleanly); bytes that are not UTF-
 replaced with U+FFFD. A file without a final newline still yields its last line.
 
 Speed: the map task's per-line cost is the user's mapper, so the reader does no
-per-line Python work. It reads big chunks and, per chunk, splits the bytes on b"\n",
-decodes the whole chunk once and splits the text on "\n", and computes the offsets
-with itertools over the byte lengths; all of that runs in C. Decoding a chunk and
+per-line Python work. It reads big chunks and, per chunk, decodes the whole chunk once
+and splits the text on "\n", and computes the offsets with itertools over the lines'
+byte lengths (the text's own where the chunk is ASCII, else those of the bytes split on
+b"\n"); all of that runs in C. Decoding a chunk and
 then splitting gives the same lines as decoding line by line, because a newline byte
 is never part of a UTF-8 sequence, valid or not, so no replacement crosses it.
 """
@@ -70,6 +71,12 @@ class LineRecordReader:
 
     def batches(self, max_lines: int = BATCH_MAX_LINES) -> Iterator[Batch]:
         """The split's lines as (offset, line) iterators of at most max_lines each."""
+        for offsets, lines in self.line_batches(max_lines):
+            yield zip(offsets, lines)
+
+    def line_batches(self, max_lines: int = BATCH_MAX_LINES) -> Iterator[tuple[list[int], list[str]]]:
+        """The split's lines as (offsets, lines) lists of at most max_lines each (what
+        a Job's mapper_batch is given)."""
         if max_lines < 1:
             raise ValueError(f"a batch needs at least one line, got {max_lines}")
         if self.start >= self.end:
@@ -122,7 +129,8 @@ class LineRecordReader:
         self._filepos += len(data)
         return data
 
-    def _batches(self, buf: bytes, offset: int, lines: int, max_lines: int) -> Iterator[Batch]:
+    def _batches(self, buf: bytes, offset: int, lines: int,
+                 max_lines: int) -> Iterator[tuple[list[int], list[str]]]:
         """The first `lines` newline-terminated lines of buf, which starts at offset."""
         text = buf.decode("utf-8", "replace").split("\n", lines)
         del text[lines:]
@@ -137,7 +145,12 @@ class LineRecordReader:
         offsets = list(accumulate(map(add, lengths, repeat(1)), add, initial=offset))
         if b"\r" in buf:
             text = [line[:-1] if line.endswith("\r") else line for line in text]
+        if lines <= max_lines:
+            self.records += lines
+            del offsets[lines:]        # the offset after the last line
+            yield offsets, text
+            return
         for first in range(0, lines, max_lines):
             last = min(lines, first + max_lines)
             self.records += last - first
-            yield zip(offsets[first:last], text[first:last])
+            yield offsets[first:last], text[first:last]

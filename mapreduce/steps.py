@@ -126,6 +126,7 @@ def bind(job: "Job", index: int) -> None:
 
     mapper = step.mapper or Job.mapper.__get__(job)
     job.mapper = mapper if index == 0 else _decoding(mapper)  # type: ignore[method-assign]
+    job.mapper_batch = None     # a step maps with its own mapper
     job.combiner = step.combiner
     job.reducer = step.reducer or Job.reducer.__get__(job)  # type: ignore[method-assign]
     job.partitioner = step.partitioner

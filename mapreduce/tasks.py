@@ -17,7 +17,7 @@ from mapreduce.linereader import LineRecordReader
 from mapreduce.mapside import MapOutput, MapOutputBuffer
 from mapreduce.splits import Split
 from mapreduce.textoutput import TextWriter
-from mapreduce.usercode import pairs, run_hook
+from mapreduce.usercode import batch_mapper, pairs, run_hook
 
 if TYPE_CHECKING:
     from mapreduce.job import Job
@@ -43,9 +43,10 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
         writer = TextWriter(text_out, job.format_output)
         emit = writer.write
 
-        def collect_mapped(mapper: Callable[[Any, Any], Any], batch: Any) -> None:
+        def collect_mapped(mapper: Callable[[Any, Any], Any], batch: Any,
+                           who: str = "mapper") -> None:
             for offset, line in batch:
-                for key, value in pairs(mapper(offset, line), "mapper"):
+                for key, value in pairs(mapper(offset, line), who):
                     writer.write(key, value)
     else:
         buffer = MapOutputBuffer(num_reducers, scratch_dir, counters,
@@ -54,12 +55,20 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
         emit = buffer.collect
         collect_mapped = buffer.collect_mapped
     hook = run_hook if buffer is None else _collect_hook(buffer)
+    batched = batch_mapper(job)
     hook(job.mapper_init, emit, "mapper_init")
-    mapper = job.mapper
-    for batch in reader.batches(PROGRESS_EVERY_RECORDS):
-        collect_mapped(mapper, batch)
-        if progress is not None:
-            progress(reader.progress())
+    if batched is not None:
+        # One call per batch: its pairs take the same path as a mapper's.
+        for batch in reader.line_batches(PROGRESS_EVERY_RECORDS):
+            collect_mapped(_calls_batch, ((batched, batch),), "mapper_batch")
+            if progress is not None:
+                progress(reader.progress())
+    else:
+        mapper = job.mapper
+        for batch in reader.batches(PROGRESS_EVERY_RECORDS):
+            collect_mapped(mapper, batch)
+            if progress is not None:
+                progress(reader.progress())
     hook(job.mapper_final, emit, "mapper_final")
     counters.increment(C.FRAMEWORK, "map_input_records", reader.records)
     counters.increment(C.FRAMEWORK, "map_input_bytes", reader.bytes_read)
@@ -70,6 +79,11 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
         return None
     assert buffer is not None
     return buffer.finish()
+
+
+def _calls_batch(batched: Callable[[list, list], Any], batch: tuple[list, list]) -> Any:
+    """collect_mapped's mapper(key, value) for a mapper_batch: the key is the method."""
+    return batched(*batch)
 
 
 def _collect_hook(buffer: MapOutputBuffer) -> Callable[..., None]:

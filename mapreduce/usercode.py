@@ -25,6 +25,20 @@ def pairs(produced: Iterable[Any] | None, who: str) -> Iterator[tuple[Any, Any]]
         yield item if type(item) is tuple and len(item) == 2 else checked_pair(item, who)
 
 
+def batch_mapper(job: Any) -> Callable[[list, list], Any] | None:
+    """The job's mapper_batch(offsets, lines), or None when it maps line by line.
+    JobError when the class defines both: which one runs would be a guess."""
+    method = getattr(job, "mapper_batch", None)
+    if method is None:
+        return None
+    from mapreduce.job import Job
+
+    if type(job).mapper is not Job.mapper:
+        raise JobError(f"{type(job).__name__} defines both mapper and mapper_batch: "
+                       "define one of them")
+    return method
+
+
 def check_iterable(produced: Any, who: str) -> None:
     """Refuses what iterates but cannot be a sequence of pairs."""
     if isinstance(produced, (str, bytes, dict)):

@@ -34,7 +34,7 @@ from mapreduce import keys
 from mapreduce.counters import Counters
 from mapreduce.mapside import MapOutputBuffer
 from mapreduce.runfile import iter_segment
-from mapreduce.usercode import pairs, run_hook
+from mapreduce.usercode import batch_mapper, pairs, run_hook
 
 BATCH_RECORDS = 512
 
@@ -111,12 +111,16 @@ def map_partition(package: dict, step_index: int | None, num_reducers: int,
         buffer = MapOutputBuffer(num_reducers, scratch, counters,
                                  spill_threshold_bytes=job.spill_threshold_bytes,
                                  partitioner=job.partitioner, combiner=job.combiner)
+        batched = batch_mapper(job)
         buffer.collect_pairs(job.mapper_init(), "mapper_init")
         mapper = job.mapper
         records_in = 0
         iterator = iter(records)
         while batch := list(itertools.islice(iterator, BATCH_RECORDS)):
-            buffer.collect_mapped(mapper, batch)
+            if batched is not None:
+                buffer.collect_pairs(batched(*map(list, zip(*batch))), "mapper_batch")
+            else:
+                buffer.collect_mapped(mapper, batch)
             records_in += len(batch)
         buffer.collect_pairs(job.mapper_final(), "mapper_final")
         counters.increment(C.FRAMEWORK, "map_input_records", records_in)
@@ -131,15 +135,24 @@ def map_partition(package: dict, step_index: int | None, num_reducers: int,
 
 def _map_only(job: Any, counters: Counters, records: Iterable[tuple[Any, str]]) -> Iterator[str]:
     lines = _Lines(job.format_output)
+    batched = batch_mapper(job)
     run_hook(job.mapper_init, lines.add, "mapper_init")
     yield from lines.take()
     mapper = job.mapper
     records_in = 0
-    for offset, line in records:
-        records_in += 1
-        for key, value in pairs(mapper(offset, line), "mapper"):
-            lines.add(key, value)
-        yield from lines.take()
+    if batched is not None:
+        iterator = iter(records)
+        while batch := list(itertools.islice(iterator, BATCH_RECORDS)):
+            records_in += len(batch)
+            for key, value in pairs(batched(*map(list, zip(*batch))), "mapper_batch"):
+                lines.add(key, value)
+            yield from lines.take()
+    else:
+        for offset, line in records:
+            records_in += 1
+            for key, value in pairs(mapper(offset, line), "mapper"):
+                lines.add(key, value)
+            yield from lines.take()
     run_hook(job.mapper_final, lines.add, "mapper_final")
     yield from lines.take()
     counters.increment(C.FRAMEWORK, "map_input_records", records_in)
