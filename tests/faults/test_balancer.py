@@ -168,8 +168,10 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
     wait_until(lambda: health.fsck(fs.namenode)["healthy"], 60, "fsck healthy without dn5")
     cluster.start("dn5")
     wait_until(lambda: "dn5" in live_uses(fs), 30, "dn5 live again")
-    # Ctrl-C in the middle of a (still throttled) run: exit 130, one line, nothing lost.
-    # Sent once the balancer printed its first finished move, so it is in its loop.
+    # Ctrl-C in the middle of a run, throttled harder: exit 130, one line, nothing lost.
+    # Sent once the balancer printed its first finished move, so it is in its loop; at
+    # 64 KiB/s the whole run (18 moves) once ended before the signal arrived.
+    assert minidfs(cluster, "admin", "set-bandwidth", "16KiB").returncode == 0
     balancer = subprocess.Popen(
         [sys.executable, "-m", "minidfs.cli.main", "--conf", str(cluster.conf_path),
          "admin", "balance", "--threshold", THRESHOLD],

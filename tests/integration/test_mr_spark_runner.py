@@ -22,6 +22,7 @@ from examples import gen_corpus
 from examples.inverted_index import InvertedIndex
 from examples.top_words import TopWords
 from examples.wordcount import WordCount
+from examples.wordcount_inmapper import InMapperWordCount
 from mapreduce import Job
 from minidfs.errors import FileExists, JobError
 
@@ -62,7 +63,8 @@ def test_spark_output_equals_the_cluster_runners_byte_for_byte(spark, cluster, f
     for path in paths:
         fs.put(path, "/spark-in/" + os.path.basename(path))
     base = f"webhdfs://{cluster.conf.node('nn1').http_address}"
-    for job, name in ((WordCount(), "wc"), (InvertedIndex(), "index")):
+    for job, name in ((WordCount(), "wc"), (InvertedIndex(), "index"),
+                      (InMapperWordCount(), "inmapper")):     # mapper_batch
         on_cluster = job.run(input="/spark-in", output=f"/{name}-cluster", reducers=3,
                              conf=cluster.conf_path)
         on_spark = job.run(input=f"{base}/spark-in", output=f"{base}/{name}-spark",
@@ -78,6 +80,12 @@ def test_spark_output_equals_the_cluster_runners_byte_for_byte(spark, cluster, f
         assert on_spark.counters["job"]["launched_reduces"] == 3
     with pytest.raises(FileExists, match="output directory already exists"):
         WordCount().run(input=f"{base}/spark-in", output=f"{base}/wc-spark", runner="spark")
+
+
+class LongLines(Job):
+    """Map-only, through mapper_batch: the offsets and lines of the longer lines."""
+    def mapper_batch(self, offsets, lines):
+        return [(offset, line) for offset, line in zip(offsets, lines) if len(line) > 60]
 
 
 class Fails(Job):
@@ -103,6 +111,14 @@ def test_spark_multi_step_streaming_and_a_failing_job(spark, corpus, tmp_path):
                               runner="spark")
     assert [open(p, "rb").read() for p in shell_spark.output_paths] == \
         [open(p, "rb").read() for p in shell_inline.output_paths]
+    long_inline = LongLines().run(input=local, output=str(tmp_path / "long-inline"), reducers=0,
+                                  runner="inline")
+    long_spark = LongLines().run(input=local, output=str(tmp_path / "long-spark"), reducers=0,
+                                 runner="spark")
+    def lines_of(result):
+        return sorted(line for p in result.output_paths for line in open(p, "rb"))
+    assert lines_of(long_spark) == lines_of(long_inline)
+    assert long_spark.counters["mapreduce"]["map_output_records"] > 0
     with pytest.raises(JobError, match=r"(?s)Traceback.*ValueError: bad line at 0"):
         Fails().run(input=local, output=str(tmp_path / "fails"), runner="spark")
     assert not os.path.exists(tmp_path / "fails" / "_SUCCESS")

@@ -30,6 +30,7 @@ class ScriptedNamenode(pb_grpc.ClientNamenodeServicer):
     def __init__(self) -> None:
         self.script: list[str] = ["ok"]
         self.requests: list = []
+        self.slow_s = SLOW_S
 
     def _answer(self, request, context, response):
         self.requests.append(request)
@@ -42,7 +43,7 @@ class ScriptedNamenode(pb_grpc.ClientNamenodeServicer):
             "internal": ("MinidfsError", grpc.StatusCode.INTERNAL, "internal error: boom"),
         }
         if step == "slow":
-            time.sleep(SLOW_S)
+            time.sleep(self.slow_s)
             return response
         if step in refusals:
             name, code, details = refusals[step]
@@ -185,6 +186,9 @@ def test_ctrl_c_while_a_change_is_out_is_outcome_unknown(namenode):
 
     servicer, address = namenode
     servicer.script = ["slow"]
+    # Answered after 3 s, interrupted after 0.2: on a loaded machine a 0.6 s answer
+    # once came back before the timer's signal did.
+    servicer.slow_s = 3.0
     nn = NamenodeClient([address], deadline_s=5.0, wait_s=5.0)
     threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
     with pytest.raises(OutcomeUnknownInterrupt,
