@@ -256,5 +256,12 @@ def kill(job_id: str, conf: str | None) -> None:
     click.echo(f"{found['job_id']} {found['state']}")
 
 
+def entry() -> None:
+    """The `mapreduce` command (see minidfs/cli/process_exit.py for how it ends)."""
+    from minidfs.cli import process_exit
+
+    process_exit.run_and_exit(main, "mapreduce")
+
+
 if __name__ == "__main__":
-    main()
+    entry()

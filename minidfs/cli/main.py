@@ -13,6 +13,7 @@ from minidfs.cli.events_command import events_command
 from minidfs.cli.cluster_commands import cluster_group
 from minidfs.cli.cert_commands import cert_group
 from minidfs.cli import chaos_command  # noqa: F401  (registers `cluster chaos`)
+from minidfs.cli import process_exit
 from minidfs.cli.common import CliState
 from minidfs.cli.daemon_command import daemon
 from minidfs.cli.demo_command import demo
@@ -68,7 +69,7 @@ for _command in balance_command.COMMANDS:
 
 
 def main() -> None:
-    cli.main(prog_name="minidfs")
+    process_exit.run_and_exit(cli, "minidfs")
 
 
 if __name__ == "__main__":

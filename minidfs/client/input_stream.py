@@ -109,7 +109,9 @@ class _BlockReader:
 
     def _stall(self) -> None:
         self._stalled = True
-        self._responses.cancel()
+        responses = self._responses
+        if responses is not None:
+            responses.cancel()
 
     def covers(self, position: int) -> bool:
         """Whether this stream can still serve position (it only moves forward)."""
@@ -153,7 +155,12 @@ class _BlockReader:
 
     def close(self) -> None:
         self._first.cancel()
-        self._responses.cancel()
+        # Dropped here, not left to the garbage collector: a gRPC call object
+        # finalized at interpreter exit can wait for ever on a lock a frozen thread
+        # holds (minidfs/cli/process_exit.py).
+        responses, self._responses = self._responses, None
+        if responses is not None:
+            responses.cancel()
         self._lease.release()
 
 

@@ -169,8 +169,9 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
     cluster.start("dn5")
     wait_until(lambda: "dn5" in live_uses(fs), 30, "dn5 live again")
     # Ctrl-C in the middle of a run, throttled harder: exit 130, one line, nothing lost.
-    # Sent once the balancer printed its first finished move, so it is in its loop; at
-    # 64 KiB/s the whole run (18 moves) once ended before the signal arrived.
+    # Sent once the balancer announced its first iteration's moves, so it is in its loop.
+    # (Sent after the first finished move, it came too late twice: moves are confirmed
+    # in waves, a heartbeat apart, and the last wave ended the run.)
     assert minidfs(cluster, "admin", "set-bandwidth", "16KiB").returncode == 0
     balancer = subprocess.Popen(
         [sys.executable, "-m", "minidfs.cli.main", "--conf", str(cluster.conf_path),
@@ -181,8 +182,8 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
     collector = threading.Thread(target=lambda: lines.extend(balancer.stdout), daemon=True)
     collector.start()
     try:
-        wait_until(lambda: any(line.startswith("  moved blk_") for line in lines), 90,
-                   "the balancer's first move")
+        wait_until(lambda: any(line.startswith("iteration 1:") for line in lines), 90,
+                   "the balancer's first iteration")
         balancer.send_signal(signal.SIGINT)
         balancer.wait(60)
         err = balancer.stderr.read()
