@@ -177,7 +177,10 @@ def test_a_datanode_killed_mid_balance_loses_nothing_and_the_rerun_finishes(clus
         [sys.executable, "-m", "minidfs.cli.main", "--conf", str(cluster.conf_path),
          "admin", "balance", "--threshold", THRESHOLD],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C as at a terminal, even where this run inherited SIGINT ignored (a
+        # background job of a shell): Python keeps an ignored SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     collector = threading.Thread(target=lambda: lines.extend(balancer.stdout), daemon=True)
     collector.start()

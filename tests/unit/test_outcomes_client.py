@@ -190,7 +190,12 @@ def test_ctrl_c_while_a_change_is_out_is_outcome_unknown(namenode):
     # once came back before the timer's signal did.
     servicer.slow_s = 3.0
     nn = NamenodeClient([address], deadline_s=5.0, wait_s=5.0)
-    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(OutcomeUnknownInterrupt,
-                       match="^/q0: outcome unknown: interrupted while Mkdirs may have been applied$"):
-        mkdir(nn)
+    # Ctrl-C raises KeyboardInterrupt even where the run inherited SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(OutcomeUnknownInterrupt,
+                           match="^/q0: outcome unknown: interrupted while Mkdirs may have been applied$"):
+            mkdir(nn)
+    finally:
+        signal.signal(signal.SIGINT, previous)
