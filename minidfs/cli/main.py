@@ -3,6 +3,8 @@ which the local launcher uses to start daemons). Builds the root click group fro
 the command modules: file commands, `cluster ...`, `daemon ...`."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 import minidfs
@@ -69,6 +71,11 @@ for _command in balance_command.COMMANDS:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["daemon"]:
+        # A daemon ends through its own shutdown and a normal exit (its stop path is
+        # tested that way); commands end with os._exit (process_exit.py).
+        cli.main(prog_name="minidfs")
+        return
     process_exit.run_and_exit(cli, "minidfs")
 
 

@@ -7,8 +7,8 @@ garbage collector (`_Rendezvous.__del__`) waits for its call's lock for ever. Se
 two at once, py-spy: MainThread in gc_collect_main -> _Rendezvous.__del__ ->
 Condition.__enter__). A command has nothing left to clean up once its output is out,
 so it leaves the way task processes do. Used by the `minidfs` and `mapreduce` entry
-points (`python -m ...` and the installed scripts); CliRunner tests call the click
-groups directly and are not affected.
+points (`python -m ...` and the installed scripts), except `minidfs daemon`, which ends
+through its own shutdown; CliRunner tests call the click groups directly.
 """
 from __future__ import annotations
 
