@@ -46,6 +46,15 @@ class Cluster:
         self.apply(self.ns.close(path, 2))
         return self.ns.get_file(path).blocks
 
+    def open_block(self, path: str, replication: int) -> BlockInfo:
+        """A new file's first block, still being written by a pipeline of
+        `replication` nodes (dn1, dn2, ...)."""
+        self.apply(self.ns.create(path, replication, 1024, "c", False, True, 1))
+        self.apply(self.ns.add_block(path, "c", None)[0])
+        block = self.ns.get_file(path).blocks[0]
+        self.bm.uc_targets[block.id] = [f"dn{i}" for i in range(1, replication + 1)]
+        return block
+
     def report(self, node: str, *blocks: BlockInfo, finalized: bool = True) -> None:
         self.bm.full_report(node, [(b.id, b.genstamp, b.length, finalized) for b in blocks])
 
@@ -170,10 +179,7 @@ def test_replica_never_finalized_of_a_closed_block_makes_room_after_the_grace() 
     # holds the block in rbw and reports it so; the block closed on dn2 and dn3. On 3
     # nodes with replication 3 no copy can be placed while dn1 is counted as a holder.
     c = Cluster(3)
-    c.apply(c.ns.create("/f", 3, 1024, "c", False, True, 1))
-    c.apply(c.ns.add_block("/f", "c", None)[0])
-    b = c.ns.get_file("/f").blocks[0]
-    c.bm.uc_targets[b.id] = ["dn1", "dn2", "dn3"]
+    b = c.open_block("/f", 3)
     c.bm.block_received("dn1", b.id, b.genstamp, LEN, finalized=False)
     c.bm.block_received("dn2", b.id, b.genstamp, LEN)
     c.bm.block_received("dn3", b.id, b.genstamp, LEN)
@@ -224,10 +230,7 @@ def test_node_back_from_the_dead_is_used_and_excess_trimmed() -> None:
 
 def test_pipeline_targets_get_a_grace_period_after_close() -> None:
     c = Cluster(3)
-    c.apply(c.ns.create("/f", 3, 1024, "c", False, True, 1))
-    c.apply(c.ns.add_block("/f", "c", None)[0])
-    b = c.ns.get_file("/f").blocks[0]
-    c.bm.uc_targets[b.id] = ["dn1", "dn2", "dn3"]
+    b = c.open_block("/f", 3)
     c.bm.block_received("dn1", b.id, b.genstamp, LEN)
     assert c.bm.has_finalized_replica(b)
     assert c.bm.reported_lengths[b.id] == LEN
