@@ -105,11 +105,26 @@ def process_state(pid: int | None, name: str) -> str:
     try:
         proc = psutil.Process(pid)
         status = proc.status()
-        if status == psutil.STATUS_ZOMBIE or not _is_our_daemon(proc, name):
+        if status == psutil.STATUS_ZOMBIE:
+            return RUNNING if _threads_still_exiting(pid) else STOPPED
+        if not _is_our_daemon(proc, name):
             return STOPPED
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return STOPPED
     return PAUSED if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP) else RUNNING
+
+
+def _threads_still_exiting(pid: int) -> bool:
+    """Whether a zombie process's other threads are still tearing down. A killed
+    multi-threaded daemon's main thread turns zombie first; its descriptors (the
+    listening socket among them) close only when the last thread exits, a few ms
+    later. Counted as stopped in that window, a restarted node's port probe met the
+    dying daemon's socket and reported it ready before it had bound its own
+    (test_jt_restart: the next job's submit was refused)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False       # gone, or no /proc here: nothing left to wait for
 
 
 def _is_our_daemon(proc: psutil.Process, name: str) -> bool:

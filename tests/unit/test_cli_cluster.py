@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cluster import layout, processes
+from cluster import layout, processes, readiness
 from cluster.local import LocalCluster
 from minidfs import config
 from minidfs.errors import ClusterError, ConfigError
@@ -83,6 +83,40 @@ def test_state_of_a_daemon_like_process(tmp_path):
         processes.send(child.pid, "dn7", processes.SIGNALS["CONT"])
         processes.send(child.pid, "dn7", processes.SIGNALS["KILL"])
         assert processes.wait_stopped({"dn7": child.pid}, 5) == {}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_zombie_main_thread_with_live_threads_is_not_stopped(tmp_path):
+    """A killed multi-threaded daemon's main thread turns zombie before its other
+    threads have exited, and its listening socket closes only with the last one: a
+    restart that took the zombie for stopped found the dying daemon's port open and
+    called the new one ready before it had bound it. Here the main thread exits on
+    its own (pthread_exit) while a thread keeps a socket listening."""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux /proc")
+    script = (
+        "import ctypes, socket, sys, threading, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n")
+    child = subprocess.Popen([sys.executable, "-c", script, "daemon", "--id", "dn7"],
+                             stdout=subprocess.PIPE)
+    try:
+        port = int(child.stdout.readline())
+        for _ in range(250):
+            if processes.psutil.Process(child.pid).status() == processes.psutil.STATUS_ZOMBIE:
+                break
+            processes.time.sleep(0.02)
+        assert processes.psutil.Process(child.pid).status() == processes.psutil.STATUS_ZOMBIE
+        assert processes.process_state(child.pid, "dn7") == processes.RUNNING
+        assert processes.wait_stopped({"dn7": child.pid}, 0.2) == {"dn7": child.pid}
+        assert readiness.port_open(f"127.0.0.1:{port}")
+        os.kill(child.pid, processes.SIGNALS["KILL"])
+        assert processes.wait_stopped({"dn7": child.pid}, 5) == {}
+        assert not readiness.port_open(f"127.0.0.1:{port}")
     finally:
         child.kill()
         child.wait()
