@@ -117,19 +117,25 @@ def _namenode(workdir: pathlib.Path, image: bytes, txid: int) -> Iterator[tuple[
         log.close()
 
 
+def packed_replicas(blocks: list[tuple[int, int, int]]) -> dict[str, list]:
+    """A full report's replica fields in the packed form a DataNode sends
+    (datanode_namenode.proto, BlockReportRequest), every replica finalized."""
+    return {"ids": [b[0] for b in blocks], "genstamps": [b[1] for b in blocks],
+            "lengths": [b[2] for b in blocks], "finalized": [True] * len(blocks)}
+
+
 def _report_blocks(address: str, blocks: list[tuple[int, int, int]]) -> None:
     """Registers DATANODES and sends each a full report of every block."""
     channel = channels.sync_channel(address)
     try:
         stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(channel)
-        replicas = [dn_pb.ReplicaReport(block=common_pb2.Block(id=i, genstamp=g, length=n),
-                                        finalized=True) for i, g, n in blocks]
+        replicas = packed_replicas(blocks)
         storage = dn_pb.StorageReport(capacity=1 << 40, used=0, remaining=1 << 40)
         for n, name in enumerate(DATANODES):
             ident = common_pb2.DatanodeId(name=name, address=f"127.0.0.1:{n + 1}", rack="/default")
             stub.RegisterDatanode(dn_pb.RegisterRequest(id=ident, storage=storage),
                                   timeout=REPORT_DEADLINE_S)
-            stub.BlockReport(dn_pb.BlockReportRequest(name=name, replicas=replicas),
+            stub.BlockReport(dn_pb.BlockReportRequest(name=name, **replicas),
                              timeout=REPORT_DEADLINE_S)
     finally:
         channel.close()

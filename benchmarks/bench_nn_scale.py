@@ -43,7 +43,8 @@ from typing import Iterator
 import grpc
 import psutil
 
-from benchmarks.bench_nn_memory import DATANODES, REPLICATION, SOURCE_ROOT, build_image
+from benchmarks.bench_nn_memory import (DATANODES, REPLICATION, SOURCE_ROOT, build_image,
+                                        packed_replicas)
 from benchmarks.harness import Result, Sizes, Target, progress
 from cluster.layout import free_ports
 from minidfs import config, errors
@@ -60,6 +61,9 @@ POLL_INTERVAL_S = 0.05
 STOP_TIMEOUT_S = 60.0
 SETTLE_S = 1.0
 QUIET_S = 2.0
+IDLE_WINDOW_S = 1.0
+IDLE_CPU_FRACTION = 0.1
+IDLE_TIMEOUT_S = 30.0
 MIN_SAMPLES = 200     # per series, so p99 is not one slow call among a handful
 MAX_ROUNDS = 8
 STAT_PATH = "/mem/d00000/f0000"
@@ -121,14 +125,14 @@ def _wait_for_stat(address: str, proc: subprocess.Popen) -> None:
 REPORT_METHOD = "/minidfs.DatanodeNamenode/BlockReport"
 
 
-def _report(stub, name: str, replicas: list) -> None:
-    stub.BlockReport(dn_pb.BlockReportRequest(name=name, replicas=replicas),
+def _report(stub, name: str, replicas: dict[str, list]) -> None:
+    stub.BlockReport(dn_pb.BlockReportRequest(name=name, **replicas),
                      timeout=CALL_DEADLINE_S)
 
 
-def _encoded_report_sender(channel, name: str, replicas: list):
+def _encoded_report_sender(channel, name: str, replicas: dict[str, list]):
     """A call that sends `name`'s full report, encoded now, as bytes."""
-    data = dn_pb.BlockReportRequest(name=name, replicas=replicas).SerializeToString()
+    data = dn_pb.BlockReportRequest(name=name, **replicas).SerializeToString()
     call = channel.unary_unary(REPORT_METHOD, request_serializer=None,
                                response_deserializer=dn_pb.BlockReportResponse.FromString)
     return lambda: call(data, timeout=CALL_DEADLINE_S)
@@ -140,7 +144,7 @@ def _own_channel(address: str) -> grpc.Channel:
                                                    ("grpc.use_local_subchannel_pool", 1)])
 
 
-def _register_and_report(stub, replicas: list) -> None:
+def _register_and_report(stub, replicas: dict[str, list]) -> None:
     for n, name in enumerate(DATANODES):
         ident = common_pb2.DatanodeId(name=name, address=f"127.0.0.1:{n + 1}", rack="/default")
         stub.RegisterDatanode(dn_pb.RegisterRequest(id=ident, storage=STORAGE),
@@ -195,6 +199,17 @@ def _fork_ms(log_path: pathlib.Path) -> list[float]:
     return [float(m) for m in re.findall(r"checkpoint at txid \d+ .*; fork ([0-9.]+) ms", text)]
 
 
+def _wait_idle(proc: psutil.Process) -> None:
+    """Until the process used under IDLE_CPU_FRACTION of a core for IDLE_WINDOW_S
+    (at most IDLE_TIMEOUT_S)."""
+    deadline = time.monotonic() + IDLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        before = sum(proc.cpu_times()[:2])
+        time.sleep(IDLE_WINDOW_S)
+        if sum(proc.cpu_times()[:2]) - before < IDLE_CPU_FRACTION * IDLE_WINDOW_S:
+            return
+
+
 def _empty_namenode_rss(workdir: pathlib.Path) -> int:
     """RSS of a NameNode with no files and the same three DataNodes (the interpreter,
     gRPC, the daemon's code): subtracted, so per-file RSS is the namespace's."""
@@ -202,8 +217,10 @@ def _empty_namenode_rss(workdir: pathlib.Path) -> int:
     with _namenode(workdir, image, txid) as (address, proc, _start_s):
         channel = channels.sync_channel(address)
         try:
-            _register_and_report(datanode_namenode_pb2_grpc.DatanodeNamenodeStub(channel), [])
+            _register_and_report(datanode_namenode_pb2_grpc.DatanodeNamenodeStub(channel),
+                                 packed_replicas([]))
             time.sleep(SETTLE_S)
+            _wait_idle(psutil.Process(proc.pid))
             return psutil.Process(proc.pid).memory_info().rss
         finally:
             channel.close()
@@ -247,8 +264,7 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
     empty_rss = _empty_namenode_rss(workdir / "empty")
     progress(f"nn_scale: building an image of {files} single-block files")
     image, txid, blocks = build_image(files)
-    replicas = [dn_pb.ReplicaReport(block=common_pb2.Block(id=i, genstamp=g, length=n),
-                                    finalized=True) for i, g, n in blocks]
+    replicas = packed_replicas(blocks)
     del blocks
     image_mb = len(image) / 1e6
     progress(f"nn_scale: NameNode loading {image_mb:.0f} MB of image, 3 DataNodes reporting")
@@ -261,11 +277,16 @@ def run(sizes: Sizes, workdir: pathlib.Path) -> list[Result]:
         try:
             stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(channel)
             _register_and_report(stub, replicas)
-            time.sleep(SETTLE_S)   # the tick re-evaluates the reported blocks
+            time.sleep(SETTLE_S)
+            # The tick re-evaluates the reported blocks (seconds at 1M, in slices) and
+            # then hands the reports' freed memory back: RSS is what is live once the
+            # NameNode is idle (1 s after the reports, RSS/file varied 920-1,070 B
+            # with when the re-evaluation happened to end).
+            _wait_idle(proc)
             rss = proc.memory_info().rss
             # Like real DataNodes and clients, dn1's report, dn2's heartbeats and the
             # stat caller each come on a connection of their own (grpc would otherwise
-            # share one, and dn2's heartbeats would queue behind dn1's 18 MB report).
+            # share one, and dn2's heartbeats would queue behind dn1's 25 MB report).
             report_channel, beat_channel = _own_channel(address), _own_channel(address)
             send_report = _encoded_report_sender(report_channel, "dn1", replicas)
             beat_stub = datanode_namenode_pb2_grpc.DatanodeNamenodeStub(beat_channel)

@@ -55,6 +55,14 @@ def replica_report(replica: Replica) -> pb.ReplicaReport:
         finalized=replica.state != RBW)
 
 
+def packed_report(name: str, replicas: list[Replica]) -> pb.BlockReportRequest:
+    """A full report in the packed form (datanode_namenode.proto, BlockReportRequest).
+    A corrupt replica is in it as held, like replica_report's."""
+    return pb.BlockReportRequest(
+        name=name, ids=[r.block_id for r in replicas], genstamps=[r.genstamp for r in replicas],
+        lengths=[r.length for r in replicas], finalized=[r.state != RBW for r in replicas])
+
+
 class _Reregister(Exception):
     """A NameNode asked this node to register again."""
 
@@ -219,8 +227,7 @@ class _NamenodeSession:
 
     async def _full_report(self) -> None:
         replicas = self.link.storage.replicas()
-        request = pb.BlockReportRequest(name=self.link.node.name,
-                                        replicas=[replica_report(r) for r in replicas])
+        request = packed_report(self.link.node.name, replicas)
         reply = await self.stub.BlockReport(request, timeout=BLOCK_REPORT_DEADLINE_S)
         if not reply.standby:
             self.reported_epoch = max(self.reported_epoch, reply.epoch)

@@ -4,6 +4,10 @@ Registered by server.py. Commands from the block manager ride on the replies.
 """
 from __future__ import annotations
 
+from itertools import chain
+from typing import Iterator
+
+from minidfs.errors import InvalidArgument
 from minidfs.namenode.client_servicer import datanode_id
 from minidfs.namenode.datanode_ops import DatanodeOperations
 from minidfs.namenode.datanode_registry import VolumeInfo
@@ -25,6 +29,37 @@ def command(view: CommandView) -> pb.DatanodeCommand:
 def volumes(storage: pb.StorageReport) -> list[VolumeInfo]:
     return [VolumeInfo(v.path, v.failure, v.replicas, v.capacity, v.remaining)
             for v in storage.volumes]
+
+
+def reported_replicas(request: pb.BlockReportRequest) -> Iterator[tuple[int, int, int, bool]]:
+    """(id, genstamp, length, finalized) of every replica of a full report: the
+    packed arrays (what DataNodes send) and any one-message-per-replica entries.
+    Lazy: the report is applied in slices of time as this is consumed."""
+    count = len(request.ids)
+    if not len(request.genstamps) == len(request.lengths) == len(request.finalized) == count:
+        raise InvalidArgument(
+            f"block report: packed arrays of unequal lengths (ids {count}, genstamps "
+            f"{len(request.genstamps)}, lengths {len(request.lengths)}, finalized "
+            f"{len(request.finalized)})")
+    nested = ((r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas)
+    packed = _packed_replicas(request, count)
+    return chain(nested, packed) if request.replicas else packed
+
+
+# Replicas taken from the packed arrays at a time. Iterating a repeated field turns
+# all of it into one Python list first: four lists of a million ints, made while the
+# report's new block-map entries are allocated among them, kept about 130 B per
+# block of freed memory from going back (nn_scale RSS per file 917 -> 1,067-1,099 B).
+PACKED_CHUNK_REPLICAS = 4096
+
+
+def _packed_replicas(request: pb.BlockReportRequest, count: int) -> Iterator[tuple[int, int, int, bool]]:
+    ids, genstamps, lengths, finalized = (request.ids, request.genstamps, request.lengths,
+                                          request.finalized)
+    for start in range(0, count, PACKED_CHUNK_REPLICAS):
+        stop = start + PACKED_CHUNK_REPLICAS
+        yield from zip(ids[start:stop], genstamps[start:stop], lengths[start:stop],
+                       finalized[start:stop])
 
 
 class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
@@ -62,8 +97,7 @@ class DatanodeNamenodeServicer(pb_grpc.DatanodeNamenodeServicer):
 
     @rpc_errors
     async def BlockReport(self, request, context):
-        commands = await self.ops.block_report_sliced(request.name, (
-            (r.block.id, r.block.genstamp, r.block.length, r.finalized) for r in request.replicas))
+        commands = await self.ops.block_report_sliced(request.name, reported_replicas(request))
         return pb.BlockReportResponse(commands=[command(c) for c in commands], **self._ha())
 
     @rpc_errors
