@@ -14,7 +14,8 @@ recognised and run as a running total per key as the map emits (mapreduce/combin
 Optional: `partitioner(self, key, num_reducers) -> int`; hooks `mapper_init`,
 `mapper_final`, `reducer_init`, `reducer_final` (generators may yield output from them,
 e.g. in-mapper combining); `mapper_batch(self, offsets, lines)` instead of `mapper`,
-called once per batch of lines (examples/wordcount_inmapper.py); `format_output(self, key, value) -> str` (default
+called once per batch of lines (examples/wordcount_inmapper.py); `input_bytes = True`
+(lines as undecoded bytes); `format_output(self, key, value) -> str` (default
 `key<TAB>value`, see mapreduce/textoutput.py); `self.increment_counter(group, name, n)`;
 `self.input_path` (the file being mapped); `self.file_path(name)` (a file shipped with
 the job, listed in the class attribute `files` or `run(files=...)`); `steps()` for a
@@ -77,6 +78,13 @@ class Job:
     # over the joined text, pandas): the per-line call, not the work, was most of such
     # a map task's time. Not with steps() (each step names its own mapper).
     mapper_batch: Callable[[list[int], list[str]], Any] | None = None
+    # True: the mapper (or mapper_batch) gets each line as bytes, not decoded (its
+    # newline and one trailing "\r" removed), as Hadoop hands a Java mapper a Text of
+    # UTF-8 bytes. For speed: no decode, and CPython splits and hashes bytes faster
+    # than str (bytes.split() splits on ASCII whitespace only). On Spark, lines come
+    # decoded by PySpark and are encoded again as UTF-8 (bytes that were not UTF-8
+    # arrive as U+FFFD's). Not with steps().
+    input_bytes: bool = False
 
     def mapper(self, key: Any, value: Any) -> Iterator[tuple[Any, Any]] | None:
         yield key, value
@@ -154,6 +162,12 @@ class Job:
             if type(self).steps is not Job.steps:
                 raise InvalidArgument(f"{type(self).__name__}: mapper_batch does not go with "
                                       "steps(); give each Step its mapper")
+        if type(self.input_bytes) is not bool:
+            raise InvalidArgument(f"{type(self).__name__}: input_bytes must be True or False, "
+                                  f"got {self.input_bytes!r}")
+        if self.input_bytes and type(self).steps is not Job.steps:
+            raise InvalidArgument(f"{type(self).__name__}: input_bytes does not go with steps() "
+                                  "(a later step reads the pairs the step before it produced)")
         if runner == "spark":
             from mapreduce.runners.spark import run_spark
 

@@ -13,7 +13,8 @@ belongs to one split only, and no line is lost or read twice.
 
 Records are (byte offset of the line, the line as str): the trailing "\n" is removed
 and then one trailing "\r" (so CRLF files read cleanly); bytes that are not UTF-8 are
-replaced with U+FFFD. A file without a final newline still yields its last line.
+replaced with U+FFFD. A file without a final newline still yields its last line. With
+as_bytes (a Job's input_bytes) the lines are the bytes themselves, cut the same way.
 
 Speed: the map task's per-line cost is the user's mapper, so the reader does no
 per-line Python work. It reads big chunks and, per chunk, decodes the whole chunk once
@@ -42,7 +43,7 @@ Batch = Iterator[tuple[int, str]]
 class LineRecordReader:
     def __init__(self, stream: BinaryIO, start: int, length: int,
                  chunk_bytes: int = READ_CHUNK_BYTES,
-                 tail_chunk_bytes: int = TAIL_CHUNK_BYTES) -> None:
+                 tail_chunk_bytes: int = TAIL_CHUNK_BYTES, as_bytes: bool = False) -> None:
         if start < 0 or length < 0:
             raise ValueError(f"bad split start={start} length={length}")
         self._stream = stream
@@ -50,6 +51,7 @@ class LineRecordReader:
         self.end = start + length
         self._chunk_bytes = chunk_bytes
         self._tail_chunk_bytes = tail_chunk_bytes
+        self._as_bytes = as_bytes
         self._filepos = 0
         self.pos = start
         self._first_line = start
@@ -130,21 +132,29 @@ class LineRecordReader:
         return data
 
     def _batches(self, buf: bytes, offset: int, lines: int,
-                 max_lines: int) -> Iterator[tuple[list[int], list[str]]]:
-        """The first `lines` newline-terminated lines of buf, which starts at offset."""
-        text = buf.decode("utf-8", "replace").split("\n", lines)
-        del text[lines:]
-        if buf.isascii():
-            # One byte per character: the lines' byte lengths are their text lengths
-            # (splitting the bytes too was 40% of the reader's time).
+                 max_lines: int) -> Iterator[tuple[list[int], list]]:
+        """The first `lines` newline-terminated lines of buf, which starts at offset
+        (str lines, or bytes with as_bytes)."""
+        if self._as_bytes:
+            text = buf.split(b"\n", lines)
+            del text[lines:]
             lengths = map(len, text)
+            cr: str | bytes = b"\r"
         else:
-            raw = buf.split(b"\n", lines)
-            del raw[lines:]
-            lengths = map(len, raw)
+            text = buf.decode("utf-8", "replace").split("\n", lines)
+            del text[lines:]
+            cr = "\r"
+            if buf.isascii():
+                # One byte per character: the lines' byte lengths are their text
+                # lengths (splitting the bytes too was 40% of the reader's time).
+                lengths = map(len, text)
+            else:
+                raw = buf.split(b"\n", lines)
+                del raw[lines:]
+                lengths = map(len, raw)
         offsets = list(accumulate(map(add, lengths, repeat(1)), add, initial=offset))
         if b"\r" in buf:
-            text = [line[:-1] if line.endswith("\r") else line for line in text]
+            text = [line[:-1] if line.endswith(cr) else line for line in text]
         if lines <= max_lines:
             self.records += lines
             del offsets[lines:]        # the offset after the last line

@@ -34,7 +34,7 @@ def run_map_task(job: "Job", split: Split, stream: BinaryIO, num_reducers: int,
     """Maps one split. With reducers, returns the sorted, partitioned map output in
     scratch_dir; map-only (num_reducers == 0), writes text lines to text_out."""
     job._begin_task(counters, input_path=split.path)
-    reader = LineRecordReader(stream, split.start, split.length)
+    reader = LineRecordReader(stream, split.start, split.length, as_bytes=job.input_bytes)
     writer: TextWriter | None = None
     buffer: MapOutputBuffer | None = None
     if num_reducers == 0:

@@ -102,6 +102,8 @@ def map_partition(package: dict, step_index: int | None, num_reducers: int,
     counters = Counters()
     job._begin_task(counters, input_path)
     counters.increment(C.JOB, "launched_maps")
+    if job.input_bytes:
+        records = _encoded(records)
     if num_reducers == 0:
         yield from _map_only(job, counters, records)
         accumulator.add(counters.triples())
@@ -131,6 +133,13 @@ def map_partition(package: dict, step_index: int | None, num_reducers: int,
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     accumulator.add(counters.triples())
+
+
+def _encoded(records: Iterable[tuple[Any, str]]) -> Iterator[tuple[Any, bytes]]:
+    """A Job's input_bytes on Spark: PySpark hands Hadoop's Text over decoded (bytes
+    that were not UTF-8 replaced), so the lines are encoded back."""
+    for offset, line in records:
+        yield offset, line.encode("utf-8")
 
 
 def _map_only(job: Any, counters: Counters, records: Iterable[tuple[Any, str]]) -> Iterator[str]:

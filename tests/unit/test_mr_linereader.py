@@ -83,3 +83,36 @@ def test_progress_and_bytes_read() -> None:
     reader = LineRecordReader(io.BytesIO(data), 4, 4)
     assert list(reader) == [(4, "def")]
     assert reader.bytes_read == 4 and reader.progress() == 1.0
+
+
+def read_all_bytes(data: bytes, split_size: int, chunk: int, tail: int):
+    got = []
+    for split in fixed_splits("f", len(data), split_size):
+        got.extend(LineRecordReader(io.BytesIO(data), split.start, split.length, chunk, tail,
+                                    as_bytes=True))
+    return got
+
+
+@pytest.mark.parametrize("data", SAMPLES + [b"a\r\nb\xff\xfe\n\xc3\n\r\r\n"])
+def test_as_bytes_gives_the_same_lines_undecoded(data: bytes) -> None:
+    """A Job's input_bytes: the same offsets and cuts as the text lines, the bytes as
+    they are (invalid UTF-8 kept, one trailing CR removed)."""
+    want = []
+    for offset, _ in expected_lines(data):
+        end = data.find(b"\n", offset)
+        end = len(data) if end < 0 else end
+        want.append((offset, data[offset:end].removesuffix(b"\r")))
+    for split_size in range(1, len(data) + 2):
+        for chunk, tail in ((1024, 1024), (1, 1), (3, 2)):
+            got = read_all_bytes(data, split_size, chunk, tail)
+            assert got == want, (split_size, chunk)
+            assert all(type(line) is bytes for _, line in got)
+
+
+def test_as_bytes_batches_are_lists_of_bytes() -> None:
+    data = "é1\r\nx\n".encode() * 3000
+    reader = LineRecordReader(io.BytesIO(data), 0, len(data), as_bytes=True)
+    batches = list(reader.line_batches(1000))
+    assert [len(lines) for _, lines in batches] == [1000] * 6
+    assert batches[0][0][:3] == [0, 5, 7] and batches[0][1][:3] == ["é1".encode(), b"x", "é1".encode()]
+    assert reader.records == 6000
