@@ -83,7 +83,9 @@ async def test_checkpoints_purge_segments_and_restart(tmp_path: pathlib.Path) ->
     before = snapshot(fs.ns)
     store = ImageStore(tmp_path / "current")
     images = [i.txid for i in store.images()]
-    assert len(images) == 2 and images[-1] >= 30
+    # checkpoint_txns=10: the newest image is fewer than 10 edits behind (28 when the
+    # second checkpoint started late on a loaded machine, 30 when on time).
+    assert fs.txid == 35 and len(images) == 2 and images[-1] > fs.txid - 10
     segments = fs.journal.segments()
     assert segments[0].first > images[0]       # covered by the older image: purged
     crash(fs)
