@@ -109,6 +109,10 @@ def process_state(pid: int | None, name: str) -> str:
             return RUNNING if _threads_still_exiting(pid) else STOPPED
         if not _is_our_daemon(proc, name):
             return STOPPED
+    except psutil.ZombieProcess:
+        # Turned zombie between the two reads (psutil raises it for the empty
+        # command line of a zombie): the same question as above.
+        return RUNNING if _threads_still_exiting(pid) else STOPPED
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return STOPPED
     return PAUSED if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP) else RUNNING

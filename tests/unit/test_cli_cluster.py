@@ -88,7 +88,7 @@ def test_state_of_a_daemon_like_process(tmp_path):
         child.wait()
 
 
-def test_a_zombie_main_thread_with_live_threads_is_not_stopped(tmp_path):
+def test_a_zombie_main_thread_with_live_threads_is_not_stopped(tmp_path, monkeypatch):
     """A killed multi-threaded daemon's main thread turns zombie before its other
     threads have exited, and its listening socket closes only with the last one: a
     restart that took the zombie for stopped found the dying daemon's port open and
@@ -114,6 +114,21 @@ def test_a_zombie_main_thread_with_live_threads_is_not_stopped(tmp_path):
         assert processes.process_state(child.pid, "dn7") == processes.RUNNING
         assert processes.wait_stopped({"dn7": child.pid}, 0.2) == {"dn7": child.pid}
         assert readiness.port_open(f"127.0.0.1:{port}")
+        # The race a kill meets: still running at the status read, a zombie by the
+        # command-line read (psutil raises ZombieProcess). Counted stopped, `kill`
+        # returned and the next `start` found the node "already running".
+        real = processes.psutil.Process
+
+        class TurnsZombie(real):
+            def status(self):
+                return processes.psutil.STATUS_RUNNING
+
+            def cmdline(self):
+                raise processes.psutil.ZombieProcess(self.pid)
+
+        monkeypatch.setattr(processes.psutil, "Process", TurnsZombie)
+        assert processes.process_state(child.pid, "dn7") == processes.RUNNING
+        monkeypatch.setattr(processes.psutil, "Process", real)
         os.kill(child.pid, processes.SIGNALS["KILL"])
         assert processes.wait_stopped({"dn7": child.pid}, 5) == {}
         assert not readiness.port_open(f"127.0.0.1:{port}")
