@@ -118,6 +118,13 @@ def process_state(pid: int | None, name: str) -> str:
     return PAUSED if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP) else RUNNING
 
 
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _threads_still_exiting(pid: int) -> bool:
     """Whether a zombie process's other threads are still tearing down. A killed
     multi-threaded daemon's main thread turns zombie first; its descriptors (the
@@ -145,6 +152,10 @@ def send(pid: int, name: str, sig: signal.Signals) -> bool:
     """Signals the daemon if `pid` is still it; False if it is not running."""
     if process_state(pid, name) == STOPPED:
         return False
+    if _is_zombie(pid):
+        # Already exiting (its other threads still tearing down): nothing to send, and
+        # its command line, gone with its memory, can no longer say it is ours.
+        return True
     try:
         os.kill(pid, sig)
     except ProcessLookupError:

@@ -245,6 +245,8 @@ class BlockManager:
                     yield
                     if self._reporting.get(node) is not received:
                         return
+            if count >= BULK_REPORT_REPLICAS:
+                self.bulk_frees += 1
             block_ids = array("Q", blocks)
             for start in range(0, len(block_ids), sweep_blocks):
                 for block_id in block_ids[start:start + sweep_blocks]:
@@ -257,10 +259,6 @@ class BlockManager:
                     yield
                     if self._reporting.get(node) is not received:
                         return
-            if count >= BULK_REPORT_REPLICAS:
-                # Counted at the end: the sweep's tables are freed here, the report's
-                # request message when its call returns (namesystem trims twice).
-                self.bulk_frees += 1
             self.registry.report_done(node)
         finally:
             if self._reporting.get(node) is received:

@@ -116,7 +116,6 @@ class Namesystem:
         self._checkpoint_txid = 0
         self._checkpoint_mono_ms = 0
         self._bulk_frees_released = 0     # bm.bulk_frees already followed by a trim
-        self._release_again = False       # and by a second trim, a tick later
 
     def replicas_reported(self) -> None:
         news, self._replica_news = self._replica_news, asyncio.Event()
@@ -393,14 +392,6 @@ class Namesystem:
             await self.trash_emptier.tick(now_ms, wall_ms())
         if self.bm.bulk_frees != self._bulk_frees_released:
             self._bulk_frees_released = self.bm.bulk_frees
-            self._release_again = True
-            asyncio.get_running_loop().run_in_executor(None, memory.release_free_memory)
-        elif self._release_again:
-            # Once more a tick later: a full report counts as a bulk free before its
-            # sweep ends, and its request message (25 MB at a million replicas) is
-            # freed only when the call returns, after the first trim (nn_scale RSS
-            # per file 1,034-1,056 B with one trim).
-            self._release_again = False
             asyncio.get_running_loop().run_in_executor(None, memory.release_free_memory)
         interval_ms = self.settings.checkpoint_interval_s * 1000
         due = (now_ms - self._checkpoint_mono_ms >= interval_ms

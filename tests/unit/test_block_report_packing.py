@@ -11,7 +11,6 @@ import pytest
 from minidfs.datanode.namenode_link import packed_report
 from minidfs.datanode.storage import CORRUPT, FINALIZED, RBW, Replica
 from minidfs.errors import InvalidArgument
-from minidfs.namenode import datanode_servicer
 from minidfs.namenode.datanode_servicer import reported_replicas
 from minidfs.rpc import common_pb2
 from minidfs.rpc import datanode_namenode_pb2 as pb
@@ -32,8 +31,7 @@ def test_what_a_datanode_packs_is_what_the_namenode_reads():
         (1 << 40, 1001, 0, True), (7, 2**63 + 5, 64 << 20, False), (9, 1002, 123, True)]
 
 
-def test_more_replicas_than_one_chunk_come_back_in_order(monkeypatch):
-    monkeypatch.setattr(datanode_servicer, "PACKED_CHUNK_REPLICAS", 3)
+def test_many_replicas_come_back_in_order():
     replicas = [_replica(i, 1000 + i, 10 * i, RBW if i % 4 == 0 else FINALIZED)
                 for i in range(1, 12)]
     request = pb.BlockReportRequest.FromString(packed_report("dn2", replicas).SerializeToString())

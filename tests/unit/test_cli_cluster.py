@@ -114,6 +114,9 @@ def test_a_zombie_main_thread_with_live_threads_is_not_stopped(tmp_path, monkeyp
         assert processes.process_state(child.pid, "dn7") == processes.RUNNING
         assert processes.wait_stopped({"dn7": child.pid}, 0.2) == {"dn7": child.pid}
         assert readiness.port_open(f"127.0.0.1:{port}")
+        # Exiting, and no longer provably ours: send() signals nothing.
+        assert processes.send(child.pid, "dn7", processes.SIGNALS["KILL"])
+        assert processes.wait_stopped({"dn7": child.pid}, 0.2) == {"dn7": child.pid}
         # The race a kill meets: still running at the status read, a zombie by the
         # command-line read (psutil raises ZombieProcess). Counted stopped, `kill`
         # returned and the next `start` found the node "already running".
